@@ -9,7 +9,7 @@ namespace kiln::base {
 
 absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view name) {
   std::string lower = absl::AsciiStrToLower(std::string(name));
-  if (lower == "warning") lower = "warn";
+  if (lower == "warn") lower = "warning";  // spdlog 1.10 names the level "warning"
   for (auto level : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
                      spdlog::level::warn, spdlog::level::err, spdlog::level::off}) {
     std::string_view level_name(spdlog::level::to_string_view(level).data(),

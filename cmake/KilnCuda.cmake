@@ -22,7 +22,7 @@ if(NOT KILN_CUDA STREQUAL "OFF")
       # Volta to Hopper and Blackwell, with PTX for newer parts; nvcc 13 dropped anything older.
       set(CMAKE_CUDA_ARCHITECTURES 75-real 80-real 90-real 90-virtual)
     endif()
-    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 does not know CUDA20 for nvcc 13
     message(STATUS "Kiln: CUDA on (${CMAKE_CUDA_COMPILER}, toolkit ${CUDAToolkit_VERSION})")
   elseif(KILN_CUDA STREQUAL "ON")
     message(FATAL_ERROR "KILN_CUDA=ON but no CUDA compiler (nvcc) was found. Install the CUDA "

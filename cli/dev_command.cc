@@ -1,0 +1,105 @@
+#include "cli/dev_command.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "base/logging.h"
+#include "cluster/dev_server.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::cli {
+namespace {
+
+struct DevFlags {
+  int port = 7233;
+  std::string ip = "127.0.0.1";
+  std::string db;
+  std::string namespace_name = "default";
+  std::string log_level = "info";
+  int64_t max_payload_bytes = 2 * 1024 * 1024;
+};
+
+// $XDG_DATA_HOME/kiln/dev.db, else ~/.local/share/kiln/dev.db; empty when neither is known.
+std::string DefaultDbPath() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/kiln/dev.db";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::string(home) + "/.local/share/kiln/dev.db";
+  }
+  return "";
+}
+
+int RunDev(const DevFlags& flags) {
+  auto level = base::ParseLogLevel(flags.log_level);
+  if (!level.ok()) {
+    std::cerr << "kiln dev: " << level.status().message() << "\n";
+    return kExitUsage;
+  }
+  base::InitLogging(*level);
+  cluster::DevServerOptions options;
+  options.ip = flags.ip;
+  options.port = flags.port;
+  options.namespace_name = flags.namespace_name;
+  options.limits.max_payload_bytes = flags.max_payload_bytes;
+  options.db_path = flags.db.empty() ? DefaultDbPath() : flags.db;
+  if (options.db_path.empty()) {
+    std::cerr << "kiln dev: no --db given and neither XDG_DATA_HOME nor HOME is set; "
+                 "pass --db PATH or --db :memory:\n";
+    return kExitUsage;
+  }
+
+  // Signals are taken by sigwait below; block them before any thread starts so none inherits them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = cluster::DevServer::Start(options);
+  if (!server.ok()) {
+    spdlog::error("kiln dev: {}", std::string(server.status().message()));
+    return kExitUnavailable;
+  }
+  std::printf("kiln dev listening on %s namespace=%s db=%s\n", (*server)->address().c_str(),
+              options.namespace_name.c_str(), options.db_path.c_str());
+  std::fflush(stdout);
+  spdlog::info("serving namespace {} on {} (database {}); Ctrl-C to stop",
+               options.namespace_name, (*server)->address(), options.db_path);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received signal {}, shutting down", signal_number);
+  (*server)->Shutdown();
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddDevCommand(CommandRegistry& registry) {
+  CLI::App* sub = registry.app().add_subcommand(
+      "dev", "Run the embedded dev cluster (Temporal-compatible, Standalone Activities)");
+  auto flags = std::make_shared<DevFlags>();
+  sub->add_option("--port", flags->port, "gRPC port; 0 picks a free one")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--ip", flags->ip, "address to listen on")->capture_default_str();
+  sub->add_option("--db", flags->db,
+                  "SQLite database file, or :memory: for no persistence "
+                  "[default: $XDG_DATA_HOME or ~/.local/share, then /kiln/dev.db]");
+  sub->add_option("--namespace", flags->namespace_name, "the namespace served")
+      ->capture_default_str();
+  sub->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  sub->add_option("--max-payload-bytes", flags->max_payload_bytes,
+                  "largest payloads field accepted (input, result, details)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1024}, int64_t{256} << 20));
+  registry.Add(sub, [flags] { return RunDev(*flags); });
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,18 @@
+// cli/dev_command.h — `kiln dev`: runs the embedded dev cluster (cluster/dev_server.h).
+//
+//   kiln dev [--port 7233] [--ip 127.0.0.1] [--db PATH|:memory:] [--namespace default]
+//            [--log-level info]
+//
+// Contract relied on by scripts and tests: once serving, exactly one line goes to stdout,
+//   kiln dev listening on <ip>:<port> namespace=<ns> db=<path>
+// (flushed; `--port 0` binds a free port and prints it). Logs go to stderr. SIGINT/SIGTERM stop
+// it cleanly with exit code 0.
+#pragma once
+
+#include "cli/commands.h"
+
+namespace kiln::cli {
+
+void AddDevCommand(CommandRegistry& registry);
+
+}  // namespace kiln::cli

@@ -1,0 +1,202 @@
+#include "cli/gpus_command.h"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/logging.h"
+#include "gpu/capacity_ledger.h"
+#include "gpu/fake_device_provider.h"
+#include "gpu/system_device_provider.h"
+#include "gpu/tags.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace kiln::cli {
+namespace {
+
+struct GpusFlags {
+  std::string output = "text";
+  std::string simulate;
+  std::vector<std::string> tag_rules;
+  std::vector<std::string> task_queues;
+  std::string host_id;
+};
+
+struct Report {
+  gpu::Inventory inventory;
+  std::vector<std::vector<std::string>> tags;  // per device
+  std::vector<std::string> task_queues;        // planned names, when asked for
+  std::string queue_plan_error;
+};
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+nlohmann::json DeviceJson(const gpu::DeviceInfo& d, const std::vector<std::string>& tags) {
+  gpu::DeviceCapacity capacity = gpu::DefaultCapacity(d, {});
+  return {{"index", d.index},
+          {"uuid", d.uuid},
+          {"name", d.name},
+          {"pci_bus_id", d.pci_bus_id},
+          {"memory_total_bytes", d.total_memory_bytes},
+          {"memory_free_bytes", d.free_memory_bytes},
+          {"compute_capability", d.compute_capability.ToString()},
+          {"arch", gpu::ArchTag(d.compute_capability)},
+          {"product", gpu::ProductSlug(d.name)},
+          {"tags", tags},
+          {"mig_mode", std::string(gpu::MigModeName(d.mig_mode))},
+          {"driver_version", d.driver_version},
+          {"cuda_driver_version", gpu::FormatCudaVersion(d.cuda_driver_version)},
+          {"cuda_runtime_version", gpu::FormatCudaVersion(d.cuda_runtime_version)},
+          {"cuda_ordinal", d.cuda_ordinal},
+          {"simulated", d.simulated},
+          {"health", {{"state", std::string(gpu::HealthStateName(d.health.state))},
+                      {"reason", d.health.reason}}},
+          {"default_capacity", {{"slots", capacity.slots},
+                                {"memory_budget_bytes", capacity.memory_bytes}}}};
+}
+
+std::string RenderJson(const Report& r) {
+  nlohmann::json devices = nlohmann::json::array();
+  for (size_t i = 0; i < r.inventory.devices.size(); ++i) {
+    devices.push_back(DeviceJson(r.inventory.devices[i], r.tags[i]));
+  }
+  nlohmann::json out = {{"source", r.inventory.source},
+                        {"devices", devices},
+                        {"count", r.inventory.devices.size()},
+                        {"reason", r.inventory.reason},
+                        {"notes", r.inventory.notes}};
+  if (!r.task_queues.empty()) out["task_queues"] = r.task_queues;
+  if (!r.queue_plan_error.empty()) out["task_queues_error"] = r.queue_plan_error;
+  return out.dump(2);
+}
+
+std::string RenderText(const Report& r) {
+  std::string out;
+  const auto& devices = r.inventory.devices;
+  if (devices.empty()) {
+    absl::StrAppend(&out, "No GPUs visible to this process.\nWhy: ", r.inventory.reason, "\n");
+  } else {
+    const gpu::DeviceInfo& first = devices.front();
+    absl::StrAppend(&out, devices.size(), " GPU(s) (source: ", r.inventory.source);
+    if (first.simulated) absl::StrAppend(&out, "; SIMULATED devices, no real GPU is used");
+    if (!first.driver_version.empty() && !first.simulated) {
+      absl::StrAppend(&out, "; driver ", first.driver_version);
+    }
+    if (first.cuda_driver_version > 0) {
+      absl::StrAppend(&out, "; CUDA driver ", gpu::FormatCudaVersion(first.cuda_driver_version));
+    }
+    if (first.cuda_runtime_version > 0) {
+      absl::StrAppend(&out, "; CUDA runtime ", gpu::FormatCudaVersion(first.cuda_runtime_version));
+    }
+    absl::StrAppend(&out, ")\n");
+  }
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const gpu::DeviceInfo& d = devices[i];
+    gpu::DeviceCapacity capacity = gpu::DefaultCapacity(d, {});
+    absl::StrAppend(&out, "gpu", d.index, "  ", d.name, d.simulated ? "  (simulated)" : "", "\n");
+    absl::StrAppend(&out, "      uuid ", d.uuid, "  bus ", d.pci_bus_id, "  compute ",
+                    d.compute_capability.ToString(), "  MIG ", gpu::MigModeName(d.mig_mode), "\n");
+    absl::StrAppend(&out, "      memory ", gpu::FormatBytes(d.total_memory_bytes), " total, ",
+                    gpu::FormatBytes(d.free_memory_bytes), " free; default capacity ",
+                    capacity.slots, " slot(s), ", gpu::FormatBytes(capacity.memory_bytes), "\n");
+    absl::StrAppend(&out, "      state ", gpu::HealthStateName(d.health.state),
+                    d.health.reason.empty() ? "" : " (" + d.health.reason + ")", "\n");
+    absl::StrAppend(&out, "      tags ", absl::StrJoin(r.tags[i], " "), "\n");
+  }
+  if (!r.inventory.notes.empty()) {
+    absl::StrAppend(&out, "Notes:\n");
+    for (const std::string& note : r.inventory.notes) absl::StrAppend(&out, "  - ", note, "\n");
+  }
+  if (!r.task_queues.empty()) {
+    absl::StrAppend(&out, "Task queues this host would poll:\n");
+    for (const std::string& q : r.task_queues) absl::StrAppend(&out, "  ", q, "\n");
+  }
+  if (devices.empty()) {
+    absl::StrAppend(&out, "To develop without a GPU, simulate devices: kiln gpus --simulate-gpus "
+                          "2xH100:80:sm90\n");
+  }
+  return out;
+}
+
+int RunGpus(const GpusFlags& flags, const QueuePlanHook& queue_plan) {
+  if (!spdlog::get("kiln")) base::InitLogging(spdlog::level::warn);  // keep stdout for output
+  if (flags.output != "text" && flags.output != "json") {
+    std::cerr << "kiln gpus: --output must be text or json, not '" << flags.output << "'\n";
+    return kExitUsage;
+  }
+  std::vector<gpu::TagRule> rules;
+  for (const std::string& text : flags.tag_rules) {
+    auto rule = gpu::TagRule::Parse(text);
+    if (!rule.ok()) {
+      std::cerr << "kiln gpus: --gpu-tag: " << rule.status().message() << "\n";
+      return kExitUsage;
+    }
+    rules.push_back(*std::move(rule));
+  }
+  std::unique_ptr<gpu::DeviceProvider> provider;
+  if (!flags.simulate.empty()) {
+    auto fake = gpu::FakeDeviceProvider::FromSpec(flags.simulate);
+    if (!fake.ok()) {
+      std::cerr << "kiln gpus: " << fake.status().message() << "\n";
+      return kExitUsage;
+    }
+    provider = *std::move(fake);
+  } else {
+    provider = gpu::MakeSystemDeviceProvider(gpu::SystemProviderOptions::FromEnvironment());
+  }
+  Report report;
+  report.inventory = provider->Discover();
+  for (const gpu::DeviceInfo& d : report.inventory.devices) {
+    report.tags.push_back(gpu::DeviceTags(d, rules));
+  }
+  int exit_code = kExitOk;
+  if (!flags.task_queues.empty()) {
+    if (!queue_plan) {
+      report.queue_plan_error = "the queue plan is not available in this build of kiln";
+      exit_code = kExitFailure;
+    } else {
+      auto names = queue_plan(report.inventory, rules, flags.task_queues,
+                              flags.host_id.empty() ? HostName() : flags.host_id);
+      if (!names.ok()) {
+        std::cerr << "kiln gpus: " << names.status().message() << "\n";
+        return kExitUsage;
+      }
+      report.task_queues = *std::move(names);
+    }
+  }
+  std::cout << (flags.output == "json" ? RenderJson(report) + "\n" : RenderText(report));
+  if (!report.queue_plan_error.empty() && flags.output == "text") {
+    std::cerr << "kiln gpus: " << report.queue_plan_error << "\n";
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+void AddGpusCommand(CommandRegistry& registry, QueuePlanHook queue_plan) {
+  auto flags = std::make_shared<GpusFlags>();
+  CLI::App* sub = registry.app().add_subcommand(
+      "gpus", "Show this host's GPUs, why none are seen, and the task queues it would poll");
+  sub->add_option("--output,-o", flags->output, "Output format: text or json")
+      ->capture_default_str();
+  sub->add_option("--simulate-gpus", flags->simulate,
+                  "Use simulated devices instead of real ones, e.g. 2xH100:80:sm90 "
+                  "(COUNTxNAME:MEMORY_GIB:ARCH, several separated by ',')");
+  sub->add_option("--gpu-tag", flags->tag_rules,
+                  "Operator tag rule 'NAME: EXPR', e.g. 'bigmem: memory_gib >= 70' (repeatable)");
+  sub->add_option("--task-queue,-q", flags->task_queues,
+                  "Logical task queue to plan (repeatable)");
+  sub->add_option("--host-id", flags->host_id, "Host id for host and device queues (default: "
+                                               "the hostname)");
+  registry.Add(sub, [flags, queue_plan] { return RunGpus(*flags, queue_plan); });
+}
+
+}  // namespace kiln::cli

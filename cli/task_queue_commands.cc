@@ -1,0 +1,59 @@
+// `kiln task-queue describe`: pollers (identity, last access) and backlog of an activity queue.
+#include <iostream>
+#include <memory>
+
+#include "cli/client_commands.h"
+#include "cli/client_flags.h"
+#include "cli/client_output.h"
+
+namespace kiln::cli {
+namespace {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+struct DescribeFlags {
+  ClientFlags client;
+  std::string task_queue;
+};
+
+int Describe(const DescribeFlags& f) {
+  auto client = f.client.Connect();
+  if (!client.ok()) return ReportError(client.status());
+  wsv1::DescribeTaskQueueRequest req;
+  req.mutable_task_queue()->set_name(f.task_queue);
+  req.set_task_queue_type(::temporal::api::enums::v1::TASK_QUEUE_TYPE_ACTIVITY);
+  req.set_report_stats(true);
+  absl::StatusOr<wsv1::DescribeTaskQueueResponse> r = (*client)->DescribeTaskQueue(req);
+  if (!r.ok()) return ReportError(r.status());
+  if (f.client.output() == OutputFormat::kJson) {
+    std::cout << ProtoToJson(*r).dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << "Task queue " << f.task_queue << " (activity)\n"
+            << "Backlog: " << r->stats().approximate_backlog_count() << " tasks, oldest "
+            << FormatDuration(r->stats().approximate_backlog_age()) << "\n";
+  if (r->pollers().empty()) {
+    std::cout << "Pollers: none\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"POLLER IDENTITY", "LAST ACCESS"}};
+  for (const auto& p : r->pollers()) {
+    rows.push_back({p.identity(), FormatTimestamp(p.last_access_time())});
+  }
+  std::cout << FormatTable(rows);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddTaskQueueCommands(CommandRegistry& registry) {
+  CLI::App* tq = registry.app().add_subcommand("task-queue", "Inspect task queues");
+  tq->require_subcommand(1);
+  auto flags = std::make_shared<DescribeFlags>();
+  CLI::App* describe = tq->add_subcommand("describe", "Show pollers and backlog of a queue");
+  flags->client.AddTo(describe);
+  describe->add_option("-t,--task-queue", flags->task_queue, "Task queue name")->required();
+  registry.Add(describe, [flags] { return Describe(*flags); });
+}
+
+}  // namespace kiln::cli

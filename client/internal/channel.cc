@@ -1,0 +1,134 @@
+#include "client/internal/channel.h"
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "absl/time/clock.h"
+#include "base/grpc_status.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace kiln::client::internal {
+namespace {
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+
+std::unique_ptr<BIO, BioDeleter> MemBio(const std::string& pem) {
+  return std::unique_ptr<BIO, BioDeleter>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// gRPC only reports bad TLS material at handshake time, as an opaque UNAVAILABLE; check it here
+// so the user learns which file is wrong.
+absl::Status CheckTlsMaterial(const TlsOptions& tls) {
+  std::unique_ptr<X509, X509Deleter> cert;
+  if (!tls.server_ca_cert_pem.empty()) {
+    auto bio = MemBio(tls.server_ca_cert_pem);
+    std::unique_ptr<X509, X509Deleter> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!ca) return absl::InvalidArgumentError("TLS server CA certificate is not a PEM certificate");
+  }
+  if (!tls.client_cert_pem.empty()) {
+    auto bio = MemBio(tls.client_cert_pem);
+    cert.reset(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) return absl::InvalidArgumentError("TLS client certificate is not a PEM certificate");
+  }
+  if (!tls.client_key_pem.empty()) {
+    auto bio = MemBio(tls.client_key_pem);
+    std::unique_ptr<EVP_PKEY, PkeyDeleter> key(
+        PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    if (!key) {
+      return absl::InvalidArgumentError(
+          "TLS client key is not an unencrypted PEM private key");
+    }
+    if (cert && X509_check_private_key(cert.get(), key.get()) != 1) {
+      return absl::InvalidArgumentError("TLS client key does not match the client certificate");
+    }
+  }
+  if (tls.client_cert_pem.empty() != tls.client_key_pem.empty()) {
+    return absl::InvalidArgumentError("mTLS needs both a client certificate and its key");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOptions& options) {
+  if (options.address.empty()) {
+    return absl::InvalidArgumentError("no Temporal address: set --address or TEMPORAL_ADDRESS");
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  // The Temporal SDKs' keepalive: ping every 30 s, 15 s to answer, also while idle.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 15'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, std::string(kClientName) + "/" +
+                                                         (options.client_version.empty()
+                                                              ? KilnVersion()
+                                                              : options.client_version));
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (options.tls.enabled) {
+    if (absl::Status st = CheckTlsMaterial(options.tls); !st.ok()) return st;
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls.server_ca_cert_pem;
+    ssl.pem_cert_chain = options.tls.client_cert_pem;
+    ssl.pem_private_key = options.tls.client_key_pem;
+    credentials = grpc::SslCredentials(ssl);
+    if (!options.tls.server_name.empty()) {
+      args.SetSslTargetNameOverride(options.tls.server_name);
+    }
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  return grpc::CreateCustomChannel(options.address, credentials, args);
+}
+
+void PrepareContext(grpc::ClientContext& context, const ConnectionOptions& options,
+                    bool with_namespace, absl::Duration timeout) {
+  context.AddMetadata("client-name", kClientName);
+  context.AddMetadata("client-version",
+                      options.client_version.empty() ? KilnVersion() : options.client_version);
+  if (with_namespace) context.AddMetadata("temporal-namespace", options.namespace_name);
+  if (!options.api_key.empty()) context.AddMetadata("authorization", "Bearer " + options.api_key);
+  for (const auto& [key, value] : options.grpc_metadata) context.AddMetadata(key, value);
+  if (timeout != absl::InfiniteDuration()) {
+    // gRPC deadlines are wall-clock time points; this is transport plumbing, not scheduling.
+    context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+  }
+}
+
+bool IsRetryable(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
+absl::Duration Backoff(const RetryOptions& retry, int attempt, double jitter) {
+  double factor = std::pow(retry.multiplier, std::max(0, attempt - 1));
+  absl::Duration base = std::min(retry.initial_backoff * factor, retry.max_backoff);
+  return base * (0.8 + 0.4 * jitter);
+}
+
+absl::Status RpcError(const grpc::Status& status, const ConnectionOptions& options,
+                      const char* method) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return absl::UnavailableError("cannot reach Temporal at " + options.address + ": " +
+                                  status.error_message() +
+                                  "; start `kiln dev` or set --address/TEMPORAL_ADDRESS");
+  }
+  absl::Status plain = base::FromGrpcStatus(status);
+  return absl::Status(plain.code(), std::string(method) + ": " + std::string(plain.message()));
+}
+
+}  // namespace kiln::client::internal

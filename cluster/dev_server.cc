@@ -1,0 +1,128 @@
+#include "cluster/dev_server.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cluster/dev_service.h"
+#include "cluster/memory_task_store.h"
+#include "cluster/sqlite_task_store.h"
+#include "grpcpp/grpcpp.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::cluster {
+
+DevServer::DevServer(DevServerOptions options, base::Clock& clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& options,
+                                                            base::Clock& clock) {
+  std::unique_ptr<DevServer> server(new DevServer(options, clock));
+  if (options.db_path == ":memory:") {
+    server->store_ = std::make_unique<MemoryTaskStore>();
+  } else {
+    auto store = SqliteTaskStore::Open(options.db_path);
+    if (!store.ok()) return store.status();
+    server->store_ = std::move(*store);
+  }
+  ActivityEngine::Options engine_options;
+  engine_options.namespace_name = options.namespace_name;
+  engine_options.limits = options.limits;
+  engine_options.max_task_poll_hold = options.max_task_poll_hold;
+  engine_options.execution_poll_hold = options.execution_poll_hold;
+  server->engine_ = std::make_unique<ActivityEngine>(engine_options, *server->store_, clock);
+  if (auto s = server->engine_->Recover(); !s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resume activities from ", options.db_path, ": ", s.message()));
+  }
+  server->engine_->SetTimerWakeup([raw = server.get()] {
+    std::lock_guard<std::mutex> lock(raw->timer_mu_);
+    raw->timer_wake_ = true;
+    raw->timer_cv_.notify_one();
+  });
+  server->timer_thread_ = std::thread([raw = server.get()] { raw->TimerLoop(); });
+
+  server->service_ = std::make_unique<DevService>(*server->engine_, clock);
+  grpc::ServerBuilder builder;
+  const std::string host =
+      absl::StrContains(options.ip, ":") ? absl::StrCat("[", options.ip, "]") : options.ip;
+  builder.AddListeningPort(absl::StrCat(host, ":", options.port), grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<int64_t>(4 * options.limits.max_payload_bytes + (1 << 20), INT32_MAX)));
+  builder.SetMaxSendMessageSize(64 << 20);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    server->server_.reset();
+    server->Shutdown();
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", host, ":", options.port,
+        " (is another kiln dev or Temporal server using it? choose another --port, or 0 for any)"));
+  }
+  return server;
+}
+
+DevServer::~DevServer() { Shutdown(); }
+
+std::string DevServer::address() const {
+  const std::string host =
+      absl::StrContains(options_.ip, ":") ? absl::StrCat("[", options_.ip, "]") : options_.ip;
+  return absl::StrCat(host, ":", port_);
+}
+
+void DevServer::TimerLoop() {
+  while (true) {
+    engine_->FireDueTimers();
+    const auto next = engine_->NextTimerTime();
+    std::unique_lock<std::mutex> lock(timer_mu_);
+    if (stopping_) return;
+    if (timer_wake_) {
+      timer_wake_ = false;
+      continue;
+    }
+    absl::Duration wait = absl::Hours(1);
+    if (next) wait = std::clamp(*next - clock_.Now(), absl::ZeroDuration(), absl::Hours(1));
+    // Real time: with a SimulatedClock this merely polls, which tests do not rely on.
+    timer_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait + absl::Milliseconds(1)),
+                       [&] { return stopping_ || timer_wake_; });
+    if (stopping_) return;
+    timer_wake_ = false;
+  }
+}
+
+void DevServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (engine_) engine_->Shutdown();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    stopping_ = true;
+  }
+  timer_cv_.notify_all();
+  if (timer_thread_.joinable()) timer_thread_.join();
+  if (engine_) engine_->SetTimerWakeup(nullptr);
+  server_.reset();
+  service_.reset();
+  // Commit everything queued before the store goes away (its destructor drains it too).
+  if (store_) {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool synced = false;
+    store_->Sync([&](absl::Status) {
+      std::lock_guard<std::mutex> lock(mu);
+      synced = true;
+      cv.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return synced; });
+  }
+  engine_.reset();
+  store_.reset();
+}
+
+}  // namespace kiln::cluster

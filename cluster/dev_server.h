@@ -1,0 +1,83 @@
+// cluster/dev_server.h — `DevServer`: a running `kiln dev`: the store (SQLite file or memory),
+// the ActivityEngine, its timer thread and a gRPC server serving DevService.
+//
+// gRPC limits are explicit: max receive message = 4 x the payload limit + 1 MiB, max send 64 MiB,
+// 1000 concurrent streams per connection, keepalive pings every 60 s (20 s timeout), and client
+// pings accepted every 10 s even without calls (the TS client pings every 30 s). Request gzip is
+// decompressed (gRPC default; the TS worker gzips every request).
+//
+// Thread safety: Start/Shutdown from one thread; engine() is thread-safe.
+//
+//   auto server = kiln::cluster::DevServer::Start({.port = 0, .db_path = ":memory:"});
+//   if (!server.ok()) return server.status();
+//   std::cout << (*server)->address();               // "127.0.0.1:41235"
+//   (*server)->Shutdown();
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "cluster/engine.h"
+#include "cluster/task_store.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace kiln::cluster {
+
+class DevService;
+
+struct DevServerOptions {
+  std::string ip = "127.0.0.1";
+  int port = 7233;                       // 0 = any free port
+  std::string db_path = ":memory:";      // a file path, or ":memory:"
+  std::string namespace_name = "default";
+  Limits limits;
+  absl::Duration max_task_poll_hold = absl::Seconds(60);
+  absl::Duration execution_poll_hold = absl::Seconds(20);
+};
+
+class DevServer {
+ public:
+  // Opens the store, resumes its activities and starts serving. UNAVAILABLE when the database
+  // cannot be opened or the address cannot be bound (the message says which and what to do).
+  static absl::StatusOr<std::unique_ptr<DevServer>> Start(const DevServerOptions& options,
+                                                          base::Clock& clock = base::Clock::Real());
+  ~DevServer();
+
+  int port() const { return port_; }
+  // "ip:port" as clients dial it.
+  std::string address() const;
+  ActivityEngine& engine() { return *engine_; }
+
+  // Answers held polls, stops the gRPC server and the timer thread, then closes the store after
+  // committing what is queued. Idempotent.
+  void Shutdown();
+
+ private:
+  DevServer(DevServerOptions options, base::Clock& clock);
+  void TimerLoop();
+
+  const DevServerOptions options_;
+  base::Clock& clock_;
+  std::unique_ptr<TaskStore> store_;
+  std::unique_ptr<ActivityEngine> engine_;
+  std::unique_ptr<DevService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  bool timer_wake_ = false;
+  bool stopping_ = false;
+  std::thread timer_thread_;
+  bool shut_down_ = false;
+};
+
+}  // namespace kiln::cluster

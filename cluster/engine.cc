@@ -1,0 +1,338 @@
+// ActivityEngine: construction, recovery, persistence of transitions, dispatch, timers and held
+// polls. Client RPCs are in engine_client.cc, worker RPCs in engine_worker.cc.
+#include "cluster/engine.h"
+
+#include <memory>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cluster/task_token.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::cluster {
+
+ActivityEngine::ActivityEngine(Options options, TaskStore& store, base::Clock& clock)
+    : options_(std::move(options)), store_(store), clock_(clock) {
+  std::random_device rd;
+  rng_state_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+absl::Status ActivityEngine::Recover() {
+  auto open = store_.LoadOpen();
+  if (!open.ok()) return open.status();
+  auto max_seq = store_.MaxSeq();
+  if (!max_seq.ok()) return max_seq.status();
+  Effects effects;
+  {
+    absl::MutexLock lock(&mu_);
+    next_seq_ = *max_seq + 1;
+    int skipped = 0;
+    for (ActivityState& state : *open) {
+      if (state.namespace_() != options_.namespace_name) {
+        ++skipped;  // belongs to another namespace served from the same database
+        continue;
+      }
+      std::string run_id = state.info().run_id();
+      latest_run_[state.info().activity_id()] = run_id;
+      runs_.emplace(run_id, Activity(std::move(state)));
+    }
+    const absl::Time now = Now();
+    for (auto& [run_id, a] : runs_) {
+      if (a.ApplyTimeouts(now)) {
+        Save(a, effects);
+      } else {
+        Refresh(a, effects);
+      }
+    }
+    spdlog::info("dev cluster resumed {} open activities ({} of other namespaces left idle)",
+                 runs_.size(), skipped);
+  }
+  Commit(std::move(effects));
+  return absl::OkStatus();
+}
+
+void ActivityEngine::Commit(Effects effects) {
+  if (effects.empty()) return;
+  auto shared = std::make_shared<Effects>(std::move(effects));
+  store_.Sync([shared](absl::Status status) {
+    for (auto& effect : *shared) effect(status);
+  });
+}
+
+Activity* ActivityEngine::FindInMemory(const std::string& activity_id, const std::string& run_id) {
+  if (!run_id.empty()) {
+    auto it = runs_.find(run_id);
+    return it != runs_.end() && it->second.activity_id() == activity_id ? &it->second : nullptr;
+  }
+  auto latest = latest_run_.find(activity_id);
+  return latest == latest_run_.end() ? nullptr : &runs_.at(latest->second);
+}
+
+absl::StatusOr<ActivityState> ActivityEngine::FindAny(const std::string& activity_id,
+                                                      const std::string& run_id) {
+  if (Activity* a = FindInMemory(activity_id, run_id)) return a->state();
+  auto stored = store_.Get(options_.namespace_name, activity_id, run_id);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) {
+    return absl::NotFoundError(absl::StrCat("activity execution not found: activity_id=",
+                                            activity_id,
+                                            run_id.empty() ? "" : absl::StrCat(" run_id=", run_id)));
+  }
+  return std::move(**stored);
+}
+
+absl::StatusOr<Activity*> ActivityEngine::FindHeld(const std::string& activity_id,
+                                                   const std::string& run_id, int32_t attempt) {
+  Activity* a = FindInMemory(activity_id, run_id);
+  if (a == nullptr) {
+    return absl::NotFoundError(absl::StrCat("activity task not found: activity ", activity_id,
+                                            " has no attempt running on a worker"));
+  }
+  if (auto s = a->CheckTaskHolder(attempt); !s.ok()) return s;
+  return a;
+}
+
+absl::StatusOr<Activity*> ActivityEngine::FindHeldByToken(const std::string& task_token) {
+  auto token = DecodeTaskToken(task_token);
+  if (!token.ok()) return token.status();
+  if (token->namespace_name != options_.namespace_name) {
+    return absl::InvalidArgumentError("task token does not match namespace");
+  }
+  return FindHeld(token->activity_id, token->run_id, token->attempt);
+}
+
+void ActivityEngine::Save(Activity& a, Effects& effects) {
+  store_.Put(a.state());
+  Refresh(a, effects);
+}
+
+void ActivityEngine::Refresh(Activity& a, Effects& effects) {
+  const absl::Time now = Now();
+  TaskQueueMatcher& queue = queues_[a.task_queue()];
+  const bool dispatchable = a.Dispatchable(now);
+  if (dispatchable) {
+    queue.AddTask({a.run_id(), a.PriorityKey(), a.state().seq(), a.AttemptScheduledTime()});
+  } else {
+    queue.RemoveTask(a.run_id());
+  }
+  ArmActivityTimer(a);
+  NotifyExecPolls(a, effects);
+  if (!a.IsOpen()) {
+    std::string run_id = a.run_id();
+    effects.push_back([this, run_id](absl::Status s) {
+      if (s.ok()) Evict(run_id);
+    });
+  }
+  if (dispatchable) DispatchQueue(a.task_queue(), effects);
+}
+
+void ActivityEngine::Evict(const std::string& run_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = runs_.find(run_id);
+  if (it == runs_.end() || it->second.IsOpen()) return;
+  auto latest = latest_run_.find(it->second.activity_id());
+  if (latest != latest_run_.end() && latest->second == run_id) latest_run_.erase(latest);
+  armed_.erase(run_id);
+  runs_.erase(it);
+}
+
+void ActivityEngine::ArmActivityTimer(const Activity& a) {
+  auto at = a.NextDeadline(Now());
+  if (!at) return;
+  auto armed = armed_.find(a.run_id());
+  if (armed != armed_.end() && armed->second <= *at) return;  // fires first, then re-arms
+  armed_[a.run_id()] = *at;
+  ArmTimer(*at, {Timer::kActivity, a.run_id(), 0});
+}
+
+void ActivityEngine::ArmTimer(absl::Time at, Timer timer) {
+  const bool earliest = timers_.empty() || at < timers_.begin()->first;
+  timers_.emplace(at, std::move(timer));
+  if (earliest && wakeup_) wakeup_();
+}
+
+void ActivityEngine::NotifyExecPolls(const Activity& a, Effects& effects) {
+  auto it = exec_polls_by_run_.find(a.run_id());
+  if (it == exec_polls_by_run_.end()) return;
+  std::vector<PollId> still_waiting;
+  for (PollId id : it->second) {
+    auto poll = exec_polls_.find(id);
+    if (poll == exec_polls_.end()) continue;
+    ExecPoll& p = poll->second;
+    if (p.outcome_done && !a.IsOpen()) {
+      wsv1::PollActivityExecutionResponse response;
+      response.set_run_id(a.run_id());
+      *response.mutable_outcome() = a.state().outcome();
+      effects.push_back([done = std::move(p.outcome_done), response](absl::Status s) {
+        s.ok() ? done(response) : done(s);
+      });
+    } else if (p.change_done &&
+               a.state().info().state_transition_count() != p.seen_transitions) {
+      auto response = DescribeResponse(a.state(), p.describe);
+      effects.push_back([done = std::move(p.change_done), response](absl::Status s) {
+        s.ok() ? done(response) : done(s);
+      });
+    } else {
+      still_waiting.push_back(id);
+      continue;
+    }
+    exec_polls_.erase(poll);
+  }
+  if (still_waiting.empty()) {
+    exec_polls_by_run_.erase(it);
+  } else {
+    it->second = std::move(still_waiting);
+  }
+}
+
+void ActivityEngine::DispatchQueue(const std::string& queue_name, Effects& effects) {
+  auto q = queues_.find(queue_name);
+  if (q == queues_.end()) return;
+  const absl::Time now = Now();
+  for (auto& match : q->second.Dispatch(now)) {
+    auto poll = task_polls_.find(match.poll_id);
+    Activity& a = runs_.at(match.run_id);
+    a.Start(poll->second.poller.identity, now);
+    store_.Put(a.state());
+    ArmActivityTimer(a);
+    NotifyExecPolls(a, effects);
+    wsv1::PollActivityTaskQueueResponse task;
+    a.FillTask(EncodeTaskToken({options_.namespace_name, a.activity_id(), a.run_id(), a.attempt()}),
+               task);
+    effects.push_back([done = std::move(poll->second.done), task = std::move(task)](absl::Status s) {
+      s.ok() ? done(task) : done(s);
+    });
+    task_polls_.erase(poll);
+  }
+  if (auto at = q->second.NextRateLimitedMatch()) {
+    const std::string key = absl::StrCat("queue:", queue_name);
+    auto armed = armed_.find(key);
+    if (armed == armed_.end() || armed->second > *at || armed->second < now) {
+      armed_[key] = *at;
+      ArmTimer(*at, {Timer::kRateLimit, queue_name, 0});
+    }
+  }
+}
+
+bool ActivityEngine::FinishPoll(PollId id, const absl::Status& status, Effects& effects) {
+  if (auto it = task_polls_.find(id); it != task_polls_.end()) {
+    TaskPoll poll = std::move(it->second);
+    task_polls_.erase(it);
+    if (!poll.queue.empty()) queues_[poll.queue].RemovePoller(id);
+    if (poll.done) {
+      effects.push_back([done = std::move(poll.done), status](absl::Status) {
+        status.ok() ? done(wsv1::PollActivityTaskQueueResponse()) : done(status);
+      });
+    } else {
+      effects.push_back([done = std::move(poll.nexus_done), status](absl::Status) {
+        status.ok() ? done(wsv1::PollNexusTaskQueueResponse()) : done(status);
+      });
+    }
+    return true;
+  }
+  auto it = exec_polls_.find(id);
+  if (it == exec_polls_.end()) return false;
+  ExecPoll poll = std::move(it->second);
+  exec_polls_.erase(it);
+  auto& waiting = exec_polls_by_run_[poll.run_id];
+  waiting.erase(std::remove(waiting.begin(), waiting.end(), id), waiting.end());
+  if (waiting.empty()) exec_polls_by_run_.erase(poll.run_id);
+  if (poll.outcome_done) {
+    effects.push_back([done = std::move(poll.outcome_done), status](absl::Status) {
+      status.ok() ? done(wsv1::PollActivityExecutionResponse()) : done(status);
+    });
+  } else {
+    effects.push_back([done = std::move(poll.change_done), status](absl::Status) {
+      status.ok() ? done(wsv1::DescribeActivityExecutionResponse()) : done(status);
+    });
+  }
+  return true;
+}
+
+void ActivityEngine::CancelPoll(PollId id) {
+  Effects effects;
+  {
+    absl::MutexLock lock(&mu_);
+    FinishPoll(id, absl::CancelledError("the caller cancelled the poll"), effects);
+  }
+  for (auto& effect : effects) effect(absl::OkStatus());  // nothing to make durable
+}
+
+void ActivityEngine::FireDueTimers() {
+  Effects effects;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = Now();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      auto node = timers_.extract(timers_.begin());
+      const Timer& timer = node.mapped();
+      if (timer.kind == Timer::kPoll) {
+        FinishPoll(timer.poll, absl::OkStatus(), effects);
+        continue;
+      }
+      const std::string armed_key =
+          timer.kind == Timer::kActivity ? timer.key : absl::StrCat("queue:", timer.key);
+      if (auto armed = armed_.find(armed_key);
+          armed != armed_.end() && armed->second == node.key()) {
+        armed_.erase(armed);
+      }
+      if (timer.kind == Timer::kRateLimit) {
+        DispatchQueue(timer.key, effects);
+        continue;
+      }
+      auto run = runs_.find(timer.key);
+      if (run == runs_.end() || !run->second.IsOpen()) continue;
+      Activity& a = run->second;
+      const bool queued = queues_[a.task_queue()].HasTask(a.run_id());
+      if (a.ApplyTimeouts(now)) {
+        Save(a, effects);
+      } else if (a.Dispatchable(now) && !queued) {
+        Refresh(a, effects);  // a retry's dispatch time has come
+      } else {
+        ArmActivityTimer(a);
+      }
+    }
+  }
+  Commit(std::move(effects));
+}
+
+std::optional<absl::Time> ActivityEngine::NextTimerTime() {
+  absl::MutexLock lock(&mu_);
+  if (timers_.empty()) return std::nullopt;
+  return timers_.begin()->first;
+}
+
+void ActivityEngine::SetTimerWakeup(std::function<void()> wakeup) {
+  absl::MutexLock lock(&mu_);
+  wakeup_ = std::move(wakeup);
+}
+
+void ActivityEngine::Shutdown() {
+  Effects effects;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+    std::vector<PollId> ids;
+    for (const auto& [id, poll] : task_polls_) ids.push_back(id);
+    for (const auto& [id, poll] : exec_polls_) ids.push_back(id);
+    for (PollId id : ids) FinishPoll(id, absl::OkStatus(), effects);
+  }
+  for (auto& effect : effects) effect(absl::OkStatus());
+}
+
+std::string ActivityEngine::NewRunId() {
+  auto next = [this] {  // splitmix64
+    uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  uint64_t hi = next(), lo = next();
+  hi = (hi & ~0xf000ULL) | 0x4000ULL;                              // version 4
+  lo = (lo & ~(0xc000000000000000ULL)) | 0x8000000000000000ULL;    // RFC 4122 variant
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                         lo >> 48, lo & 0xffffffffffffULL);
+}
+
+}  // namespace kiln::cluster

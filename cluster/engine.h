@@ -1,0 +1,226 @@
+// cluster/engine.h — `ActivityEngine`: the transport-free core of `kiln dev`. It owns the open
+// activity runs, one TaskQueueMatcher per task queue, the timers, and the held long polls, and
+// implements the Standalone-Activity subset of Temporal's WorkflowService on request/response
+// messages. `DevService` (dev_service.h) only adapts gRPC to it.
+//
+// Every call answers through its `done` callback, exactly once. State changes are written to the
+// TaskStore and `done` runs only after TaskStore::Sync reports them durable, so an answer the
+// caller sees is never lost by a crash. Long polls (task queue polls, PollActivityExecution,
+// DescribeActivityExecution with a long_poll_token) are held without a thread: `done` runs when a
+// task or outcome arrives, at `hold_until` (empty answer, as Temporal gives), on CancelPoll
+// (CANCELLED), on ShutdownWorker (that worker's polls, empty) or on Shutdown (all, empty).
+//
+// Time comes from the injected Clock. Timers (activity timeouts, retry dispatch, poll expiry,
+// rate-limit waits) fire when someone calls FireDueTimers(); DevServer runs a thread for that,
+// tests call it after SimulatedClock::Advance.
+//
+// Thread safety: every method may be called from any thread. `done` callbacks run on the calling
+// thread or on a store thread, never under the engine's lock; they must not block.
+//
+//   MemoryTaskStore store;
+//   base::SimulatedClock clock;
+//   ActivityEngine engine({.namespace_name = "default"}, store, clock);
+//   engine.StartActivityExecution(request, [](auto response) { ... });
+//   engine.PollActivityTaskQueue(poll, clock.Now() + absl::Seconds(60), [](auto task) { ... });
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "cluster/activity.h"
+#include "cluster/matcher.h"
+#include "cluster/task_store.h"
+#include "cluster/validation.h"
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace kiln::cluster {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+class ActivityEngine {
+ public:
+  struct Options {
+    std::string namespace_name = "default";
+    Limits limits;
+    // Longest a task-queue poll is held before an empty answer (Temporal: about a minute).
+    absl::Duration max_task_poll_hold = absl::Seconds(60);
+    // How long PollActivityExecution / a Describe long poll is held before an empty answer.
+    absl::Duration execution_poll_hold = absl::Seconds(20);
+  };
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+  using PollId = uint64_t;
+
+  ActivityEngine(Options options, TaskStore& store, base::Clock& clock);
+  ActivityEngine(const ActivityEngine&) = delete;
+  ActivityEngine& operator=(const ActivityEngine&) = delete;
+
+  // Loads the open runs from the store and resumes them: backlog, running attempts and timers,
+  // with timeouts computed from persisted times (overdue ones fire at once). Call once, first.
+  absl::Status Recover();
+
+  const Options& options() const { return options_; }
+
+  // Client side.
+  void StartActivityExecution(wsv1::StartActivityExecutionRequest request,
+                              Done<wsv1::StartActivityExecutionResponse> done);
+  PollId DescribeActivityExecution(const wsv1::DescribeActivityExecutionRequest& request,
+                                   absl::Time hold_until,
+                                   Done<wsv1::DescribeActivityExecutionResponse> done);
+  PollId PollActivityExecution(const wsv1::PollActivityExecutionRequest& request,
+                               absl::Time hold_until, Done<wsv1::PollActivityExecutionResponse> done);
+  void RequestCancelActivityExecution(const wsv1::RequestCancelActivityExecutionRequest& request,
+                                      Done<wsv1::RequestCancelActivityExecutionResponse> done);
+  void TerminateActivityExecution(const wsv1::TerminateActivityExecutionRequest& request,
+                                  Done<wsv1::TerminateActivityExecutionResponse> done);
+  void DeleteActivityExecution(const wsv1::DeleteActivityExecutionRequest& request,
+                               Done<wsv1::DeleteActivityExecutionResponse> done);
+  void ListActivityExecutions(const wsv1::ListActivityExecutionsRequest& request,
+                              Done<wsv1::ListActivityExecutionsResponse> done);
+  void CountActivityExecutions(const wsv1::CountActivityExecutionsRequest& request,
+                               Done<wsv1::CountActivityExecutionsResponse> done);
+
+  // Worker side.
+  PollId PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest& request,
+                               absl::Time hold_until, Done<wsv1::PollActivityTaskQueueResponse> done);
+  // Held like a task poll that never receives a task (kiln dev has no Nexus tasks).
+  PollId PollNexusTaskQueue(const wsv1::PollNexusTaskQueueRequest& request, absl::Time hold_until,
+                            Done<wsv1::PollNexusTaskQueueResponse> done);
+  // Abandons a held poll of any kind: its `done` runs with CANCELLED if it was still held.
+  void CancelPoll(PollId id);
+  void RecordActivityTaskHeartbeat(const wsv1::RecordActivityTaskHeartbeatRequest& request,
+                                   Done<wsv1::RecordActivityTaskHeartbeatResponse> done);
+  void RecordActivityTaskHeartbeatById(const wsv1::RecordActivityTaskHeartbeatByIdRequest& request,
+                                       Done<wsv1::RecordActivityTaskHeartbeatByIdResponse> done);
+  void RespondActivityTaskCompleted(const wsv1::RespondActivityTaskCompletedRequest& request,
+                                    Done<wsv1::RespondActivityTaskCompletedResponse> done);
+  void RespondActivityTaskCompletedById(
+      const wsv1::RespondActivityTaskCompletedByIdRequest& request,
+      Done<wsv1::RespondActivityTaskCompletedByIdResponse> done);
+  void RespondActivityTaskFailed(const wsv1::RespondActivityTaskFailedRequest& request,
+                                 Done<wsv1::RespondActivityTaskFailedResponse> done);
+  void RespondActivityTaskFailedById(const wsv1::RespondActivityTaskFailedByIdRequest& request,
+                                     Done<wsv1::RespondActivityTaskFailedByIdResponse> done);
+  void RespondActivityTaskCanceled(const wsv1::RespondActivityTaskCanceledRequest& request,
+                                   Done<wsv1::RespondActivityTaskCanceledResponse> done);
+  void RespondActivityTaskCanceledById(
+      const wsv1::RespondActivityTaskCanceledByIdRequest& request,
+      Done<wsv1::RespondActivityTaskCanceledByIdResponse> done);
+  // Answers that worker's held polls (by worker_instance_key, else identity) with empty responses.
+  void ShutdownWorker(const wsv1::ShutdownWorkerRequest& request,
+                      Done<wsv1::ShutdownWorkerResponse> done);
+  void DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& request,
+                         Done<wsv1::DescribeTaskQueueResponse> done);
+
+  // Timers.
+  void FireDueTimers();
+  std::optional<absl::Time> NextTimerTime();
+  // `wakeup` is called (possibly under the engine's lock: it must only notify) whenever a timer
+  // earlier than all others is armed.
+  void SetTimerWakeup(std::function<void()> wakeup);
+
+  // Answers every held poll with an empty response; later polls are answered empty at once.
+  void Shutdown();
+
+ private:
+  struct TaskPoll {
+    std::string queue;            // empty for Nexus polls
+    TaskQueueMatcher::Poller poller;
+    Done<wsv1::PollActivityTaskQueueResponse> done;
+    Done<wsv1::PollNexusTaskQueueResponse> nexus_done;
+  };
+  struct ExecPoll {
+    std::string run_id;
+    Done<wsv1::PollActivityExecutionResponse> outcome_done;  // PollActivityExecution
+    Done<wsv1::DescribeActivityExecutionResponse> change_done;  // Describe long poll
+    wsv1::DescribeActivityExecutionRequest describe;
+    int64_t seen_transitions = 0;
+  };
+  struct Timer {
+    enum Kind { kActivity, kPoll, kRateLimit } kind;
+    std::string key;  // run id or queue
+    PollId poll = 0;
+  };
+  // Finds the run a worker call refers to; runs under the lock.
+  using Finder = std::function<absl::StatusOr<Activity*>()>;
+  // Work to do once the writes made under the lock are durable (or failed).
+  using Effects = std::vector<std::function<void(absl::Status)>>;
+
+  // Runs `effects` after the store syncs; call without the lock.
+  void Commit(Effects effects);
+  // The run in memory (open or closed but not yet evicted) by run id, or the latest run of
+  // `activity_id` when `run_id` is empty.
+  Activity* FindInMemory(const std::string& activity_id, const std::string& run_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // As FindInMemory, then the store. NOT_FOUND names the activity.
+  absl::StatusOr<ActivityState> FindAny(const std::string& activity_id, const std::string& run_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The open run a worker call refers to, checked against `attempt` (0 = any).
+  absl::StatusOr<Activity*> FindHeld(const std::string& activity_id, const std::string& run_id,
+                                     int32_t attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Activity*> FindHeldByToken(const std::string& task_token)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Persists `a` and brings everything derived from it up to date: backlog membership, timers,
+  // held execution polls, dispatch to waiting pollers.
+  void Save(Activity& a, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Save without the write (the state is already stored).
+  void Refresh(Activity& a, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmActivityTimer(const Activity& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmTimer(absl::Time at, Timer timer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NotifyExecPolls(const Activity& a, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchQueue(const std::string& queue, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Answers a held poll empty (or with `status`) and forgets it. False when not held.
+  bool FinishPoll(PollId id, const absl::Status& status, Effects& effects)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Evict(const std::string& run_id);
+  std::string NewRunId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static wsv1::DescribeActivityExecutionResponse DescribeResponse(
+      const ActivityState& state, const wsv1::DescribeActivityExecutionRequest& request);
+  absl::Time Now() const { return clock_.Now(); }
+
+  // Shared bodies of the token and ...ById forms.
+  void Heartbeat(const Finder& find, const temporal::api::common::v1::Payloads* details,
+                 Done<bool> done);
+  void Complete(const Finder& find, const temporal::api::common::v1::Payloads& result,
+                const std::string& identity, Done<bool> done);
+  void Fail(const Finder& find, const temporal::api::failure::v1::Failure& failure,
+            const temporal::api::common::v1::Payloads* last_heartbeat_details,
+            const std::string& identity, Done<bool> done);
+  void Canceled(const Finder& find, const temporal::api::common::v1::Payloads& details,
+                const std::string& identity, Done<bool> done);
+  absl::Status CheckById(const std::string& ns, const std::string& workflow_id,
+                         const std::string& activity_id, const std::string& run_id);
+
+  const Options options_;
+  TaskStore& store_;
+  base::Clock& clock_;
+
+  absl::Mutex mu_;
+  // Open runs, plus closed ones until their close is durable.
+  absl::flat_hash_map<std::string, Activity> runs_ ABSL_GUARDED_BY(mu_);
+  // activity id -> its newest run in runs_.
+  absl::flat_hash_map<std::string, std::string> latest_run_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, TaskQueueMatcher> queues_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<PollId, TaskPoll> task_polls_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<PollId, ExecPoll> exec_polls_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<PollId>> exec_polls_by_run_ ABSL_GUARDED_BY(mu_);
+  std::multimap<absl::Time, Timer> timers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, absl::Time> armed_ ABSL_GUARDED_BY(mu_);  // run id -> timer
+  std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
+  PollId next_poll_id_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t rng_state_ ABSL_GUARDED_BY(mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace kiln::cluster

@@ -1,0 +1,314 @@
+// ActivityEngine: the client-side RPCs (start, describe, poll for the outcome, cancel, terminate,
+// delete, list, count).
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "cluster/engine.h"
+#include "cluster/internal/error_details.h"
+#include "cluster/list_query.h"
+
+namespace kiln::cluster {
+namespace {
+
+namespace enums = ::temporal::api::enums::v1;
+
+bool ClosedUnsuccessfully(enums::ActivityExecutionStatus status) {
+  return status == enums::ACTIVITY_EXECUTION_STATUS_FAILED ||
+         status == enums::ACTIVITY_EXECUTION_STATUS_CANCELED ||
+         status == enums::ACTIVITY_EXECUTION_STATUS_TERMINATED ||
+         status == enums::ACTIVITY_EXECUTION_STATUS_TIMED_OUT;
+}
+
+template <typename T>
+std::function<void(absl::Status)> Reply(ActivityEngine::Done<T> done, T response) {
+  return [done = std::move(done), response = std::move(response)](absl::Status s) {
+    s.ok() ? done(response) : done(s);
+  };
+}
+
+temporal::api::activity::v1::ActivityExecutionListInfo ListInfo(const ActivityState& state) {
+  const auto& info = state.info();
+  temporal::api::activity::v1::ActivityExecutionListInfo out;
+  out.set_activity_id(info.activity_id());
+  out.set_run_id(info.run_id());
+  *out.mutable_activity_type() = info.activity_type();
+  *out.mutable_schedule_time() = info.schedule_time();
+  if (info.has_close_time()) *out.mutable_close_time() = info.close_time();
+  out.set_status(info.status());
+  out.set_task_queue(info.task_queue());
+  out.set_state_transition_count(info.state_transition_count());
+  out.set_state_size_bytes(static_cast<int64_t>(state.ByteSizeLong()));
+  if (info.has_execution_duration()) *out.mutable_execution_duration() = info.execution_duration();
+  if (info.has_execution_time()) *out.mutable_execution_time() = info.execution_time();
+  return out;
+}
+
+}  // namespace
+
+wsv1::DescribeActivityExecutionResponse ActivityEngine::DescribeResponse(
+    const ActivityState& state, const wsv1::DescribeActivityExecutionRequest& request) {
+  wsv1::DescribeActivityExecutionResponse response;
+  response.set_run_id(state.info().run_id());
+  *response.mutable_info() = state.info();
+  if (request.include_input()) *response.mutable_input() = state.input();
+  if (request.include_outcome() && state.has_outcome()) *response.mutable_outcome() = state.outcome();
+  response.set_long_poll_token(absl::StrCat(state.info().state_transition_count()));
+  return response;
+}
+
+void ActivityEngine::StartActivityExecution(wsv1::StartActivityExecutionRequest request,
+                                            Done<wsv1::StartActivityExecutionResponse> done) {
+  if (auto s = CheckNamespace(request.namespace_(), options_.namespace_name); !s.ok()) return done(s);
+  if (auto s = NormalizeStartRequest(options_.limits, request); !s.ok()) return done(s);
+  wsv1::StartActivityExecutionResponse response;
+  auto* link = response.mutable_link()->mutable_activity();
+  link->set_namespace_(options_.namespace_name);
+  link->set_activity_id(request.activity_id());
+  Effects effects;
+  absl::Status status = [&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    std::optional<ActivityState> latest;
+    if (Activity* a = FindInMemory(request.activity_id(), "")) {
+      latest = a->state();
+    } else {
+      auto stored = store_.Get(options_.namespace_name, request.activity_id(), "");
+      if (!stored.ok()) return stored.status();
+      latest = std::move(*stored);
+    }
+    if (latest) {
+      const auto& info = latest->info();
+      const bool open = info.status() == enums::ACTIVITY_EXECUTION_STATUS_RUNNING;
+      const bool same_request = !request.request_id().empty() &&
+                                latest->request_id() == request.request_id();
+      if (same_request ||
+          (open && request.id_conflict_policy() == enums::ACTIVITY_ID_CONFLICT_POLICY_USE_EXISTING)) {
+        response.set_run_id(info.run_id());
+        response.set_started(same_request);
+        link->set_run_id(info.run_id());
+        return absl::OkStatus();
+      }
+      const auto reuse = request.id_reuse_policy();
+      if (open || reuse == enums::ACTIVITY_ID_REUSE_POLICY_REJECT_DUPLICATE ||
+          (reuse == enums::ACTIVITY_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY &&
+           !ClosedUnsuccessfully(info.status()))) {
+        return internal::ActivityAlreadyStartedError("activity execution already started",
+                                                     latest->request_id(), info.run_id());
+      }
+    }
+    if (shutting_down_) return absl::UnavailableError("kiln dev is shutting down");
+    const std::string run_id = NewRunId();
+    auto [it, inserted] = runs_.emplace(
+        run_id, Activity::Schedule(options_.namespace_name, request, run_id, next_seq_++, Now()));
+    latest_run_[request.activity_id()] = run_id;
+    Save(it->second, effects);
+    response.set_run_id(run_id);
+    response.set_started(true);
+    link->set_run_id(run_id);
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) return done(status);
+  effects.push_back(Reply(std::move(done), std::move(response)));
+  Commit(std::move(effects));
+}
+
+ActivityEngine::PollId ActivityEngine::DescribeActivityExecution(
+    const wsv1::DescribeActivityExecutionRequest& request, absl::Time hold_until,
+    Done<wsv1::DescribeActivityExecutionResponse> done) {
+  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
+  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
+  if (s.ok()) s = CheckRunId(request.run_id());
+  if (s.ok() && !request.long_poll_token().empty() && request.run_id().empty()) {
+    s = absl::InvalidArgumentError("run_id is required when long_poll_token is provided");
+  }
+  int64_t seen = 0;
+  if (s.ok() && !request.long_poll_token().empty() &&
+      !absl::SimpleAtoi(request.long_poll_token(), &seen)) {
+    s = absl::InvalidArgumentError("invalid long_poll_token: pass one a Describe response returned");
+  }
+  if (!s.ok()) {
+    done(s);
+    return 0;
+  }
+  absl::StatusOr<wsv1::DescribeActivityExecutionResponse> answer;
+  PollId id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto state = FindAny(request.activity_id(), request.run_id());
+    if (!state.ok()) {
+      answer = state.status();
+    } else if (request.long_poll_token().empty() ||
+               state->info().state_transition_count() != seen || shutting_down_ ||
+               hold_until <= Now() || !runs_.contains(state->info().run_id())) {
+      answer = DescribeResponse(*state, request);
+    } else {
+      id = next_poll_id_++;
+      ExecPoll& poll = exec_polls_[id];
+      poll.run_id = state->info().run_id();
+      poll.change_done = std::move(done);
+      poll.describe = request;
+      poll.seen_transitions = seen;
+      exec_polls_by_run_[poll.run_id].push_back(id);
+      ArmTimer(hold_until, {Timer::kPoll, "", id});
+    }
+  }
+  if (id == 0) done(std::move(answer));
+  return id;
+}
+
+ActivityEngine::PollId ActivityEngine::PollActivityExecution(
+    const wsv1::PollActivityExecutionRequest& request, absl::Time hold_until,
+    Done<wsv1::PollActivityExecutionResponse> done) {
+  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
+  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
+  if (s.ok()) s = CheckRunId(request.run_id());
+  if (!s.ok()) {
+    done(s);
+    return 0;
+  }
+  absl::StatusOr<wsv1::PollActivityExecutionResponse> answer;
+  PollId id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto state = FindAny(request.activity_id(), request.run_id());
+    const bool open =
+        state.ok() && state->info().status() == enums::ACTIVITY_EXECUTION_STATUS_RUNNING;
+    if (!state.ok()) {
+      answer = state.status();
+    } else if (!open || shutting_down_ || hold_until <= Now()) {
+      wsv1::PollActivityExecutionResponse response;
+      if (!open) {
+        response.set_run_id(state->info().run_id());
+        *response.mutable_outcome() = state->outcome();
+      }
+      answer = std::move(response);
+    } else {
+      id = next_poll_id_++;
+      ExecPoll& poll = exec_polls_[id];
+      poll.run_id = state->info().run_id();
+      poll.outcome_done = std::move(done);
+      exec_polls_by_run_[poll.run_id].push_back(id);
+      ArmTimer(hold_until, {Timer::kPoll, "", id});
+    }
+  }
+  if (id == 0) done(std::move(answer));
+  return id;
+}
+
+void ActivityEngine::RequestCancelActivityExecution(
+    const wsv1::RequestCancelActivityExecutionRequest& request,
+    Done<wsv1::RequestCancelActivityExecutionResponse> done) {
+  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
+  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
+  if (s.ok()) s = CheckRunId(request.run_id());
+  if (!s.ok()) return done(s);
+  Effects effects;
+  s = [&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    if (Activity* a = FindInMemory(request.activity_id(), request.run_id())) {
+      const auto before = a->state().info().state_transition_count();
+      if (auto st = a->RequestCancel(request.request_id(), request.reason(), request.identity(), Now());
+          !st.ok()) {
+        return st;
+      }
+      if (a->state().info().state_transition_count() != before) Save(*a, effects);
+      return absl::OkStatus();
+    }
+    auto state = FindAny(request.activity_id(), request.run_id());
+    if (!state.ok()) return state.status();
+    return Activity(*state).RequestCancel(request.request_id(), request.reason(),
+                                          request.identity(), Now());
+  }();
+  if (!s.ok()) return done(s);
+  effects.push_back(Reply(std::move(done), wsv1::RequestCancelActivityExecutionResponse()));
+  Commit(std::move(effects));
+}
+
+void ActivityEngine::TerminateActivityExecution(
+    const wsv1::TerminateActivityExecutionRequest& request,
+    Done<wsv1::TerminateActivityExecutionResponse> done) {
+  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
+  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
+  if (s.ok()) s = CheckRunId(request.run_id());
+  if (!s.ok()) return done(s);
+  Effects effects;
+  s = [&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    if (Activity* a = FindInMemory(request.activity_id(), request.run_id())) {
+      const bool was_open = a->IsOpen();
+      if (auto st = a->Terminate(request.request_id(), request.reason(), request.identity(), Now());
+          !st.ok()) {
+        return st;
+      }
+      if (was_open) Save(*a, effects);
+      return absl::OkStatus();
+    }
+    auto state = FindAny(request.activity_id(), request.run_id());
+    if (!state.ok()) return state.status();
+    return Activity(*state).Terminate(request.request_id(), request.reason(), request.identity(),
+                                      Now());
+  }();
+  if (!s.ok()) return done(s);
+  effects.push_back(Reply(std::move(done), wsv1::TerminateActivityExecutionResponse()));
+  Commit(std::move(effects));
+}
+
+void ActivityEngine::DeleteActivityExecution(const wsv1::DeleteActivityExecutionRequest& request,
+                                             Done<wsv1::DeleteActivityExecutionResponse> done) {
+  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
+  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
+  if (s.ok()) s = CheckRunId(request.run_id());
+  if (!s.ok()) return done(s);
+  Effects effects;
+  s = [&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    auto state = FindAny(request.activity_id(), request.run_id());
+    if (!state.ok()) return state.status();
+    const std::string run_id = state->info().run_id();
+    if (Activity* a = FindInMemory(request.activity_id(), run_id)) {
+      if (a->IsOpen()) {
+        a->Terminate("", "Delete activity execution", "", Now()).IgnoreError();
+        Refresh(*a, effects);  // leaves the backlog, answers its pollers
+      }
+      runs_.erase(run_id);
+      armed_.erase(run_id);
+      if (auto latest = latest_run_.find(request.activity_id());
+          latest != latest_run_.end() && latest->second == run_id) {
+        latest_run_.erase(latest);
+      }
+    }
+    store_.Delete(options_.namespace_name, run_id);
+    return absl::OkStatus();
+  }();
+  if (!s.ok()) return done(s);
+  effects.push_back(Reply(std::move(done), wsv1::DeleteActivityExecutionResponse()));
+  Commit(std::move(effects));
+}
+
+void ActivityEngine::ListActivityExecutions(const wsv1::ListActivityExecutionsRequest& request,
+                                            Done<wsv1::ListActivityExecutionsResponse> done) {
+  if (auto s = CheckNamespace(request.namespace_(), options_.namespace_name); !s.ok()) return done(s);
+  if (request.page_size() < 0) return done(absl::InvalidArgumentError("page_size cannot be negative"));
+  auto filter = ParseListQuery(request.query());
+  if (!filter.ok()) return done(filter.status());
+  const int page_size = request.page_size() == 0 ? 1000 : std::min(request.page_size(), 1000);
+  // Acknowledged writes are committed, so the store alone gives a consistent answer.
+  auto page = store_.List(options_.namespace_name, *filter, page_size, request.next_page_token());
+  if (!page.ok()) return done(page.status());
+  wsv1::ListActivityExecutionsResponse response;
+  for (const ActivityState& state : page->runs) *response.add_executions() = ListInfo(state);
+  response.set_next_page_token(page->next_page_token);
+  done(response);
+}
+
+void ActivityEngine::CountActivityExecutions(const wsv1::CountActivityExecutionsRequest& request,
+                                             Done<wsv1::CountActivityExecutionsResponse> done) {
+  if (auto s = CheckNamespace(request.namespace_(), options_.namespace_name); !s.ok()) return done(s);
+  auto filter = ParseListQuery(request.query());
+  if (!filter.ok()) return done(filter.status());
+  auto count = store_.Count(options_.namespace_name, *filter);
+  if (!count.ok()) return done(count.status());
+  wsv1::CountActivityExecutionsResponse response;
+  response.set_count(*count);
+  done(response);
+}
+
+}  // namespace kiln::cluster

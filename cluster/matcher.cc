@@ -1,0 +1,129 @@
+#include "cluster/matcher.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kiln::cluster {
+
+void TaskQueueMatcher::AddTask(Task task) {
+  if (tasks_.contains(task.run_id)) return;
+  Key key{task.priority, task.seq, task.run_id};
+  backlog_.insert(key);
+  scheduled_times_.insert(task.scheduled);
+  tasks_.emplace(task.run_id, Queued{std::move(key), task.scheduled});
+}
+
+bool TaskQueueMatcher::RemoveTask(const std::string& run_id) {
+  auto it = tasks_.find(run_id);
+  if (it == tasks_.end()) return false;
+  backlog_.erase(it->second.key);
+  scheduled_times_.erase(scheduled_times_.find(it->second.scheduled));
+  tasks_.erase(it);
+  return true;
+}
+
+void TaskQueueMatcher::AddPoller(const Poller& poller, absl::Time now) {
+  waiting_.push_back(poller);
+  poller_index_[poller.id] = std::prev(waiting_.end());
+  PollerSeen& seen = seen_[poller.identity];
+  seen.identity = poller.identity;
+  seen.last_access = now;
+  seen.rate_per_second = rate_.value_or(0);
+}
+
+void TaskQueueMatcher::ReturnPoller(const Poller& poller) {
+  waiting_.push_front(poller);
+  poller_index_[poller.id] = waiting_.begin();
+}
+
+bool TaskQueueMatcher::RemovePoller(uint64_t poll_id) {
+  auto it = poller_index_.find(poll_id);
+  if (it == poller_index_.end()) return false;
+  waiting_.erase(it->second);
+  poller_index_.erase(it);
+  return true;
+}
+
+std::vector<uint64_t> TaskQueueMatcher::RemoveWorkerPollers(const std::string& key) {
+  std::vector<uint64_t> removed;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (!key.empty() && it->worker_instance_key == key) {
+      removed.push_back(it->id);
+      poller_index_.erase(it->id);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return removed;
+}
+
+std::vector<uint64_t> TaskQueueMatcher::RemoveAllPollers() {
+  std::vector<uint64_t> removed;
+  for (const Poller& p : waiting_) removed.push_back(p.id);
+  waiting_.clear();
+  poller_index_.clear();
+  return removed;
+}
+
+const TaskQueueMatcher::Poller* TaskQueueMatcher::FindPoller(uint64_t poll_id) const {
+  auto it = poller_index_.find(poll_id);
+  return it == poller_index_.end() ? nullptr : &*it->second;
+}
+
+void TaskQueueMatcher::SetRateLimit(std::optional<double> tasks_per_second, absl::Time now) {
+  if (tasks_per_second && (!std::isfinite(*tasks_per_second) || *tasks_per_second <= 0)) {
+    tasks_per_second.reset();
+  }
+  if (tasks_per_second == rate_) return;
+  rate_ = tasks_per_second;
+  tokens_ = rate_ ? std::max(1.0, *rate_) : 0;
+  refilled_ = now;
+}
+
+void TaskQueueMatcher::Refill(absl::Time now) {
+  if (!rate_ || now <= refilled_) return;
+  tokens_ = std::min(std::max(1.0, *rate_),
+                     tokens_ + *rate_ * absl::ToDoubleSeconds(now - refilled_));
+  refilled_ = now;
+}
+
+std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::Dispatch(absl::Time now) {
+  std::vector<Match> matches;
+  Refill(now);
+  while (!waiting_.empty() && !backlog_.empty()) {
+    if (rate_) {
+      if (tokens_ < 1.0) break;
+      tokens_ -= 1.0;
+    }
+    Poller poller = waiting_.front();
+    waiting_.pop_front();
+    poller_index_.erase(poller.id);
+    std::string run_id = std::get<2>(*backlog_.begin());
+    RemoveTask(run_id);
+    matches.push_back({poller.id, std::move(run_id)});
+  }
+  return matches;
+}
+
+std::optional<absl::Time> TaskQueueMatcher::NextRateLimitedMatch() const {
+  if (!rate_ || waiting_.empty() || backlog_.empty() || tokens_ >= 1.0) return std::nullopt;
+  return refilled_ + absl::Seconds((1.0 - tokens_) / *rate_);
+}
+
+std::optional<absl::Time> TaskQueueMatcher::OldestTaskTime() const {
+  if (scheduled_times_.empty()) return std::nullopt;
+  return *scheduled_times_.begin();
+}
+
+std::vector<TaskQueueMatcher::PollerSeen> TaskQueueMatcher::RecentPollers(absl::Time now) const {
+  std::vector<PollerSeen> out;
+  for (const auto& [identity, seen] : seen_) {
+    if (now - seen.last_access <= absl::Minutes(5)) out.push_back(seen);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PollerSeen& a, const PollerSeen& b) { return a.last_access > b.last_access; });
+  return out;
+}
+
+}  // namespace kiln::cluster

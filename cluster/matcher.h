@@ -1,0 +1,108 @@
+// cluster/matcher.h — `TaskQueueMatcher`: pairs activity tasks with long polls for one task queue,
+// transport-free (the engine finishes the RPCs).
+//
+// A task offered while a poller waits goes to that poller (sync match); otherwise it waits in the
+// backlog, served by priority (1 first) and then FIFO. Pollers are served in arrival order. When a
+// worker set task_queue_metadata.max_tasks_per_second (last poller wins), dispatch follows a token
+// bucket of that rate (burst max(1, rate)); NextRateLimitedMatch says when to call Dispatch again.
+// The backlog holds references (run ids), not payloads.
+//
+// Thread safety: none; the engine calls it under its own lock.
+//
+//   TaskQueueMatcher q;
+//   q.AddPoller({.id = 7, .identity = "w1"}, now);
+//   q.AddTask({.run_id = "r1", .priority = 3, .seq = 1, .scheduled = now});
+//   for (auto& m : q.Dispatch(now)) { /* give run m.run_id to poll m.poll_id */ }
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+
+namespace kiln::cluster {
+
+class TaskQueueMatcher {
+ public:
+  struct Task {
+    std::string run_id;
+    int priority = 3;       // 1 (first) .. 5
+    int64_t seq = 0;        // FIFO order within a priority
+    absl::Time scheduled;   // backlog age counts from here
+  };
+  struct Poller {
+    uint64_t id = 0;
+    std::string identity;
+    std::string worker_instance_key;
+  };
+  struct Match {
+    uint64_t poll_id;
+    std::string run_id;
+  };
+  struct PollerSeen {
+    std::string identity;
+    absl::Time last_access;
+    double rate_per_second = 0;
+  };
+
+  // Adds a task to the backlog; no-op when that run is already queued.
+  void AddTask(Task task);
+  // Removes a queued task (the run left SCHEDULED). True when it was queued.
+  bool RemoveTask(const std::string& run_id);
+  bool HasTask(const std::string& run_id) const { return tasks_.contains(run_id); }
+
+  // Parks a poller (served after those already waiting) and records it for DescribeTaskQueue.
+  void AddPoller(const Poller& poller, absl::Time now);
+  // Puts back a poller that Dispatch handed a task that could not be delivered, ahead of the rest.
+  void ReturnPoller(const Poller& poller);
+  bool RemovePoller(uint64_t poll_id);
+  // Removes and returns the waiting polls of one worker (ShutdownWorker).
+  std::vector<uint64_t> RemoveWorkerPollers(const std::string& worker_instance_key);
+  std::vector<uint64_t> RemoveAllPollers();
+  // The waiting poller with this id, if any.
+  const Poller* FindPoller(uint64_t poll_id) const;
+
+  // Sets (or with nullopt clears) the dispatch rate limit.
+  void SetRateLimit(std::optional<double> tasks_per_second, absl::Time now);
+  std::optional<double> RateLimit() const { return rate_; }
+
+  // Pairs waiting pollers with backlog tasks, as the rate limit allows; removes both.
+  std::vector<Match> Dispatch(absl::Time now);
+  // When a task and a poller are both waiting only because of the rate limit: when to retry.
+  std::optional<absl::Time> NextRateLimitedMatch() const;
+
+  int64_t BacklogSize() const { return static_cast<int64_t>(tasks_.size()); }
+  std::optional<absl::Time> OldestTaskTime() const;
+  int WaitingPollers() const { return static_cast<int>(waiting_.size()); }
+  // Pollers seen in the last five minutes, most recent first.
+  std::vector<PollerSeen> RecentPollers(absl::Time now) const;
+
+ private:
+  using Key = std::tuple<int, int64_t, std::string>;  // priority, seq, run id
+  struct Queued {
+    Key key;
+    absl::Time scheduled;
+  };
+  void Refill(absl::Time now);
+
+  std::set<Key> backlog_;
+  absl::flat_hash_map<std::string, Queued> tasks_;
+  std::multiset<absl::Time> scheduled_times_;
+
+  std::list<Poller> waiting_;
+  absl::flat_hash_map<uint64_t, std::list<Poller>::iterator> poller_index_;
+  std::map<std::string, PollerSeen> seen_;
+
+  std::optional<double> rate_;
+  double tokens_ = 0;
+  absl::Time refilled_;
+};
+
+}  // namespace kiln::cluster

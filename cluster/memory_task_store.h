@@ -1,0 +1,43 @@
+// cluster/memory_task_store.h — `MemoryTaskStore`: a TaskStore kept in process memory, for
+// `kiln dev --db :memory:` and tests. Every write is "durable" at once: Sync calls `done` inline.
+//
+// Thread safety: safe from any thread (one internal mutex).
+//
+//   kiln::cluster::MemoryTaskStore store;
+//   store.Put(state);
+//   store.Sync([](absl::Status s) { assert(s.ok()); });   // runs before Sync returns
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "cluster/task_store.h"
+
+namespace kiln::cluster {
+
+class MemoryTaskStore final : public TaskStore {
+ public:
+  // TaskStore
+  void Put(const ActivityState& state) override;
+  void Delete(const std::string& namespace_name, const std::string& run_id) override;
+  void Sync(std::function<void(absl::Status)> done) override;
+  absl::StatusOr<std::optional<ActivityState>> Get(const std::string& namespace_name,
+                                                   const std::string& activity_id,
+                                                   const std::string& run_id) override;
+  absl::StatusOr<std::vector<ActivityState>> LoadOpen() override;
+  absl::StatusOr<int64_t> MaxSeq() override;
+  absl::StatusOr<ListPage> List(const std::string& namespace_name, const ListFilter& filter,
+                                int page_size, const std::string& page_token) override;
+  absl::StatusOr<int64_t> Count(const std::string& namespace_name,
+                                const ListFilter& filter) override;
+
+ private:
+  std::mutex mu_;
+  // Keyed by seq, so iteration is creation order.
+  std::map<int64_t, ActivityState> runs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> seq_by_run_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kiln::cluster

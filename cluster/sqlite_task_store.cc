@@ -1,0 +1,353 @@
+#include "cluster/sqlite_task_store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "cluster/task_store.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::cluster {
+namespace {
+
+namespace enums = ::temporal::api::enums::v1;
+using Arg = std::variant<std::string, int64_t>;
+
+constexpr int kSchemaVersion = 1;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS activity_runs (
+  seq           INTEGER PRIMARY KEY,
+  run_id        TEXT    NOT NULL UNIQUE,
+  namespace     TEXT    NOT NULL,
+  activity_id   TEXT    NOT NULL,
+  activity_type TEXT    NOT NULL,
+  task_queue    TEXT    NOT NULL,
+  status        INTEGER NOT NULL,
+  state         BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activity_runs_by_id ON activity_runs(namespace, activity_id, seq);
+CREATE INDEX IF NOT EXISTS activity_runs_by_status ON activity_runs(status, seq);
+)sql";
+
+absl::Status SqliteError(sqlite3* db, const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(db)));
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err ? err : "unknown error";
+    sqlite3_free(err);
+    return absl::InternalError(absl::StrCat("sqlite: ", message, " (in: ", sql, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// A prepared statement that finalizes itself.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  bool ok() const { return stmt_ != nullptr; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Bind(const std::vector<Arg>& args) {
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (const auto* s = std::get_if<std::string>(&args[i])) {
+        sqlite3_bind_text(stmt_, i + 1, s->data(), s->size(), SQLITE_TRANSIENT);
+      } else {
+        sqlite3_bind_int64(stmt_, i + 1, std::get<int64_t>(args[i]));
+      }
+    }
+  }
+  absl::Status Error(const std::string& what) { return SqliteError(db_, what); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+absl::StatusOr<sqlite3*> OpenConnection(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return absl::UnavailableError(
+        absl::StrCat("cannot open database ", path, ": ", message,
+                     " (check the path and its permissions, or use --db :memory:)"));
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+// Appends " AND column = ?" for each set filter field.
+void AppendFilter(const ListFilter& filter, std::string& sql, std::vector<Arg>& args) {
+  if (filter.activity_id) {
+    sql += " AND activity_id = ?";
+    args.push_back(*filter.activity_id);
+  }
+  if (filter.activity_type) {
+    sql += " AND activity_type = ?";
+    args.push_back(*filter.activity_type);
+  }
+  if (filter.task_queue) {
+    sql += " AND task_queue = ?";
+    args.push_back(*filter.task_queue);
+  }
+  if (filter.status) {
+    sql += " AND status = ?";
+    args.push_back(static_cast<int64_t>(*filter.status));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteTaskStore>> SqliteTaskStore::Open(const std::string& path) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot create directory ", parent.string(), " for ",
+                                               path, ": ", ec.message()));
+  }
+  auto writer = OpenConnection(path);
+  if (!writer.ok()) return writer.status();
+  for (const char* pragma : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=FULL;"}) {
+    if (auto s = Exec(*writer, pragma); !s.ok()) {
+      sqlite3_close(*writer);
+      return absl::UnavailableError(absl::StrCat("database ", path, ": ", s.message()));
+    }
+  }
+  absl::Status schema = Exec(*writer, kSchema);
+  if (schema.ok()) {
+    schema = Exec(*writer, absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";").c_str());
+  }
+  if (!schema.ok()) {
+    sqlite3_close(*writer);
+    return absl::UnavailableError(absl::StrCat("database ", path, " is not usable: ",
+                                               schema.message()));
+  }
+  auto reader = OpenConnection(path);
+  if (!reader.ok()) {
+    sqlite3_close(*writer);
+    return reader.status();
+  }
+  return std::unique_ptr<SqliteTaskStore>(new SqliteTaskStore(path, *writer, *reader));
+}
+
+SqliteTaskStore::SqliteTaskStore(std::string path, sqlite3* writer, sqlite3* reader)
+    : path_(std::move(path)), writer_(writer), reader_(reader) {
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+}
+
+SqliteTaskStore::~SqliteTaskStore() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  writer_thread_.join();
+  sqlite3_close(reader_);
+  sqlite3_close(writer_);
+}
+
+void SqliteTaskStore::Put(const ActivityState& state) {
+  Write w;
+  w.seq = state.seq();
+  w.run_id = state.info().run_id();
+  w.namespace_name = state.namespace_();
+  w.activity_id = state.info().activity_id();
+  w.activity_type = state.info().activity_type().name();
+  w.task_queue = state.info().task_queue();
+  w.status = state.info().status();
+  w.blob = state.SerializeAsString();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.writes.push_back(std::move(w));
+  }
+  cv_.notify_one();
+}
+
+void SqliteTaskStore::Delete(const std::string& namespace_name, const std::string& run_id) {
+  Write w;
+  w.is_delete = true;
+  w.run_id = run_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.writes.push_back(std::move(w));
+  }
+  cv_.notify_one();
+}
+
+void SqliteTaskStore::Sync(std::function<void(absl::Status)> done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.callbacks.push_back(std::move(done));
+  }
+  cv_.notify_one();
+}
+
+int64_t SqliteTaskStore::CommitCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return commits_;
+}
+
+void SqliteTaskStore::WriterLoop() {
+  while (true) {
+    Batch batch;
+    absl::Status broken;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] {
+        return stopping_ || !pending_.writes.empty() || !pending_.callbacks.empty();
+      });
+      if (pending_.writes.empty() && pending_.callbacks.empty()) return;  // stopping, drained
+      std::swap(batch, pending_);
+      broken = broken_;
+    }
+    absl::Status status = broken;
+    if (status.ok() && !batch.writes.empty()) status = Commit(batch.writes);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!status.ok() && broken_.ok()) {
+        spdlog::error("dev cluster store {} failed; nothing more will be acknowledged: {}", path_,
+                      status.ToString());
+        broken_ = status;
+      }
+      if (!batch.writes.empty() && status.ok()) ++commits_;
+    }
+    for (auto& done : batch.callbacks) done(status);
+  }
+}
+
+absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
+  if (auto s = Exec(writer_, "BEGIN IMMEDIATE;"); !s.ok()) return s;
+  Statement upsert(writer_,
+                   "INSERT INTO activity_runs(seq, run_id, namespace, activity_id, activity_type, "
+                   "task_queue, status, state) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(seq) DO UPDATE "
+                   "SET status=excluded.status, state=excluded.state");
+  Statement remove(writer_, "DELETE FROM activity_runs WHERE run_id = ?");
+  if (!upsert.ok() || !remove.ok()) {
+    absl::Status s = SqliteError(writer_, "prepare write");
+    Exec(writer_, "ROLLBACK;").IgnoreError();
+    return s;
+  }
+  for (const Write& w : writes) {
+    sqlite3_stmt* stmt = w.is_delete ? remove.get() : upsert.get();
+    sqlite3_reset(stmt);
+    if (w.is_delete) {
+      remove.Bind({w.run_id});
+    } else {
+      upsert.Bind({w.seq, w.run_id, w.namespace_name, w.activity_id, w.activity_type, w.task_queue,
+                   static_cast<int64_t>(w.status)});
+      sqlite3_bind_blob(stmt, 8, w.blob.data(), w.blob.size(), SQLITE_STATIC);
+    }
+    if (sqlite3_step(stmt) != SQLITE_DONE) {
+      absl::Status s = SqliteError(writer_, absl::StrCat("write run ", w.run_id));
+      Exec(writer_, "ROLLBACK;").IgnoreError();
+      return s;
+    }
+  }
+  return Exec(writer_, "COMMIT;");
+}
+
+namespace {
+
+absl::StatusOr<std::vector<ActivityState>> ReadStates(Statement& stmt) {
+  std::vector<ActivityState> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    ActivityState state;
+    const void* blob = sqlite3_column_blob(stmt.get(), 0);
+    int size = sqlite3_column_bytes(stmt.get(), 0);
+    if (!state.ParseFromArray(blob, size)) {
+      return absl::DataLossError("a stored activity run is corrupt (cannot parse its state)");
+    }
+    out.push_back(std::move(state));
+  }
+  if (rc != SQLITE_DONE) return stmt.Error("read activity runs");
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::string& namespace_name,
+                                                                  const std::string& activity_id,
+                                                                  const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  std::string sql = "SELECT state FROM activity_runs WHERE namespace = ? AND activity_id = ?";
+  std::vector<Arg> args = {namespace_name, activity_id};
+  if (!run_id.empty()) {
+    sql += " AND run_id = ?";
+    args.push_back(run_id);
+  }
+  sql += " ORDER BY seq DESC LIMIT 1";
+  Statement stmt(reader_, sql);
+  if (!stmt.ok()) return stmt.Error("prepare get");
+  stmt.Bind(args);
+  auto states = ReadStates(stmt);
+  if (!states.ok()) return states.status();
+  if (states->empty()) return std::nullopt;
+  return std::move(states->front());
+}
+
+absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::LoadOpen() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement stmt(reader_, "SELECT state FROM activity_runs WHERE status = ? ORDER BY seq");
+  if (!stmt.ok()) return stmt.Error("prepare load");
+  stmt.Bind({static_cast<int64_t>(enums::ACTIVITY_EXECUTION_STATUS_RUNNING)});
+  return ReadStates(stmt);
+}
+
+absl::StatusOr<int64_t> SqliteTaskStore::MaxSeq() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement stmt(reader_, "SELECT COALESCE(MAX(seq), 0) FROM activity_runs");
+  if (!stmt.ok() || sqlite3_step(stmt.get()) != SQLITE_ROW) return stmt.Error("max seq");
+  return sqlite3_column_int64(stmt.get(), 0);
+}
+
+absl::StatusOr<ListPage> SqliteTaskStore::List(const std::string& namespace_name,
+                                               const ListFilter& filter, int page_size,
+                                               const std::string& page_token) {
+  auto below = ParsePageToken(page_token);
+  if (!below.ok()) return below.status();
+  std::string sql = "SELECT state FROM activity_runs WHERE namespace = ? AND seq < ?";
+  std::vector<Arg> args = {namespace_name, *below};
+  AppendFilter(filter, sql, args);
+  sql += " ORDER BY seq DESC LIMIT ?";
+  args.push_back(static_cast<int64_t>(page_size) + 1);
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement stmt(reader_, sql);
+  if (!stmt.ok()) return stmt.Error("prepare list");
+  stmt.Bind(args);
+  auto states = ReadStates(stmt);
+  if (!states.ok()) return states.status();
+  ListPage page;
+  page.runs = std::move(*states);
+  if (static_cast<int>(page.runs.size()) > page_size) {
+    page.runs.pop_back();
+    page.next_page_token = absl::StrCat(page.runs.back().seq());
+  }
+  return page;
+}
+
+absl::StatusOr<int64_t> SqliteTaskStore::Count(const std::string& namespace_name,
+                                               const ListFilter& filter) {
+  std::string sql = "SELECT COUNT(*) FROM activity_runs WHERE namespace = ?";
+  std::vector<Arg> args = {namespace_name};
+  AppendFilter(filter, sql, args);
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement stmt(reader_, sql);
+  if (!stmt.ok()) return stmt.Error("prepare count");
+  stmt.Bind(args);
+  if (sqlite3_step(stmt.get()) != SQLITE_ROW) return stmt.Error("count");
+  return sqlite3_column_int64(stmt.get(), 0);
+}
+
+}  // namespace kiln::cluster

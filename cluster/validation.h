@@ -1,0 +1,51 @@
+// cluster/validation.h — input checks of the dev cluster, with Temporal's limits and messages.
+// Each returns INVALID_ARGUMENT naming the field and the limit (NOT_FOUND for an unknown
+// namespace), so "No input crashes the server" has one place to look.
+//
+// Thread safety: pure functions.
+//
+//   kiln::cluster::Limits limits;                      // Temporal's defaults
+//   absl::Status s = kiln::cluster::NormalizeStartRequest(limits, request);  // fills timeouts
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace kiln::cluster {
+
+struct Limits {
+  int max_id_length = 1000;                // ids, types, queue names, request ids (Temporal's)
+  int64_t max_payload_bytes = 2 * 1024 * 1024;  // per payloads field (Temporal's blob limit)
+};
+
+inline constexpr char kReservedQueuePrefix[] = "/_sys/";
+
+// The request's namespace must be `served`.
+absl::Status CheckNamespace(const std::string& requested, const std::string& served);
+// Non-empty and at most `limits.max_id_length` bytes.
+absl::Status CheckId(const Limits& limits, const char* field, const std::string& value);
+// A user task queue name: CheckId plus no reserved "/_sys/" prefix.
+absl::Status CheckTaskQueueName(const Limits& limits, const char* field, const std::string& name);
+// Empty, or a UUID in canonical 8-4-4-4-12 hex form.
+absl::Status CheckRunId(const std::string& run_id);
+// `payloads` serialised must not exceed limits.max_payload_bytes.
+absl::Status CheckPayloadSize(const Limits& limits, const char* field, int64_t byte_size);
+// A valid, non-negative duration of at most 100 years.
+absl::StatusOr<absl::Duration> CheckDuration(const char* field,
+                                             const google::protobuf::Duration& duration);
+
+// Validates a StartActivityExecutionRequest (except the namespace) and normalises it as Temporal
+// does: timeouts filled from one another (schedule-to-close or start-to-close required;
+// heartbeat capped by start-to-close), retry policy defaults (1 s initial, x2, max 100 x initial,
+// unlimited attempts), id reuse policy ALLOW_DUPLICATE and conflict policy FAIL by default.
+absl::Status NormalizeStartRequest(const Limits& limits,
+                                   temporal::api::workflowservice::v1::StartActivityExecutionRequest&
+                                       request);
+
+}  // namespace kiln::cluster

@@ -1,0 +1,60 @@
+// executor/activity_info.h — `ActivityInfo`: what an activity knows about the task it runs,
+// taken from the PollActivityTaskQueue response.
+//
+// Thread safety: a value type.
+//
+//   ActivityInfo info = ActivityInfoFromTask(task, "gpu-jobs", clock.Now());
+//   if (info.workflow) spdlog::info("scheduled by workflow {}", info.workflow->workflow_id);
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "temporal/api/common/v1/message.pb.h"
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace kiln::executor {
+
+// Set when a workflow scheduled the activity (unset for a Standalone Activity).
+struct WorkflowInfo {
+  std::string namespace_name{};
+  std::string workflow_id{};
+  std::string run_id{};
+  std::string workflow_type{};
+};
+
+struct ActivityInfo {
+  std::string activity_type{};
+  std::string activity_id{};
+  std::string activity_run_id{};  // Standalone Activities only
+  std::string task_queue{};       // the queue the task was polled from
+  std::string namespace_name{};
+  std::optional<WorkflowInfo> workflow{};
+  int attempt = 1;
+
+  absl::Time scheduled_time = absl::InfinitePast();  // first attempt scheduled
+  absl::Time current_attempt_scheduled_time = absl::InfinitePast();
+  absl::Time started_time = absl::InfinitePast();
+
+  // ZeroDuration() when the task has none.
+  absl::Duration schedule_to_close_timeout = absl::ZeroDuration();
+  absl::Duration start_to_close_timeout = absl::ZeroDuration();
+  absl::Duration heartbeat_timeout = absl::ZeroDuration();
+
+  // The earliest of started + start_to_close and scheduled + schedule_to_close;
+  // InfiniteFuture() when neither timeout is set.
+  absl::Time deadline = absl::InfiniteFuture();
+
+  // Heartbeat details recorded by the previous attempt (codec-encoded, as received).
+  ::temporal::api::common::v1::Payloads heartbeat_details{};
+  std::string task_token{};
+};
+
+// Builds the info for `task` polled from `task_queue`. `now` stands in for a missing
+// started_time.
+ActivityInfo ActivityInfoFromTask(
+    const ::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse& task,
+    const std::string& task_queue, absl::Time now);
+
+}  // namespace kiln::executor

@@ -1,0 +1,242 @@
+#include "executor/activity_poller.h"
+
+#include "spdlog/spdlog.h"
+
+namespace kiln::executor {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+ActivityPoller::ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandler handler)
+    : deps_(deps), options_(std::move(options)), handler_(std::move(handler)) {
+  int n = options_.pollers < 1 ? 1 : options_.pollers;
+  loops_.resize(n);
+  for (int i = 0; i < n; ++i) {
+    BackoffOptions backoff = options_.backoff;
+    if (backoff.seed != 0) backoff.seed += i;  // distinct but reproducible jitter per loop
+    loops_[i].backoff.emplace(backoff);
+  }
+}
+
+void ActivityPoller::Start() {
+  int n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n = static_cast<int>(loops_.size());
+  }
+  for (int i = 0; i < n; ++i) Reserve(i);
+}
+
+wsv1::PollActivityTaskQueueRequest ActivityPoller::BuildRequest() const {
+  wsv1::PollActivityTaskQueueRequest request;
+  request.set_namespace_(deps_.client->Namespace());
+  request.mutable_task_queue()->set_name(options_.slot_request.task_queue);
+  request.mutable_task_queue()->set_kind(::temporal::api::enums::v1::TASK_QUEUE_KIND_NORMAL);
+  request.set_identity(deps_.client->Identity());
+  request.set_worker_instance_key(options_.worker_instance_key);
+  if (options_.max_task_queue_activities_per_second > 0) {
+    request.mutable_task_queue_metadata()->mutable_max_tasks_per_second()->set_value(
+        options_.max_task_queue_activities_per_second);
+  }
+  if (!options_.build_id.empty()) {
+    // Deprecated in the API, yet what the TS SDK still sends (TEMPORAL-SDK-BEHAVIOUR.md §3.2).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    request.mutable_worker_version_capabilities()->set_build_id(options_.build_id);
+#pragma GCC diagnostic pop
+  }
+  return request;
+}
+
+void ActivityPoller::Reserve(int i) {
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Loop& loop = loops_[i];
+    if (stopping_) return EndLoop(loop);
+    loop.phase = Phase::kReserving;
+    seq = ++loop.seq;
+  }
+  std::weak_ptr<ActivityPoller> self = weak_from_this();
+  // The callback may run inline, before Reserve returns.
+  std::shared_ptr<PendingReservation> wait = deps_.slots->Reserve(
+      options_.slot_request, [self, i, seq](absl::StatusOr<SlotPermit> permit) {
+        if (auto poller = self.lock()) poller->OnSlot(i, seq, std::move(permit));
+      });
+  bool cancel = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Loop& loop = loops_[i];
+    if (loop.phase == Phase::kReserving && loop.seq == seq) {
+      loop.reservation = wait;
+      cancel = stopping_;
+    }
+  }
+  if (cancel) wait->Cancel();
+}
+
+void ActivityPoller::OnSlot(int i, uint64_t seq, absl::StatusOr<SlotPermit> permit) {
+  // `permit` outlives the lock: releasing it may run another loop's callback inline.
+  uint64_t next;
+  absl::Duration delay = absl::ZeroDuration();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Loop& loop = loops_[i];
+    if (loop.seq != seq || loop.phase != Phase::kReserving) return;
+    loop.reservation.reset();
+    if (!permit.ok() || stopping_) return EndLoop(loop);
+    loop.permit = *std::move(permit);
+    if (deps_.rate_limiter != nullptr) delay = deps_.rate_limiter->Acquire();
+    if (delay > absl::ZeroDuration()) loop.phase = Phase::kRateWait;
+    next = ++loop.seq;
+  }
+  if (delay <= absl::ZeroDuration()) return Poll(i, next);
+  std::weak_ptr<ActivityPoller> self = weak_from_this();
+  deps_.timers->RunAfter(delay, [self, i, next] {
+    if (auto poller = self.lock()) poller->Poll(i, next);
+  });
+}
+
+void ActivityPoller::Poll(int i, uint64_t seq) {
+  wsv1::PollActivityTaskQueueRequest request = BuildRequest();
+  SlotPermit unused;  // released after the lock, when stopping
+  uint64_t next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Loop& loop = loops_[i];
+    if (loop.seq != seq) return;
+    if (stopping_) {
+      unused = std::move(loop.permit);
+      return EndLoop(loop);
+    }
+    loop.phase = Phase::kPolling;
+    loop.poll_sent = deps_.timers->clock().Now();
+    next = ++loop.seq;
+  }
+  std::weak_ptr<ActivityPoller> self = weak_from_this();
+  std::shared_ptr<client::PendingCall> call = deps_.client->PollActivityTaskQueue(
+      request, options_.poll_timeout,
+      [self, i, next](absl::StatusOr<wsv1::PollActivityTaskQueueResponse> response) {
+        if (auto poller = self.lock()) poller->OnPoll(i, next, std::move(response));
+      });
+  bool cancel = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Loop& loop = loops_[i];
+    if (loop.phase == Phase::kPolling && loop.seq == next) {
+      loop.call = call;
+      cancel = stopping_;
+    }
+  }
+  if (cancel && call) call->Cancel();
+}
+
+void ActivityPoller::OnPoll(int i, uint64_t seq,
+                            absl::StatusOr<wsv1::PollActivityTaskQueueResponse> response) {
+  SlotPermit permit;
+  bool stopping;
+  std::optional<absl::Duration> backoff;
+  uint64_t next = 0;
+  absl::Time sent;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Loop& loop = loops_[i];
+    if (loop.seq != seq) return;
+    permit = std::move(loop.permit);
+    loop.call.reset();
+    sent = loop.poll_sent;
+    stopping = stopping_;
+    // A poll that reached its own deadline got no answer; poll again as after an empty one.
+    bool failed = !response.ok() && !absl::IsDeadlineExceeded(response.status());
+    if (failed && !stopping) {
+      backoff = loop.backoff->Next();
+      loop.phase = Phase::kBackoff;
+      next = ++loop.seq;
+    } else if (!failed) {
+      loop.backoff->Reset();
+    }
+  }
+  if (response.ok()) {
+    deps_.outage->Succeeded(sent);
+    if (!response->task_token().empty()) {
+      handler_(*std::move(response), std::move(permit));
+    }
+  } else if (backoff) {
+    deps_.outage->Failed(task_queue(), response.status());
+  } else if (absl::IsDeadlineExceeded(response.status())) {
+    spdlog::debug("poll of task queue '{}' reached its deadline unanswered", task_queue());
+  }
+  permit.Release();
+  if (!backoff) return Reserve(i);  // Reserve ends the loop when stopping
+  std::weak_ptr<ActivityPoller> self = weak_from_this();
+  deps_.timers->RunAfter(*backoff, [self, i, next] {
+    if (auto poller = self.lock()) {
+      bool resume;
+      {
+        std::lock_guard<std::mutex> lock(poller->mu_);
+        const Loop& loop = poller->loops_[i];
+        resume = loop.seq == next && loop.phase == Phase::kBackoff;
+      }
+      if (resume) poller->Reserve(i);
+    }
+  });
+}
+
+void ActivityPoller::Stop() {
+  std::vector<std::shared_ptr<PendingReservation>> reservations;
+  std::vector<std::shared_ptr<client::PendingCall>> calls;
+  std::vector<SlotPermit> permits;  // released after the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (Loop& loop : loops_) {
+      switch (loop.phase) {
+        case Phase::kReserving:
+          if (loop.reservation) reservations.push_back(loop.reservation);
+          break;
+        case Phase::kPolling:
+          if (loop.call) calls.push_back(loop.call);
+          break;
+        case Phase::kRateWait:
+        case Phase::kBackoff:
+        case Phase::kIdle:
+          permits.push_back(std::move(loop.permit));
+          ++loop.seq;  // the pending timer finds a stale sequence number
+          EndLoop(loop);
+          break;
+        case Phase::kDone:
+          break;
+      }
+    }
+  }
+  for (auto& wait : reservations) wait->Cancel();
+  for (auto& call : calls) call->Cancel();
+}
+
+void ActivityPoller::EndLoop(Loop& loop) {
+  if (loop.phase == Phase::kDone) return;
+  loop.phase = Phase::kDone;
+  loop.reservation.reset();
+  loop.call.reset();
+  if (++ended_ == static_cast<int>(loops_.size())) done_cv_.notify_all();
+}
+
+bool ActivityPoller::WaitStopped(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return done_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                           [&] { return ended_ == static_cast<int>(loops_.size()); });
+}
+
+bool ActivityPoller::stopped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ended_ == static_cast<int>(loops_.size());
+}
+
+int ActivityPoller::OutstandingPolls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (const Loop& loop : loops_) n += loop.phase == Phase::kPolling ? 1 : 0;
+  return n;
+}
+
+}  // namespace kiln::executor

@@ -1,0 +1,108 @@
+// executor/activity_poller.h — `ActivityPoller`: the long polls of one task queue (one Worker
+// Entity). Each of its `pollers` loops runs:
+//
+//   reserve a slot (SlotSupplier) -> wait for the worker's rate limit, if any ->
+//   PollActivityTaskQueue (asynchronous, no thread held) -> task: hand it and its slot to the
+//   handler | empty: release the slot | error: release the slot, back off with jitter -> again
+//
+// so the worker never accepts a task it cannot start at once. Errors back off (200 ms doubling to
+// 10 s, with jitter) and are logged once per outage (PollOutage); polling resumes by itself when
+// the cluster returns. `task_queue_metadata.max_tasks_per_second` is sent when configured.
+//
+// Thread safety: all methods may be called from any thread. The handler runs on a client thread.
+// Must be owned by a std::shared_ptr.
+//
+//   auto poller = std::make_shared<ActivityPoller>(deps, options, handler);
+//   poller->Start();
+//   poller->Stop();                            // cancels slot waits and outstanding polls
+//   poller->WaitStopped(absl::Seconds(5));
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "client/temporal_client.h"
+#include "executor/backoff.h"
+#include "executor/poll_outage.h"
+#include "executor/rate_limiter.h"
+#include "executor/slot_supplier.h"
+#include "executor/timer_queue.h"
+
+namespace kiln::executor {
+
+struct PollerDeps {
+  client::TemporalClient* client = nullptr;
+  SlotSupplier* slots = nullptr;
+  TimerQueue* timers = nullptr;
+  PollOutage* outage = nullptr;
+  RateLimiter* rate_limiter = nullptr;  // the worker's activities/second; null: unlimited
+};
+
+struct PollerOptions {
+  SlotRequest slot_request{};  // slot_request.task_queue is the queue polled
+  int pollers = 5;
+  // Sent as task_queue_metadata.max_tasks_per_second when > 0 (a limit for the whole queue,
+  // enforced by the server).
+  double max_task_queue_activities_per_second = 0;
+  absl::Duration poll_timeout = absl::Seconds(70);  // a little over the server's 60 s hold
+  BackoffOptions backoff = {};
+  std::string worker_instance_key{};
+  std::string build_id{};  // sent as worker_version_capabilities when non-empty
+};
+
+class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
+ public:
+  using TaskHandler = std::function<void(
+      ::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task, SlotPermit permit)>;
+
+  ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandler handler);
+
+  void Start();
+  // Stops polling. Tasks from polls answered meanwhile still go to the handler. Idempotent.
+  void Stop();
+  // Waits (real time) until every loop has ended; true when they have.
+  bool WaitStopped(absl::Duration timeout);
+  bool stopped() const;
+  // Polls currently outstanding.
+  int OutstandingPolls() const;
+  const std::string& task_queue() const { return options_.slot_request.task_queue; }
+
+ private:
+  enum class Phase { kIdle, kReserving, kRateWait, kPolling, kBackoff, kDone };
+  struct Loop {
+    Phase phase = Phase::kIdle;
+    uint64_t seq = 0;  // bumped per step, so stale callbacks are ignored
+    SlotPermit permit;
+    std::shared_ptr<PendingReservation> reservation;
+    std::shared_ptr<client::PendingCall> call;
+    std::optional<Backoff> backoff;
+    absl::Time poll_sent;
+  };
+
+  void Reserve(int i);
+  void OnSlot(int i, uint64_t seq, absl::StatusOr<SlotPermit> permit);
+  void Poll(int i, uint64_t seq);
+  void OnPoll(int i, uint64_t seq,
+              absl::StatusOr<::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse>
+                  response);
+  void EndLoop(Loop& loop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest BuildRequest() const;
+
+  const PollerDeps deps_;
+  const PollerOptions options_;
+  const TaskHandler handler_;
+  mutable std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int ended_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Loop> loops_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kiln::executor

@@ -1,0 +1,59 @@
+#include "executor/activity_registry.h"
+
+#include <algorithm>
+
+namespace kiln::executor {
+
+absl::Status ActivityRegistry::RegisterRaw(std::string name, RawActivityFunction fn,
+                                           ActivityOptions options) {
+  return Add(
+      std::move(name),
+      [fn = std::move(fn)](ActivityContext& ctx, const payload::Payloads& input) {
+        return ActivityFuture<payload::Payloads>::FromValue(fn(ctx, input));
+      },
+      options);
+}
+
+absl::Status ActivityRegistry::RegisterRawAsync(std::string name, ActivityFunction fn,
+                                                ActivityOptions options) {
+  return Add(std::move(name), std::move(fn), options);
+}
+
+absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
+                                   ActivityOptions options) {
+  if (name.empty()) return absl::InvalidArgumentError("an activity type name must not be empty");
+  if (!fn) return absl::InvalidArgumentError("activity '" + name + "' has no function");
+  std::lock_guard<std::mutex> lock(mu_);
+  if (definitions_.count(name) != 0) {
+    return absl::AlreadyExistsError("activity type '" + name +
+                                    "' is already registered; each name maps to one function");
+  }
+  auto def = std::make_shared<ActivityDefinition>(
+      ActivityDefinition{name, std::move(fn), options.needs});
+  definitions_.emplace(std::move(name), std::move(def));
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const ActivityDefinition> ActivityRegistry::Find(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = definitions_.find(name);
+  return it == definitions_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> ActivityRegistry::Names() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, def] : definitions_) names.push_back(name);
+  return names;
+}
+
+int64_t ActivityRegistry::MaxGpuMemoryBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t max = 0;
+  for (const auto& [name, def] : definitions_) {
+    if (def->needs.needs_gpu()) max = std::max(max, def->needs.gpu_memory_bytes);
+  }
+  return max;
+}
+
+}  // namespace kiln::executor

@@ -1,0 +1,173 @@
+// executor/activity_registry.h — `ActivityRegistry`: activity types by name, each with its
+// function and declared resource needs. Three forms of function:
+//
+//   typed   R(ActivityContext&, Args...): each argument decoded from the input payload at its
+//           position, the result encoded as one payload (void -> `binary/null`), through the
+//           worker's DataConverter. R may be ActivityFuture<X> for an asynchronous activity.
+//   raw     Payloads(ActivityContext&, const Payloads&): input and result as sent on the wire.
+//   async raw  ActivityFuture<Payloads>(ActivityContext&, const Payloads&).
+//
+// An argument that does not decode fails the attempt with a non-retryable ApplicationError of
+// type "PayloadConversionError" (retrying the same input cannot help).
+//
+// Thread safety: register before the worker starts; Find()/Names() are safe from any thread.
+//
+//   ActivityRegistry registry;
+//   registry.Register("greet", [](kiln::ActivityContext&, std::string name) {
+//     return "hello " + name;
+//   });
+//   registry.Register("train", Train, {.needs = ResourceNeeds::Gpu(8LL << 30)});
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "executor/activity_context.h"
+#include "executor/activity_future.h"
+#include "executor/internal/function_traits.h"
+#include "executor/resource_needs.h"
+#include "payload/application_error.h"
+#include "payload/data_converter.h"
+
+namespace kiln::executor {
+
+// The form every registered function is reduced to. May throw (the runner catches).
+using ActivityFunction =
+    std::function<ActivityFuture<payload::Payloads>(ActivityContext&, const payload::Payloads&)>;
+using RawActivityFunction =
+    std::function<payload::Payloads(ActivityContext&, const payload::Payloads&)>;
+
+struct ActivityOptions {
+  ResourceNeeds needs = ResourceNeeds::Cpu();
+};
+
+struct ActivityDefinition {
+  std::string name{};
+  ActivityFunction function{};
+  ResourceNeeds needs{};
+};
+
+namespace internal {
+
+template <typename T>
+struct IsActivityFuture : std::false_type {};
+template <typename T>
+struct IsActivityFuture<ActivityFuture<T>> : std::true_type {
+  using Value = T;
+};
+
+template <typename T>
+T DecodeArgument(const payload::DataConverter& converter, const payload::Payloads& input,
+                 int index) {
+  absl::StatusOr<T> value = converter.FromPayloads<T>(input, index);
+  if (!value.ok()) {
+    throw ApplicationError("cannot decode activity argument " + std::to_string(index) + ": " +
+                               std::string(value.status().message()),
+                           "PayloadConversionError")
+        .NonRetryable();
+  }
+  return *std::move(value);
+}
+
+template <typename T>
+payload::Payloads EncodeResult(const payload::DataConverter& converter, const T& value) {
+  absl::StatusOr<payload::Payloads> out = converter.ToPayloads(value);
+  if (!out.ok()) {
+    throw ApplicationError(
+        "cannot encode activity result: " + std::string(out.status().message()),
+        "PayloadConversionError")
+        .NonRetryable();
+  }
+  return *std::move(out);
+}
+
+template <typename T>
+ActivityFuture<payload::Payloads> EncodeLater(ActivityFuture<T> future,
+                                              const payload::DataConverter& converter) {
+  ActivityPromise<payload::Payloads> promise;
+  future.Then([promise, &converter](typename ActivityFuture<T>::Result r) mutable {
+    if (r.error) {
+      promise.SetError(r.error);
+      return;
+    }
+    try {
+      promise.SetValue(EncodeResult(converter, *r.value));
+    } catch (...) {
+      promise.SetError(std::current_exception());
+    }
+  });
+  return promise.GetFuture();
+}
+
+template <typename F, typename R, typename... Args, size_t... I>
+ActivityFunction MakeTyped(F fn, std::index_sequence<I...>) {
+  return [fn = std::move(fn)](ActivityContext& ctx,
+                              const payload::Payloads& input) -> ActivityFuture<payload::Payloads> {
+    const payload::DataConverter& converter = ctx.converter();
+    // Braced initialisation decodes left to right.
+    std::tuple<std::decay_t<Args>...> args{
+        DecodeArgument<std::decay_t<Args>>(converter, input, static_cast<int>(I))...};
+    if constexpr (IsActivityFuture<R>::value) {
+      return EncodeLater(fn(ctx, std::get<I>(args)...), converter);
+    } else if constexpr (std::is_void_v<R>) {
+      fn(ctx, std::get<I>(args)...);
+      return ActivityFuture<payload::Payloads>::FromValue(
+          EncodeResult(converter, std::monostate{}));
+    } else {
+      return ActivityFuture<payload::Payloads>::FromValue(
+          EncodeResult(converter, fn(ctx, std::get<I>(args)...)));
+    }
+  };
+}
+
+template <typename F, typename R, typename Ctx, typename... Args>
+ActivityFunction MakeTypedFromParams(F fn, std::tuple<Ctx, Args...>*) {
+  static_assert(std::is_same_v<Ctx, ActivityContext&>,
+                "an activity function's first parameter must be kiln::ActivityContext&");
+  return MakeTyped<F, R, Args...>(std::move(fn), std::index_sequence_for<Args...>{});
+}
+
+}  // namespace internal
+
+class ActivityRegistry {
+ public:
+  // Registers a typed function R(ActivityContext&, Args...). ALREADY_EXISTS when `name` is taken;
+  // INVALID_ARGUMENT when it is empty.
+  template <typename F>
+  absl::Status Register(std::string name, F fn, ActivityOptions options = {}) {
+    using Traits = internal::FunctionTraits<F>;
+    using Params = typename Traits::Params;
+    return Add(std::move(name),
+               internal::MakeTypedFromParams<F, typename Traits::Result>(
+                   std::move(fn), static_cast<Params*>(nullptr)),
+               options);
+  }
+  absl::Status RegisterRaw(std::string name, RawActivityFunction fn, ActivityOptions options = {});
+  absl::Status RegisterRawAsync(std::string name, ActivityFunction fn,
+                                ActivityOptions options = {});
+
+  // The definition for `name`, or null.
+  std::shared_ptr<const ActivityDefinition> Find(const std::string& name) const;
+  // Registered names, sorted.
+  std::vector<std::string> Names() const;
+  // The largest GPU memory any registered activity declares (0 when none needs a GPU).
+  int64_t MaxGpuMemoryBytes() const;
+
+ private:
+  absl::Status Add(std::string name, ActivityFunction fn, ActivityOptions options);
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const ActivityDefinition>> definitions_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kiln::executor

@@ -1,0 +1,255 @@
+#include "executor/activity_runner.h"
+
+#include <atomic>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "payload/failure_converter.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::executor {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+struct ActivityRunner::Activity {
+  std::string label;  // "[type id attempt N]" for log lines
+  wsv1::PollActivityTaskQueueResponse task;
+  std::unique_ptr<ActivityContext> context;
+  std::shared_ptr<const ActivityDefinition> definition;
+  SlotPermit permit;
+  std::atomic<bool> finished{false};
+};
+
+namespace {
+
+std::string Label(const ActivityInfo& info) {
+  return absl::StrCat("[", info.activity_type, " ", info.activity_id, " attempt ", info.attempt,
+                      "]");
+}
+
+payload::Failure ShutdownFailure() {
+  // The TS SDK's message and type for an activity the worker gave up on at shutdown.
+  return payload::ApplicationErrorToFailure(
+      ApplicationError("Worker is shutting down and this activity did not complete in time",
+                       "WorkerShutdown"),
+      payload::DataConverter());
+}
+
+}  // namespace
+
+ActivityRunner::ActivityRunner(RunnerDeps deps, RunnerOptions options)
+    : deps_(std::move(deps)), options_(options) {}
+
+void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::string& task_queue,
+                         SlotPermit permit) {
+  ActivityInfo info = ActivityInfoFromTask(task, task_queue, deps_.timers->clock().Now());
+  std::shared_ptr<const ActivityDefinition> definition = deps_.registry->Find(info.activity_type);
+  permit.MarkUsed({info.activity_type, info.activity_id,
+                   definition ? definition->needs : ResourceNeeds::None()});
+  if (!definition) return ReportUnknownType(info, std::move(permit));
+
+  auto activity = std::make_shared<Activity>();
+  activity->label = Label(info);
+  activity->task = std::move(task);
+  activity->definition = std::move(definition);
+  activity->permit = std::move(permit);
+  const std::string token = info.task_token;
+  const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
+  const absl::Time deadline = info.deadline;
+  std::weak_ptr<HeartbeatThrottler> heartbeats = deps_.heartbeats;
+  activity->context = std::make_unique<ActivityContext>(
+      std::move(info), *deps_.converter, [heartbeats, token](payload::Payloads details) {
+        if (auto throttler = heartbeats.lock()) throttler->Record(token, std::move(details));
+      });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_[token] = activity;
+  }
+  std::weak_ptr<ActivityRunner> self = weak_from_this();
+  deps_.heartbeats->Track(token, heartbeat_timeout, [self, token](HeartbeatSignal signal) {
+    if (auto runner = self.lock()) runner->OnSignal(token, signal);
+  });
+  if (deadline != absl::InfiniteFuture()) {
+    deps_.timers->RunAt(deadline + options_.local_timeout_buffer, [self, token] {
+      if (auto runner = self.lock()) runner->OnLocalTimeout(token);
+    });
+  }
+  spdlog::debug("{} started on task queue '{}'", activity->label, task_queue);
+  auto keep = shared_from_this();
+  deps_.executor->Post([keep, activity] { keep->Execute(activity); });
+}
+
+void ActivityRunner::ReportUnknownType(const ActivityInfo& info, SlotPermit permit) {
+  std::vector<std::string> names = deps_.registry->Names();
+  for (std::string& name : names) name = absl::StrCat("\"", name, "\"");
+  std::string message =
+      absl::StrCat("Activity function ", info.activity_type,
+                   " is not registered on this Worker, available activities: [",
+                   absl::StrJoin(names, ", "), "]");
+  spdlog::warn("{} {}", Label(info), message);
+  wsv1::RespondActivityTaskFailedRequest request;
+  request.set_task_token(info.task_token);
+  *request.mutable_failure() = payload::ApplicationErrorToFailure(
+      ApplicationError(message, "NotFoundError"), *deps_.converter);
+  deps_.reporter->Failed(std::move(request), Label(info));
+  permit.Release();
+}
+
+void ActivityRunner::Execute(std::shared_ptr<Activity> activity) {
+  ActivityFuture<payload::Payloads> future;
+  try {
+    future = activity->definition->function(*activity->context, activity->task.input());
+  } catch (...) {
+    future = ActivityFuture<payload::Payloads>::FromError(std::current_exception());
+  }
+  auto self = shared_from_this();
+  future.Then([self, activity](ActivityFuture<payload::Payloads>::Result result) {
+    self->Finish(activity, std::move(result));
+  });
+}
+
+void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
+                            ActivityFuture<payload::Payloads>::Result result) {
+  if (activity->finished.exchange(true)) return;  // abandoned at shutdown
+  ActivityContext& ctx = *activity->context;
+  const std::string& token = ctx.info().task_token;
+  std::optional<payload::Payloads> last_details = deps_.heartbeats->Finish(token);
+  CancelReason reason = ctx.cancel_reason();
+
+  bool honoured_cancel = false;
+  if (result.error && ctx.IsCancelled()) {
+    try {
+      std::rethrow_exception(result.error);
+    } catch (const CancelledError&) {
+      honoured_cancel = true;
+    } catch (...) {
+    }
+  }
+
+  if (reason == CancelReason::kNotFound) {
+    spdlog::info("{} ended after the server reported the task gone; nothing to report",
+                 activity->label);
+  } else if (!result.error) {
+    wsv1::RespondActivityTaskCompletedRequest request;
+    request.set_task_token(token);
+    if (result.value) *request.mutable_result() = std::move(*result.value);
+    spdlog::debug("{} completed", activity->label);
+    deps_.reporter->Completed(std::move(request), activity->label);
+  } else if (honoured_cancel && (reason == CancelReason::kRequested ||
+                                 reason == CancelReason::kPaused ||
+                                 reason == CancelReason::kReset)) {
+    wsv1::RespondActivityTaskCanceledRequest request;
+    request.set_task_token(token);
+    spdlog::info("{} cancelled ({})", activity->label, CancelReasonName(reason));
+    deps_.reporter->Canceled(std::move(request), activity->label);
+  } else {
+    wsv1::RespondActivityTaskFailedRequest request;
+    request.set_task_token(token);
+    if (honoured_cancel && reason == CancelReason::kWorkerShutdown) {
+      *request.mutable_failure() = ShutdownFailure();
+    } else if (honoured_cancel && reason == CancelReason::kTimedOut) {
+      *request.mutable_failure() = payload::ApplicationErrorToFailure(
+          ApplicationError("activity passed its deadline and was cancelled by the worker",
+                           "LocalTimeout"),
+          *deps_.converter);
+    } else {
+      *request.mutable_failure() = payload::ExceptionToFailure(result.error, *deps_.converter);
+    }
+    if (last_details) *request.mutable_last_heartbeat_details() = std::move(*last_details);
+    spdlog::info("{} failed: {}", activity->label, request.failure().message());
+    deps_.reporter->Failed(std::move(request), activity->label);
+  }
+
+  activity->permit.Release();
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.erase(token);
+  if (running_.empty()) idle_.notify_all();
+}
+
+std::shared_ptr<ActivityRunner::Activity> ActivityRunner::Lookup(
+    const std::string& task_token) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = running_.find(task_token);
+  return it == running_.end() ? nullptr : it->second;
+}
+
+void ActivityRunner::OnSignal(const std::string& task_token, HeartbeatSignal signal) {
+  std::shared_ptr<Activity> activity = Lookup(task_token);
+  if (!activity) return;
+  CancelReason reason = CancelReason::kRequested;
+  switch (signal) {
+    case HeartbeatSignal::kCancelRequested:
+      reason = CancelReason::kRequested;
+      break;
+    case HeartbeatSignal::kNotFound:
+      reason = CancelReason::kNotFound;
+      break;
+    case HeartbeatSignal::kPaused:
+      reason = CancelReason::kPaused;
+      break;
+    case HeartbeatSignal::kReset:
+      reason = CancelReason::kReset;
+      break;
+  }
+  if (activity->context->Cancel(reason, CancelReasonName(reason))) {
+    spdlog::info("{} cancellation: {}", activity->label, CancelReasonName(reason));
+  }
+}
+
+void ActivityRunner::OnLocalTimeout(const std::string& task_token) {
+  std::shared_ptr<Activity> activity = Lookup(task_token);
+  if (!activity) return;
+  if (activity->context->Cancel(CancelReason::kTimedOut, CancelReasonName(CancelReason::kTimedOut))) {
+    spdlog::warn("{} passed its deadline plus {}; cancelling it", activity->label,
+                 absl::FormatDuration(options_.local_timeout_buffer));
+  }
+}
+
+int ActivityRunner::Running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(running_.size());
+}
+
+void ActivityRunner::CancelAll(CancelReason reason) {
+  std::vector<std::shared_ptr<Activity>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [token, activity] : running_) all.push_back(activity);
+  }
+  for (auto& activity : all) activity->context->Cancel(reason, CancelReasonName(reason));
+}
+
+void ActivityRunner::AbandonAll() {
+  std::vector<std::shared_ptr<Activity>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [token, activity] : running_) all.push_back(activity);
+  }
+  for (auto& activity : all) {
+    if (activity->finished.exchange(true)) continue;
+    const std::string& token = activity->context->info().task_token;
+    wsv1::RespondActivityTaskFailedRequest request;
+    request.set_task_token(token);
+    *request.mutable_failure() = ShutdownFailure();
+    if (auto last = deps_.heartbeats->Finish(token)) {
+      *request.mutable_last_heartbeat_details() = std::move(*last);
+    }
+    spdlog::warn("{} did not finish after cancellation; reported as failed (WorkerShutdown)",
+                 activity->label);
+    deps_.reporter->Failed(std::move(request), activity->label);
+    activity->permit.Release();
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(token);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (running_.empty()) idle_.notify_all();
+}
+
+bool ActivityRunner::WaitIdle(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                        [&] { return running_.empty(); });
+}
+
+}  // namespace kiln::executor

@@ -1,0 +1,94 @@
+// executor/activity_runner.h — `ActivityRunner`: runs one polled activity task to its outcome.
+// It looks up the activity type, builds the ActivityContext, runs the body on the Executor,
+// wires heartbeats and their signals (cancel / not found / paused / reset) to the context's
+// cancellation, arms the local safety timeout (server deadline + buffer), and reports:
+//
+//   value returned                          -> RespondActivityTaskCompleted
+//   ApplicationError or any exception        -> RespondActivityTaskFailed (+ last heartbeat details)
+//   CancelledError after a cancel request,   -> RespondActivityTaskCanceled
+//     pause or reset
+//   cancelled by the worker's shutdown       -> Failed, type "WorkerShutdown" (as the TS SDK)
+//   cancelled by the local safety timeout    -> Failed, type "LocalTimeout"
+//   the server answered a heartbeat NOT_FOUND -> nothing (the task is gone; as the TS SDK)
+//   unregistered activity type               -> Failed, retryable, type "NotFoundError", listing
+//                                              the registered types; the worker goes on
+//
+// The task's slot is released when the outcome has been handed to the reporter. User code's
+// exceptions stop here.
+//
+// Thread safety: all methods may be called from any thread. Must be owned by a std::shared_ptr.
+//
+//   auto runner = std::make_shared<ActivityRunner>(deps, options);
+//   runner->Run(std::move(task), "gpu-jobs", std::move(permit));   // from a poller
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "executor/activity_context.h"
+#include "executor/activity_registry.h"
+#include "executor/completion_reporter.h"
+#include "executor/executor.h"
+#include "executor/heartbeat_throttler.h"
+#include "executor/slot_supplier.h"
+#include "executor/timer_queue.h"
+#include "payload/data_converter.h"
+
+namespace kiln::executor {
+
+struct RunnerDeps {
+  const ActivityRegistry* registry = nullptr;
+  Executor* executor = nullptr;
+  TimerQueue* timers = nullptr;
+  std::shared_ptr<HeartbeatThrottler> heartbeats;
+  std::shared_ptr<CompletionReporter> reporter;
+  std::shared_ptr<const payload::DataConverter> converter;
+};
+
+struct RunnerOptions {
+  // Added to the server's deadline before the worker cancels the activity itself.
+  absl::Duration local_timeout_buffer = absl::Seconds(5);
+};
+
+class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
+ public:
+  ActivityRunner(RunnerDeps deps, RunnerOptions options = {});
+
+  // Runs `task` polled from `task_queue` on the slot `permit` (marked used here).
+  void Run(::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task,
+           const std::string& task_queue, SlotPermit permit);
+
+  // Activities started and not yet reported.
+  int Running() const;
+  // Cancels every running activity's token for `reason`.
+  void CancelAll(CancelReason reason);
+  // Reports every activity still running as failed ("WorkerShutdown") and releases its slot;
+  // what its body returns later is ignored. For the end of shutdown.
+  void AbandonAll();
+  // Waits (real time) until Running() is 0; true when it is.
+  bool WaitIdle(absl::Duration timeout);
+
+ private:
+  struct Activity;
+
+  void ReportUnknownType(const ActivityInfo& info, SlotPermit permit);
+  void Execute(std::shared_ptr<Activity> activity);
+  void Finish(const std::shared_ptr<Activity>& activity,
+              ActivityFuture<payload::Payloads>::Result result);
+  void OnSignal(const std::string& task_token, HeartbeatSignal signal);
+  void OnLocalTimeout(const std::string& task_token);
+  std::shared_ptr<Activity> Lookup(const std::string& task_token) const;
+
+  const RunnerDeps deps_;
+  const RunnerOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable idle_;
+  std::map<std::string, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kiln::executor

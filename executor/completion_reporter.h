@@ -1,0 +1,70 @@
+// executor/completion_reporter.h — `CompletionReporter`: sends an activity's outcome
+// (RespondActivityTaskCompleted / Failed / Canceled), filling namespace and identity, and retries
+// while the cluster is unreachable (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) with
+// backoff, so a result is not lost to a short outage or a clean shutdown. NOT_FOUND (the server
+// no longer has the task: timed out, cancelled, completed) is logged and dropped.
+//
+// Thread safety: all methods may be called from any thread. Must be owned by a std::shared_ptr.
+//
+//   auto reporter = std::make_shared<CompletionReporter>(client, timers);
+//   reporter->Completed(std::move(request), "[echo a-1]");
+//   reporter->WaitIdle(absl::Seconds(10));   // at shutdown: every outcome answered
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/temporal_client.h"
+#include "executor/backoff.h"
+#include "executor/timer_queue.h"
+
+namespace kiln::executor {
+
+struct ReporterOptions {
+  BackoffOptions retry = {.initial = absl::Milliseconds(100),
+                          .max = absl::Seconds(5),
+                          .multiplier = 1.5,
+                          .jitter = 0.2};
+  // A report still failing with a retryable error after this long is logged and dropped.
+  absl::Duration give_up_after = absl::Minutes(5);
+};
+
+class CompletionReporter : public std::enable_shared_from_this<CompletionReporter> {
+ public:
+  CompletionReporter(client::TemporalClient& client, TimerQueue& timers,
+                     ReporterOptions options = {});
+
+  // `label` prefixes log lines (the activity's type and id).
+  void Completed(::temporal::api::workflowservice::v1::RespondActivityTaskCompletedRequest request,
+                 std::string label);
+  void Failed(::temporal::api::workflowservice::v1::RespondActivityTaskFailedRequest request,
+              std::string label);
+  void Canceled(::temporal::api::workflowservice::v1::RespondActivityTaskCanceledRequest request,
+                std::string label);
+
+  // Reports not yet answered (including ones waiting to retry).
+  int Outstanding() const;
+  // Waits (real time) until Outstanding() is 0; true when it is.
+  bool WaitIdle(absl::Duration timeout);
+
+ private:
+  struct Report;
+  void Attempt(std::shared_ptr<Report> report);
+  void OnAnswer(std::shared_ptr<Report> report, const absl::Status& status);
+  void Done();
+
+  client::TemporalClient& client_;
+  TimerQueue& timers_;
+  const ReporterOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable idle_;
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace kiln::executor

@@ -1,0 +1,45 @@
+// executor/executor.h — `Executor`: the seam that runs activity bodies, and `ManualExecutor`, a
+// fake that runs posted work only when a test says so. The real one is `ArenaExecutor`
+// (arena_executor.h, a oneTBB task_arena).
+//
+// Thread safety: Post() may be called from any thread. ManualExecutor's Run* methods run work on
+// the calling thread.
+//
+//   ManualExecutor executor;
+//   executor.Post([] { ... });
+//   executor.RunAll();   // runs it (and anything it posts) here
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+
+namespace kiln::executor {
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Runs `work` soon, on an executor thread. Work may block (synchronous activity bodies do);
+  // the executor bounds how many run at once.
+  virtual void Post(std::function<void()> work) = 0;
+};
+
+class ManualExecutor final : public Executor {
+ public:
+  // Executor
+  void Post(std::function<void()> work) override;
+
+  // Runs the oldest posted work item; false when there was none.
+  bool RunOne();
+  // Runs work until none is left (including work posted meanwhile); returns how many ran.
+  int RunAll();
+  int Pending() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kiln::executor

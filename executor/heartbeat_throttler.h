@@ -1,0 +1,99 @@
+// executor/heartbeat_throttler.h — `HeartbeatThrottler`: one per process; turns an activity's
+// heartbeats into RecordActivityTaskHeartbeat calls with the Temporal SDKs' semantics:
+//
+//   - the first heartbeat is sent at once; later ones at most once per interval, where the
+//     interval is 0.8 x heartbeat_timeout, or 30 s when the task has none, capped at 60 s;
+//   - only the latest details are kept while a heartbeat waits in the throttle;
+//   - at completion (Finish) a heartbeat still waiting is dropped, not sent (what the TS SDK
+//     does, TEMPORAL-SDK-BEHAVIOUR.md §3.4); its details are returned so that a failure can carry
+//     them as last_heartbeat_details;
+//   - `cancel_requested`, NOT_FOUND, `activity_paused` and `activity_reset` are reported to the
+//     activity's signal callback (each at most once); other errors are logged and the activity
+//     goes on.
+//
+// Thread safety: all methods may be called from any thread. Signal callbacks run on a client
+// or timer thread, outside the throttler's lock, and must not block. Must be owned by a
+// std::shared_ptr (callbacks hold weak references).
+//
+//   auto throttler = std::make_shared<HeartbeatThrottler>(client, timers);
+//   throttler->Track(token, absl::Seconds(10), [&](HeartbeatSignal s) { ctx.Cancel(...); });
+//   throttler->Record(token, details);                   // from ActivityContext::Heartbeat
+//   std::optional<Payloads> last = throttler->Finish(token);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "client/temporal_client.h"
+#include "executor/timer_queue.h"
+#include "payload/data_converter.h"
+
+namespace kiln::executor {
+
+struct HeartbeatOptions {
+  absl::Duration default_interval = absl::Seconds(30);  // when the task has no heartbeat timeout
+  absl::Duration max_interval = absl::Seconds(60);
+};
+
+enum class HeartbeatSignal { kCancelRequested, kNotFound, kPaused, kReset };
+
+class HeartbeatThrottler : public std::enable_shared_from_this<HeartbeatThrottler> {
+ public:
+  using SignalCallback = std::function<void(HeartbeatSignal)>;
+
+  HeartbeatThrottler(client::TemporalClient& client, TimerQueue& timers,
+                     HeartbeatOptions options = {});
+
+  // The throttle interval for a task with `heartbeat_timeout` (zero: none).
+  static absl::Duration IntervalFor(absl::Duration heartbeat_timeout,
+                                    const HeartbeatOptions& options);
+
+  // Starts tracking the activity holding `task_token`. Records for untracked tokens are ignored.
+  void Track(const std::string& task_token, absl::Duration heartbeat_timeout,
+             SignalCallback on_signal);
+  // Records a heartbeat (sent now or when the throttle allows).
+  void Record(const std::string& task_token, payload::Payloads details);
+  // Stops tracking; drops a heartbeat still waiting in the throttle. Returns the latest details
+  // recorded (sent or not), or nullopt when the activity never heartbeated.
+  std::optional<payload::Payloads> Finish(const std::string& task_token);
+  int Tracked() const;
+
+ private:
+  struct Entry {
+    uint64_t id = 0;
+    absl::Duration interval;
+    SignalCallback on_signal;
+    std::optional<payload::Payloads> latest;
+    bool pending = false;      // latest not sent yet
+    bool in_flight = false;    // an RPC is outstanding
+    bool timer_armed = false;  // inside the throttle interval
+    bool signalled[4] = {false, false, false, false};
+  };
+
+  // Sends `entry.latest` and arms the throttle timer. Returns the request to send.
+  ::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatRequest StartSend(
+      const std::string& task_token, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Send(::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatRequest request,
+            uint64_t id);
+  void OnTimer(const std::string& task_token, uint64_t id);
+  void OnResponse(
+      const std::string& task_token, uint64_t id,
+      const absl::StatusOr<::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatResponse>&
+          response);
+
+  client::TemporalClient& client_;
+  TimerQueue& timers_;
+  const HeartbeatOptions options_;
+  mutable std::mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kiln::executor

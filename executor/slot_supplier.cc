@@ -1,0 +1,32 @@
+#include "executor/slot_supplier.h"
+
+namespace kiln::executor {
+
+SlotPermit& SlotPermit::operator=(SlotPermit&& other) noexcept {
+  if (this != &other) {
+    Release();
+    supplier_ = other.supplier_;
+    id_ = other.id_;
+    used_ = other.used_;
+    other.supplier_ = nullptr;
+    other.id_ = 0;
+    other.used_ = false;
+  }
+  return *this;
+}
+
+void SlotPermit::MarkUsed(const SlotUse& use) {
+  if (supplier_ == nullptr || used_) return;
+  used_ = true;
+  supplier_->MarkSlotUsed(id_, use);
+}
+
+void SlotPermit::Release() {
+  if (supplier_ == nullptr) return;
+  SlotSupplier* supplier = supplier_;
+  supplier_ = nullptr;
+  used_ = false;
+  supplier->ReleaseSlot(id_);
+}
+
+}  // namespace kiln::executor

@@ -1,0 +1,109 @@
+// executor/slot_supplier.h — `SlotSupplier`: the seam for capacity accounting. A poller reserves a
+// slot *before* it long-polls, so the worker never accepts a task it cannot start at once
+// (sdk-core's SlotSupplier). `SlotPermit` is the move-only proof of a reservation:
+//
+//   reserve (poller, before polling) -> MarkUsed (a task arrived) -> destroyed (activity finished)
+//   reserve -> destroyed unused (the poll came back empty or failed)
+//
+// `FixedSlotSupplier` (fixed_slot_supplier.h) counts CPU activity slots; gpu/ adds a supplier that
+// also reserves device memory for requests whose `device_index` is set.
+//
+// Thread safety: implementations are safe to call from any thread. A reservation callback runs
+// exactly once: inline in Reserve() when capacity is free at once, otherwise on the thread that
+// frees capacity (or that cancels the wait). Callbacks must not block.
+//
+//   auto wait = supplier.Reserve({.task_queue = "q"}, [](absl::StatusOr<SlotPermit> permit) {
+//     if (permit.ok()) StartPoll(*std::move(permit));   // permit.status(): CANCELLED
+//   });
+//   wait->Cancel();   // e.g. on shutdown
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "executor/resource_needs.h"
+
+namespace kiln::executor {
+
+class SlotSupplier;
+
+// What a poller reserves for: the queue it is about to poll and, for a device queue, the device
+// and the needs of the largest activity that queue may deliver.
+struct SlotRequest {
+  std::string task_queue{};
+  std::optional<int> device_index{};  // set for `Q@H/gpuN` queues
+  ResourceNeeds needs = ResourceNeeds::Cpu();
+};
+
+// What a used slot runs (passed to MarkUsed).
+struct SlotUse {
+  std::string activity_type{};
+  std::string activity_id{};
+  ResourceNeeds needs{};
+};
+
+// Move-only proof of a reserved slot. Destroying it releases the slot.
+class SlotPermit {
+ public:
+  SlotPermit() = default;
+  SlotPermit(SlotSupplier* supplier, uint64_t id) : supplier_(supplier), id_(id) {}
+  SlotPermit(SlotPermit&& other) noexcept { *this = std::move(other); }
+  SlotPermit& operator=(SlotPermit&& other) noexcept;
+  SlotPermit(const SlotPermit&) = delete;
+  SlotPermit& operator=(const SlotPermit&) = delete;
+  ~SlotPermit() { Release(); }
+
+  // A task arrived on this slot. Call at most once.
+  void MarkUsed(const SlotUse& use);
+  // Releases the slot now (idempotent).
+  void Release();
+
+  bool valid() const { return supplier_ != nullptr; }
+  bool used() const { return used_; }
+  uint64_t id() const { return id_; }
+
+ private:
+  SlotSupplier* supplier_ = nullptr;
+  uint64_t id_ = 0;
+  bool used_ = false;
+};
+
+// A reservation still waiting for capacity.
+class PendingReservation {
+ public:
+  virtual ~PendingReservation() = default;
+  // Stops waiting: the callback runs with CANCELLED unless it already ran. Idempotent.
+  virtual void Cancel() = 0;
+};
+
+// Counts for metrics and logs.
+struct SlotSnapshot {
+  int available = 0;  // slots free right now
+  int reserved = 0;   // held by pollers, no task yet
+  int used = 0;       // running an activity
+};
+
+class SlotSupplier {
+ public:
+  using ReserveCallback = std::function<void(absl::StatusOr<SlotPermit>)>;
+
+  virtual ~SlotSupplier() = default;
+
+  // Reserves a slot for `request`; `done` gets the permit once capacity is free. Permits must be
+  // destroyed before the supplier. Returns a handle to stop waiting.
+  virtual std::shared_ptr<PendingReservation> Reserve(const SlotRequest& request,
+                                                      ReserveCallback done) = 0;
+  virtual SlotSnapshot Snapshot() const = 0;
+
+ protected:
+  friend class SlotPermit;
+  // Called by SlotPermit.
+  virtual void MarkSlotUsed(uint64_t id, const SlotUse& use) = 0;
+  virtual void ReleaseSlot(uint64_t id) = 0;
+};
+
+}  // namespace kiln::executor

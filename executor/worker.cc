@@ -1,0 +1,215 @@
+#include "executor/worker.h"
+
+#include <future>
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "executor/activity_poller.h"
+#include "executor/arena_executor.h"
+#include "executor/fixed_slot_supplier.h"
+#include "executor/poll_outage.h"
+#include "executor/rate_limiter.h"
+#include "executor/termination_signals.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::executor {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+namespace {
+
+// A random (version 4) UUID: each Worker Entity's worker_instance_key.
+std::string NewUuid() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                         lo >> 48, lo & 0xffffffffffffULL);
+}
+
+// Waits for one asynchronous client call.
+template <typename T>
+absl::StatusOr<T> Await(const std::function<void(client::Callback<T>)>& call,
+                        absl::Duration timeout) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<T>>>();
+  std::future<absl::StatusOr<T>> future = promise->get_future();
+  call([promise](absl::StatusOr<T> result) { promise->set_value(std::move(result)); });
+  if (future.wait_for(absl::ToChronoNanoseconds(timeout)) != std::future_status::ready) {
+    return absl::DeadlineExceededError(
+        absl::StrFormat("no answer within %s", absl::FormatDuration(timeout)));
+  }
+  return future.get();
+}
+
+}  // namespace
+
+Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {
+  timers_ = options_.timers ? options_.timers : std::make_shared<ThreadTimerQueue>();
+  executor_ = options_.executor
+                  ? options_.executor
+                  : std::make_shared<ArenaExecutor>(options_.max_concurrent_activities);
+  slot_supplier_ = options_.slot_supplier
+                       ? options_.slot_supplier
+                       : std::make_shared<FixedSlotSupplier>(options_.max_concurrent_activities);
+  converter_ = options_.data_converter ? options_.data_converter
+                                       : std::make_shared<const payload::DataConverter>();
+  outage_ = std::make_unique<PollOutage>(timers_->clock());
+  if (options_.max_activities_per_second > 0) {
+    rate_limiter_ =
+        std::make_unique<RateLimiter>(timers_->clock(), options_.max_activities_per_second);
+  }
+  heartbeats_ = std::make_shared<HeartbeatThrottler>(*client_, *timers_, options_.heartbeat);
+  reporter_ = std::make_shared<CompletionReporter>(*client_, *timers_);
+  runner_ = std::make_shared<ActivityRunner>(
+      RunnerDeps{&registry_, executor_.get(), timers_.get(), heartbeats_, reporter_, converter_},
+      options_.runner);
+}
+
+Worker::~Worker() { Shutdown(); }
+
+absl::Status Worker::CheckServer() {
+  absl::StatusOr<wsv1::GetSystemInfoResponse> info = Await<wsv1::GetSystemInfoResponse>(
+      [&](auto done) { client_->GetSystemInfo(std::move(done)); }, options_.rpc_timeout);
+  if (info.ok()) {
+    build_ids_supported_ = info->capabilities().build_id_based_versioning();
+    spdlog::info("connected to Temporal frontend (server version '{}')", info->server_version());
+  } else if (absl::IsUnimplemented(info.status())) {
+    spdlog::warn("the server does not implement GetSystemInfo; assuming an older server");
+  } else {
+    return absl::Status(info.status().code(),
+                        "cannot reach the Temporal frontend (GetSystemInfo: " +
+                            std::string(info.status().message()) +
+                            "); check the address (--address / TEMPORAL_ADDRESS) and that the "
+                            "server is running");
+  }
+  absl::StatusOr<wsv1::DescribeNamespaceResponse> ns = Await<wsv1::DescribeNamespaceResponse>(
+      [&](auto done) { client_->DescribeNamespace(std::move(done)); }, options_.rpc_timeout);
+  if (absl::IsNotFound(ns.status())) {
+    return absl::NotFoundError("namespace '" + client_->Namespace() +
+                               "' does not exist on the server; create it or choose another "
+                               "(--namespace / TEMPORAL_NAMESPACE)");
+  }
+  if (!ns.ok() && !absl::IsUnimplemented(ns.status())) {
+    return absl::Status(ns.status().code(), "DescribeNamespace '" + client_->Namespace() +
+                                                "' failed: " + std::string(ns.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Worker::Start() {
+  if (started_) return absl::FailedPreconditionError("the worker was already started");
+  std::vector<std::shared_ptr<const routing::QueueContributor>> contributors =
+      options_.queue_contributors;
+  if (contributors.empty()) contributors.push_back(std::make_shared<routing::CpuQueueContributor>());
+  absl::StatusOr<routing::QueuePlan> plan = routing::QueuePlan::Build(
+      {.logical_queues = options_.task_queues, .host_id = options_.host_id}, contributors);
+  if (!plan.ok()) return plan.status();
+  if (registry_.Names().empty()) spdlog::warn("no activities registered; every task will fail");
+  if (absl::Status s = CheckServer(); !s.ok()) return s;
+  started_ = true;
+
+  std::weak_ptr<ActivityRunner> runner = runner_;
+  for (const routing::PlannedQueue& queue : plan->queues()) {
+    SlotRequest request{.task_queue = queue.name, .device_index = queue.device_index};
+    if (queue.kind == routing::QueueKind::kDevice || queue.kind == routing::QueueKind::kTag) {
+      request.needs = ResourceNeeds::Gpu(registry_.MaxGpuMemoryBytes());
+    }
+    instance_keys_.push_back(NewUuid());
+    PollerOptions poller_options{
+        .slot_request = request,
+        .pollers = options_.pollers_per_queue,
+        .max_task_queue_activities_per_second = options_.max_task_queue_activities_per_second,
+        .worker_instance_key = instance_keys_.back(),
+        .build_id = build_ids_supported_ ? options_.build_id : ""};
+    std::string name = queue.name;
+    auto poller = std::make_shared<ActivityPoller>(
+        PollerDeps{client_.get(), slot_supplier_.get(), timers_.get(), outage_.get(),
+                   rate_limiter_.get()},
+        std::move(poller_options),
+        [runner, name](wsv1::PollActivityTaskQueueResponse task, SlotPermit permit) {
+          if (auto r = runner.lock()) r->Run(std::move(task), name, std::move(permit));
+        });
+    pollers_.push_back(poller);
+  }
+  for (auto& poller : pollers_) poller->Start();
+  spdlog::info("worker {} polling task queues [{}] in namespace '{}' with activities [{}]",
+               client_->Identity(), absl::StrJoin(task_queues(), ", "), client_->Namespace(),
+               absl::StrJoin(registry_.Names(), ", "));
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Worker::task_queues() const {
+  std::vector<std::string> names;
+  for (const auto& poller : pollers_) names.push_back(poller->task_queue());
+  return names;
+}
+
+void Worker::Shutdown() {
+  if (!started_ || shut_down_) return;
+  shut_down_ = true;
+  spdlog::info("worker shutting down: no new tasks; {} activities running", runner_->Running());
+  for (auto& poller : pollers_) poller->Stop();
+  for (auto& poller : pollers_) {
+    if (!poller->WaitStopped(options_.rpc_timeout)) {
+      spdlog::warn("polls of task queue '{}' did not end after cancellation",
+                   poller->task_queue());
+    }
+  }
+  bool abandoned = false;
+  if (!runner_->WaitIdle(options_.graceful_shutdown_timeout)) {
+    spdlog::warn("{} activities still running after the {} grace period; cancelling them",
+                 runner_->Running(), absl::FormatDuration(options_.graceful_shutdown_timeout));
+    runner_->CancelAll(CancelReason::kWorkerShutdown);
+    if (!runner_->WaitIdle(options_.cancel_grace)) {
+      runner_->AbandonAll();
+      abandoned = true;
+    }
+  }
+  if (!reporter_->WaitIdle(options_.flush_timeout)) {
+    spdlog::error("{} activity results not accepted by the server within {}; they are lost",
+                  reporter_->Outstanding(), absl::FormatDuration(options_.flush_timeout));
+  }
+  ShutdownWorkerCalls();
+  if (abandoned && !options_.executor) {
+    // Activity code that ignores cancellation still occupies arena threads; destroying the arena
+    // would wait for it forever. The process is about to exit: keep the arena alive.
+    new std::shared_ptr<Executor>(executor_);  // NOLINT: intentional leak
+  }
+  if (auto* thread_timers = dynamic_cast<ThreadTimerQueue*>(timers_.get())) {
+    thread_timers->Shutdown();
+  }
+  spdlog::info("worker shut down");
+}
+
+void Worker::ShutdownWorkerCalls() {
+  for (size_t i = 0; i < pollers_.size(); ++i) {
+    wsv1::ShutdownWorkerRequest request;
+    request.set_namespace_(client_->Namespace());
+    request.set_identity(client_->Identity());
+    request.set_reason("graceful shutdown");
+    request.set_worker_instance_key(instance_keys_[i]);
+    request.set_task_queue(pollers_[i]->task_queue());
+    request.add_task_queue_types(::temporal::api::enums::v1::TASK_QUEUE_TYPE_ACTIVITY);
+    absl::StatusOr<wsv1::ShutdownWorkerResponse> answer = Await<wsv1::ShutdownWorkerResponse>(
+        [&](auto done) { client_->ShutdownWorker(request, std::move(done)); },
+        options_.rpc_timeout);
+    if (!answer.ok() && !absl::IsUnimplemented(answer.status())) {
+      spdlog::debug("ShutdownWorker for '{}' failed: {}", request.task_queue(),
+                    answer.status().ToString());
+    }
+  }
+}
+
+absl::Status Worker::Run() {
+  TerminationSignals& signals = TerminationSignals::Install();
+  if (absl::Status s = Start(); !s.ok()) return s;
+  int sig = signals.Wait();
+  spdlog::info("received signal {}; shutting down gracefully (send it again to exit at once)", sig);
+  Shutdown();
+  return absl::OkStatus();
+}
+
+}  // namespace kiln::executor

@@ -1,0 +1,64 @@
+// executor/worker_options.h — `WorkerOptions`: what a Worker Process serves and its limits, plus
+// the seams it runs on (null seams get the real implementations).
+//
+// Thread safety: a value type, read once by the Worker's constructor.
+//
+//   kiln::executor::WorkerOptions options;
+//   options.task_queues = {"files"};
+//   options.max_concurrent_activities = 8;
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "executor/activity_runner.h"
+#include "executor/executor.h"
+#include "executor/heartbeat_throttler.h"
+#include "executor/slot_supplier.h"
+#include "executor/timer_queue.h"
+#include "payload/data_converter.h"
+#include "routing/queue_plan.h"
+
+namespace kiln::executor {
+
+struct WorkerOptions {
+  // Logical task queues served; the worker also polls each one's host queue Q@H.
+  std::vector<std::string> task_queues{};
+  std::string host_id{};  // empty: the hostname
+
+  // Activities running at once; pollers hold one of these slots while they long-poll.
+  int max_concurrent_activities = 100;
+  // Concurrent long polls per task queue (each Worker Entity).
+  int pollers_per_queue = 5;
+  // Activities this worker starts per second, 0: unlimited (enforced before each poll).
+  double max_activities_per_second = 0;
+  // Activities per second for the whole task queue, enforced by the server (sent in
+  // task_queue_metadata.max_tasks_per_second), 0: not sent.
+  double max_task_queue_activities_per_second = 0;
+  // Sent as worker_version_capabilities.build_id when the server supports build ids; empty: none.
+  std::string build_id{};
+
+  // Shutdown: running activities get this long to finish, then they are cancelled and get
+  // `cancel_grace` more; then anything still running is reported failed ("WorkerShutdown").
+  absl::Duration graceful_shutdown_timeout = absl::Seconds(10);
+  absl::Duration cancel_grace = absl::Seconds(5);
+  // How long shutdown waits for outstanding results to be accepted by the server.
+  absl::Duration flush_timeout = absl::Seconds(10);
+  // Deadline of each start-up call (GetSystemInfo, DescribeNamespace) and of ShutdownWorker.
+  absl::Duration rpc_timeout = absl::Seconds(10);
+
+  HeartbeatOptions heartbeat{};
+  RunnerOptions runner{};
+  std::shared_ptr<const payload::DataConverter> data_converter{};  // null: no codec
+
+  // Seams; null: FixedSlotSupplier(max_concurrent_activities), ArenaExecutor(same),
+  // ThreadTimerQueue on the real clock, {CpuQueueContributor}.
+  std::shared_ptr<SlotSupplier> slot_supplier{};
+  std::shared_ptr<Executor> executor{};
+  std::shared_ptr<TimerQueue> timers{};
+  std::vector<std::shared_ptr<const routing::QueueContributor>> queue_contributors{};
+};
+
+}  // namespace kiln::executor

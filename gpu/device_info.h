@@ -1,0 +1,89 @@
+// gpu/device_info.h — what Kiln knows about one GPU (`DeviceInfo`) and about the host's set of
+// GPUs (`Inventory`), plus small formatting helpers shared by logs and `kiln gpus`.
+//
+// Thread safety: plain values; safe to copy and read from any thread.
+//
+//   kiln::gpu::Inventory inventory = provider.Discover();
+//   if (inventory.devices.empty()) spdlog::warn("no GPUs: {}", inventory.reason);
+//   for (const auto& d : inventory.devices) spdlog::info("gpu{} {} {}", d.index, d.name, d.uuid);
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace kiln::gpu {
+
+// CUDA compute capability, e.g. {9, 0} for Hopper. {0, 0} means unknown.
+struct ComputeCapability {
+  int major = 0;
+  int minor = 0;
+  friend auto operator<=>(const ComputeCapability&, const ComputeCapability&) = default;
+  std::string ToString() const;  // "9.0"
+};
+
+enum class MigMode { kUnsupported, kDisabled, kEnabled };
+const char* MigModeName(MigMode mode);  // "unsupported", "disabled", "enabled"
+
+// kHealthy: serves work. kDraining: finishes running work, takes no new work (operator drain,
+// shutdown). kUnhealthy: a fault (fatal Xid, lost from the bus, sticky CUDA error) was seen; the
+// device takes no work and its running activities are failed. kUnhealthy is sticky.
+enum class HealthState { kHealthy, kDraining, kUnhealthy };
+const char* HealthStateName(HealthState state);  // "healthy", "draining", "unhealthy"
+
+struct DeviceHealth {
+  HealthState state = HealthState::kHealthy;
+  std::string reason;  // empty while healthy; otherwise says what happened, for logs and failures
+  absl::Time since = absl::InfinitePast();
+};
+
+struct DeviceInfo {
+  // Position of the device in PCI bus order among the devices this process sees, before
+  // CUDA_VISIBLE_DEVICES filtering when NVML is the source (so `gpuN` names the same physical
+  // device for every process on the host). This is the N of the `Q@H/gpuN` queue.
+  int index = 0;
+  // The ordinal to pass to the CUDA runtime in this process (CUDA_VISIBLE_DEVICES applied), or
+  // -1 when not known. gpu/cuda/ resolves it exactly from pci_bus_id when CUDA is built in.
+  int cuda_ordinal = -1;
+  std::string uuid;        // "GPU-8932f937-d72c-4106-c12f-20bd9faed9f6"
+  std::string name;        // "NVIDIA H100 80GB HBM3"
+  std::string pci_bus_id;  // "00000000:17:00.0" (domain:bus:device.function, hex)
+  uint64_t total_memory_bytes = 0;
+  uint64_t free_memory_bytes = 0;  // at discovery time; equals total when the source can't tell
+  ComputeCapability compute_capability;
+  MigMode mig_mode = MigMode::kUnsupported;
+  std::string driver_version;    // kernel driver, e.g. "550.54.15"; empty when unknown
+  int cuda_driver_version = 0;   // CUDA version the driver supports, 1000*major + 10*minor
+  int cuda_runtime_version = 0;  // CUDA runtime built into Kiln (same encoding); 0 = none
+  bool simulated = false;        // from --simulate-gpus / FakeDeviceProvider
+  DeviceHealth health;
+};
+
+// The result of a discovery. Discovery never fails: a missing driver or library, or no device,
+// yields zero devices and a `reason` that says why and what to do.
+struct Inventory {
+  std::vector<DeviceInfo> devices;
+  // Which mechanism produced the list: "nvml", "cuda-runtime", "simulated" or "none".
+  std::string source;
+  // OK when the mechanism worked (even with zero devices, e.g. CUDA_VISIBLE_DEVICES=""); else
+  // why it could not run (library not found, driver not loaded, ...). Lets a caller fall back.
+  absl::Status backend_status;
+  // When `devices` is empty: one or two sentences saying why, to log and show to operators.
+  std::string reason;
+  // Other facts worth showing: a fallback was used, MIG entries skipped, ...
+  std::vector<std::string> notes;
+};
+
+// 80 GiB -> "80.0 GiB"; 512 MiB -> "512.0 MiB".
+std::string FormatBytes(uint64_t bytes);
+// 12040 -> "12.4"; 13000 -> "13.0"; 0 -> "unknown".
+std::string FormatCudaVersion(int version);
+
+inline constexpr uint64_t kGiB = uint64_t{1} << 30;
+inline constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+}  // namespace kiln::gpu

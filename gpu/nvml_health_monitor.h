@@ -1,0 +1,60 @@
+// gpu/nvml_health_monitor.h — `NvmlHealthMonitor`: watches GPUs through NVML events and reports
+// faults to a HealthSink:
+//   - Xid critical-error events -> DeviceFault::Xid (the sink decides benign vs fatal);
+//   - double-bit ECC events -> DeviceFault::Xid(48);
+//   - every `lost_check_interval`, a device query answering NVML_ERROR_GPU_IS_LOST (or a handle
+//     that can no longer be found) -> DeviceFault::LostFromBus.
+// Devices whose events can't be registered are reported as kMonitorFailure (the monitor can't
+// vouch for them), as NVIDIA's device plugin does.
+//
+// Thread safety: Start/Stop from any thread; faults are reported on the monitor's own thread,
+// which blocks in nvmlEventSetWait for at most 500 ms at a time (so Stop returns within ~0.5 s).
+//
+//   kiln::gpu::NvmlHealthMonitor monitor(library, inventory.devices, absl::Seconds(5));
+//   if (auto s = monitor.Start(tracker); !s.ok()) spdlog::warn("no GPU health events: {}", s);
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gpu/health.h"
+#include "gpu/internal/nvml_api.h"
+
+namespace kiln::gpu {
+
+class NvmlHealthMonitor final : public HealthMonitor {
+ public:
+  NvmlHealthMonitor(std::shared_ptr<internal::NvmlLibrary> library, std::vector<DeviceInfo> devices,
+                    absl::Duration lost_check_interval);
+  ~NvmlHealthMonitor() override;
+
+  // HealthMonitor
+  absl::Status Start(HealthSink& sink) override;
+  void Stop() override;
+
+ private:
+  struct Watched {
+    std::string uuid;
+    internal::NvmlDevice handle = nullptr;
+  };
+  void Run();
+  void CheckLost();
+
+  const std::shared_ptr<internal::NvmlLibrary> library_;
+  const std::vector<DeviceInfo> devices_;
+  const absl::Duration lost_check_interval_;
+  std::mutex mu_;  // Start/Stop
+  bool started_ = false;
+  std::atomic<bool> stop_{false};
+  HealthSink* sink_ = nullptr;
+  internal::NvmlEventSet event_set_ = nullptr;
+  std::vector<Watched> watched_;  // written by Start before the thread runs, then read-only
+  std::vector<bool> lost_;        // monitor thread only
+  std::thread thread_;
+};
+
+}  // namespace kiln::gpu

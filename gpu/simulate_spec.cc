@@ -1,0 +1,113 @@
+#include "gpu/simulate_spec.h"
+
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+
+namespace kiln::gpu {
+namespace {
+
+constexpr char kExpected[] =
+    "expected COUNTxNAME:MEMORY_GIB:ARCH, e.g. 2xH100:80:sm90 (several groups separated by ',')";
+
+absl::Status SpecError(const std::string& spec, const std::string& group,
+                       const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("--simulate-gpus '", spec, "': in '", group,
+                                                 "': ", what, "; ", kExpected));
+}
+
+bool ValidName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != ' ' && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<ComputeCapability> ParseArchTag(std::string_view arch) {
+  std::string text = absl::AsciiStrToLower(std::string(arch));
+  int number = 0;
+  if (text.size() < 4 || text.substr(0, 2) != "sm" || !absl::SimpleAtoi(text.substr(2), &number) ||
+      number < 10 || !absl::ascii_isdigit(text[2])) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "architecture '", std::string(arch), "' is not of the form smXY (e.g. sm80, sm90, sm100)"));
+  }
+  return ComputeCapability{number / 10, number % 10};
+}
+
+absl::StatusOr<std::vector<SimulatedDeviceSpec>> ParseSimulateSpec(std::string_view spec) {
+  std::string input(spec);
+  if (absl::StripAsciiWhitespace(input).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--simulate-gpus is empty; ", kExpected));
+  }
+  std::vector<SimulatedDeviceSpec> out;
+  int total = 0;
+  for (absl::string_view raw_group : absl::StrSplit(input, ',')) {
+    std::string group(absl::StripAsciiWhitespace(raw_group));
+    std::vector<std::string> parts = absl::StrSplit(group, ':');
+    if (parts.size() != 3) return SpecError(input, group, "need exactly three ':'-separated parts");
+    SimulatedDeviceSpec device;
+    std::string head(absl::StripAsciiWhitespace(parts[0]));
+    // "2xH100": a count, then 'x'. Names may themselves start with digits only if COUNTx is given.
+    size_t x = head.find_first_of("xX");
+    int count = 0;
+    if (x != std::string::npos && x > 0 && absl::SimpleAtoi(head.substr(0, x), &count)) {
+      device.count = count;
+      head = head.substr(x + 1);
+    }
+    if (device.count < 1) return SpecError(input, group, "COUNT must be at least 1");
+    device.name = std::string(absl::StripAsciiWhitespace(head));
+    if (!ValidName(device.name)) {
+      return SpecError(input, group,
+                       "NAME must be non-empty letters, digits, spaces, '-', '_' or '.'");
+    }
+    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(parts[1]), &device.memory_gib) ||
+        !std::isfinite(device.memory_gib) || device.memory_gib <= 0 ||
+        device.memory_gib > 1024 * 1024) {
+      return SpecError(input, group,
+                       absl::StrCat("MEMORY_GIB '", parts[1], "' must be a positive number of GiB"));
+    }
+    auto cc = ParseArchTag(std::string(absl::StripAsciiWhitespace(parts[2])));
+    if (!cc.ok()) return SpecError(input, group, std::string(cc.status().message()));
+    device.compute_capability = *cc;
+    total += device.count;
+    if (total > kMaxSimulatedDevices) {
+      return SpecError(input, group,
+                       absl::StrCat("at most ", kMaxSimulatedDevices, " simulated devices"));
+    }
+    out.push_back(std::move(device));
+  }
+  return out;
+}
+
+std::vector<DeviceInfo> MakeSimulatedDevices(const std::vector<SimulatedDeviceSpec>& specs) {
+  std::vector<DeviceInfo> devices;
+  int index = 0;
+  for (const SimulatedDeviceSpec& spec : specs) {
+    for (int i = 0; i < spec.count; ++i, ++index) {
+      DeviceInfo device;
+      device.index = index;
+      device.cuda_ordinal = index;
+      // "5130" spells "SIM" loosely; the last group carries the index so UUIDs are stable.
+      device.uuid = absl::StrFormat("GPU-51300000-0000-4000-8000-%012x", index);
+      device.name = spec.name;
+      device.pci_bus_id = absl::StrFormat("00000000:%02X:00.0", 0x10 + index);
+      device.total_memory_bytes = static_cast<uint64_t>(std::llround(spec.memory_gib * kGiB));
+      device.free_memory_bytes = device.total_memory_bytes;
+      device.compute_capability = spec.compute_capability;
+      device.mig_mode = MigMode::kUnsupported;
+      device.driver_version = "simulated";
+      device.simulated = true;
+      devices.push_back(std::move(device));
+    }
+  }
+  return devices;
+}
+
+}  // namespace kiln::gpu

@@ -1,0 +1,45 @@
+// gpu/simulate_spec.h — the `--simulate-gpus SPEC` language: simulated devices for development
+// and tests on machines without GPUs.
+//
+// SPEC is one or more groups separated by ',': COUNTxNAME:MEMORY_GIB:ARCH, e.g.
+//   "2xH100:80:sm90"            two H100s with 80 GiB, compute capability 9.0
+//   "1xA100:40:sm80,T4:16:sm75" "COUNTx" may be left out (= 1)
+// NAME: letters, digits, spaces, '-', '_' and '.'; MEMORY_GIB: a positive number (may have a
+// fraction); ARCH: smXY (X = major, Y = minor digit; "sm100" = 10.0). At most 64 devices.
+//
+// Thread safety: pure functions.
+//
+//   auto specs = kiln::gpu::ParseSimulateSpec("2xH100:80:sm90");
+//   if (!specs.ok()) return specs.status();  // message shows the expected form
+//   std::vector<kiln::gpu::DeviceInfo> devices = kiln::gpu::MakeSimulatedDevices(*specs);
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gpu/device_info.h"
+
+namespace kiln::gpu {
+
+struct SimulatedDeviceSpec {
+  int count = 1;
+  std::string name;
+  double memory_gib = 0;
+  ComputeCapability compute_capability;
+};
+
+inline constexpr int kMaxSimulatedDevices = 64;
+
+// InvalidArgument with the offending group and the expected form on error.
+absl::StatusOr<std::vector<SimulatedDeviceSpec>> ParseSimulateSpec(std::string_view spec);
+
+// "sm90" -> {9, 0}; InvalidArgument otherwise.
+absl::StatusOr<ComputeCapability> ParseArchTag(std::string_view arch);
+
+// One DeviceInfo per simulated device, indices 0.. in spec order, simulated = true, free memory
+// = total, deterministic UUIDs (GPU-51300000-0000-4000-8000-<index as 12 hex digits>) and bus ids.
+std::vector<DeviceInfo> MakeSimulatedDevices(const std::vector<SimulatedDeviceSpec>& specs);
+
+}  // namespace kiln::gpu

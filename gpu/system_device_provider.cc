@@ -1,0 +1,79 @@
+#include "gpu/system_device_provider.h"
+
+#include "absl/strings/str_cat.h"
+#include "gpu/visible_devices.h"
+#include "spdlog/spdlog.h"
+
+#if KILN_HAVE_CUDA
+#include "gpu/cuda/cuda_device_provider.h"
+#endif
+
+namespace kiln::gpu {
+
+SystemProviderOptions SystemProviderOptions::FromEnvironment() {
+  SystemProviderOptions options;
+  options.nvml.cuda_visible_devices = CudaVisibleDevicesFromEnvironment();
+  return options;
+}
+
+SystemDeviceProvider::SystemDeviceProvider(std::unique_ptr<DeviceProvider> primary,
+                                           std::unique_ptr<DeviceProvider> fallback,
+                                           int runtime_version)
+    : primary_(std::move(primary)),
+      fallback_(std::move(fallback)),
+      runtime_version_(runtime_version) {}
+
+Inventory SystemDeviceProvider::Discover() {
+  Inventory inventory = primary_->Discover();
+  DeviceProvider* used = primary_.get();
+  if (!inventory.backend_status.ok() && fallback_ != nullptr) {
+    Inventory second = fallback_->Discover();
+    if (second.backend_status.ok()) {
+      std::vector<std::string> notes = std::move(inventory.notes);
+      notes.push_back(absl::StrCat("using the CUDA runtime because ", inventory.reason));
+      second.notes.insert(second.notes.begin(), notes.begin(), notes.end());
+      inventory = std::move(second);
+      used = fallback_.get();
+    } else {
+      inventory.reason = absl::StrCat(inventory.reason, ". CUDA runtime fallback: ", second.reason);
+      inventory.source = "none";
+    }
+  } else if (!inventory.backend_status.ok()) {
+    inventory.source = "none";
+    inventory.reason = absl::StrCat(inventory.reason,
+                                    ". This build of Kiln has no CUDA runtime fallback");
+  }
+  for (DeviceInfo& device : inventory.devices) device.cuda_runtime_version = runtime_version_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ = used;
+  }
+  if (inventory.devices.empty()) spdlog::info("zero GPUs: {}", inventory.reason);
+  return inventory;
+}
+
+std::unique_ptr<HealthMonitor> SystemDeviceProvider::CreateHealthMonitor(
+    const std::vector<DeviceInfo>& devices) {
+  DeviceProvider* used;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    used = last_ != nullptr ? last_ : primary_.get();
+  }
+  return used->CreateHealthMonitor(devices);
+}
+
+std::unique_ptr<DeviceProvider> MakeSystemDeviceProvider(SystemProviderOptions options) {
+  auto nvml = std::make_unique<NvmlDeviceProvider>(options.nvml);
+#if KILN_HAVE_CUDA
+  std::unique_ptr<DeviceProvider> fallback;
+  if (options.cuda_runtime_fallback) fallback = std::make_unique<cuda::CudaDeviceProvider>();
+  return std::make_unique<SystemDeviceProvider>(std::move(nvml), std::move(fallback),
+                                                cuda::RuntimeVersion());
+#else
+  return std::make_unique<SystemDeviceProvider>(std::move(nvml), nullptr, 0);
+#endif
+}
+
+bool BuiltWithCuda() { return KILN_HAVE_CUDA != 0; }
+
+}  // namespace kiln::gpu

@@ -1,0 +1,147 @@
+#include <filesystem>
+#include <future>
+#include <memory>
+
+#include "cluster/activity.h"
+#include "cluster/memory_task_store.h"
+#include "cluster/sqlite_task_store.h"
+#include "cluster/validation.h"
+#include "gtest/gtest.h"
+#include "tests/unit/cluster/test_requests.h"
+
+namespace kiln::cluster {
+namespace {
+
+namespace enums = ::temporal::api::enums::v1;
+
+std::string TempDbPath() {
+  static int counter = 0;
+  auto dir = std::filesystem::path(::testing::TempDir()) /
+             ("kiln_store_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  return (dir / "sub" / "dev.db").string();  // parent directories are created by Open
+}
+
+ActivityState MakeRun(const std::string& activity_id, int64_t seq, const std::string& queue = "q") {
+  auto r = testing::StartRequest(activity_id, queue);
+  EXPECT_TRUE(NormalizeStartRequest(Limits(), r).ok());
+  char run_id[37];
+  std::snprintf(run_id, sizeof(run_id), "00000000-0000-4000-8000-%012lld",
+                static_cast<long long>(seq));
+  return Activity::Schedule("default", r, run_id, seq, absl::FromUnixSeconds(1000)).state();
+}
+
+absl::Status SyncAndWait(TaskStore& store) {
+  std::promise<absl::Status> done;
+  store.Sync([&](absl::Status s) { done.set_value(s); });
+  return done.get_future().get();
+}
+
+class TaskStoreTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (GetParam()) {
+      path_ = TempDbPath();
+      auto store = SqliteTaskStore::Open(path_);
+      ASSERT_TRUE(store.ok()) << store.status();
+      store_ = std::move(*store);
+    } else {
+      store_ = std::make_unique<MemoryTaskStore>();
+    }
+  }
+  std::string path_;
+  std::unique_ptr<TaskStore> store_;
+};
+
+TEST_P(TaskStoreTest, GetFindsARunByIdOrTheLatestRun) {
+  store_->Put(MakeRun("a", 1));
+  store_->Put(MakeRun("a", 2));
+  store_->Put(MakeRun("b", 3));
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  auto latest = store_->Get("default", "a", "");
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->seq(), 2);
+  auto first = store_->Get("default", "a", MakeRun("a", 1).info().run_id());
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->seq(), 1);
+  EXPECT_FALSE(store_->Get("default", "zzz", "")->has_value());
+  EXPECT_FALSE(store_->Get("other-namespace", "a", "")->has_value());
+}
+
+TEST_P(TaskStoreTest, PutReplacesAndDeleteRemoves) {
+  ActivityState state = MakeRun("a", 1);
+  store_->Put(state);
+  state.mutable_info()->set_status(enums::ACTIVITY_EXECUTION_STATUS_COMPLETED);
+  store_->Put(state);
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  EXPECT_EQ((*store_->Get("default", "a", ""))->info().status(),
+            enums::ACTIVITY_EXECUTION_STATUS_COMPLETED);
+  EXPECT_TRUE(store_->LoadOpen()->empty());
+  store_->Delete("default", state.info().run_id());
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  EXPECT_FALSE(store_->Get("default", "a", "")->has_value());
+}
+
+TEST_P(TaskStoreTest, ListIsNewestFirstAndPagesWithTokens) {
+  for (int i = 1; i <= 5; ++i) store_->Put(MakeRun("a" + std::to_string(i), i, i % 2 ? "odd" : "even"));
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  auto page1 = store_->List("default", {}, 2, "");
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->runs.size(), 2u);
+  EXPECT_EQ(page1->runs[0].seq(), 5);
+  auto page2 = store_->List("default", {}, 2, page1->next_page_token);
+  auto page3 = store_->List("default", {}, 2, page2->next_page_token);
+  ASSERT_EQ(page3->runs.size(), 1u);
+  EXPECT_EQ(page3->runs[0].seq(), 1);
+  EXPECT_TRUE(page3->next_page_token.empty());
+  ListFilter odd;
+  odd.task_queue = "odd";
+  EXPECT_EQ(*store_->Count("default", odd), 3);
+  EXPECT_EQ(*store_->Count("default", {}), 5);
+  EXPECT_EQ(store_->List("default", {}, 2, "bogus").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*store_->MaxSeq(), 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, TaskStoreTest, ::testing::Values(false, true),
+                         [](const auto& param_info) { return param_info.param ? "Sqlite" : "Memory"; });
+
+TEST(SqliteTaskStoreTest, SyncedWritesSurviveReopening) {
+  const std::string path = TempDbPath();
+  {
+    auto store = SqliteTaskStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    (*store)->Put(MakeRun("a", 1));
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+  }
+  auto reopened = SqliteTaskStore::Open(path);
+  ASSERT_TRUE(reopened.ok());
+  auto open = (*reopened)->LoadOpen();
+  ASSERT_TRUE(open.ok());
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ((*open)[0].input().payloads(0).data(), "42");
+}
+
+TEST(SqliteTaskStoreTest, ConcurrentWritesShareCommits) {
+  auto store = SqliteTaskStore::Open(TempDbPath());
+  ASSERT_TRUE(store.ok());
+  constexpr int kWrites = 200;
+  std::vector<std::promise<absl::Status>> acks(kWrites);
+  for (int i = 0; i < kWrites; ++i) {
+    (*store)->Put(MakeRun("a" + std::to_string(i), i + 1));
+    (*store)->Sync([&acks, i](absl::Status s) { acks[i].set_value(s); });
+  }
+  for (auto& ack : acks) ASSERT_TRUE(ack.get_future().get().ok());
+  EXPECT_LT((*store)->CommitCount(), kWrites / 2);  // group commit, not one fsync per write
+  EXPECT_EQ(*(*store)->Count("default", {}), kWrites);
+}
+
+TEST(SqliteTaskStoreTest, UnopenablePathIsUnavailableNamingThePath) {
+  auto store = SqliteTaskStore::Open("/proc/kiln-cannot-write-here/dev.db");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(store.status().message().find("/proc/kiln-cannot-write-here"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kiln::cluster

@@ -1,0 +1,243 @@
+#include "executor/activity_runner.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "base/clock.h"
+#include "executor/fixed_slot_supplier.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/executor/call_recorder.h"
+
+namespace kiln::executor {
+namespace {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+using ::testing::HasSubstr;
+using ::testing::NiceMock;
+
+class ActivityRunnerTest : public ::testing::Test {
+ protected:
+  // Polls a task of `type` with `input` and hands it to the runner with a fresh slot.
+  void Deliver(const std::string& type, payload::Payloads input = {},
+               absl::Duration heartbeat_timeout = absl::ZeroDuration(),
+               absl::Duration start_to_close = absl::Minutes(1)) {
+    wsv1::PollActivityTaskQueueResponse task;
+    task.set_task_token("token-" + type);
+    task.mutable_activity_type()->set_name(type);
+    task.set_activity_id("act-1");
+    task.set_attempt(1);
+    *task.mutable_input() = std::move(input);
+    task.mutable_started_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
+    task.mutable_start_to_close_timeout()->set_seconds(absl::ToInt64Seconds(start_to_close));
+    task.mutable_heartbeat_timeout()->set_seconds(absl::ToInt64Seconds(heartbeat_timeout));
+    std::optional<SlotPermit> permit;
+    slots_.Reserve({.task_queue = "q"}, [&](absl::StatusOr<SlotPermit> p) {
+      permit = *std::move(p);
+    });
+    runner_->Run(std::move(task), "q", std::move(*permit));
+  }
+  void Advance(absl::Duration d) {
+    clock_.Advance(d);
+    timers_.RunDue();
+  }
+  std::string FailureType(size_t i = 0) {
+    return recorder_.failed.at(i)->request.failure().application_failure_info().type();
+  }
+
+  base::SimulatedClock clock_{absl::FromUnixSeconds(1'700'000'000)};
+  ManualTimerQueue timers_{clock_};
+  ManualExecutor executor_;
+  FixedSlotSupplier slots_{4};
+  NiceMock<kiln::testing::MockTemporalClient> client_;
+  kiln::testing::CallRecorder recorder_{client_};
+  ActivityRegistry registry_;
+  std::shared_ptr<const payload::DataConverter> converter_ =
+      std::make_shared<payload::DataConverter>();
+  std::shared_ptr<HeartbeatThrottler> heartbeats_ =
+      std::make_shared<HeartbeatThrottler>(client_, timers_);
+  std::shared_ptr<CompletionReporter> reporter_ =
+      std::make_shared<CompletionReporter>(client_, timers_);
+  std::shared_ptr<ActivityRunner> runner_ = std::make_shared<ActivityRunner>(
+      RunnerDeps{&registry_, &executor_, &timers_, heartbeats_, reporter_, converter_});
+};
+
+TEST_F(ActivityRunnerTest, ReturnedValueIsReportedAsCompleted) {
+  ASSERT_TRUE(registry_.Register("greet", [](ActivityContext&, std::string name) {
+    return "hello " + name;
+  }).ok());
+  Deliver("greet", *converter_->ToPayloads(std::string("kiln")));
+  EXPECT_TRUE(recorder_.completed.empty());  // not run until the executor runs it
+  executor_.RunAll();
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+  const auto& request = recorder_.completed[0]->request;
+  EXPECT_EQ(request.task_token(), "token-greet");
+  EXPECT_EQ(request.namespace_(), "default");
+  EXPECT_EQ(request.identity(), "123@test-host");
+  EXPECT_EQ(*converter_->FromPayloads<std::string>(request.result(), 0), "hello kiln");
+  EXPECT_EQ(runner_->Running(), 0);
+}
+
+TEST_F(ActivityRunnerTest, ApplicationErrorIsReportedWithItsFieldsAndTheLastHeartbeat) {
+  ASSERT_TRUE(registry_.Register("bad", [](ActivityContext& ctx) -> int {
+    ctx.Heartbeat(std::string("halfway"));
+    throw ApplicationError("disk full", "DiskFull")
+        .NonRetryable()
+        .WithNextRetryDelay(absl::Seconds(3))
+        .WithDetails(std::string("/data"));
+  }).ok());
+  Deliver("bad");
+  executor_.RunAll();
+  ASSERT_EQ(recorder_.failed.size(), 1u);
+  const auto& request = recorder_.failed[0]->request;
+  const auto& info = request.failure().application_failure_info();
+  EXPECT_EQ(request.failure().message(), "disk full");
+  EXPECT_EQ(info.type(), "DiskFull");
+  EXPECT_TRUE(info.non_retryable());
+  EXPECT_EQ(info.next_retry_delay().seconds(), 3);
+  EXPECT_EQ(*converter_->FromPayloads<std::string>(info.details(), 0), "/data");
+  EXPECT_EQ(*converter_->FromPayloads<std::string>(request.last_heartbeat_details(), 0),
+            "halfway");
+}
+
+TEST_F(ActivityRunnerTest, AnyOtherExceptionIsARetryableFailureNamedAfterItsType) {
+  ASSERT_TRUE(registry_.Register("oops", [](ActivityContext&) -> int {
+    throw std::out_of_range("index 7");
+  }).ok());
+  Deliver("oops");
+  executor_.RunAll();
+  ASSERT_EQ(recorder_.failed.size(), 1u);
+  EXPECT_EQ(FailureType(), "std::out_of_range");
+  EXPECT_FALSE(recorder_.failed[0]->request.failure().application_failure_info().non_retryable());
+}
+
+TEST_F(ActivityRunnerTest, UnknownActivityTypeFailsRetryablyListingTheRegisteredTypes) {
+  ASSERT_TRUE(registry_.Register("b", [](ActivityContext&) {}).ok());
+  ASSERT_TRUE(registry_.Register("a", [](ActivityContext&) {}).ok());
+  Deliver("missing");
+  ASSERT_EQ(recorder_.failed.size(), 1u);
+  EXPECT_EQ(FailureType(), "NotFoundError");
+  EXPECT_FALSE(recorder_.failed[0]->request.failure().application_failure_info().non_retryable());
+  EXPECT_THAT(recorder_.failed[0]->request.failure().message(),
+              HasSubstr("Activity function missing is not registered on this Worker, available "
+                        "activities: [\"a\", \"b\"]"));
+  EXPECT_EQ(slots_.Snapshot().available, 4);
+  Deliver("a");  // the worker goes on
+  executor_.RunAll();
+  EXPECT_EQ(recorder_.completed.size(), 1u);
+}
+
+TEST_F(ActivityRunnerTest, SlotIsHeldWhileTheActivityRunsAndReleasedAfter) {
+  ASSERT_TRUE(registry_.Register("noop", [](ActivityContext&) {}).ok());
+  Deliver("noop");
+  EXPECT_EQ(slots_.Snapshot().used, 1);
+  executor_.RunAll();
+  EXPECT_EQ(slots_.Snapshot().used, 0);
+  EXPECT_EQ(slots_.Snapshot().available, 4);
+}
+
+TEST_F(ActivityRunnerTest, CancelRequestedThroughAHeartbeatEndsAsCanceled) {
+  ActivityPromise<int> promise;
+  base::CancellationRegistration on_cancel;
+  ASSERT_TRUE(registry_.Register("wait", [&](ActivityContext& ctx) {
+    ctx.Heartbeat(1);
+    on_cancel = ctx.cancellation().OnCancel(
+        [&](const std::string&) { promise.SetException(CancelledError()); });
+    return promise.GetFuture();
+  }).ok());
+  Deliver("wait", {}, absl::Seconds(10));
+  executor_.RunAll();
+  ASSERT_EQ(recorder_.heartbeats.size(), 1u);
+  wsv1::RecordActivityTaskHeartbeatResponse cancel;
+  cancel.set_cancel_requested(true);
+  std::move(recorder_.heartbeats[0]->done)(cancel);
+  ASSERT_EQ(recorder_.canceled.size(), 1u);
+  EXPECT_EQ(recorder_.canceled[0]->request.task_token(), "token-wait");
+  EXPECT_TRUE(recorder_.failed.empty());
+}
+
+TEST_F(ActivityRunnerTest, HeartbeatNotFoundCancelsTheActivityAndReportsNothing) {
+  ASSERT_TRUE(registry_.Register("gone", [](ActivityContext& ctx) {
+    ctx.Heartbeat(1);
+    ActivityPromise<int> promise;
+    auto future = promise.GetFuture();
+    auto reg = std::make_shared<base::CancellationRegistration>();
+    *reg = ctx.cancellation().OnCancel(
+        [promise, reg](const std::string&) mutable { promise.SetException(CancelledError()); });
+    return future;
+  }).ok());
+  Deliver("gone", {}, absl::Seconds(10));
+  executor_.RunAll();
+  std::move(recorder_.heartbeats[0]->done)(absl::NotFoundError("no such activity"));
+  EXPECT_EQ(runner_->Running(), 0);
+  EXPECT_TRUE(recorder_.failed.empty());
+  EXPECT_TRUE(recorder_.canceled.empty());
+  EXPECT_TRUE(recorder_.completed.empty());
+}
+
+TEST_F(ActivityRunnerTest, AsynchronousActivityHoldsNoExecutorThreadWhileItWaits) {
+  ActivityPromise<int> promise;
+  ASSERT_TRUE(
+      registry_.Register("gpu", [&](ActivityContext&) { return promise.GetFuture(); }).ok());
+  Deliver("gpu");
+  EXPECT_EQ(executor_.RunAll(), 1);  // the body returned its future at once
+  EXPECT_EQ(runner_->Running(), 1);
+  EXPECT_EQ(slots_.Snapshot().used, 1);
+  promise.SetValue(7);  // e.g. from a GPU event callback
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+  EXPECT_EQ(*converter_->FromPayloads<int>(recorder_.completed[0]->request.result(), 0), 7);
+  EXPECT_EQ(slots_.Snapshot().used, 0);
+}
+
+TEST_F(ActivityRunnerTest, LocalSafetyTimeoutCancelsAnActivityPastItsDeadline) {
+  ActivityPromise<int> promise;
+  base::CancellationRegistration on_cancel;
+  ASSERT_TRUE(registry_.Register("stuck", [&](ActivityContext& ctx) {
+    on_cancel = ctx.cancellation().OnCancel(
+        [&](const std::string&) { promise.SetException(CancelledError()); });
+    return promise.GetFuture();
+  }).ok());
+  Deliver("stuck", {}, absl::ZeroDuration(), absl::Seconds(10));
+  executor_.RunAll();
+  Advance(absl::Seconds(10));  // server deadline: the buffer has not passed yet
+  EXPECT_TRUE(recorder_.failed.empty());
+  Advance(absl::Seconds(5));
+  ASSERT_EQ(recorder_.failed.size(), 1u);
+  EXPECT_EQ(FailureType(), "LocalTimeout");
+}
+
+TEST_F(ActivityRunnerTest, ShutdownCancellationIsReportedAsWorkerShutdownFailure) {
+  ActivityPromise<int> promise;
+  base::CancellationRegistration on_cancel;
+  ASSERT_TRUE(registry_.Register("long", [&](ActivityContext& ctx) {
+    on_cancel = ctx.cancellation().OnCancel(
+        [&](const std::string&) { promise.SetException(CancelledError()); });
+    return promise.GetFuture();
+  }).ok());
+  Deliver("long");
+  executor_.RunAll();
+  runner_->CancelAll(CancelReason::kWorkerShutdown);
+  ASSERT_EQ(recorder_.failed.size(), 1u);
+  EXPECT_EQ(FailureType(), "WorkerShutdown");
+  EXPECT_EQ(recorder_.failed[0]->request.failure().message(),
+            "Worker is shutting down and this activity did not complete in time");
+}
+
+TEST_F(ActivityRunnerTest, AbandonedActivityIsReportedOnceAndItsLateResultIgnored) {
+  ActivityPromise<int> promise;
+  ASSERT_TRUE(
+      registry_.Register("deaf", [&](ActivityContext&) { return promise.GetFuture(); }).ok());
+  Deliver("deaf");
+  executor_.RunAll();
+  runner_->CancelAll(CancelReason::kWorkerShutdown);  // ignored by the activity
+  runner_->AbandonAll();
+  EXPECT_EQ(runner_->Running(), 0);
+  EXPECT_EQ(slots_.Snapshot().available, 4);
+  promise.SetValue(1);
+  EXPECT_EQ(recorder_.failed.size(), 1u);
+  EXPECT_TRUE(recorder_.completed.empty());
+}
+
+}  // namespace
+}  // namespace kiln::executor
