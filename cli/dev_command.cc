@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/status/status.h"
 #include "base/logging.h"
 #include "cluster/dev_server.h"
 #include "spdlog/spdlog.h"
@@ -21,6 +22,9 @@ struct DevFlags {
   std::string namespace_name = "default";
   std::string log_level = "info";
   int64_t max_payload_bytes = 2 * 1024 * 1024;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 // $XDG_DATA_HOME/kiln/dev.db, else ~/.local/share/kiln/dev.db; empty when neither is known.
@@ -47,6 +51,9 @@ int RunDev(const DevFlags& flags) {
   options.namespace_name = flags.namespace_name;
   options.limits.max_payload_bytes = flags.max_payload_bytes;
   options.db_path = flags.db.empty() ? DefaultDbPath() : flags.db;
+  options.tls_cert_path = flags.tls_cert;
+  options.tls_key_path = flags.tls_key;
+  options.tls_client_ca_path = flags.tls_client_ca;
   if (options.db_path.empty()) {
     std::cerr << "kiln dev: no --db given and neither XDG_DATA_HOME nor HOME is set; "
                  "pass --db PATH or --db :memory:\n";
@@ -63,7 +70,7 @@ int RunDev(const DevFlags& flags) {
   auto server = cluster::DevServer::Start(options);
   if (!server.ok()) {
     spdlog::error("kiln dev: {}", std::string(server.status().message()));
-    return kExitUnavailable;
+    return absl::IsInvalidArgument(server.status()) ? kExitUsage : kExitUnavailable;
   }
   std::printf("kiln dev listening on %s namespace=%s db=%s\n", (*server)->address().c_str(),
               options.namespace_name.c_str(), options.db_path.c_str());
@@ -99,6 +106,12 @@ void AddDevCommand(CommandRegistry& registry) {
                   "largest payloads field accepted (input, result, details)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1024}, int64_t{256} << 20));
+  sub->add_option("--tls-cert", flags->tls_cert,
+                  "PEM server certificate (chain); with --tls-key, serve TLS instead of plaintext");
+  sub->add_option("--tls-key", flags->tls_key, "PEM private key of --tls-cert");
+  sub->add_option("--tls-client-ca", flags->tls_client_ca,
+                  "PEM CA that client certificates must be signed by; requires a client "
+                  "certificate on every connection (mTLS)");
   registry.Add(sub, [flags] { return RunDev(*flags); });
 }
 

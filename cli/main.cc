@@ -7,6 +7,7 @@
 #include "cli/dev_command.h"
 #include "cli/gpus_command.h"
 #include "cli/worker_command.h"
+#include "routing/gpu_queue_contributor.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"kiln: a GPU-aware Temporal Activity Worker, its dev cluster and tools"};
@@ -17,7 +18,15 @@ int main(int argc, char** argv) {
   kiln::cli::AddActivityCommands(registry);
   kiln::cli::AddTaskQueueCommands(registry);
   kiln::cli::AddDevCommand(registry);
-  kiln::cli::AddGpusCommand(registry);  // TODO(routing): pass the queue plan hook
+  kiln::cli::AddGpusCommand(
+      registry, [](const kiln::gpu::Inventory& inventory,
+                   const std::vector<kiln::gpu::TagRule>& rules,
+                   const std::vector<std::string>& queues, const std::string& host_id)
+                    -> absl::StatusOr<std::vector<std::string>> {
+        auto plan = kiln::routing::BuildGpuQueuePlan(inventory.devices, rules, queues, host_id);
+        if (!plan.ok()) return plan.status();
+        return plan->Names();
+      });
   kiln::cli::AddWorkerCommand(registry);
   try {
     app.parse(argc, argv);

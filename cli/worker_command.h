@@ -1,10 +1,18 @@
 // cli/worker_command.h — `kiln worker`: a Worker Process serving the diagnostic activities
-// kiln.echo, kiln.sleep and kiln.fail (executor/diagnostic_activities.h).
+// kiln.echo, kiln.sleep and kiln.fail (executor/diagnostic_activities.h) and kiln.gpu.probe
+// (cli/gpu_probe_activity.h).
 //
 //   kiln worker --task-queue Q [--task-queue Q2 ...] [connection flags] [--host-id H]
 //               [--max-concurrent-activities 100] [--pollers-per-queue 5]
 //               [--max-activities-per-second 0] [--max-task-queue-activities-per-second 0]
 //               [--graceful-shutdown-timeout 10s] [--build-id ID] [--log-level info]
+//               [--simulate-gpus 2xH100:80:sm90] [--gpu-tag 'NAME: PREDICATE']...
+//               [--gpu-slots-per-device 4]
+//
+// With GPUs (real, or simulated: identity gets a "+sim" suffix) each queue Q is also served as
+// Q@H/gpuN per device and Q:TAG per device tag (routing/gpu_queue_contributor.h), with device
+// capacity reserved before each poll (executor/device_slot_supplier.h). A device that turns
+// unhealthy is drained: its queues stop polling.
 //
 // Once polling, exactly one line goes to stdout (flushed):
 //   kiln worker polling <queue>[,<queue>...] namespace=<ns> identity=<pid@host>

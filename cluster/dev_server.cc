@@ -1,5 +1,8 @@
 #include "cluster/dev_server.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cluster/dev_service.h"
@@ -9,12 +12,55 @@
 #include "spdlog/spdlog.h"
 
 namespace kiln::cluster {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the TLS ", what, " PEM file ", path,
+                     ": check the path and that it is readable"));
+  }
+  return text.str();
+}
+
+// Insecure credentials without TLS options; TLS (mTLS with a client CA) otherwise.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const DevServerOptions& options) {
+  const bool any = !options.tls_cert_path.empty() || !options.tls_key_path.empty() ||
+                   !options.tls_client_ca_path.empty();
+  if (!any) return grpc::InsecureServerCredentials();
+  if (options.tls_cert_path.empty() || options.tls_key_path.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both a server certificate and its private key (--tls-cert and --tls-key)");
+  }
+  absl::StatusOr<std::string> cert = ReadPem(options.tls_cert_path, "server certificate");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem(options.tls_key_path, "server private key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!options.tls_client_ca_path.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem(options.tls_client_ca_path, "client CA");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
 
 DevServer::DevServer(DevServerOptions options, base::Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
 absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& options,
                                                             base::Clock& clock) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials(options);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<DevServer> server(new DevServer(options, clock));
   if (options.db_path == ":memory:") {
     server->store_ = std::make_unique<MemoryTaskStore>();
@@ -44,7 +90,7 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
   grpc::ServerBuilder builder;
   const std::string host =
       absl::StrContains(options.ip, ":") ? absl::StrCat("[", options.ip, "]") : options.ip;
-  builder.AddListeningPort(absl::StrCat(host, ":", options.port), grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(absl::StrCat(host, ":", options.port), *credentials,
                            &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(

@@ -41,12 +41,19 @@ struct DevServerOptions {
   Limits limits;
   absl::Duration max_task_poll_hold = absl::Seconds(60);
   absl::Duration execution_poll_hold = absl::Seconds(20);
+  // TLS. Empty cert/key paths: plaintext. Both set: serve TLS with that PEM certificate chain and
+  // private key. tls_client_ca_path set too: require a client certificate signed by that PEM CA
+  // (mTLS); connections without one are refused during the handshake.
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  std::string tls_client_ca_path;
 };
 
 class DevServer {
  public:
   // Opens the store, resumes its activities and starts serving. UNAVAILABLE when the database
-  // cannot be opened or the address cannot be bound (the message says which and what to do).
+  // cannot be opened or the address cannot be bound (the message says which and what to do);
+  // INVALID_ARGUMENT when the TLS options are incomplete or a PEM file cannot be read.
   static absl::StatusOr<std::unique_ptr<DevServer>> Start(const DevServerOptions& options,
                                                           base::Clock& clock = base::Clock::Real());
   ~DevServer();

@@ -20,6 +20,8 @@ const char* CancelReasonName(CancelReason reason) {
       return "worker shutting down";
     case CancelReason::kTimedOut:
       return "local safety timeout";
+    case CancelReason::kDeviceFault:
+      return "device fault";
   }
   return "unknown";
 }

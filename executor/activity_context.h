@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -25,6 +26,7 @@
 #include "absl/time/time.h"
 #include "base/cancellation.h"
 #include "executor/activity_info.h"
+#include "executor/slot_supplier.h"
 #include "payload/data_converter.h"
 
 namespace kiln::executor {
@@ -38,6 +40,7 @@ enum class CancelReason {
   kReset,           // heartbeat answered with activity_reset
   kWorkerShutdown,  // the worker's grace period ran out
   kTimedOut,        // the local safety timeout (server deadline + buffer) passed
+  kDeviceFault,     // the activity's GPU turned unhealthy (fails retryable, "DeviceFault")
 };
 const char* CancelReasonName(CancelReason reason);
 
@@ -93,6 +96,12 @@ class ActivityContext {
   // Throws CancelledError when cancelled.
   void ThrowIfCancelled() const;
 
+  // The GPU this activity was placed on (index, uuid, name, simulated), or nullopt when it was
+  // polled from a CPU queue (Q, Q@H). On a simulated device run the CPU path.
+  const std::optional<AssignedDevice>& device() const { return device_; }
+  // Worker side: set once, before the activity runs.
+  void set_device(std::optional<AssignedDevice> device) { device_ = std::move(device); }
+
   // When the server will time this attempt out (InfiniteFuture() when it has no timeout).
   absl::Time deadline() const { return info_.deadline; }
 
@@ -109,6 +118,7 @@ class ActivityContext {
   base::CancellationSource source_;
   const base::CancellationToken token_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
+  std::optional<AssignedDevice> device_{};
 };
 
 }  // namespace kiln::executor

@@ -62,6 +62,7 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
       std::move(info), *deps_.converter, [heartbeats, token](payload::Payloads details) {
         if (auto throttler = heartbeats.lock()) throttler->Record(token, std::move(details));
       });
+  activity->context->set_device(activity->permit.device());
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_[token] = activity;
@@ -148,6 +149,12 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     request.set_task_token(token);
     if (honoured_cancel && reason == CancelReason::kWorkerShutdown) {
       *request.mutable_failure() = ShutdownFailure();
+    } else if (reason == CancelReason::kDeviceFault) {
+      std::string why = ctx.cancellation().Reason().value_or("device fault");
+      *request.mutable_failure() = payload::ApplicationErrorToFailure(
+          ApplicationError(why + "; the activity may be retried on another device", "DeviceFault")
+              .WithDetails(ctx.device() ? ctx.device()->uuid : std::string(), why),
+          *deps_.converter);
     } else if (honoured_cancel && reason == CancelReason::kTimedOut) {
       *request.mutable_failure() = payload::ApplicationErrorToFailure(
           ApplicationError("activity passed its deadline and was cancelled by the worker",
@@ -218,6 +225,26 @@ void ActivityRunner::CancelAll(CancelReason reason) {
     for (auto& [token, activity] : running_) all.push_back(activity);
   }
   for (auto& activity : all) activity->context->Cancel(reason, CancelReasonName(reason));
+}
+
+int ActivityRunner::CancelOnDevice(int index, const std::string& uuid, const std::string& reason) {
+  std::vector<std::shared_ptr<Activity>> on_device;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [token, activity] : running_) {
+      const auto& device = activity->context->device();
+      if (device && device->index == index) on_device.push_back(activity);
+    }
+  }
+  int cancelled = 0;
+  for (auto& activity : on_device) {
+    std::string why = "gpu" + std::to_string(index) + " (" + uuid + ") failed: " + reason;
+    if (activity->context->Cancel(CancelReason::kDeviceFault, why)) {
+      spdlog::warn("{} cancelled: {}", activity->label, why);
+      ++cancelled;
+    }
+  }
+  return cancelled;
 }
 
 void ActivityRunner::AbandonAll() {

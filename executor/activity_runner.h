@@ -67,6 +67,10 @@ class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
   int Running() const;
   // Cancels every running activity's token for `reason`.
   void CancelAll(CancelReason reason);
+  // Cancels the activities running on device `index` (kDeviceFault): each fails as retryable
+  // (type "DeviceFault") with `uuid` and `reason` in the failure message and details, unless
+  // it completes first. Returns how many were cancelled.
+  int CancelOnDevice(int index, const std::string& uuid, const std::string& reason);
   // Reports every activity still running as failed ("WorkerShutdown") and releases its slot;
   // what its body returns later is ignored. For the end of shutdown.
   void AbandonAll();

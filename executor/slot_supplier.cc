@@ -21,6 +21,11 @@ void SlotPermit::MarkUsed(const SlotUse& use) {
   supplier_->MarkSlotUsed(id_, use);
 }
 
+std::optional<AssignedDevice> SlotPermit::device() const {
+  if (supplier_ == nullptr) return std::nullopt;
+  return supplier_->PermitDevice(id_);
+}
+
 void SlotPermit::Release() {
   if (supplier_ == nullptr) return;
   SlotSupplier* supplier = supplier_;

@@ -39,6 +39,15 @@ struct SlotRequest {
   ResourceNeeds needs = ResourceNeeds::Cpu();
 };
 
+// The GPU a permit holds capacity on (DeviceSlotSupplier); what ActivityContext::device() shows.
+struct AssignedDevice {
+  int index = 0;           // N of Q@H/gpuN
+  std::string uuid{};
+  std::string name{};
+  int cuda_ordinal = -1;   // for the CUDA runtime; -1 when unknown (simulated devices)
+  bool simulated = false;  // a --simulate-gpus device: run the CPU path
+};
+
 // What a used slot runs (passed to MarkUsed).
 struct SlotUse {
   std::string activity_type{};
@@ -61,6 +70,9 @@ class SlotPermit {
   void MarkUsed(const SlotUse& use);
   // Releases the slot now (idempotent).
   void Release();
+
+  // The device this permit holds capacity on; nullopt for CPU-only permits.
+  std::optional<AssignedDevice> device() const;
 
   bool valid() const { return supplier_ != nullptr; }
   bool used() const { return used_; }
@@ -98,6 +110,10 @@ class SlotSupplier {
   virtual std::shared_ptr<PendingReservation> Reserve(const SlotRequest& request,
                                                       ReserveCallback done) = 0;
   virtual SlotSnapshot Snapshot() const = 0;
+  // The device permit `id` holds capacity on (device-aware suppliers); nullopt by default.
+  virtual std::optional<AssignedDevice> PermitDevice(uint64_t /*id*/) const {
+    return std::nullopt;
+  }
 
  protected:
   friend class SlotPermit;

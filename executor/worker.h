@@ -62,6 +62,12 @@ class Worker {
   // Shutdown(). Returns Start()'s error, if any.
   absl::Status Run();
 
+  // Drain support: cancels the activities running on GPU `index`; they fail as retryable
+  // "DeviceFault" with `uuid` and `reason` (ActivityRunner::CancelOnDevice). Any thread.
+  int CancelActivitiesOnDevice(int index, const std::string& uuid, const std::string& reason) {
+    return runner_->CancelOnDevice(index, uuid, reason);
+  }
+
   // The task queues polled (after Start()).
   std::vector<std::string> task_queues() const;
   SlotSnapshot slots() const { return slot_supplier_->Snapshot(); }

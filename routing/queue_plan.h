@@ -3,8 +3,8 @@
 //
 //   Q          kLogical  load-balanced across the fleet
 //   Q@H        kHost     this host only (pin a chain of activities to one host)
-//   Q@H/gpuN   kDevice   device N of this host           (added by gpu/'s contributor)
-//   Q:TAG      kTag      hosts with a device tagged TAG  (added by gpu/'s contributor)
+//   Q@H/gpuN   kDevice   device N of this host           (GpuQueueContributor)
+//   Q:TAG      kTag      hosts with a device tagged TAG  (GpuQueueContributor)
 //
 // Queues come from `QueueContributor`s: `CpuQueueContributor` (here) gives Q and Q@H; the GPU
 // contributor plugs in beside it without changing the plan. The host id defaults to the hostname

@@ -1,0 +1,95 @@
+'use strict';
+// Issue 4, conformance: mTLS end to end with certificates made here by the openssl CLI (a CA, a
+// server certificate for 127.0.0.1, a client certificate). `kiln dev` serves TLS and requires
+// client certificates; `kiln worker` and @temporalio/client connect with theirs; a client that
+// has no certificate is refused.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { after, before, test } = require('node:test');
+const assert = require('node:assert/strict');
+const { Client, Connection } = require('@temporalio/client');
+const { startDevCluster } = require('./lib/devcluster');
+const { startKilnWorker } = require('./lib/kilnworker');
+const { uniqueName, withTimeout } = require('./lib/sdk');
+
+/** Writes ca.pem, server.pem/server.key (SAN IP:127.0.0.1) and client.pem/client.key into dir. */
+function makeCertificates(dir) {
+  const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+    '-subj', '/CN=Kiln conformance test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  const leaf = (name, subject, extensions) => {
+    fs.writeFileSync(path.join(dir, `${name}.ext`), extensions);
+    openssl('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+      '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+  };
+  leaf('server', '/CN=127.0.0.1', [
+    'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth', 'subjectAltName=IP:127.0.0.1,DNS:localhost', ''].join('\n'));
+  leaf('client', '/CN=kiln-conformance-client', [
+    'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=clientAuth', ''].join('\n'));
+  const file = (name) => path.join(dir, name);
+  return { dir, ca: file('ca.pem'), serverCert: file('server.pem'), serverKey: file('server.key'),
+    clientCert: file('client.pem'), clientKey: file('client.key') };
+}
+
+let certs;
+let cluster;
+let connection;
+let worker;
+const taskQueue = uniqueName('we-tq');
+before(async () => {
+  certs = makeCertificates(fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-mtls-')));
+  cluster = await startDevCluster({
+    extraArgs: ['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--tls-client-ca', certs.ca],
+  });
+  worker = await startKilnWorker(cluster, {
+    taskQueue,
+    extraArgs: ['--tls', '--tls-ca-path', certs.ca, '--tls-cert-path', certs.clientCert, '--tls-key-path', certs.clientKey],
+  });
+});
+after(async () => {
+  try {
+    if (worker) await worker.stop();
+    if (connection) await withTimeout(connection.close(), 5000, 'Connection.close').catch(() => {});
+  } finally {
+    if (cluster) await cluster.stop();
+    if (certs) fs.rmSync(certs.dir, { recursive: true, force: true });
+  }
+});
+
+test('over mTLS the TS client runs kiln.echo on the C++ worker', { timeout: 30000 }, async () => {
+  connection = await withTimeout(Connection.connect({
+    address: cluster.address,
+    tls: {
+      serverRootCACertificate: fs.readFileSync(certs.ca),
+      clientCertPair: { crt: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) },
+    },
+  }), 15000, `mTLS Connection.connect to ${cluster.address}`);
+  const client = new Client({ connection, namespace: cluster.namespace });
+  const result = await withTimeout(client.activity.execute('kiln.echo', {
+    id: uniqueName('we-echo'), taskQueue, args: ['over mTLS'], startToCloseTimeout: '10s',
+  }), 15000, 'execute(kiln.echo) over mTLS');
+  assert.equal(result, 'over mTLS');
+});
+
+test('a client without a client certificate is refused', { timeout: 30000 }, async () => {
+  const attempt = (tls) => Connection.connect({ address: cluster.address, tls, connectTimeout: '3s' }).then(
+    async (c) => {
+      await c.close().catch(() => {});
+      return new Error('connected');
+    },
+    (e) => e);
+  const noClientCert = await withTimeout(attempt({ serverRootCACertificate: fs.readFileSync(certs.ca) }),
+    15000, 'TLS connect without a client certificate');
+  assert.ok(noClientCert instanceof Error && noClientCert.message !== 'connected',
+    'a TLS connection without a client certificate must be refused');
+  const plaintext = await withTimeout(attempt(false), 15000, 'plaintext connect');
+  assert.ok(plaintext instanceof Error && plaintext.message !== 'connected',
+    'a plaintext connection must be refused');
+});

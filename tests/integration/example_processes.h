@@ -1,0 +1,152 @@
+// tests/integration/example_processes.h — for tests that run Kiln's binaries as real processes:
+// `ChildProcess` (fork/exec, killed by pid when destroyed), `KilnDevProcess` (a `kiln dev` on
+// port 0 with a fresh database) and `RunActivity` (start a Standalone Activity and wait for its
+// JSON result).
+//
+// Thread safety: none; use from the test's thread.
+//
+//   KilnDevProcess dev(KILN_BINARY, TempDir("train"));
+//   ChildProcess worker({WORKER, "--address", dev.address()}, TempDir("train") + "/worker.log");
+//   auto result = RunActivity(*client, "train-1", "train", "ml-training", input);
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "client/service_client.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "payload/data_converter.h"
+
+namespace kiln::testing {
+
+// A fresh directory under the test temp dir, unique to this process.
+inline std::string TempDir(const std::string& name) {
+  auto dir = std::filesystem::path(::testing::TempDir()) / absl::StrCat("kiln_", getpid(), "_", name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+class ChildProcess {
+ public:
+  // Runs argv; stdout and stderr go to `log_path`, or to a pipe readable with ReadLine() when
+  // `log_path` is empty.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path) {
+    int out[2] = {-1, -1};
+    if (log_path.empty() && pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      if (log_path.empty()) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+      } else {
+        FILE* log = std::fopen(log_path.c_str(), "w");
+        if (log != nullptr) {
+          dup2(fileno(log), STDOUT_FILENO);
+          dup2(fileno(log), STDERR_FILENO);
+        }
+      }
+      std::vector<char*> args;
+      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    if (log_path.empty()) {
+      close(out[1]);
+      stdout_ = fdopen(out[0], "r");
+    }
+  }
+  ~ChildProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_ != nullptr) std::fclose(stdout_);
+  }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  std::string ReadLine() {
+    char line[1024];
+    if (stdout_ == nullptr || std::fgets(line, sizeof(line), stdout_) == nullptr) return "";
+    return line;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* stdout_ = nullptr;
+};
+
+// `kiln dev --port 0` on `dir`/dev.db; address() is empty when it did not start.
+class KilnDevProcess {
+ public:
+  KilnDevProcess(const std::string& kiln_binary, const std::string& dir)
+      : process_({kiln_binary, "dev", "--port", "0", "--db", dir + "/dev.db", "--log-level", "warn"},
+                 "") {
+    line_ = process_.ReadLine();
+    std::smatch m;
+    if (std::regex_search(line_, m, std::regex(R"((127\.0\.0\.1:\d+))"))) address_ = m[1];
+  }
+  const std::string& address() const { return address_; }
+  const std::string& line() const { return line_; }
+
+ private:
+  ChildProcess process_;
+  std::string line_;
+  std::string address_;
+};
+
+inline absl::StatusOr<std::unique_ptr<client::ServiceClient>> ClientFor(const std::string& address) {
+  client::ConnectionOptions options;
+  options.address = address;
+  return client::ServiceClient::Create(options);
+}
+
+// Starts `type` on `queue` with one JSON argument (retries every 100 ms, up to `max_attempts`)
+// and waits up to `timeout` for its outcome: the decoded result, or the failure's message as
+// an ABORTED status.
+inline absl::StatusOr<nlohmann::json> RunActivity(client::ServiceClient& client,
+                                                  const std::string& activity_id,
+                                                  const std::string& type,
+                                                  const std::string& queue,
+                                                  const nlohmann::json& input,
+                                                  int max_attempts = 3,
+                                                  absl::Duration timeout = absl::Seconds(90)) {
+  payload::DataConverter converter;
+  absl::StatusOr<payload::Payloads> args = converter.ToPayloads(input);
+  if (!args.ok()) return args.status();
+  client::wsv1::StartActivityExecutionRequest start;
+  start.set_activity_id(activity_id);
+  start.mutable_activity_type()->set_name(type);
+  start.mutable_task_queue()->set_name(queue);
+  *start.mutable_input() = *args;
+  start.mutable_start_to_close_timeout()->set_seconds(60);
+  start.mutable_heartbeat_timeout()->set_seconds(20);
+  start.mutable_retry_policy()->mutable_initial_interval()->set_nanos(100'000'000);
+  start.mutable_retry_policy()->set_backoff_coefficient(1.0);
+  start.mutable_retry_policy()->set_maximum_attempts(max_attempts);
+  auto started = client.StartActivity(start);
+  if (!started.ok()) return started.status();
+  auto done = client.WaitForOutcome(activity_id, started->run_id(), timeout);
+  if (!done.ok()) return done.status();
+  if (!done->outcome().has_result()) {
+    return absl::AbortedError(absl::StrCat(type, " ", activity_id, " failed: ",
+                                           done->outcome().failure().message()));
+  }
+  return converter.FromPayloads<nlohmann::json>(done->outcome().result(), 0);
+}
+
+}  // namespace kiln::testing

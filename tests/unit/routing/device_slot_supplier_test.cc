@@ -1,0 +1,151 @@
+// DeviceSlotSupplier over simulated devices: placement, starvation freedom and drain.
+#include "executor/device_slot_supplier.h"
+
+#include <optional>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gpu/fake_device_provider.h"
+#include "gtest/gtest.h"
+
+namespace kiln::executor {
+namespace {
+
+constexpr char kShared[] = "ml:sm90";
+
+std::vector<SuppliedDevice> Devices(const std::string& spec, int slots_per_device) {
+  auto fake = gpu::FakeDeviceProvider::FromSpec(spec);
+  EXPECT_TRUE(fake.ok()) << fake.status();
+  std::vector<SuppliedDevice> devices;
+  for (const gpu::DeviceInfo& d : (*fake)->Discover().devices) {
+    gpu::CapacityOptions options;
+    options.slots_per_device = slots_per_device;
+    devices.push_back(
+        {d, std::make_shared<gpu::CapacityLedger>(d.uuid, gpu::DefaultCapacity(d, options))});
+  }
+  return devices;
+}
+
+SlotRequest Pinned(int device) {
+  return {.task_queue = "ml@h/gpu" + std::to_string(device),
+          .device_index = device,
+          .needs = ResourceNeeds::Gpu(0)};
+}
+SlotRequest Shared() { return {.task_queue = kShared, .needs = ResourceNeeds::Gpu(0)}; }
+
+// Collects the permit a reservation eventually gets.
+struct Slot {
+  std::optional<SlotPermit> permit;
+  absl::Status status;
+  std::shared_ptr<PendingReservation> pending;
+  bool granted() const { return permit.has_value(); }
+};
+
+void Reserve(SlotSupplier& supplier, const SlotRequest& request, Slot& slot) {
+  slot.pending = supplier.Reserve(request, [&slot](absl::StatusOr<SlotPermit> permit) {
+    if (permit.ok()) {
+      slot.permit = *std::move(permit);
+    } else {
+      slot.status = permit.status();
+    }
+  });
+}
+
+TEST(DeviceSlotSupplierTest, PinnedTaskStartsAtTheNextReleaseWhileTheSharedQueueIsFlooded) {
+  DeviceSlotSupplier supplier(100, Devices("1xH100:80:sm90", 1));
+  supplier.SetSharedQueueDevices(kShared, {0});
+  Slot running;
+  Reserve(supplier, Shared(), running);
+  ASSERT_TRUE(running.granted());
+  running.permit->MarkUsed({.activity_type = "train"});
+
+  std::vector<Slot> flood(20);
+  for (Slot& s : flood) Reserve(supplier, Shared(), s);
+  Slot pinned;
+  Reserve(supplier, Pinned(0), pinned);
+  EXPECT_FALSE(pinned.granted());
+
+  running.permit->Release();
+  EXPECT_TRUE(pinned.granted());
+  EXPECT_EQ(pinned.permit->device()->index, 0);
+  for (const Slot& s : flood) EXPECT_FALSE(s.granted());
+
+  pinned.permit->Release();  // now the shared queue gets its turn
+  EXPECT_TRUE(flood[0].granted());
+  for (Slot& s : flood) s.pending->Cancel();
+  flood[0].permit->Release();
+}
+
+TEST(DeviceSlotSupplierTest, SharedQueuePlacesByBestFit) {
+  DeviceSlotSupplier supplier(100, Devices("2xH100:80:sm90", 2));
+  supplier.SetSharedQueueDevices(kShared, {0, 1});
+  Slot on_gpu1;
+  Reserve(supplier, Pinned(1), on_gpu1);
+  ASSERT_TRUE(on_gpu1.granted());
+  Slot shared;
+  Reserve(supplier, Shared(), shared);
+  ASSERT_TRUE(shared.granted());
+  // gpu1 has one slot left, gpu0 two: the tighter fit keeps gpu0 whole for bigger work.
+  EXPECT_EQ(shared.permit->device()->index, 1);
+  Slot next;
+  Reserve(supplier, Shared(), next);
+  ASSERT_TRUE(next.granted());
+  EXPECT_EQ(next.permit->device()->index, 0);
+}
+
+TEST(DeviceSlotSupplierTest, DeviceNeverTakesMoreMemoryThanItsBudget) {
+  DeviceSlotSupplier supplier(100, Devices("1xH100:80:sm90", 4));
+  SlotRequest big = Pinned(0);
+  big.needs = ResourceNeeds::Gpu(50 * static_cast<int64_t>(gpu::kGiB));
+  Slot first, second;
+  Reserve(supplier, big, first);
+  ASSERT_TRUE(first.granted());
+  first.permit->MarkUsed({.activity_type = "train"});
+  Reserve(supplier, big, second);
+  EXPECT_FALSE(second.granted());
+  first.permit->Release();
+  EXPECT_TRUE(second.granted());
+}
+
+TEST(DeviceSlotSupplierTest, DrainedDeviceStopsItsQueuesAndSharedWorkMovesToTheOthers) {
+  DeviceSlotSupplier supplier(100, Devices("2xH100:80:sm90", 1));
+  supplier.SetSharedQueueDevices(kShared, {0, 1});
+  supplier.CloseDevice(1, absl::UnavailableError("Xid 79"));
+  Slot pinned, shared;
+  Reserve(supplier, Pinned(1), pinned);
+  Reserve(supplier, Shared(), shared);
+  EXPECT_FALSE(pinned.granted());
+  ASSERT_TRUE(shared.granted());
+  EXPECT_EQ(shared.permit->device()->index, 0);
+  pinned.pending->Cancel();
+  EXPECT_TRUE(absl::IsCancelled(pinned.status));
+}
+
+TEST(DeviceSlotSupplierTest, EachQueuePollsADeviceOnceSoOtherQueuesCanPollToo) {
+  DeviceSlotSupplier supplier(100, Devices("1xH100:80:sm90", 3));
+  supplier.SetSharedQueueDevices(kShared, {0});
+  Slot first, second, shared;
+  Reserve(supplier, Pinned(0), first);
+  Reserve(supplier, Pinned(0), second);
+  Reserve(supplier, Shared(), shared);
+  EXPECT_TRUE(first.granted());
+  EXPECT_FALSE(second.granted());
+  EXPECT_TRUE(shared.granted());
+  first.permit->MarkUsed({.activity_type = "train"});  // a task arrived: the next poll starts
+  EXPECT_TRUE(second.granted());
+}
+
+TEST(DeviceSlotSupplierTest, CpuQueuesTakeOnlyActivitySlots) {
+  DeviceSlotSupplier supplier(1, Devices("1xH100:80:sm90", 1));
+  Slot cpu, gpu;
+  Reserve(supplier, {.task_queue = "ml"}, cpu);
+  ASSERT_TRUE(cpu.granted());
+  EXPECT_EQ(cpu.permit->device(), std::nullopt);
+  Reserve(supplier, Pinned(0), gpu);  // the device is free but the worker is full
+  EXPECT_FALSE(gpu.granted());
+  cpu.permit->Release();
+  EXPECT_TRUE(gpu.granted());
+}
+
+}  // namespace
+}  // namespace kiln::executor
