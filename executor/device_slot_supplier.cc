@@ -27,13 +27,6 @@ class DeviceSlotSupplier::WaitHandle final : public PendingReservation {
   std::weak_ptr<Waiter> waiter_;
 };
 
-namespace {
-class NoWait final : public PendingReservation {
- public:
-  void Cancel() override {}
-};
-}  // namespace
-
 DeviceSlotSupplier::DeviceSlotSupplier(int cpu_slots, std::vector<SuppliedDevice> devices)
     : cpu_slots_(cpu_slots < 1 ? 1 : cpu_slots), devices_(std::move(devices)) {}
 
@@ -140,7 +133,7 @@ std::shared_ptr<PendingReservation> DeviceSlotSupplier::Reserve(const SlotReques
   if (id != 0) {
     lock.unlock();
     done(SlotPermit(this, id));
-    return std::make_shared<NoWait>();
+    return PendingReservation::Granted();
   }
   auto waiter = std::make_shared<Waiter>(Waiter{request, pinned, std::move(done)});
   (pinned ? pinned_waiters_ : shared_waiters_).push_back(waiter);

@@ -23,14 +23,6 @@ class FixedSlotSupplier::WaitHandle final : public PendingReservation {
   std::weak_ptr<Waiter> waiter_;
 };
 
-namespace {
-// Returned when the permit was granted at once: nothing left to cancel.
-class NoWait final : public PendingReservation {
- public:
-  void Cancel() override {}
-};
-}  // namespace
-
 FixedSlotSupplier::FixedSlotSupplier(int slots) : capacity_(slots < 1 ? 1 : slots) {}
 
 FixedSlotSupplier::~FixedSlotSupplier() {
@@ -46,7 +38,7 @@ std::shared_ptr<PendingReservation> FixedSlotSupplier::Reserve(const SlotRequest
     uint64_t id = next_id_++;
     lock.unlock();
     done(SlotPermit(this, id));
-    return std::make_shared<NoWait>();
+    return PendingReservation::Granted();
   }
   auto waiter = std::make_shared<Waiter>(Waiter{std::move(done)});
   waiters_.push_back(waiter);

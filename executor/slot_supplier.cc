@@ -34,4 +34,16 @@ void SlotPermit::Release() {
   supplier->ReleaseSlot(id_);
 }
 
+namespace {
+class GrantedReservation final : public PendingReservation {
+ public:
+  void Cancel() override {}
+};
+}  // namespace
+
+std::shared_ptr<PendingReservation> PendingReservation::Granted() {
+  static const auto granted = std::make_shared<GrantedReservation>();
+  return granted;
+}
+
 }  // namespace kiln::executor

@@ -90,6 +90,9 @@ class PendingReservation {
   virtual ~PendingReservation() = default;
   // Stops waiting: the callback runs with CANCELLED unless it already ran. Idempotent.
   virtual void Cancel() = 0;
+
+  // For a reservation granted at once: nothing is left to cancel.
+  static std::shared_ptr<PendingReservation> Granted();
 };
 
 // Counts for metrics and logs.
