@@ -23,6 +23,7 @@ struct StartFlags {
   double retry_backoff = 0;
   int retry_attempts = 0;
   std::string id_reuse_policy, id_conflict_policy;
+  bool follow = false;
 };
 
 void AddStartFlags(CLI::App* sub, StartFlags& f) {
@@ -157,6 +158,11 @@ int Start(CLI::App* sub, const StartFlags& f, bool wait) {
     std::cerr << "Started activity " << req->activity_id() << " (run " << started->run_id()
               << "), waiting for its result\n";
   }
+  if (f.follow) {
+    auto followed = FollowActivity(f.client, **client, *converter, req->activity_id(),
+                                   started->run_id());
+    if (!followed.ok()) return ReportError(followed.status());
+  }
   return WaitAndPrintOutcome(**client, *converter, req->activity_id(), started->run_id(),
                              f.client.output());
 }
@@ -177,6 +183,7 @@ void AddActivityCommands(CommandRegistry& registry) {
   CLI::App* execute_cmd =
       activity->add_subcommand("execute", "Start an activity and wait for its result");
   AddStartFlags(execute_cmd, *execute);
+  execute_cmd->add_flag("--follow", execute->follow, kFollowHelp);
   registry.Add(execute_cmd, [execute, execute_cmd] { return Start(execute_cmd, *execute, true); });
 
   AddActivityInspectCommands(registry, activity);

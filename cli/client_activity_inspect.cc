@@ -15,6 +15,7 @@ namespace ev1 = ::temporal::api::enums::v1;
 struct IdFlags {
   ClientFlags client;
   std::string activity_id, run_id, reason;
+  bool follow = false;
 };
 
 void AddIdFlags(CLI::App* sub, IdFlags& f) {
@@ -75,9 +76,15 @@ int Describe(const IdFlags& f) {
   if (!converter.ok()) return ReportError(converter.status());
   auto client = f.client.Connect();
   if (!client.ok()) return ReportError(client.status());
+  std::string run_id = f.run_id;
+  if (f.follow) {
+    auto followed = FollowActivity(f.client, **client, *converter, f.activity_id, f.run_id);
+    if (!followed.ok()) return ReportError(followed.status());
+    run_id = followed->run_id();  // the run followed, even if a newer one started since
+  }
   wsv1::DescribeActivityExecutionRequest req;
   req.set_activity_id(f.activity_id);
-  req.set_run_id(f.run_id);
+  req.set_run_id(run_id);
   req.set_include_input(true);
   req.set_include_outcome(true);
   req.set_include_heartbeat_details(true);
@@ -231,6 +238,8 @@ void AddActivityInspectCommands(CommandRegistry& registry, CLI::App* activity) {
   auto describe = std::make_shared<IdFlags>();
   CLI::App* describe_cmd = activity->add_subcommand("describe", "Show an activity's state");
   AddIdFlags(describe_cmd, *describe);
+  describe_cmd->add_flag("--follow", describe->follow,
+                         std::string(kFollowHelp) + "; then print the final state");
   registry.Add(describe_cmd, [describe] { return Describe(*describe); });
 
   for (bool terminate : {false, true}) {

@@ -2,7 +2,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
+#include "executor/activity_future.h"
+#include "gpu/activity_gpu.h"
 #include "gpu/probe.h"
 #include "nlohmann/json.hpp"
 #include "payload/application_error.h"
@@ -11,31 +14,12 @@
 namespace kiln::cli {
 namespace {
 
-nlohmann::json Probe(executor::ActivityContext& ctx, std::optional<nlohmann::json> input) {
-  const std::optional<executor::AssignedDevice>& device = ctx.device();
-  if (!device) {
-    throw ApplicationError(
-        "kiln.gpu.probe needs a GPU: start it on a device queue (Q@HOST/gpuN) or a tag queue "
-        "(Q:sm90), not on '" + ctx.info().task_queue + "'",
-        "NoDeviceAssigned")
-        .NonRetryable();
-  }
-  int64_t elements = int64_t{1} << 20;
-  if (input && input->is_object() && input->contains("elements") &&
-      (*input)["elements"].is_number_integer()) {
-    elements = (*input)["elements"].get<int64_t>();
-  }
-  // The GPU path (gpu/cuda/probe_kernel.h on a pooled stream) is not wired into the worker yet:
-  // real devices run the CPU path too, and say so in the result.
-  gpu::ProbeResult result = gpu::RunProbeOnCpu(elements);
-  spdlog::info("kiln.gpu.probe on gpu{} ({}{}): {} elements, correct={}, {:.3f} ms", device->index,
-               device->name, device->simulated ? ", simulated" : "", result.elements,
-               result.correct, result.elapsed_ms);
+nlohmann::json ResultJson(const executor::AssignedDevice& device, const gpu::ProbeResult& result) {
   return {{"device",
-           {{"index", device->index},
-            {"uuid", device->uuid},
-            {"name", device->name},
-            {"simulated", device->simulated}}},
+           {{"index", device.index},
+            {"uuid", device.uuid},
+            {"name", device.name},
+            {"simulated", device.simulated}}},
           {"path", result.path},
           {"elements", result.elements},
           {"sum", result.sum},
@@ -44,11 +28,62 @@ nlohmann::json Probe(executor::ActivityContext& ctx, std::optional<nlohmann::jso
           {"elapsed_ms", result.elapsed_ms}};
 }
 
+void LogResult(const executor::AssignedDevice& device, const gpu::ProbeResult& result) {
+  spdlog::info("kiln.gpu.probe on gpu{} ({}{}): {} path, {} elements, correct={}, {:.3f} ms",
+               device.index, device.name, device.simulated ? ", simulated" : "", result.path,
+               result.elements, result.correct, result.elapsed_ms);
+}
+
+executor::ActivityFuture<nlohmann::json> Probe(executor::ActivityContext& ctx,
+                                               std::optional<nlohmann::json> input) {
+  const std::optional<executor::AssignedDevice>& assigned = ctx.device();
+  if (!assigned) {
+    throw ApplicationError(
+        "kiln.gpu.probe needs a GPU: start it on a device queue (Q@HOST/gpuN) or a tag queue "
+        "(Q:sm90), not on '" + ctx.info().task_queue + "'",
+        "NoDeviceAssigned")
+        .NonRetryable();
+  }
+  const executor::AssignedDevice device = *assigned;
+  int64_t elements = int64_t{1} << 20;
+  if (input && input->is_object() && input->contains("elements") &&
+      (*input)["elements"].is_number_integer()) {
+    elements = (*input)["elements"].get<int64_t>();
+  }
+
+  executor::GpuContext& gpu = ctx.gpu();
+  if (!gpu.available()) {
+    // Simulated devices, and real ones in a build without CUDA: the CPU path.
+    gpu::ProbeResult result = gpu::RunProbeOnCpu(elements);
+    LogResult(device, result);
+    nlohmann::json out = ResultJson(device, result);
+    if (!device.simulated) out["note"] = std::string(gpu.status().message());
+    return executor::ActivityFuture<nlohmann::json>::FromValue(std::move(out));
+  }
+
+  // The probe kernel on the activity's pooled stream, memory from its capped allocator; the
+  // event watcher completes the future, so no worker thread waits for the kernel.
+  executor::ActivityPromise<nlohmann::json> promise;
+  executor::ActivityFuture<nlohmann::json> future = promise.GetFuture();
+  absl::Status launched = gpu::LaunchProbe(
+      *gpu.resources(), elements,
+      [promise, device, &gpu](absl::StatusOr<gpu::ProbeResult> result) mutable {
+        if (!result.ok()) {
+          promise.SetException(gpu.ToApplicationError(result.status()));
+          return;
+        }
+        LogResult(device, *result);
+        promise.SetValue(ResultJson(device, *result));
+      });
+  if (!launched.ok()) throw gpu.ToApplicationError(launched);
+  return future;
+}
+
 }  // namespace
 
 absl::Status RegisterGpuProbeActivity(executor::ActivityRegistry& registry) {
   return registry.Register(kGpuProbeActivity, Probe,
-                           {.needs = executor::ResourceNeeds::Gpu(0)});
+                           {.needs = executor::ResourceNeeds::Gpu(kGpuProbeMemoryBytes)});
 }
 
 }  // namespace kiln::cli

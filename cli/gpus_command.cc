@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
+#include "executor/gpu_worker_runtime.h"
+#include "executor/worker_config.h"
 #include "gpu/capacity_ledger.h"
 #include "gpu/fake_device_provider.h"
 #include "gpu/system_device_provider.h"
@@ -24,13 +26,40 @@ struct GpusFlags {
   std::vector<std::string> tag_rules;
   std::vector<std::string> task_queues;
   std::string host_id;
+  std::string config_file;  // Kiln worker settings (executor/worker_config.h)
+  // What `kiln worker` would give each device: its defaults, then the file's [gpu] settings.
+  gpu::CapacityOptions capacity = executor::GpuWorkerOptions{}.capacity;
 };
+
+// Takes simulate, tags, task_queues and host_id from the worker settings file where the flag
+// was not given (flags > file > defaults), so `kiln gpus --config F` shows what `kiln worker
+// --config F` would serve.
+absl::Status ApplyConfigFile(const CLI::App& sub, GpusFlags& flags) {
+  if (flags.config_file.empty()) return absl::OkStatus();
+  absl::StatusOr<executor::WorkerConfig> file = executor::LoadWorkerConfig(flags.config_file);
+  if (!file.ok()) return file.status();
+  auto unset = [&sub](const char* flag) { return sub.get_option(flag)->count() == 0; };
+  if (file->gpu.simulate && unset("--simulate-gpus")) flags.simulate = *file->gpu.simulate;
+  if (file->task_queues && unset("--task-queue")) flags.task_queues = *file->task_queues;
+  if (file->host_id && unset("--host-id")) flags.host_id = *file->host_id;
+  executor::GpuWorkerOptions gpu;
+  gpu.ApplyConfig(file->gpu);
+  flags.capacity = gpu.capacity;
+  if (file->gpu.tags && unset("--gpu-tag")) {
+    flags.tag_rules.clear();
+    for (const gpu::TagRule& rule : *file->gpu.tags) {
+      flags.tag_rules.push_back(rule.name() + ": " + rule.expression());
+    }
+  }
+  return absl::OkStatus();
+}
 
 struct Report {
   gpu::Inventory inventory;
   std::vector<std::vector<std::string>> tags;  // per device
   std::vector<std::string> task_queues;        // planned names, when asked for
   std::string queue_plan_error;
+  gpu::CapacityOptions capacity;
 };
 
 std::string HostName() {
@@ -39,8 +68,9 @@ std::string HostName() {
   return name;
 }
 
-nlohmann::json DeviceJson(const gpu::DeviceInfo& d, const std::vector<std::string>& tags) {
-  gpu::DeviceCapacity capacity = gpu::DefaultCapacity(d, {});
+nlohmann::json DeviceJson(const gpu::DeviceInfo& d, const std::vector<std::string>& tags,
+                          const gpu::CapacityOptions& options) {
+  gpu::DeviceCapacity capacity = gpu::DefaultCapacity(d, options);
   return {{"index", d.index},
           {"uuid", d.uuid},
           {"name", d.name},
@@ -66,7 +96,7 @@ nlohmann::json DeviceJson(const gpu::DeviceInfo& d, const std::vector<std::strin
 std::string RenderJson(const Report& r) {
   nlohmann::json devices = nlohmann::json::array();
   for (size_t i = 0; i < r.inventory.devices.size(); ++i) {
-    devices.push_back(DeviceJson(r.inventory.devices[i], r.tags[i]));
+    devices.push_back(DeviceJson(r.inventory.devices[i], r.tags[i], r.capacity));
   }
   nlohmann::json out = {{"source", r.inventory.source},
                         {"devices", devices},
@@ -100,7 +130,7 @@ std::string RenderText(const Report& r) {
   }
   for (size_t i = 0; i < devices.size(); ++i) {
     const gpu::DeviceInfo& d = devices[i];
-    gpu::DeviceCapacity capacity = gpu::DefaultCapacity(d, {});
+    gpu::DeviceCapacity capacity = gpu::DefaultCapacity(d, r.capacity);
     absl::StrAppend(&out, "gpu", d.index, "  ", d.name, d.simulated ? "  (simulated)" : "", "\n");
     absl::StrAppend(&out, "      uuid ", d.uuid, "  bus ", d.pci_bus_id, "  compute ",
                     d.compute_capability.ToString(), "  MIG ", gpu::MigModeName(d.mig_mode), "\n");
@@ -153,6 +183,7 @@ int RunGpus(const GpusFlags& flags, const QueuePlanHook& queue_plan) {
     provider = gpu::MakeSystemDeviceProvider(gpu::SystemProviderOptions::FromEnvironment());
   }
   Report report;
+  report.capacity = flags.capacity;
   report.inventory = provider->Discover();
   for (const gpu::DeviceInfo& d : report.inventory.devices) {
     report.tags.push_back(gpu::DeviceTags(d, rules));
@@ -196,7 +227,17 @@ void AddGpusCommand(CommandRegistry& registry, QueuePlanHook queue_plan) {
                   "Logical task queue to plan (repeatable)");
   sub->add_option("--host-id", flags->host_id, "Host id for host and device queues (default: "
                                                "the hostname)");
-  registry.Add(sub, [flags, queue_plan] { return RunGpus(*flags, queue_plan); });
+  sub->add_option("--config", flags->config_file,
+                  "Kiln worker settings file (TOML, docs/CONFIG.md; env KILN_CONFIG_FILE): its "
+                  "[gpu] simulate and tags, task_queues and host_id apply unless given as flags")
+      ->envname(executor::kConfigFileEnv);
+  registry.Add(sub, [flags, queue_plan, sub] {
+    if (absl::Status s = ApplyConfigFile(*sub, *flags); !s.ok()) {
+      std::cerr << "kiln gpus: " << s.message() << "\n";
+      return kExitUsage;
+    }
+    return RunGpus(*flags, queue_plan);
+  });
 }
 
 }  // namespace kiln::cli

@@ -2,6 +2,7 @@
 // why there is none when there is none, and the task queues this host would advertise.
 //
 //   kiln gpus [--output text|json] [--simulate-gpus SPEC] [--gpu-tag 'NAME: EXPR']...
+//             [--config kiln-worker.toml]
 //             [--task-queue Q]... [--host-id H]
 //
 // The queue listing belongs to routing/: AddGpusCommand takes it as a hook, so cli/main.cc

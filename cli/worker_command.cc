@@ -3,27 +3,25 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "base/logging.h"
 #include "cli/client_flags.h"
 #include "cli/gpu_probe_activity.h"
 #include "client/env_config.h"
 #include "client/grpc_temporal_client.h"
-#include "executor/device_slot_supplier.h"
 #include "executor/diagnostic_activities.h"
+#include "executor/gpu_worker_runtime.h"
+#include "executor/metrics/gpu_collector.h"
+#include "executor/metrics/http_server.h"
+#include "executor/metrics/registry.h"
 #include "executor/termination_signals.h"
 #include "executor/worker.h"
-#include "gpu/fake_device_provider.h"
-#include "gpu/health.h"
-#include "gpu/system_device_provider.h"
+#include "executor/worker_config.h"
 #include "gpu/tag_rule.h"
-#include "routing/gpu_queue_contributor.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::cli {
@@ -44,120 +42,72 @@ struct WorkerFlags {
   std::vector<std::string> gpu_tags;
   int gpu_slots_per_device = 4;
   std::vector<std::string> simulate_gpu_faults;  // "INDEX:XID:DELAY"
+  int metrics_port = -1;  // -1: no metrics endpoint; 0: a free port
+  std::string metrics_address = "127.0.0.1";
+  std::string config_file;  // Kiln worker settings (executor/worker_config.h)
+  // Settings only the file sets (no flags).
+  std::optional<uint64_t> gpu_memory_reserve_bytes;
+  std::optional<uint64_t> gpu_memory_budget_bytes;
 };
 
-// The devices this worker serves and what watches them. Declared before the Worker in
-// RunWorker, so it outlives it.
-struct GpuRuntime {
-  std::unique_ptr<gpu::DeviceProvider> provider;
-  gpu::Inventory inventory;
-  std::shared_ptr<executor::DeviceSlotSupplier> slots;  // null without devices
-  std::unique_ptr<gpu::HealthTracker> health;
-  std::unique_ptr<gpu::HealthMonitor> monitor;
-  // Set while the worker runs: a drained device's running activities are cancelled through it.
-  std::atomic<executor::Worker*> worker{nullptr};
-  void Stop() {
-    if (monitor) monitor->Stop();
-    worker = nullptr;
+// Fills the settings not given as flags from the settings file (--config, KILN_CONFIG_FILE):
+// flags > file > defaults. A list flag given (--task-queue, --gpu-tag) replaces the file's list.
+absl::Status ApplyConfigFile(const CLI::App& sub, WorkerFlags& flags) {
+  if (!flags.config_file.empty()) {
+    absl::StatusOr<executor::WorkerConfig> file = executor::LoadWorkerConfig(flags.config_file);
+    if (!file.ok()) return file.status();
+    auto take = [&sub](const char* flag, auto& field, const auto& value) {
+      if (value && sub.get_option(flag)->count() == 0) field = *value;
+    };
+    take("--task-queue", flags.task_queues, file->task_queues);
+    take("--host-id", flags.host_id, file->host_id);
+    take("--max-concurrent-activities", flags.max_concurrent_activities,
+         file->max_concurrent_activities);
+    take("--pollers-per-queue", flags.pollers_per_queue, file->pollers_per_queue);
+    take("--max-activities-per-second", flags.max_activities_per_second,
+         file->max_activities_per_second);
+    take("--max-task-queue-activities-per-second", flags.max_task_queue_activities_per_second,
+         file->max_task_queue_activities_per_second);
+    take("--build-id", flags.build_id, file->build_id);
+    take("--graceful-shutdown-timeout", flags.graceful_shutdown_timeout,
+         file->graceful_shutdown_timeout_text);
+    take("--log-level", flags.log_level, file->log_level);
+    take("--metrics-port", flags.metrics_port, file->metrics_port);
+    take("--metrics-address", flags.metrics_address, file->metrics_address);
+    take("--simulate-gpus", flags.simulate_gpus, file->gpu.simulate);
+    take("--gpu-slots-per-device", flags.gpu_slots_per_device, file->gpu.slots_per_device);
+    if (file->gpu.tags && sub.get_option("--gpu-tag")->count() == 0) {
+      flags.gpu_tags.clear();
+      for (const gpu::TagRule& rule : *file->gpu.tags) {
+        flags.gpu_tags.push_back(rule.name() + ": " + rule.expression());
+      }
+    }
+    flags.gpu_memory_reserve_bytes = file->gpu.memory_reserve_bytes;
+    flags.gpu_memory_budget_bytes = file->gpu.memory_budget_bytes;
   }
-  ~GpuRuntime() { Stop(); }
-};
+  if (flags.task_queues.empty()) {
+    return absl::InvalidArgumentError(
+        "no task queue to serve: give --task-queue Q (repeatable) or task_queues in the "
+        "settings file (--config)");
+  }
+  return absl::OkStatus();
+}
 
-// Discovers devices (simulated with --simulate-gpus) and, when there are some, plans their
-// queues into `options` and gives it a device-aware slot supplier.
-absl::Status SetUpGpus(const WorkerFlags& flags, GpuRuntime& gpus,
-                       executor::WorkerOptions& options) {
-  std::vector<gpu::TagRule> rules;
+absl::StatusOr<executor::GpuWorkerOptions> GpuOptions(const WorkerFlags& flags) {
+  executor::GpuWorkerOptions gpu;
   for (const std::string& text : flags.gpu_tags) {
     auto rule = gpu::TagRule::Parse(text);
     if (!rule.ok()) return absl::InvalidArgumentError("--gpu-tag: " + rule.status().ToString());
-    rules.push_back(*std::move(rule));
+    gpu.tag_rules.push_back(*std::move(rule));
   }
-  if (flags.gpu_slots_per_device < 1) {
-    return absl::InvalidArgumentError("--gpu-slots-per-device must be at least 1");
+  gpu.simulate = flags.simulate_gpus;
+  gpu.simulate_faults = flags.simulate_gpu_faults;
+  gpu.capacity.slots_per_device = flags.gpu_slots_per_device;
+  if (flags.gpu_memory_reserve_bytes) {
+    gpu.capacity.memory_reserve_bytes = *flags.gpu_memory_reserve_bytes;
   }
-  if (!flags.simulate_gpus.empty()) {
-    auto fake = gpu::FakeDeviceProvider::FromSpec(flags.simulate_gpus);
-    if (!fake.ok()) return absl::InvalidArgumentError("--simulate-gpus: " + fake.status().ToString());
-    for (const std::string& text : flags.simulate_gpu_faults) {
-      std::vector<std::string> parts = absl::StrSplit(text, ':');
-      int index = 0, xid = 0;
-      absl::Duration delay;
-      if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &index) ||
-          !absl::SimpleAtoi(parts[1], &xid) || !absl::ParseDuration(parts[2], &delay) ||
-          (*fake)->uuid(index).empty()) {
-        return absl::InvalidArgumentError(
-            "--simulate-gpu-fault takes INDEX:XID:DELAY for a simulated device, e.g. 1:79:5s; "
-            "got '" + text + "'");
-      }
-      (*fake)->ScheduleFault(gpu::DeviceFault::Xid((*fake)->uuid(index), xid),
-                             absl::Now() + delay);
-      spdlog::warn("simulated Xid {} scheduled on gpu{} in {}", xid, index,
-                   absl::FormatDuration(delay));
-    }
-    gpus.provider = *std::move(fake);
-  } else if (!flags.simulate_gpu_faults.empty()) {
-    return absl::InvalidArgumentError("--simulate-gpu-fault needs --simulate-gpus");
-  } else {
-    gpus.provider = gpu::MakeSystemDeviceProvider(gpu::SystemProviderOptions::FromEnvironment());
-  }
-  gpus.inventory = gpus.provider->Discover();
-  const std::vector<gpu::DeviceInfo>& devices = gpus.inventory.devices;
-  if (devices.empty()) {
-    spdlog::info("no GPU: {}; serving CPU queues only", gpus.inventory.reason);
-    return absl::OkStatus();
-  }
-  for (const gpu::DeviceInfo& d : devices) {
-    spdlog::log(d.simulated ? spdlog::level::warn : spdlog::level::info,
-                "gpu{} {} {} ({}, sm{}{}){}", d.index, d.name, d.uuid,
-                gpu::FormatBytes(d.total_memory_bytes), d.compute_capability.major,
-                d.compute_capability.minor, d.simulated ? " SIMULATED: no real GPU is used" : "");
-  }
-  std::vector<executor::SuppliedDevice> supplied;
-  gpu::CapacityOptions capacity;
-  capacity.slots_per_device = flags.gpu_slots_per_device;
-  for (const gpu::DeviceInfo& d : devices) {
-    supplied.push_back(
-        {d, std::make_shared<gpu::CapacityLedger>(d.uuid, gpu::DefaultCapacity(d, capacity))});
-  }
-  gpus.slots = std::make_shared<executor::DeviceSlotSupplier>(flags.max_concurrent_activities,
-                                                              std::move(supplied));
-  auto gpu_queues = std::make_shared<routing::GpuQueueContributor>(devices, rules);
-  options.queue_contributors = {std::make_shared<routing::CpuQueueContributor>(), gpu_queues};
-  absl::StatusOr<routing::QueuePlan> plan = routing::QueuePlan::Build(
-      {.logical_queues = options.task_queues, .host_id = options.host_id},
-      options.queue_contributors);
-  if (!plan.ok()) return plan.status();
-  for (const routing::PlannedQueue& q : plan->queues()) {
-    if (q.kind == routing::QueueKind::kTag) {
-      gpus.slots->SetSharedQueueDevices(q.name, gpu_queues->DevicesForQueue(q));
-    }
-  }
-  options.slot_supplier = gpus.slots;
-
-  // Drain: a device that turns unhealthy (or is drained) takes no new work; its queues stop
-  // polling and shared queues place on the other devices.
-  gpus.health = std::make_unique<gpu::HealthTracker>(devices);
-  std::weak_ptr<executor::DeviceSlotSupplier> weak_slots = gpus.slots;
-  std::atomic<executor::Worker*>* worker = &gpus.worker;
-  gpus.health->AddListener([weak_slots, worker](const gpu::HealthChange& change) {
-    if (change.current.state == gpu::HealthState::kHealthy) return;
-    spdlog::error("gpu{} {} is {}: {}; draining it (its queues stop polling)", change.index,
-                  change.uuid, gpu::HealthStateName(change.current.state),
-                  change.current.reason);
-    if (auto slots = weak_slots.lock()) {
-      slots->CloseDevice(change.index, absl::UnavailableError(change.current.reason));
-    }
-    if (change.current.state != gpu::HealthState::kUnhealthy) return;  // draining: let finish
-    if (executor::Worker* w = worker->load()) {
-      w->CancelActivitiesOnDevice(change.index, change.uuid, change.current.reason);
-    }
-  });
-  gpus.monitor = gpus.provider->CreateHealthMonitor(devices);
-  if (absl::Status s = gpus.monitor->Start(*gpus.health); !s.ok()) {
-    spdlog::warn("GPU health monitoring is off: {}", s.ToString());
-  }
-  return absl::OkStatus();
+  gpu.capacity.memory_budget_bytes = flags.gpu_memory_budget_bytes;
+  return gpu;
 }
 
 int RunWorker(const WorkerFlags& flags) {
@@ -195,8 +145,29 @@ int RunWorker(const WorkerFlags& flags) {
   options.graceful_shutdown_timeout = *grace;
   options.build_id = flags.build_id;
   options.data_converter = std::make_shared<const payload::DataConverter>(*std::move(converter));
-  GpuRuntime gpus;
-  if (absl::Status s = SetUpGpus(flags, gpus, options); !s.ok()) return ReportError(s);
+  absl::StatusOr<executor::GpuWorkerOptions> gpu_options = GpuOptions(flags);
+  if (!gpu_options.ok()) return ReportError(gpu_options.status());
+  // Declared before the Worker, so it outlives it.
+  absl::StatusOr<std::unique_ptr<executor::GpuWorkerRuntime>> gpus =
+      executor::GpuWorkerRuntime::Create(*std::move(gpu_options), options);
+  if (!gpus.ok()) return ReportError(gpus.status());
+
+  // --metrics-port: the registry the worker records into, the GPU gauges (read at scrape time)
+  // and the /metrics server; declared before the worker, so they outlive it.
+  std::unique_ptr<executor::metrics::GpuCollector> gpu_metrics;
+  std::unique_ptr<executor::metrics::MetricsServer> metrics_server;
+  if (flags.metrics_port >= 0) {
+    auto registry = std::make_shared<executor::metrics::Registry>();
+    options.metrics = registry;
+    if ((*gpus)->slots()) {
+      gpu_metrics = std::make_unique<executor::metrics::GpuCollector>(
+          registry, (*gpus)->slots(), (*gpus)->devices(), (*gpus)->health());
+    }
+    auto server =
+        executor::metrics::MetricsServer::Start(registry, flags.metrics_address, flags.metrics_port);
+    if (!server.ok()) return ReportError(server.status());
+    metrics_server = *std::move(server);
+  }
 
   // Install the handlers before any thread starts, so every thread sees them.
   executor::TerminationSignals& signals = executor::TerminationSignals::Install();
@@ -207,17 +178,21 @@ int RunWorker(const WorkerFlags& flags) {
   if (absl::Status s = RegisterGpuProbeActivity(worker.registry()); !s.ok()) {
     return ReportError(s);
   }
+  (*gpus)->Attach(worker);
   if (absl::Status s = worker.Start(); !s.ok()) return ReportError(s);
-  gpus.worker = &worker;
   std::printf("kiln worker polling %s namespace=%s identity=%s\n",
               absl::StrJoin(worker.task_queues(), ",").c_str(), temporal->Namespace().c_str(),
               temporal->Identity().c_str());
+  if (metrics_server) {
+    std::printf("kiln worker metrics on http://%s:%d/metrics\n",
+                metrics_server->address().c_str(), metrics_server->port());
+  }
   std::fflush(stdout);
   int sig = signals.Wait();
   spdlog::info("signal {} received; shutting down gracefully (send it again to exit at once)",
                sig);
   worker.Shutdown();
-  gpus.Stop();
+  (*gpus)->Stop();
   return kExitOk;
 }
 
@@ -230,8 +205,7 @@ void AddWorkerCommand(CommandRegistry& registry) {
                 "kiln.fail and kiln.gpu.probe, on CPU and GPU queues");
   flags->client.AddTo(sub);
   sub->add_option("--task-queue,-q", flags->task_queues,
-                  "Logical task queue to serve (repeatable); its host queue Q@H is polled too")
-      ->required();
+                  "Logical task queue to serve (repeatable); its host queue Q@H is polled too");
   sub->add_option("--host-id", flags->host_id, "Host id in host queue names (default: hostname)");
   sub->add_option("--max-concurrent-activities", flags->max_concurrent_activities,
                   "Activities running at once")
@@ -261,9 +235,23 @@ void AddWorkerCommand(CommandRegistry& registry) {
   sub->add_option("--gpu-slots-per-device", flags->gpu_slots_per_device,
                   "Activities (and polls) a device takes at once")
       ->capture_default_str();
+  sub->add_option("--metrics-port", flags->metrics_port,
+                  "Serve Prometheus metrics on GET /metrics at this port (0: any free port; "
+                  "the URL is printed on start); off unless given")
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--metrics-address", flags->metrics_address,
+                  "Address the metrics endpoint listens on (0.0.0.0 exposes it to the network)")
+      ->capture_default_str();
   sub->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
-  registry.Add(sub, [flags] { return RunWorker(*flags); });
+  sub->add_option("--config", flags->config_file,
+                  "Kiln worker settings file (TOML, docs/CONFIG.md; env KILN_CONFIG_FILE); flags "
+                  "override it. Connection settings stay in TEMPORAL_* / --config-file")
+      ->envname(executor::kConfigFileEnv);
+  registry.Add(sub, [flags, sub] {
+    if (absl::Status s = ApplyConfigFile(*sub, *flags); !s.ok()) return ReportError(s);
+    return RunWorker(*flags);
+  });
 }
 
 }  // namespace kiln::cli

@@ -7,7 +7,11 @@
 //               [--max-activities-per-second 0] [--max-task-queue-activities-per-second 0]
 //               [--graceful-shutdown-timeout 10s] [--build-id ID] [--log-level info]
 //               [--simulate-gpus 2xH100:80:sm90] [--gpu-tag 'NAME: PREDICATE']...
-//               [--gpu-slots-per-device 4]
+//               [--gpu-slots-per-device 4] [--config kiln-worker.toml]
+//
+// --config (or env KILN_CONFIG_FILE) reads worker settings from a TOML file
+// (executor/worker_config.h, docs/CONFIG.md); flags given on the command line override it.
+// --task-queue is required unless the file sets task_queues.
 //
 // With GPUs (real, or simulated: identity gets a "+sim" suffix) each queue Q is also served as
 // Q@H/gpuN per device and Q:TAG per device tag (routing/gpu_queue_contributor.h), with device

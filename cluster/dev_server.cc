@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
   engine_options.limits = options.limits;
   engine_options.max_task_poll_hold = options.max_task_poll_hold;
   engine_options.execution_poll_hold = options.execution_poll_hold;
+  engine_options.backlog_window = options.backlog_window;
   server->engine_ = std::make_unique<ActivityEngine>(engine_options, *server->store_, clock);
   if (auto s = server->engine_->Recover(); !s.ok()) {
     return absl::UnavailableError(

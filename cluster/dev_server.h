@@ -41,6 +41,9 @@ struct DevServerOptions {
   Limits limits;
   absl::Duration max_task_poll_hold = absl::Seconds(60);
   absl::Duration execution_poll_hold = absl::Seconds(20);
+  // Backlog references each task queue keeps in memory; the rest of a backlog stays in the store
+  // (ActivityEngine::Options::backlog_window).
+  int backlog_window = 512;
   // TLS. Empty cert/key paths: plaintext. Both set: serve TLS with that PEM certificate chain and
   // private key. tls_client_ca_path set too: require a client certificate signed by that PEM CA
   // (mTLS); connections without one are refused during the handshake.

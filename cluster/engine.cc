@@ -2,6 +2,7 @@
 // polls. Client RPCs are in engine_client.cc, worker RPCs in engine_worker.cc.
 #include "cluster/engine.h"
 
+#include <algorithm>
 #include <memory>
 #include <random>
 
@@ -19,8 +20,6 @@ ActivityEngine::ActivityEngine(Options options, TaskStore& store, base::Clock& c
 }
 
 absl::Status ActivityEngine::Recover() {
-  auto open = store_.LoadOpen();
-  if (!open.ok()) return open.status();
   auto max_seq = store_.MaxSeq();
   if (!max_seq.ok()) return max_seq.status();
   Effects effects;
@@ -28,16 +27,35 @@ absl::Status ActivityEngine::Recover() {
     absl::MutexLock lock(&mu_);
     next_seq_ = *max_seq + 1;
     int skipped = 0;
-    for (ActivityState& state : *open) {
+    int64_t cold = 0;
+    const absl::Time now = Now();
+    const size_t window = static_cast<size_t>(std::max(1, options_.backlog_window));
+    // Runs waiting in a backlog with nothing due stay in the store (cold); the rest are loaded.
+    auto resume = [&](ActivityState&& state) ABSL_NO_THREAD_SAFETY_ANALYSIS {
       if (state.namespace_() != options_.namespace_name) {
         ++skipped;  // belongs to another namespace served from the same database
-        continue;
+        return;
       }
-      std::string run_id = state.info().run_id();
-      latest_run_[state.info().activity_id()] = run_id;
-      runs_.emplace(run_id, Activity(std::move(state)));
-    }
-    const absl::Time now = Now();
+      Activity a(std::move(state));
+      const auto deadline = a.NextDeadline(now);
+      if (a.Dispatchable(now) && (!deadline || *deadline > now)) {
+        TaskQueueMatcher& queue = queues_[a.task_queue()];
+        const TaskQueueMatcher::WindowKey key{a.PriorityKey(), a.state().seq()};
+        if (queue.Spilled(key)) {
+          queue.Spill(key);
+        } else {
+          queue.AddTask({a.run_id(), key.first, key.second, a.AttemptScheduledTime()});
+          queue.TrimWindow(window, [](const std::string&) { return true; });
+        }
+        if (deadline) cold_timers_.emplace(*deadline, a.state().seq());
+        ++cold;
+        return;
+      }
+      std::string run_id = a.run_id();
+      latest_run_[a.activity_id()] = run_id;
+      runs_.emplace(run_id, std::move(a));
+    };
+    if (absl::Status scanned = store_.ScanOpen(resume); !scanned.ok()) return scanned;
     for (auto& [run_id, a] : runs_) {
       if (a.ApplyTimeouts(now)) {
         Save(a, effects);
@@ -45,8 +63,10 @@ absl::Status ActivityEngine::Recover() {
         Refresh(a, effects);
       }
     }
-    spdlog::info("dev cluster resumed {} open activities ({} of other namespaces left idle)",
-                 runs_.size(), skipped);
+    spdlog::info(
+        "dev cluster resumed {} open activities ({} backlogged left in the store, {} of other "
+        "namespaces left idle)",
+        runs_.size() + cold, cold, skipped);
   }
   Commit(std::move(effects));
   return absl::OkStatus();
@@ -118,6 +138,13 @@ void ActivityEngine::Refresh(Activity& a, Effects& effects) {
   }
   ArmActivityTimer(a);
   NotifyExecPolls(a, effects);
+  if (dispatchable) {
+    std::string run_id = a.run_id();
+    effects.push_back([this, run_id, transitions = a.state().info().state_transition_count()](
+                          absl::Status s) {
+      if (s.ok()) Chill(run_id, transitions);
+    });
+  }
   if (!a.IsOpen()) {
     std::string run_id = a.run_id();
     effects.push_back([this, run_id](absl::Status s) {
@@ -133,8 +160,116 @@ void ActivityEngine::Evict(const std::string& run_id) {
   if (it == runs_.end() || it->second.IsOpen()) return;
   auto latest = latest_run_.find(it->second.activity_id());
   if (latest != latest_run_.end() && latest->second == run_id) latest_run_.erase(latest);
-  armed_.erase(run_id);
+  DisarmActivityTimer(run_id);
   runs_.erase(it);
+}
+
+void ActivityEngine::Chill(const std::string& run_id, int64_t transitions) {
+  absl::MutexLock lock(&mu_);
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return;
+  Activity& a = it->second;
+  const absl::Time now = Now();
+  if (!a.Dispatchable(now) || a.state().info().state_transition_count() != transitions) return;
+  if (auto at = a.NextDeadline(now)) AddColdTimer(*at, a.state().seq());
+  DisarmActivityTimer(run_id);
+  auto latest = latest_run_.find(a.activity_id());
+  if (latest != latest_run_.end() && latest->second == run_id) latest_run_.erase(latest);
+  TaskQueueMatcher& queue = queues_[a.task_queue()];
+  runs_.erase(it);
+  TrimWindow(queue);
+}
+
+void ActivityEngine::TrimWindow(TaskQueueMatcher& queue) {
+  const size_t window = static_cast<size_t>(std::max(1, options_.backlog_window));
+  if (queue.WindowSize() <= static_cast<int64_t>(window)) return;
+  queue.TrimWindow(window, [this](const std::string& id) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return !runs_.contains(id);  // only cold runs: a hot one's latest write may not be durable
+  });
+}
+
+Activity* ActivityEngine::FindOpen(const std::string& activity_id, const std::string& run_id,
+                                   Effects& effects) {
+  if (Activity* a = FindInMemory(activity_id, run_id)) return a;
+  auto stored = store_.Get(options_.namespace_name, activity_id, run_id);
+  if (!stored.ok() || !stored->has_value() ||
+      (*stored)->info().status() != temporal::api::enums::v1::ACTIVITY_EXECUTION_STATUS_RUNNING) {
+    return nullptr;  // closed or absent (FindAny reports errors)
+  }
+  return Thaw(std::move(**stored), effects);
+}
+
+Activity* ActivityEngine::Thaw(ActivityState state, Effects& effects, bool was_spilled) {
+  const std::string run_id = state.info().run_id();
+  TaskQueueMatcher& queue = queues_[state.info().task_queue()];
+  if (was_spilled && !queue.HasTask(run_id)) queue.Unspill();  // it was only in the store
+  auto [it, inserted] = runs_.emplace(run_id, Activity(std::move(state)));
+  Activity& a = it->second;
+  latest_run_[a.activity_id()] = run_id;  // an open run is its activity's latest
+  const absl::Time now = Now();
+  if (auto at = a.NextDeadline(now)) cold_timers_.erase({*at, a.state().seq()});
+  ArmActivityTimer(a);
+  effects.push_back([this, run_id, transitions = a.state().info().state_transition_count()](
+                        absl::Status s) {
+    if (s.ok()) Chill(run_id, transitions);
+  });
+  return &a;
+}
+
+bool ActivityEngine::PageBacklog(const std::string& queue_name, TaskQueueMatcher& queue) {
+  const auto from = queue.SpillFrom();
+  if (!from) return false;
+  const int limit = std::max(1, options_.backlog_window);
+  auto page = store_.ListBacklog(options_.namespace_name, queue_name, from->first, from->second,
+                                 limit);
+  if (!page.ok()) {
+    spdlog::error("dev cluster cannot page the backlog of task queue {}: {}", queue_name,
+                  page.status().ToString());
+    return false;
+  }
+  int64_t loaded = 0;
+  std::optional<TaskQueueMatcher::WindowKey> next;
+  if (static_cast<int>(page->size()) == limit) {
+    next = TaskQueueMatcher::WindowKey{BacklogPriority(page->back()), page->back().seq() + 1};
+  }
+  for (ActivityState& state : *page) {
+    const std::string& run_id = state.info().run_id();
+    if (runs_.contains(run_id) || queue.HasTask(run_id)) continue;  // in memory already
+    Activity a(std::move(state));
+    queue.AddTask({a.run_id(), a.PriorityKey(), a.state().seq(), a.AttemptScheduledTime()});
+    ++loaded;
+  }
+  queue.Paged(next, loaded);
+  // Cold entries left at or after the new SpillFrom (trimmed in while newer runs were still in
+  // flight) are paged again later: the window stays one page (plus runs in memory).
+  queue.DropSpilled([this](const std::string& id) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return !runs_.contains(id);
+  });
+  return true;
+}
+
+void ActivityEngine::AddColdTimer(absl::Time at, int64_t seq) {
+  const bool earliest = (timers_.empty() || at < timers_.begin()->first) &&
+                        (cold_timers_.empty() || at < cold_timers_.begin()->first);
+  cold_timers_.emplace(at, seq);
+  if (earliest && wakeup_) wakeup_();
+}
+
+void ActivityEngine::EraseActivityTimer(const std::string& run_id, absl::Time at) {
+  auto [begin, end] = timers_.equal_range(at);
+  for (auto it = begin; it != end; ++it) {
+    if (it->second.kind == Timer::kActivity && it->second.key == run_id) {
+      timers_.erase(it);
+      return;
+    }
+  }
+}
+
+void ActivityEngine::DisarmActivityTimer(const std::string& run_id) {
+  auto armed = armed_.find(run_id);
+  if (armed == armed_.end()) return;
+  EraseActivityTimer(run_id, armed->second);
+  armed_.erase(armed);
 }
 
 void ActivityEngine::ArmActivityTimer(const Activity& a) {
@@ -142,6 +277,7 @@ void ActivityEngine::ArmActivityTimer(const Activity& a) {
   if (!at) return;
   auto armed = armed_.find(a.run_id());
   if (armed != armed_.end() && armed->second <= *at) return;  // fires first, then re-arms
+  if (armed != armed_.end()) EraseActivityTimer(a.run_id(), armed->second);
   armed_[a.run_id()] = *at;
   ArmTimer(*at, {Timer::kActivity, a.run_id(), 0});
 }
@@ -190,20 +326,49 @@ void ActivityEngine::DispatchQueue(const std::string& queue_name, Effects& effec
   auto q = queues_.find(queue_name);
   if (q == queues_.end()) return;
   const absl::Time now = Now();
-  for (auto& match : q->second.Dispatch(now)) {
-    auto poll = task_polls_.find(match.poll_id);
-    Activity& a = runs_.at(match.run_id);
-    a.Start(poll->second.poller.identity, now);
-    store_.Put(a.state());
-    ArmActivityTimer(a);
-    NotifyExecPolls(a, effects);
-    wsv1::PollActivityTaskQueueResponse task;
-    a.FillTask(EncodeTaskToken({options_.namespace_name, a.activity_id(), a.run_id(), a.attempt()}),
-               task);
-    effects.push_back([done = std::move(poll->second.done), task = std::move(task)](absl::Status s) {
-      s.ok() ? done(task) : done(s);
-    });
-    task_polls_.erase(poll);
+  TaskQueueMatcher& queue = q->second;
+  for (;;) {
+    bool vanished = false;  // a matched cold run was gone: match the poller again
+    for (auto& match : queue.Dispatch(now)) {
+      auto poll = task_polls_.find(match.poll_id);
+      auto hot = runs_.find(match.run_id);
+      Activity* found = hot == runs_.end() ? nullptr : &hot->second;
+      if (found == nullptr) {  // cold: load it from the store
+        auto stored = store_.GetBySeq(match.seq);
+        if (stored.ok() && stored->has_value() && InBacklog(**stored) &&
+            (*stored)->info().run_id() == match.run_id) {
+          found = Thaw(std::move(**stored), effects, /*was_spilled=*/false);
+          if (found->ApplyTimeouts(now)) {  // its timeout is due: it closes instead
+            Save(*found, effects);
+            found = nullptr;
+          }
+        } else if (!stored.ok()) {
+          spdlog::error("dev cluster cannot load activity run {}: {}", match.run_id,
+                        stored.status().ToString());
+        }
+        if (found == nullptr) {
+          queue.ReturnPoller(poll->second.poller);
+          vanished = true;
+          continue;
+        }
+      }
+      Activity& a = *found;
+      a.Start(poll->second.poller.identity, now);
+      store_.Put(a.state());
+      ArmActivityTimer(a);
+      NotifyExecPolls(a, effects);
+      wsv1::PollActivityTaskQueueResponse task;
+      a.FillTask(
+          EncodeTaskToken({options_.namespace_name, a.activity_id(), a.run_id(), a.attempt()}),
+          task);
+      effects.push_back(
+          [done = std::move(poll->second.done), task = std::move(task)](absl::Status s) {
+            s.ok() ? done(task) : done(s);
+          });
+      task_polls_.erase(poll);
+    }
+    if (vanished) continue;
+    if (!queue.NeedsPage() || !PageBacklog(queue_name, queue)) break;
   }
   if (auto at = q->second.NextRateLimitedMatch()) {
     const std::string key = absl::StrCat("queue:", queue_name);
@@ -264,6 +429,24 @@ void ActivityEngine::FireDueTimers() {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = Now();
+    // Timeouts of cold runs: load each, then apply (or re-chill when nothing was due).
+    while (!cold_timers_.empty() && cold_timers_.begin()->first <= now) {
+      const int64_t seq = cold_timers_.begin()->second;
+      cold_timers_.erase(cold_timers_.begin());
+      auto stored = store_.GetBySeq(seq);
+      if (!stored.ok() || !stored->has_value()) continue;
+      ActivityState& state = **stored;
+      if (state.namespace_() != options_.namespace_name || !InBacklog(state) ||
+          runs_.contains(state.info().run_id())) {
+        continue;  // closed, or in memory with its own timer
+      }
+      Activity* a = Thaw(std::move(state), effects);
+      if (a->ApplyTimeouts(now)) {
+        Save(*a, effects);
+      } else {
+        Refresh(*a, effects);
+      }
+    }
     while (!timers_.empty() && timers_.begin()->first <= now) {
       auto node = timers_.extract(timers_.begin());
       const Timer& timer = node.mapped();
@@ -299,8 +482,27 @@ void ActivityEngine::FireDueTimers() {
 
 std::optional<absl::Time> ActivityEngine::NextTimerTime() {
   absl::MutexLock lock(&mu_);
-  if (timers_.empty()) return std::nullopt;
-  return timers_.begin()->first;
+  std::optional<absl::Time> next;
+  if (!timers_.empty()) next = timers_.begin()->first;
+  if (!cold_timers_.empty() && (!next || cold_timers_.begin()->first < *next)) {
+    next = cold_timers_.begin()->first;
+  }
+  return next;
+}
+
+ActivityEngine::ResidentStats ActivityEngine::Resident() {
+  absl::MutexLock lock(&mu_);
+  ResidentStats stats;
+  stats.runs = static_cast<int64_t>(runs_.size());
+  for (const auto& [run_id, a] : runs_) {
+    stats.state_bytes += static_cast<int64_t>(a.state().ByteSizeLong());
+  }
+  for (const auto& [name, queue] : queues_) {
+    stats.window_tasks += queue.WindowSize();
+    stats.backlog += queue.BacklogSize();
+  }
+  stats.cold_timers = static_cast<int64_t>(cold_timers_.size());
+  return stats;
 }
 
 void ActivityEngine::SetTimerWakeup(std::function<void()> wakeup) {

@@ -10,6 +10,14 @@
 // task or outcome arrives, at `hold_until` (empty answer, as Temporal gives), on CancelPoll
 // (CANCELLED), on ShutdownWorker (that worker's polls, empty) or on Shutdown (all, empty).
 //
+// Memory stays bounded with a large backlog: a SCHEDULED run whose state is durable is "cold": it
+// is dropped from memory and lives only in the store. Each task queue keeps a window of at most
+// `backlog_window` backlog references (run id, priority, seq) and pages the rest from the store
+// in (priority, seq) order when pollers need them; a cold run's pending timeout is one compact
+// (deadline, seq) entry. A cold run is loaded back ("thawed") when it is dispatched, cancelled,
+// terminated, deleted or times out. Started runs, runs waiting for a retry time and runs with
+// writes in flight stay in memory. Resident() reports what is held, for tests and benchmarks.
+//
 // Time comes from the injected Clock. Timers (activity timeouts, retry dispatch, poll expiry,
 // rate-limit waits) fire when someone calls FireDueTimers(); DevServer runs a thread for that,
 // tests call it after SimulatedClock::Advance.
@@ -28,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +65,17 @@ class ActivityEngine {
     absl::Duration max_task_poll_hold = absl::Seconds(60);
     // How long PollActivityExecution / a Describe long poll is held before an empty answer.
     absl::Duration execution_poll_hold = absl::Seconds(20);
+    // Most backlog references a task queue holds in memory (more wait in the store), and the
+    // size of one page loaded from the store. At least 1.
+    int backlog_window = 512;
+  };
+  // What the engine holds in memory (see the class comment).
+  struct ResidentStats {
+    int64_t runs = 0;           // runs held in full (started, retrying, writes in flight)
+    int64_t state_bytes = 0;    // serialized size of those runs (inputs, details, outcomes)
+    int64_t window_tasks = 0;   // backlog references in all task queue windows
+    int64_t backlog = 0;        // approximate backlog of all queues, windowed or not
+    int64_t cold_timers = 0;    // (deadline, seq) entries of runs held only in the store
   };
   template <typename T>
   using Done = std::function<void(absl::StatusOr<T>)>;
@@ -65,8 +85,9 @@ class ActivityEngine {
   ActivityEngine(const ActivityEngine&) = delete;
   ActivityEngine& operator=(const ActivityEngine&) = delete;
 
-  // Loads the open runs from the store and resumes them: backlog, running attempts and timers,
-  // with timeouts computed from persisted times (overdue ones fire at once). Call once, first.
+  // Resumes the open runs of the store: backlog (backlogged runs stay in the store, each queue's
+  // window is refilled), running attempts and timers, with timeouts computed from persisted times
+  // (overdue ones fire at once). Streams the store: memory stays bounded. Call once, first.
   absl::Status Recover();
 
   const Options& options() const { return options_; }
@@ -132,6 +153,8 @@ class ActivityEngine {
   // Answers every held poll with an empty response; later polls are answered empty at once.
   void Shutdown();
 
+  ResidentStats Resident();
+
  private:
   struct TaskPoll {
     std::string queue;            // empty for Nexus polls
@@ -183,6 +206,26 @@ class ActivityEngine {
   bool FinishPoll(PollId id, const absl::Status& status, Effects& effects)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Evict(const std::string& run_id);
+  // Drops a durable, still-backlogged run from memory (its transition count is unchanged since
+  // the write that `transitions` belongs to was made durable).
+  void Chill(const std::string& run_id, int64_t transitions);
+  // As FindInMemory, else loads an open run from the store into memory. nullptr when not open.
+  Activity* FindOpen(const std::string& activity_id, const std::string& run_id, Effects& effects)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Brings a cold run (open, only in the store) into memory; it is chilled again once durable
+  // unless it changes.
+  // `was_spilled` false: the caller knows it was not counted as left in the store.
+  Activity* Thaw(ActivityState state, Effects& effects, bool was_spilled = true)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Loads the next page of `queue`'s backlog from the store. False when nothing could be done.
+  bool PageBacklog(const std::string& queue_name, TaskQueueMatcher& queue)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TrimWindow(TaskQueueMatcher& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddColdTimer(absl::Time at, int64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the run's armed activity timer, if any.
+  void DisarmActivityTimer(const std::string& run_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseActivityTimer(const std::string& run_id, absl::Time at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewRunId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static wsv1::DescribeActivityExecutionResponse DescribeResponse(
       const ActivityState& state, const wsv1::DescribeActivityExecutionRequest& request);
@@ -216,6 +259,8 @@ class ActivityEngine {
   absl::flat_hash_map<std::string, std::vector<PollId>> exec_polls_by_run_ ABSL_GUARDED_BY(mu_);
   std::multimap<absl::Time, Timer> timers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::Time> armed_ ABSL_GUARDED_BY(mu_);  // run id -> timer
+  // Timeouts of cold runs: (deadline, seq). May hold stale entries (checked when they fire).
+  std::set<std::pair<absl::Time, int64_t>> cold_timers_ ABSL_GUARDED_BY(mu_);
   std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
   PollId next_poll_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;

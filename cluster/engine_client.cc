@@ -137,7 +137,8 @@ ActivityEngine::PollId ActivityEngine::DescribeActivityExecution(
       answer = state.status();
     } else if (request.long_poll_token().empty() ||
                state->info().state_transition_count() != seen || shutting_down_ ||
-               hold_until <= Now() || !runs_.contains(state->info().run_id())) {
+               hold_until <= Now() ||
+               state->info().status() != enums::ACTIVITY_EXECUTION_STATUS_RUNNING) {
       answer = DescribeResponse(*state, request);
     } else {
       id = next_poll_id_++;
@@ -203,7 +204,7 @@ void ActivityEngine::RequestCancelActivityExecution(
   Effects effects;
   s = [&]() -> absl::Status {
     absl::MutexLock lock(&mu_);
-    if (Activity* a = FindInMemory(request.activity_id(), request.run_id())) {
+    if (Activity* a = FindOpen(request.activity_id(), request.run_id(), effects)) {
       const auto before = a->state().info().state_transition_count();
       if (auto st = a->RequestCancel(request.request_id(), request.reason(), request.identity(), Now());
           !st.ok()) {
@@ -232,7 +233,7 @@ void ActivityEngine::TerminateActivityExecution(
   Effects effects;
   s = [&]() -> absl::Status {
     absl::MutexLock lock(&mu_);
-    if (Activity* a = FindInMemory(request.activity_id(), request.run_id())) {
+    if (Activity* a = FindOpen(request.activity_id(), request.run_id(), effects)) {
       const bool was_open = a->IsOpen();
       if (auto st = a->Terminate(request.request_id(), request.reason(), request.identity(), Now());
           !st.ok()) {
@@ -263,13 +264,13 @@ void ActivityEngine::DeleteActivityExecution(const wsv1::DeleteActivityExecution
     auto state = FindAny(request.activity_id(), request.run_id());
     if (!state.ok()) return state.status();
     const std::string run_id = state->info().run_id();
-    if (Activity* a = FindInMemory(request.activity_id(), run_id)) {
+    if (Activity* a = FindOpen(request.activity_id(), run_id, effects)) {
       if (a->IsOpen()) {
         a->Terminate("", "Delete activity execution", "", Now()).IgnoreError();
         Refresh(*a, effects);  // leaves the backlog, answers its pollers
       }
       runs_.erase(run_id);
-      armed_.erase(run_id);
+      DisarmActivityTimer(run_id);
       if (auto latest = latest_run_.find(request.activity_id());
           latest != latest_run_.end() && latest->second == run_id) {
         latest_run_.erase(latest);

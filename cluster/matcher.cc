@@ -92,6 +92,8 @@ std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::Dispatch(absl::Time now) 
   std::vector<Match> matches;
   Refill(now);
   while (!waiting_.empty() && !backlog_.empty()) {
+    const auto& [priority, seq, id] = *backlog_.begin();
+    if (Spilled({priority, seq})) break;  // the store may hold earlier tasks: page first
     if (rate_) {
       if (tokens_ < 1.0) break;
       tokens_ -= 1.0;
@@ -100,8 +102,9 @@ std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::Dispatch(absl::Time now) 
     waiting_.pop_front();
     poller_index_.erase(poller.id);
     std::string run_id = std::get<2>(*backlog_.begin());
+    const int64_t task_seq = std::get<1>(*backlog_.begin());
     RemoveTask(run_id);
-    matches.push_back({poller.id, std::move(run_id)});
+    matches.push_back({poller.id, std::move(run_id), task_seq});
   }
   return matches;
 }
@@ -124,6 +127,53 @@ std::vector<TaskQueueMatcher::PollerSeen> TaskQueueMatcher::RecentPollers(absl::
   std::sort(out.begin(), out.end(),
             [](const PollerSeen& a, const PollerSeen& b) { return a.last_access > b.last_access; });
   return out;
+}
+
+void TaskQueueMatcher::Spill(WindowKey key) {
+  if (!spill_from_ || key < *spill_from_) spill_from_ = key;
+  ++spilled_;
+}
+
+std::vector<std::string> TaskQueueMatcher::TrimWindow(
+    size_t max, const std::function<bool(const std::string&)>& evictable) {
+  std::vector<std::string> dropped;
+  auto it = backlog_.end();
+  while (tasks_.size() > max && it != backlog_.begin()) {
+    --it;
+    const auto& [priority, seq, run_id] = *it;
+    if (!evictable(run_id)) continue;
+    const WindowKey key{priority, seq};
+    std::string id = run_id;
+    ++it;  // RemoveTask erases the entry `it` pointed at; keep the one after it
+    RemoveTask(id);
+    Spill(key);
+    dropped.push_back(std::move(id));
+  }
+  return dropped;
+}
+
+void TaskQueueMatcher::DropSpilled(const std::function<bool(const std::string&)>& evictable) {
+  if (!spill_from_) return;
+  auto it = backlog_.lower_bound(Key{spill_from_->first, spill_from_->second, std::string()});
+  while (it != backlog_.end()) {
+    std::string id = std::get<2>(*it);
+    ++it;
+    if (!evictable(id)) continue;
+    RemoveTask(id);
+    ++spilled_;
+  }
+}
+
+bool TaskQueueMatcher::NeedsPage() const {
+  if (!spill_from_ || waiting_.empty()) return false;
+  if (backlog_.empty()) return true;
+  const auto& [priority, seq, id] = *backlog_.begin();
+  return Spilled({priority, seq});
+}
+
+void TaskQueueMatcher::Paged(std::optional<WindowKey> next, int64_t loaded) {
+  spill_from_ = next;
+  spilled_ = next ? std::max<int64_t>(0, spilled_ - loaded) : 0;
 }
 
 }  // namespace kiln::cluster

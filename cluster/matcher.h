@@ -7,6 +7,11 @@
 // bucket of that rate (burst max(1, rate)); NextRateLimitedMatch says when to call Dispatch again.
 // The backlog holds references (run ids), not payloads.
 //
+// Backlog window: the matcher may hold only part of a large backlog (the engine pages the rest
+// from the store). SpillFrom() = K means every backlogged task with (priority, seq) < K is here;
+// tasks at or after K may be only in the store, so Dispatch hands out none of those and NeedsPage
+// tells the engine to load the next page (AddTask each, then Paged).
+//
 // Thread safety: none; the engine calls it under its own lock.
 //
 //   TaskQueueMatcher q;
@@ -16,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <optional>
@@ -45,7 +51,9 @@ class TaskQueueMatcher {
   struct Match {
     uint64_t poll_id;
     std::string run_id;
+    int64_t seq = 0;
   };
+  using WindowKey = std::pair<int, int64_t>;  // priority, seq
   struct PollerSeen {
     std::string identity;
     absl::Time last_access;
@@ -78,7 +86,32 @@ class TaskQueueMatcher {
   // When a task and a poller are both waiting only because of the rate limit: when to retry.
   std::optional<absl::Time> NextRateLimitedMatch() const;
 
-  int64_t BacklogSize() const { return static_cast<int64_t>(tasks_.size()); }
+  // Tasks in the window plus (approximately) those left in the store.
+  int64_t BacklogSize() const { return static_cast<int64_t>(tasks_.size()) + spilled_; }
+  int64_t WindowSize() const { return static_cast<int64_t>(tasks_.size()); }
+
+  // A backlogged task was left out of the window (only in the store).
+  void Spill(WindowKey key);
+  // A task that was only in the store left the backlog or came back into the window by itself.
+  void Unspill() {
+    if (spilled_ > 0) --spilled_;
+  }
+  std::optional<WindowKey> SpillFrom() const { return spill_from_; }
+  // True when the key is at or after SpillFrom (the task may be the store's to order).
+  bool Spilled(WindowKey key) const { return spill_from_ && key >= *spill_from_; }
+  // Drops the largest entries for which `evictable(run_id)` holds until at most `max` remain;
+  // they count as spilled. Returns the dropped run ids.
+  std::vector<std::string> TrimWindow(size_t max,
+                                      const std::function<bool(const std::string&)>& evictable);
+  // Drops the entries at or after SpillFrom for which `evictable(run_id)` holds (they are the
+  // store's to order); they count as spilled.
+  void DropSpilled(const std::function<bool(const std::string&)>& evictable);
+  // Pollers wait, and every windowed task (if any) is at or after SpillFrom: load a page from
+  // the store starting at SpillFrom().
+  bool NeedsPage() const;
+  // After a page of `loaded` new tasks was added: `next` is the new SpillFrom (nullopt when the
+  // store returned its last backlogged task).
+  void Paged(std::optional<WindowKey> next, int64_t loaded);
   std::optional<absl::Time> OldestTaskTime() const;
   int WaitingPollers() const { return static_cast<int>(waiting_.size()); }
   // Pollers seen in the last five minutes, most recent first.
@@ -99,6 +132,9 @@ class TaskQueueMatcher {
   std::list<Poller> waiting_;
   absl::flat_hash_map<uint64_t, std::list<Poller>::iterator> poller_index_;
   std::map<std::string, PollerSeen> seen_;
+
+  std::optional<WindowKey> spill_from_;
+  int64_t spilled_ = 0;
 
   std::optional<double> rate_;
   double tokens_ = 0;

@@ -87,4 +87,31 @@ absl::StatusOr<int64_t> MemoryTaskStore::Count(const std::string& namespace_name
   return n;
 }
 
+absl::StatusOr<std::optional<ActivityState>> MemoryTaskStore::GetBySeq(int64_t seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = runs_.find(seq);
+  if (it == runs_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<std::vector<ActivityState>> MemoryTaskStore::ListBacklog(
+    const std::string& namespace_name, const std::string& task_queue, int priority, int64_t seq,
+    int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::pair<int, int64_t>, const ActivityState*> found;
+  for (const auto& [s, state] : runs_) {
+    if (state.namespace_() != namespace_name || state.info().task_queue() != task_queue ||
+        !InBacklog(state)) {
+      continue;
+    }
+    const std::pair<int, int64_t> key{BacklogPriority(state), s};
+    if (key < std::make_pair(priority, seq)) continue;
+    found.emplace(key, &state);
+    if (static_cast<int>(found.size()) > limit) found.erase(std::prev(found.end()));
+  }
+  std::vector<ActivityState> out;
+  for (const auto& [key, state] : found) out.push_back(*state);
+  return out;
+}
+
 }  // namespace kiln::cluster

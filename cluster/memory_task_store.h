@@ -1,5 +1,7 @@
 // cluster/memory_task_store.h — `MemoryTaskStore`: a TaskStore kept in process memory, for
 // `kiln dev --db :memory:` and tests. Every write is "durable" at once: Sync calls `done` inline.
+// It holds every run (inputs included) for the life of the process: memory grows with the number
+// of runs, unlike the SQLite store, so it is not for large backlogs.
 //
 // Thread safety: safe from any thread (one internal mutex).
 //
@@ -32,6 +34,12 @@ class MemoryTaskStore final : public TaskStore {
                                 int page_size, const std::string& page_token) override;
   absl::StatusOr<int64_t> Count(const std::string& namespace_name,
                                 const ListFilter& filter) override;
+  absl::StatusOr<std::optional<ActivityState>> GetBySeq(int64_t seq) override;
+  // Scans every run (this store is for tests and `--db :memory:`; it is not bounded anyway).
+  absl::StatusOr<std::vector<ActivityState>> ListBacklog(const std::string& namespace_name,
+                                                         const std::string& task_queue,
+                                                         int priority, int64_t seq,
+                                                         int limit) override;
 
  private:
   std::mutex mu_;

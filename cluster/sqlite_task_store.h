@@ -47,6 +47,13 @@ class SqliteTaskStore final : public TaskStore {
                                 int page_size, const std::string& page_token) override;
   absl::StatusOr<int64_t> Count(const std::string& namespace_name,
                                 const ListFilter& filter) override;
+  absl::StatusOr<std::optional<ActivityState>> GetBySeq(int64_t seq) override;
+  absl::StatusOr<std::vector<ActivityState>> ListBacklog(const std::string& namespace_name,
+                                                         const std::string& task_queue,
+                                                         int priority, int64_t seq,
+                                                         int limit) override;
+  // Streams rows: only one decoded run is in memory at a time.
+  absl::Status ScanOpen(const std::function<void(ActivityState&&)>& visit) override;
 
   // Number of transactions committed so far (lets tests and benchmarks see grouping).
   int64_t CommitCount() const;
@@ -57,6 +64,8 @@ class SqliteTaskStore final : public TaskStore {
     int64_t seq = 0;
     std::string run_id, namespace_name, activity_id, activity_type, task_queue;
     int status = 0;
+    int priority = 3;
+    bool backlog = false;
     std::string blob;
   };
   struct Batch {

@@ -26,3 +26,24 @@ absl::StatusOr<int64_t> ParsePageToken(const std::string& page_token) {
 }
 
 }  // namespace kiln::cluster
+
+namespace kiln::cluster {
+
+int BacklogPriority(const ActivityState& state) {
+  const int key = state.info().priority().priority_key();
+  return key == 0 ? 3 : key;
+}
+
+bool InBacklog(const ActivityState& state) {
+  return state.info().status() == temporal::api::enums::v1::ACTIVITY_EXECUTION_STATUS_RUNNING &&
+         state.info().run_state() == temporal::api::enums::v1::PENDING_ACTIVITY_STATE_SCHEDULED;
+}
+
+absl::Status TaskStore::ScanOpen(const std::function<void(ActivityState&&)>& visit) {
+  auto open = LoadOpen();
+  if (!open.ok()) return open.status();
+  for (ActivityState& state : *open) visit(std::move(state));
+  return absl::OkStatus();
+}
+
+}  // namespace kiln::cluster

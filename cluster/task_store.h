@@ -77,7 +77,26 @@ class TaskStore {
                                         int page_size, const std::string& page_token) = 0;
   virtual absl::StatusOr<int64_t> Count(const std::string& namespace_name,
                                         const ListFilter& filter) = 0;
+
+  // Backlog paging (the engine keeps only a bounded window of each queue's backlog in memory).
+  // The run with this seq, in any namespace; nullopt if none.
+  virtual absl::StatusOr<std::optional<ActivityState>> GetBySeq(int64_t seq) = 0;
+  // Up to `limit` open runs of `task_queue` whose run state is SCHEDULED, with
+  // (priority key, seq) >= (`priority`, `seq`), in that order (priority 1 first, then FIFO).
+  virtual absl::StatusOr<std::vector<ActivityState>> ListBacklog(const std::string& namespace_name,
+                                                                 const std::string& task_queue,
+                                                                 int priority, int64_t seq,
+                                                                 int limit) = 0;
+  // Calls `visit` with every RUNNING run in creation order, one at a time, so that start-up does
+  // not hold every open run in memory at once. `visit` must not call back into the store. The
+  // default goes through LoadOpen.
+  virtual absl::Status ScanOpen(const std::function<void(ActivityState&&)>& visit);
 };
+
+// The backlog priority key of a run as the stores index it: 1 (first) .. 5, unset = 3.
+int BacklogPriority(const ActivityState& state);
+// Whether a stored run belongs in its queue's backlog column: RUNNING and run state SCHEDULED.
+bool InBacklog(const ActivityState& state);
 
 // Forwards every call to `target`; override one method to inject a fault.
 class TaskStoreWrapper : public TaskStore {
@@ -102,6 +121,18 @@ class TaskStoreWrapper : public TaskStore {
   }
   absl::StatusOr<int64_t> Count(const std::string& ns, const ListFilter& filter) override {
     return target_.Count(ns, filter);
+  }
+  absl::StatusOr<std::optional<ActivityState>> GetBySeq(int64_t seq) override {
+    return target_.GetBySeq(seq);
+  }
+  absl::StatusOr<std::vector<ActivityState>> ListBacklog(const std::string& ns,
+                                                         const std::string& task_queue,
+                                                         int priority, int64_t seq,
+                                                         int limit) override {
+    return target_.ListBacklog(ns, task_queue, priority, seq, limit);
+  }
+  absl::Status ScanOpen(const std::function<void(ActivityState&&)>& visit) override {
+    return target_.ScanOpen(visit);
   }
 
  private:

@@ -1,5 +1,10 @@
 #include "executor/activity_context.h"
 
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gpu/device_info.h"
+#include "gpu/memory_cap.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::executor {
@@ -46,6 +51,125 @@ bool ActivityContext::Cancel(CancelReason reason, const std::string& message) {
   CancelReason expected = CancelReason::kNone;
   if (!reason_.compare_exchange_strong(expected, reason)) return false;
   return source_.Cancel(message);
+}
+
+GpuContext::GpuContext()
+    : status_(absl::FailedPreconditionError(
+          "this activity was not placed on a GPU, so it has no CUDA stream or device memory: "
+          "start it on a device queue (Q@HOST/gpuN) or a tag queue (Q:TAG)")) {}
+
+absl::StatusOr<gpu::DeviceMemory> GpuContext::TryAllocate(uint64_t bytes) {
+  if (!resources_) return status_;
+  return resources_->Allocate(bytes);
+}
+
+gpu::DeviceMemory GpuContext::Allocate(uint64_t bytes) {
+  absl::StatusOr<gpu::DeviceMemory> memory = TryAllocate(bytes);
+  if (!memory.ok()) throw ToApplicationError(memory.status());
+  return *std::move(memory);
+}
+
+ActivityFuture<void> GpuContext::WhenDone() {
+  if (!resources_) {
+    return ActivityFuture<void>::FromError(std::make_exception_ptr(ToApplicationError(status_)));
+  }
+  ActivityPromise<void> promise;
+  ActivityFuture<void> future = promise.GetFuture();
+  absl::Status recorded = resources_->NotifyWhenDone(
+      [promise, label = device_label_](absl::Status s) mutable {
+        if (s.ok()) {
+          promise.SetValue();
+        } else {
+          promise.SetException(ApplicationError(
+              absl::StrCat("CUDA work on ", label, " failed: ", s.ToString()), "GpuError"));
+        }
+      });
+  if (!recorded.ok()) promise.SetException(ToApplicationError(recorded));
+  return future;
+}
+
+ApplicationError GpuContext::ToApplicationError(const absl::Status& status) const {
+  const std::string where = device_label_.empty() ? std::string("this activity's GPU")
+                                                  : device_label_;
+  if (std::optional<gpu::MemoryCapExceeded> cap = gpu::MemoryCapExceededFrom(status)) {
+    return ApplicationError(
+               absl::StrCat("GPU memory cap exceeded on ", where, ": requested ",
+                            gpu::FormatBytes(cap->requested_bytes), " (", cap->requested_bytes,
+                            " bytes) with ", gpu::FormatBytes(cap->allocated_bytes),
+                            " already allocated; the activity declared a cap of ",
+                            gpu::FormatBytes(cap->cap_bytes), " (", cap->cap_bytes,
+                            " bytes). Declare more GPU memory for the activity "
+                            "(ResourceNeeds::Gpu) or allocate less"),
+               "GpuMemoryCapExceeded")
+        .NonRetryable()
+        .WithDetails(static_cast<int64_t>(cap->requested_bytes),
+                     static_cast<int64_t>(cap->cap_bytes), where);
+  }
+  if (!available() && status == status_) {
+    // Placement (CPU queue, simulated device) won't change on a retry; a missing CUDA build or
+    // driver may be different on the worker the retry lands on.
+    return ApplicationError(absl::StrCat("no GPU resources: ", status.message()),
+                            "GpuUnavailable")
+        .NonRetryable(absl::IsFailedPrecondition(status));
+  }
+  return ApplicationError(absl::StrCat("GPU error on ", where, ": ", status.ToString()),
+                          "GpuError");
+}
+
+void GpuContext::Attach(std::unique_ptr<gpu::ActivityGpu> resources, std::string device_label) {
+  resources_ = std::move(resources);
+  device_label_ = std::move(device_label);
+  status_ = resources_ ? absl::OkStatus()
+                       : absl::InternalError("GpuContext::Attach was given no resources");
+}
+
+void GpuContext::SetUnavailable(absl::Status why) {
+  resources_.reset();
+  status_ = std::move(why);
+}
+
+void GpuContext::Release() {
+  if (!resources_) return;
+  resources_.reset();
+  status_ = absl::FailedPreconditionError(
+      "the activity has ended: its GPU stream went back to the device's pool");
+}
+
+std::unique_ptr<gpu::DeviceScope> ActivityContext::PrepareGpu(gpu::GpuExecution* execution) {
+  if (!device_) return nullptr;  // CPU queue: the default "not placed on a GPU" status
+  const AssignedDevice& d = *device_;
+  const std::string label = absl::StrCat("gpu", d.index, " (", d.name, ", ", d.uuid, ")");
+  if (d.simulated) {
+    gpu_.SetUnavailable(absl::FailedPreconditionError(absl::StrCat(
+        label, " is a simulated device (--simulate-gpus): it has no CUDA stream or device "
+        "memory; run the CPU path when ctx.device()->simulated")));
+    return nullptr;
+  }
+  if (execution == nullptr) {
+    gpu_.SetUnavailable(absl::UnavailableError(absl::StrCat(
+        "this Kiln was built without CUDA (KILN_CUDA=OFF or no nvcc at build time), so ", label,
+        " has no CUDA stream or device memory in this worker; rebuild with KILN_CUDA=AUTO|ON")));
+    return nullptr;
+  }
+  const uint64_t cap = needs_.needs_gpu() && needs_.gpu_memory_bytes > 0
+                           ? static_cast<uint64_t>(needs_.gpu_memory_bytes)
+                           : 0;
+  absl::StatusOr<std::unique_ptr<gpu::ActivityGpu>> lease = execution->Acquire(d.cuda_ordinal, cap);
+  if (!lease.ok()) {
+    gpu_.SetUnavailable(lease.status());
+    throw ApplicationError(absl::StrCat("could not get a CUDA stream on ", label, ": ",
+                                        lease.status().ToString()),
+                           "GpuUnavailable");
+  }
+  absl::StatusOr<std::unique_ptr<gpu::DeviceScope>> current = (*lease)->MakeCurrent();
+  if (!current.ok()) {
+    gpu_.SetUnavailable(current.status());
+    throw ApplicationError(absl::StrCat("could not make ", label, " current: ",
+                                        current.status().ToString()),
+                           "GpuUnavailable");
+  }
+  gpu_.Attach(*std::move(lease), label);
+  return *std::move(current);
 }
 
 void ActivityContext::LogDroppedHeartbeat(const absl::Status& status) const {

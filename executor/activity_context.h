@@ -14,10 +14,24 @@
 //     }
 //     return seconds;
 //   }
+//
+// A GPU activity placed on a real device also gets `ctx.gpu()` (GpuContext): a stream from the
+// device's pool (the device is current on the thread running the body), an allocator capped at
+// the memory the activity declared (ResourceNeeds::Gpu) and WhenDone(), a future completed by a
+// CUDA event, so an asynchronous activity waits for its kernels without holding a thread:
+//
+//   kiln::executor::ActivityFuture<void> Scale(kiln::ActivityContext& ctx, int64_t n) {
+//     kiln::gpu::DeviceMemory buf = ctx.gpu().Allocate(n * 4);   // over the cap: fails the activity
+//     auto stream = static_cast<cudaStream_t>(ctx.gpu().stream());  // inside gpu/cuda-aware code
+//     ScaleKernel<<<(n + 255) / 256, 256, 0, stream>>>(buf.as<float>(), n);
+//     return ctx.gpu().WhenDone();
+//   }
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -25,8 +39,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/cancellation.h"
+#include "executor/activity_future.h"
 #include "executor/activity_info.h"
+#include "executor/resource_needs.h"
 #include "executor/slot_supplier.h"
+#include "gpu/activity_gpu.h"
+#include "payload/application_error.h"
 #include "payload/data_converter.h"
 
 namespace kiln::executor {
@@ -49,6 +67,58 @@ class CancelledError : public std::runtime_error {
  public:
   explicit CancelledError(const std::string& message = "activity cancelled")
       : std::runtime_error(message) {}
+};
+
+// The GPU resources of one activity (ActivityContext::gpu()). Available only for an activity
+// placed on a real (non-simulated) device in a build with CUDA; otherwise stream() is null and
+// the other calls fail with status(), which says why (CPU queue, simulated device, no CUDA in
+// this build) and what to do. Activities on simulated devices run their CPU path.
+// Thread safety: as ActivityContext while the activity runs; Attach/SetUnavailable/Release are
+// the worker's, before the body starts and after the outcome is known. WhenDone's future
+// completes on the event watcher's thread, so continuations attached to it must not block.
+class GpuContext {
+ public:
+  GpuContext();
+
+  // True when the stream and the capped allocator are there.
+  bool available() const { return resources_ != nullptr; }
+  // OK when available(); otherwise why not.
+  const absl::Status& status() const { return status_; }
+  // The pooled stream (a cudaStream_t) or nullptr. Exclusive to this activity until it ends.
+  void* stream() const { return resources_ ? resources_->native_stream() : nullptr; }
+  // The CUDA ordinal of the device, or -1.
+  int cuda_ordinal() const { return resources_ ? resources_->device_ordinal() : -1; }
+  // The declared memory (the cap) and what is allocated now; 0 when not available.
+  uint64_t memory_cap_bytes() const { return resources_ ? resources_->memory_cap_bytes() : 0; }
+  uint64_t allocated_bytes() const { return resources_ ? resources_->allocated_bytes() : 0; }
+
+  // Device memory for work on stream(). Errors as gpu::ActivityGpu::Allocate (cap exceeded:
+  // gpu::IsMemoryCapExceeded), or status() when not available.
+  absl::StatusOr<gpu::DeviceMemory> TryAllocate(uint64_t bytes);
+  // As TryAllocate, but throws the failure of the activity: non-retryable ApplicationError type
+  // "GpuMemoryCapExceeded" (message: requested, cap, device) past the cap; "GpuUnavailable"
+  // when not available; "GpuError" (retryable) for CUDA errors.
+  gpu::DeviceMemory Allocate(uint64_t bytes);
+  // A future completed when the work queued on stream() so far has finished (by a CUDA event
+  // and the event watcher, no thread waits); its error is the ApplicationError for the CUDA
+  // failure. Never throws: failures to record the event come back through the future.
+  ActivityFuture<void> WhenDone();
+  // The ApplicationError an activity fails with for a GPU status (see Allocate).
+  ApplicationError ToApplicationError(const absl::Status& status) const;
+
+  // The lease itself (for gpu/ helpers such as gpu::LaunchProbe); null when not available.
+  gpu::ActivityGpu* resources() const { return resources_.get(); }
+
+  // Worker side, before the activity runs / after it ends.
+  void Attach(std::unique_ptr<gpu::ActivityGpu> resources, std::string device_label);
+  void SetUnavailable(absl::Status why);
+  // Returns the stream to its pool (outstanding DeviceMemory stays valid until freed).
+  void Release();
+
+ private:
+  std::unique_ptr<gpu::ActivityGpu> resources_;
+  absl::Status status_;
+  std::string device_label_;  // "gpu0 (NVIDIA H100 ...)" for failure messages
 };
 
 class ActivityContext {
@@ -102,6 +172,19 @@ class ActivityContext {
   // Worker side: set once, before the activity runs.
   void set_device(std::optional<AssignedDevice> device) { device_ = std::move(device); }
 
+  // The activity's GPU resources (stream, capped allocator, WhenDone); see GpuContext.
+  GpuContext& gpu() { return gpu_; }
+  const GpuContext& gpu() const { return gpu_; }
+  // Worker side: what the activity declared; the GPU memory cap comes from it.
+  const ResourceNeeds& needs() const { return needs_; }
+  void set_needs(ResourceNeeds needs) { needs_ = needs; }
+  // Worker side, on the thread about to run the body, after set_device/set_needs: for a real
+  // device, leases a stream and a capped allocator from `execution` (null: a build without
+  // CUDA) into gpu() and returns the scope keeping the device current; for a simulated device
+  // or none, records in gpu() why there are no GPU resources and returns null. Throws a
+  // retryable ApplicationError "GpuUnavailable" when the lease or the device can't be had.
+  std::unique_ptr<gpu::DeviceScope> PrepareGpu(gpu::GpuExecution* execution);
+
   // When the server will time this attempt out (InfiniteFuture() when it has no timeout).
   absl::Time deadline() const { return info_.deadline; }
 
@@ -119,6 +202,8 @@ class ActivityContext {
   const base::CancellationToken token_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
   std::optional<AssignedDevice> device_{};
+  ResourceNeeds needs_{};
+  GpuContext gpu_{};
 };
 
 }  // namespace kiln::executor
@@ -126,4 +211,5 @@ class ActivityContext {
 namespace kiln {
 using executor::ActivityContext;
 using executor::CancelledError;
+using executor::GpuContext;
 }  // namespace kiln

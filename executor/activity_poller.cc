@@ -8,6 +8,7 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 
 ActivityPoller::ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandler handler)
     : deps_(deps), options_(std::move(options)), handler_(std::move(handler)) {
+  if (deps_.metrics) queue_metrics_ = deps_.metrics->ForQueue(options_.slot_request.task_queue);
   int n = options_.pollers < 1 ? 1 : options_.pollers;
   loops_.resize(n);
   for (int i = 0; i < n; ++i) {
@@ -112,6 +113,10 @@ void ActivityPoller::Poll(int i, uint64_t seq) {
     loop.poll_sent = deps_.timers->clock().Now();
     next = ++loop.seq;
   }
+  if (queue_metrics_.long_request != nullptr) {
+    queue_metrics_.long_request->Inc();
+    queue_metrics_.num_pollers->Add(1);
+  }
   std::weak_ptr<ActivityPoller> self = weak_from_this();
   std::shared_ptr<client::PendingCall> call = deps_.client->PollActivityTaskQueue(
       request, options_.poll_timeout,
@@ -132,6 +137,15 @@ void ActivityPoller::Poll(int i, uint64_t seq) {
 
 void ActivityPoller::OnPoll(int i, uint64_t seq,
                             absl::StatusOr<wsv1::PollActivityTaskQueueResponse> response) {
+  if (queue_metrics_.num_pollers != nullptr) {
+    queue_metrics_.num_pollers->Add(-1);
+    if (response.ok() ? response->task_token().empty()
+                      : absl::IsDeadlineExceeded(response.status())) {
+      queue_metrics_.poll_no_task->Inc();
+    } else if (!response.ok() && !absl::IsCancelled(response.status())) {
+      deps_.metrics->CountPollFailure(task_queue(), response.status());
+    }
+  }
   SlotPermit permit;
   bool stopping;
   std::optional<absl::Duration> backoff;

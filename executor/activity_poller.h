@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "client/temporal_client.h"
 #include "executor/backoff.h"
+#include "executor/metrics/worker_metrics.h"
 #include "executor/poll_outage.h"
 #include "executor/rate_limiter.h"
 #include "executor/slot_supplier.h"
@@ -43,6 +44,8 @@ struct PollerDeps {
   TimerQueue* timers = nullptr;
   PollOutage* outage = nullptr;
   RateLimiter* rate_limiter = nullptr;  // the worker's activities/second; null: unlimited
+  // Polls, empty polls, poll failures and outstanding polls; null: not recorded.
+  std::shared_ptr<metrics::WorkerMetrics> metrics = nullptr;
 };
 
 struct PollerOptions {
@@ -98,6 +101,7 @@ class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
   const PollerDeps deps_;
   const PollerOptions options_;
   const TaskHandler handler_;
+  metrics::WorkerMetrics::QueueHandles queue_metrics_{};  // all null without metrics
   mutable std::mutex mu_;
   std::condition_variable done_cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

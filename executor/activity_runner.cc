@@ -1,5 +1,6 @@
 #include "executor/activity_runner.h"
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -19,6 +20,8 @@ struct ActivityRunner::Activity {
   std::shared_ptr<const ActivityDefinition> definition;
   SlotPermit permit;
   std::atomic<bool> finished{false};
+  metrics::WorkerMetrics::ActivityHandles metrics{};  // all null without metrics
+  absl::Time started;                                 // on the runner's clock
 };
 
 namespace {
@@ -47,9 +50,24 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   std::shared_ptr<const ActivityDefinition> definition = deps_.registry->Find(info.activity_type);
   permit.MarkUsed({info.activity_type, info.activity_id,
                    definition ? definition->needs : ResourceNeeds::None()});
-  if (!definition) return ReportUnknownType(info, std::move(permit));
+  metrics::WorkerMetrics::ActivityHandles handles;
+  if (deps_.metrics) {
+    handles = deps_.metrics->ForActivity(task_queue, info.activity_type);
+    if (info.current_attempt_scheduled_time != absl::InfinitePast() &&
+        info.started_time != absl::InfinitePast()) {
+      handles.schedule_to_start_latency->Observe(absl::ToDoubleSeconds(
+          std::max(absl::ZeroDuration(), info.started_time - info.current_attempt_scheduled_time)));
+    }
+  }
+  if (!definition) {
+    if (handles.execution_failed != nullptr) handles.execution_failed->Inc();
+    return ReportUnknownType(info, std::move(permit));
+  }
 
   auto activity = std::make_shared<Activity>();
+  activity->metrics = handles;
+  activity->started = deps_.timers->clock().Now();
+  if (deps_.metrics) deps_.metrics->activities_running().Add(1);
   activity->label = Label(info);
   activity->task = std::move(task);
   activity->definition = std::move(definition);
@@ -63,6 +81,7 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
         if (auto throttler = heartbeats.lock()) throttler->Record(token, std::move(details));
       });
   activity->context->set_device(activity->permit.device());
+  activity->context->set_needs(activity->definition->needs);
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_[token] = activity;
@@ -100,6 +119,11 @@ void ActivityRunner::ReportUnknownType(const ActivityInfo& info, SlotPermit perm
 void ActivityRunner::Execute(std::shared_ptr<Activity> activity) {
   ActivityFuture<payload::Payloads> future;
   try {
+    // A real device: pooled stream + capped allocator, device current while the body runs here.
+    std::unique_ptr<gpu::DeviceScope> current_device = activity->context->PrepareGpu(
+        options_.gpu_execution ? options_.gpu_execution.get()
+        : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process().get()
+                               : nullptr);
     future = activity->definition->function(*activity->context, activity->task.input());
   } catch (...) {
     future = ActivityFuture<payload::Payloads>::FromError(std::current_exception());
@@ -136,6 +160,7 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     request.set_task_token(token);
     if (result.value) *request.mutable_result() = std::move(*result.value);
     spdlog::debug("{} completed", activity->label);
+    RecordOutcome(*activity, false, false);
     deps_.reporter->Completed(std::move(request), activity->label);
   } else if (honoured_cancel && (reason == CancelReason::kRequested ||
                                  reason == CancelReason::kPaused ||
@@ -143,6 +168,7 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     wsv1::RespondActivityTaskCanceledRequest request;
     request.set_task_token(token);
     spdlog::info("{} cancelled ({})", activity->label, CancelReasonName(reason));
+    RecordOutcome(*activity, false, true);
     deps_.reporter->Canceled(std::move(request), activity->label);
   } else {
     wsv1::RespondActivityTaskFailedRequest request;
@@ -165,13 +191,24 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     }
     if (last_details) *request.mutable_last_heartbeat_details() = std::move(*last_details);
     spdlog::info("{} failed: {}", activity->label, request.failure().message());
+    RecordOutcome(*activity, true, false);
     deps_.reporter->Failed(std::move(request), activity->label);
   }
 
+  ctx.gpu().Release();  // the stream goes back to the device's pool
   activity->permit.Release();
+  if (deps_.metrics) deps_.metrics->activities_running().Add(-1);
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase(token);
   if (running_.empty()) idle_.notify_all();
+}
+
+void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool cancelled) {
+  if (activity.metrics.execution_latency == nullptr) return;
+  activity.metrics.execution_latency->Observe(
+      absl::ToDoubleSeconds(deps_.timers->clock().Now() - activity.started));
+  if (failed) activity.metrics.execution_failed->Inc();
+  if (cancelled) activity.metrics.execution_cancelled->Inc();
 }
 
 std::shared_ptr<ActivityRunner::Activity> ActivityRunner::Lookup(
@@ -264,6 +301,8 @@ void ActivityRunner::AbandonAll() {
     }
     spdlog::warn("{} did not finish after cancellation; reported as failed (WorkerShutdown)",
                  activity->label);
+    RecordOutcome(*activity, true, false);
+    if (deps_.metrics) deps_.metrics->activities_running().Add(-1);
     deps_.reporter->Failed(std::move(request), activity->label);
     activity->permit.Release();
     std::lock_guard<std::mutex> lock(mu_);

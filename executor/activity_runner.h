@@ -10,11 +10,14 @@
 //   cancelled by the worker's shutdown       -> Failed, type "WorkerShutdown" (as the TS SDK)
 //   cancelled by the local safety timeout    -> Failed, type "LocalTimeout"
 //   the server answered a heartbeat NOT_FOUND -> nothing (the task is gone; as the TS SDK)
+//   no CUDA stream for a real device         -> Failed, retryable, type "GpuUnavailable"
 //   unregistered activity type               -> Failed, retryable, type "NotFoundError", listing
 //                                              the registered types; the worker goes on
 //
 // The task's slot is released when the outcome has been handed to the reporter. User code's
-// exceptions stop here.
+// exceptions stop here. An activity placed on a real device runs with a pooled stream and an
+// allocator capped at its declared memory (ActivityContext::gpu()), its device current on the
+// thread that runs the body; the stream goes back to the pool when the outcome is reported.
 //
 // Thread safety: all methods may be called from any thread. Must be owned by a std::shared_ptr.
 //
@@ -35,8 +38,10 @@
 #include "executor/completion_reporter.h"
 #include "executor/executor.h"
 #include "executor/heartbeat_throttler.h"
+#include "executor/metrics/worker_metrics.h"
 #include "executor/slot_supplier.h"
 #include "executor/timer_queue.h"
+#include "gpu/activity_gpu.h"
 #include "payload/data_converter.h"
 
 namespace kiln::executor {
@@ -48,11 +53,16 @@ struct RunnerDeps {
   std::shared_ptr<HeartbeatThrottler> heartbeats;
   std::shared_ptr<CompletionReporter> reporter;
   std::shared_ptr<const payload::DataConverter> converter;
+  // Latencies, failures, cancellations and running activities; null: not recorded.
+  std::shared_ptr<metrics::WorkerMetrics> metrics = nullptr;
 };
 
 struct RunnerOptions {
   // Added to the server's deadline before the worker cancels the activity itself.
   absl::Duration local_timeout_buffer = absl::Seconds(5);
+  // Streams and capped allocators for activities placed on real devices (ActivityContext::gpu).
+  // Null: gpu::GpuExecution::Process() in builds with CUDA, none without.
+  std::shared_ptr<gpu::GpuExecution> gpu_execution{};
 };
 
 class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
@@ -84,6 +94,8 @@ class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
   void Execute(std::shared_ptr<Activity> activity);
   void Finish(const std::shared_ptr<Activity>& activity,
               ActivityFuture<payload::Payloads>::Result result);
+  // Records the activity's outcome (no-op without metrics); `failed` or `cancelled`.
+  void RecordOutcome(const Activity& activity, bool failed, bool cancelled);
   void OnSignal(const std::string& task_token, HeartbeatSignal signal);
   void OnLocalTimeout(const std::string& task_token);
   std::shared_ptr<Activity> Lookup(const std::string& task_token) const;

@@ -38,8 +38,9 @@ std::function<void(std::function<void(absl::Status)>)> MakeCall(
 }  // namespace
 
 CompletionReporter::CompletionReporter(client::TemporalClient& client, TimerQueue& timers,
-                                       ReporterOptions options)
-    : client_(client), timers_(timers), options_(options) {}
+                                       ReporterOptions options,
+                                       std::shared_ptr<metrics::WorkerMetrics> metrics)
+    : client_(client), timers_(timers), options_(options), metrics_(std::move(metrics)) {}
 
 void CompletionReporter::Completed(wsv1::RespondActivityTaskCompletedRequest request,
                                    std::string label) {
@@ -81,6 +82,13 @@ void CompletionReporter::Attempt(std::shared_ptr<Report> report) {
 }
 
 void CompletionReporter::OnAnswer(std::shared_ptr<Report> report, const absl::Status& status) {
+  if (metrics_) {
+    std::string_view what = report->what;
+    metrics_->CountRequest(what == "completion"  ? "RespondActivityTaskCompleted"
+                           : what == "failure"   ? "RespondActivityTaskFailed"
+                                                 : "RespondActivityTaskCanceled",
+                           status);
+  }
   if (status.ok()) {
     spdlog::debug("{} {} reported", report->label, report->what);
     return Done();

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "client/temporal_client.h"
 #include "executor/backoff.h"
+#include "executor/metrics/worker_metrics.h"
 #include "executor/timer_queue.h"
 
 namespace kiln::executor {
@@ -37,8 +38,10 @@ struct ReporterOptions {
 
 class CompletionReporter : public std::enable_shared_from_this<CompletionReporter> {
  public:
+  // `metrics` (optional) counts each Respond* call (retries included) and its failures.
   CompletionReporter(client::TemporalClient& client, TimerQueue& timers,
-                     ReporterOptions options = {});
+                     ReporterOptions options = {},
+                     std::shared_ptr<metrics::WorkerMetrics> metrics = nullptr);
 
   // `label` prefixes log lines (the activity's type and id).
   void Completed(::temporal::api::workflowservice::v1::RespondActivityTaskCompletedRequest request,
@@ -62,6 +65,7 @@ class CompletionReporter : public std::enable_shared_from_this<CompletionReporte
   client::TemporalClient& client_;
   TimerQueue& timers_;
   const ReporterOptions options_;
+  const std::shared_ptr<metrics::WorkerMetrics> metrics_;
   mutable std::mutex mu_;
   std::condition_variable idle_;
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;

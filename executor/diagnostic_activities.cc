@@ -25,10 +25,40 @@ absl::Duration ParseSleepDuration(const nlohmann::json& value) {
       .NonRetryable();
 }
 
+// Where a previous attempt stopped: its first heartbeat detail is the progress object below, or
+// (workers before the progress convention) the bare number of milliseconds slept.
+absl::Duration ResumePoint(const ActivityContext& ctx) {
+  absl::StatusOr<nlohmann::json> previous = ctx.PreviousHeartbeatDetail<nlohmann::json>();
+  if (!previous.ok()) return absl::ZeroDuration();
+  const nlohmann::json* ms = &*previous;
+  if (previous->is_object()) {
+    auto progress = previous->find("progress");
+    if (progress == previous->end() || !progress->is_object() || !progress->contains("current")) {
+      return absl::ZeroDuration();
+    }
+    ms = &(*progress)["current"];
+  }
+  if (!ms->is_number() || ms->get<double>() < 0) return absl::ZeroDuration();
+  return absl::Milliseconds(ms->get<int64_t>());
+}
+
+// The heartbeat detail, in the progress convention of docs/PROGRESS.md.
+nlohmann::json SleepProgress(absl::Duration done, absl::Duration total) {
+  const int64_t done_ms = absl::ToInt64Milliseconds(done);
+  const int64_t total_ms = absl::ToInt64Milliseconds(total);
+  return {{"progress",
+           {{"fraction", total_ms > 0 ? std::min(1.0, static_cast<double>(done_ms) / total_ms) : 1.0},
+            {"current", done_ms},
+            {"total", total_ms},
+            {"unit", "ms"},
+            {"message", "slept " + absl::FormatDuration(absl::Milliseconds(done_ms)) + " of " +
+                            absl::FormatDuration(total)}}}};
+}
+
 // Sleeps in steps, heartbeating progress; wakes at once on cancellation.
 int64_t Sleep(ActivityContext& ctx, nlohmann::json duration) {
   const absl::Duration total = ParseSleepDuration(duration);
-  absl::Duration done = absl::Milliseconds(ctx.PreviousHeartbeatDetail<int64_t>().value_or(0));
+  absl::Duration done = ResumePoint(ctx);
   absl::Duration step = absl::Seconds(1);
   if (ctx.info().heartbeat_timeout > absl::ZeroDuration()) {
     step = std::min(step, ctx.info().heartbeat_timeout / 4);
@@ -48,7 +78,7 @@ int64_t Sleep(ActivityContext& ctx, nlohmann::json duration) {
     }
     done += std::min(wait, absl::Now() - start);
     ctx.ThrowIfCancelled();
-    ctx.Heartbeat(absl::ToInt64Milliseconds(done));
+    ctx.Heartbeat(SleepProgress(done, total));
   }
   return absl::ToInt64Milliseconds(done);
 }

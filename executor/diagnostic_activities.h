@@ -2,9 +2,12 @@
 // fleet and tests and benchmarks have something to run:
 //
 //   kiln.echo   returns its input payloads unchanged (any number, any encoding, even encrypted)
-//   kiln.sleep  (duration) sleeps, heartbeating the milliseconds slept so far; resumes from the
-//               previous attempt's heartbeat; honours cancellation; returns the milliseconds
-//               slept. duration: a string such as "1.5s" or "250ms", or a number of milliseconds.
+//   kiln.sleep  (duration) sleeps, heartbeating its progress (docs/PROGRESS.md):
+//               {"progress": {"fraction", "current": ms slept, "total": ms, "unit": "ms",
+//               "message": "slept 1.2s of 5s"}}; resumes from the previous attempt's heartbeat
+//               (this form, or a bare number of ms from older workers); honours cancellation;
+//               returns the milliseconds slept. duration: a string such as "1.5s" or "250ms",
+//               or a number of milliseconds.
 //   kiln.fail   (type?, message?, non_retryable?) throws ApplicationError(message, type) with the
 //               flag; defaults "KilnFail", "failed on purpose", false.
 //

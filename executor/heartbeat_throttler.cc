@@ -10,8 +10,9 @@ namespace kiln::executor {
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 
 HeartbeatThrottler::HeartbeatThrottler(client::TemporalClient& client, TimerQueue& timers,
-                                       HeartbeatOptions options)
-    : client_(client), timers_(timers), options_(options) {}
+                                       HeartbeatOptions options,
+                                       std::shared_ptr<metrics::WorkerMetrics> metrics)
+    : client_(client), timers_(timers), options_(options), metrics_(std::move(metrics)) {}
 
 absl::Duration HeartbeatThrottler::IntervalFor(absl::Duration heartbeat_timeout,
                                                const HeartbeatOptions& options) {
@@ -105,6 +106,12 @@ void HeartbeatThrottler::OnTimer(const std::string& task_token, uint64_t id) {
 void HeartbeatThrottler::OnResponse(
     const std::string& task_token, uint64_t id,
     const absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse>& response) {
+  if (metrics_) {
+    metrics_->CountRequest("RecordActivityTaskHeartbeat", response.status());
+    if (!response.ok() && !absl::IsNotFound(response.status())) {
+      metrics_->heartbeat_failures().Inc();
+    }
+  }
   std::vector<HeartbeatSignal> signals;
   SignalCallback on_signal;
   std::optional<wsv1::RecordActivityTaskHeartbeatRequest> request;

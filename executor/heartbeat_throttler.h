@@ -32,6 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "client/temporal_client.h"
+#include "executor/metrics/worker_metrics.h"
 #include "executor/timer_queue.h"
 #include "payload/data_converter.h"
 
@@ -48,8 +49,10 @@ class HeartbeatThrottler : public std::enable_shared_from_this<HeartbeatThrottle
  public:
   using SignalCallback = std::function<void(HeartbeatSignal)>;
 
+  // `metrics` (optional) counts the RecordActivityTaskHeartbeat calls and their failures.
   HeartbeatThrottler(client::TemporalClient& client, TimerQueue& timers,
-                     HeartbeatOptions options = {});
+                     HeartbeatOptions options = {},
+                     std::shared_ptr<metrics::WorkerMetrics> metrics = nullptr);
 
   // The throttle interval for a task with `heartbeat_timeout` (zero: none).
   static absl::Duration IntervalFor(absl::Duration heartbeat_timeout,
@@ -91,6 +94,7 @@ class HeartbeatThrottler : public std::enable_shared_from_this<HeartbeatThrottle
   client::TemporalClient& client_;
   TimerQueue& timers_;
   const HeartbeatOptions options_;
+  const std::shared_ptr<metrics::WorkerMetrics> metrics_;
   mutable std::mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);

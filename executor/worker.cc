@@ -10,6 +10,7 @@
 #include "executor/fixed_slot_supplier.h"
 #include "executor/poll_outage.h"
 #include "executor/rate_limiter.h"
+#include "executor/session_worker.h"
 #include "executor/termination_signals.h"
 #include "spdlog/spdlog.h"
 
@@ -61,14 +62,45 @@ Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions opt
     rate_limiter_ =
         std::make_unique<RateLimiter>(timers_->clock(), options_.max_activities_per_second);
   }
-  heartbeats_ = std::make_shared<HeartbeatThrottler>(*client_, *timers_, options_.heartbeat);
-  reporter_ = std::make_shared<CompletionReporter>(*client_, *timers_);
+  if (options_.metrics) {
+    metrics_ = std::make_shared<metrics::WorkerMetrics>(options_.metrics, client_->Namespace());
+    // Slot gauges are read from the supplier at scrape time.
+    std::weak_ptr<SlotSupplier> weak_slots = slot_supplier_;
+    std::string ns = client_->Namespace();
+    std::string queues = absl::StrJoin(options_.task_queues, ",");
+    slots_collector_ = options_.metrics->AddCollector(
+        [weak_slots, ns, queues](metrics::SampleWriter& out) {
+          std::shared_ptr<SlotSupplier> slots = weak_slots.lock();
+          if (!slots) return;
+          SlotSnapshot snapshot = slots->Snapshot();
+          metrics::LabelPairs labels = {
+              {"namespace", ns}, {"task_queue", queues}, {"worker_type", "ActivityWorker"}};
+          out.Gauge(metrics::kWorkerTaskSlotsAvailable, "Activity slots free now.", labels,
+                    snapshot.available);
+          out.Gauge(metrics::kWorkerTaskSlotsUsed,
+                    "Activity slots taken now (running an activity or held by a poll).", labels,
+                    snapshot.used + snapshot.reserved);
+        });
+  }
+  heartbeats_ =
+      std::make_shared<HeartbeatThrottler>(*client_, *timers_, options_.heartbeat, metrics_);
+  reporter_ = std::make_shared<CompletionReporter>(*client_, *timers_, ReporterOptions{}, metrics_);
   runner_ = std::make_shared<ActivityRunner>(
-      RunnerDeps{&registry_, executor_.get(), timers_.get(), heartbeats_, reporter_, converter_},
+      RunnerDeps{&registry_, executor_.get(), timers_.get(), heartbeats_, reporter_, converter_,
+                 metrics_},
       options_.runner);
+  if (options_.sessions.enabled) {
+    sessions_ = std::make_shared<SessionWorker>(
+        options_.sessions,
+        options_.host_id.empty() ? routing::DefaultHostId() : options_.host_id, *timers_);
+    session_error_ = sessions_->Register(registry_);
+  }
 }
 
-Worker::~Worker() { Shutdown(); }
+Worker::~Worker() {
+  Shutdown();
+  if (slots_collector_ != 0) options_.metrics->RemoveCollector(slots_collector_);
+}
 
 absl::Status Worker::CheckServer() {
   absl::StatusOr<wsv1::GetSystemInfoResponse> info = Await<wsv1::GetSystemInfoResponse>(
@@ -108,6 +140,7 @@ absl::Status Worker::Start() {
       {.logical_queues = options_.task_queues, .host_id = options_.host_id}, contributors);
   if (!plan.ok()) return plan.status();
   if (registry_.Names().empty()) spdlog::warn("no activities registered; every task will fail");
+  if (!session_error_.ok()) return session_error_;
   if (absl::Status s = CheckServer(); !s.ok()) return s;
   started_ = true;
 
@@ -127,12 +160,21 @@ absl::Status Worker::Start() {
     std::string name = queue.name;
     auto poller = std::make_shared<ActivityPoller>(
         PollerDeps{client_.get(), slot_supplier_.get(), timers_.get(), outage_.get(),
-                   rate_limiter_.get()},
+                   rate_limiter_.get(), metrics_},
         std::move(poller_options),
         [runner, name](wsv1::PollActivityTaskQueueResponse task, SlotPermit permit) {
           if (auto r = runner.lock()) r->Run(std::move(task), name, std::move(permit));
         });
     pollers_.push_back(poller);
+  }
+  if (sessions_) {
+    for (const std::string& logical : options_.task_queues) {
+      instance_keys_.push_back(NewUuid());
+      pollers_.push_back(sessions_->MakePoller(
+          logical,
+          PollerDeps{client_.get(), nullptr, timers_.get(), outage_.get(), nullptr, metrics_},
+          instance_keys_.back(), build_ids_supported_ ? options_.build_id : "", runner));
+    }
   }
   for (auto& poller : pollers_) poller->Start();
   spdlog::info("worker {} polling task queues [{}] in namespace '{}' with activities [{}]",
@@ -152,6 +194,8 @@ void Worker::Shutdown() {
   shut_down_ = true;
   spdlog::info("worker shutting down: no new tasks; {} activities running", runner_->Running());
   for (auto& poller : pollers_) poller->Stop();
+  // Open sessions would hold the grace period: end them now, so their clients see them failed.
+  if (sessions_) sessions_->FailAll("the worker is shutting down");
   for (auto& poller : pollers_) {
     if (!poller->WaitStopped(options_.rpc_timeout)) {
       spdlog::warn("polls of task queue '{}' did not end after cancellation",

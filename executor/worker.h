@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "client/temporal_client.h"
 #include "executor/activity_registry.h"
+#include "executor/metrics/worker_metrics.h"
 #include "executor/worker_options.h"
 
 namespace kiln::executor {
@@ -37,6 +38,7 @@ namespace kiln::executor {
 class ActivityPoller;
 class PollOutage;
 class RateLimiter;
+class SessionWorker;
 
 class Worker {
  public:
@@ -83,8 +85,12 @@ class Worker {
   // Declaration order is destruction order reversed: the executor goes before the slots.
   std::shared_ptr<TimerQueue> timers_;
   std::shared_ptr<SlotSupplier> slot_supplier_;
+  std::shared_ptr<SessionWorker> sessions_;  // null unless options.sessions.enabled
+  absl::Status session_error_;                // from registering kiln.session.create
   std::shared_ptr<Executor> executor_;
   std::shared_ptr<const payload::DataConverter> converter_;
+  std::shared_ptr<metrics::WorkerMetrics> metrics_;  // null without options.metrics
+  int slots_collector_ = 0;                          // id on options.metrics, 0: none
   std::unique_ptr<PollOutage> outage_;
   std::unique_ptr<RateLimiter> rate_limiter_;
   std::shared_ptr<HeartbeatThrottler> heartbeats_;

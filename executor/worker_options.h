@@ -16,6 +16,8 @@
 #include "executor/activity_runner.h"
 #include "executor/executor.h"
 #include "executor/heartbeat_throttler.h"
+#include "executor/metrics/registry.h"
+#include "executor/session_worker.h"
 #include "executor/slot_supplier.h"
 #include "executor/timer_queue.h"
 #include "payload/data_converter.h"
@@ -39,6 +41,9 @@ struct WorkerOptions {
   double max_task_queue_activities_per_second = 0;
   // Sent as worker_version_capabilities.build_id when the server supports build ids; empty: none.
   std::string build_id{};
+  // Sessions (client/session.h): also poll each queue's session-creation queue, holding at most
+  // max_concurrent_sessions sessions (executor/session_worker.h). Off by default.
+  SessionWorkerOptions sessions{};
 
   // Shutdown: running activities get this long to finish, then they are cancelled and get
   // `cancel_grace` more; then anything still running is reported failed ("WorkerShutdown").
@@ -59,6 +64,10 @@ struct WorkerOptions {
   std::shared_ptr<Executor> executor{};
   std::shared_ptr<TimerQueue> timers{};
   std::vector<std::shared_ptr<const routing::QueueContributor>> queue_contributors{};
+
+  // Where the worker records its metrics (docs/METRICS.md); null: no metrics, no cost. Serve it
+  // with metrics::MetricsServer.
+  std::shared_ptr<metrics::Registry> metrics{};
 };
 
 }  // namespace kiln::executor

@@ -1,6 +1,8 @@
 // kiln-files-worker: a Worker Program serving download, process and upload (file_activities.h)
-// on the `files` queue and files@<host-id>, keeping files under --work-dir. Connects like the
-// `temporal` CLI (TEMPORAL_ADDRESS, ...) unless --address/--namespace are given.
+// on the `files` queue and files@<host-id>, keeping files under --work-dir. With --max-sessions N
+// it also serves sessions (client/session.h): a client opens one on `files` and runs its whole
+// chain on the session's host. Connects like the `temporal` CLI (TEMPORAL_ADDRESS, ...) unless
+// --address/--namespace are given.
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -21,6 +23,11 @@ int main(int argc, char** argv) {
   app.add_option("--host-id", host_id, "This host's id; chains pin to <queue>@<host-id>");
   app.add_option("--work-dir", work_dir, "Where downloaded files are kept")->capture_default_str();
   app.add_option("--task-queue", queue, "Logical task queue")->capture_default_str();
+  int max_sessions = 0;
+  app.add_option("--max-sessions", max_sessions,
+                 "Enable sessions (client/session.h): hold at most this many at once; 0: off")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   kiln::base::InitLogging(spdlog::level::info);
@@ -34,7 +41,11 @@ int main(int argc, char** argv) {
 
   kiln::examples::files::FileActivities files(
       {.work_dir = work_dir, .host_id = host_id, .task_queue = queue});
-  kiln::Worker worker(std::move(*client), {.task_queues = {queue}, .host_id = host_id});
+  kiln::Worker worker(
+      std::move(*client),
+      {.task_queues = {queue},
+       .host_id = host_id,
+       .sessions = {.enabled = max_sessions > 0, .max_concurrent_sessions = max_sessions}});
   using Json = nlohmann::json;
   absl::Status s = worker.RegisterActivity(
       "download", [&files](kiln::ActivityContext& c, Json in) { return files.Download(c, in); });
@@ -47,8 +58,8 @@ int main(int argc, char** argv) {
         "upload", [&files](kiln::ActivityContext& c, Json in) { return files.Upload(c, in); });
   }
   if (!s.ok()) return spdlog::error("{}", s.ToString()), 1;
-  spdlog::info("kiln-files-worker host={} queues={} and {}@{} work_dir={}", host_id, queue, queue,
-               host_id, work_dir);
+  spdlog::info("kiln-files-worker host={} queues={} and {}@{} work_dir={} max_sessions={}", host_id,
+               queue, queue, host_id, work_dir, max_sessions);
   absl::Status run = worker.Run();
   if (!run.ok()) spdlog::error("{}", run.ToString());
   return run.ok() ? 0 : 1;

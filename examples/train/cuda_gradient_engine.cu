@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace kiln::examples::train {
@@ -29,32 +30,57 @@ __global__ void GradientKernel(const double* x, const double* y, const int* batc
 
 class CudaGradientEngine : public GradientEngine {
  public:
+  // Own stream and cudaMalloc'd buffers on `device`.
   CudaGradientEngine(const Dataset& data, int device) : data_(data), device_(device) {
     Check(cudaSetDevice(device), "cudaSetDevice");
     Check(cudaStreamCreate(&stream_), "cudaStreamCreate");
+    owns_stream_ = true;
     Check(cudaMalloc(&x_, data.x.size() * sizeof(double)), "cudaMalloc x");
     Check(cudaMalloc(&y_, data.y.size() * sizeof(double)), "cudaMalloc y");
     Check(cudaMalloc(&w_, (data.features + 1) * sizeof(double)), "cudaMalloc w");
     Check(cudaMalloc(&grad_, (data.features + 1) * sizeof(double)), "cudaMalloc grad");
     Check(cudaMalloc(&batch_, data.samples * sizeof(int)), "cudaMalloc batch");
-    Check(cudaMemcpy(x_, data.x.data(), data.x.size() * sizeof(double), cudaMemcpyHostToDevice),
-          "copy x");
-    Check(cudaMemcpy(y_, data.y.data(), data.y.size() * sizeof(double), cudaMemcpyHostToDevice),
-          "copy y");
+    Upload();
   }
+  // The activity's stream and capped allocator; the device is current on the calling thread
+  // (the worker made it so). Call Init() next.
+  CudaGradientEngine(const Dataset& data, gpu::ActivityGpu& gpu)
+      : data_(data),
+        device_(gpu.device_ordinal()),
+        gpu_(&gpu),
+        stream_(static_cast<cudaStream_t>(gpu.native_stream())) {}
+
+  // For the activity-resources form: allocates from the capped allocator and uploads.
+  absl::Status Init() {
+    if (absl::Status s = Take(data_.x.size() * sizeof(double), &x_); !s.ok()) return s;
+    if (absl::Status s = Take(data_.y.size() * sizeof(double), &y_); !s.ok()) return s;
+    if (absl::Status s = Take((data_.features + 1) * sizeof(double), &w_); !s.ok()) return s;
+    if (absl::Status s = Take((data_.features + 1) * sizeof(double), &grad_); !s.ok()) return s;
+    if (absl::Status s = Take(data_.samples * sizeof(int), &batch_); !s.ok()) return s;
+    try {
+      Upload();
+    } catch (const std::exception& e) {
+      return absl::InternalError(e.what());
+    }
+    return absl::OkStatus();
+  }
+
   ~CudaGradientEngine() override {
-    cudaFree(x_);
-    cudaFree(y_);
-    cudaFree(w_);
-    cudaFree(grad_);
-    cudaFree(batch_);
-    cudaStreamDestroy(stream_);
+    if (gpu_ == nullptr) {
+      cudaFree(x_);
+      cudaFree(y_);
+      cudaFree(w_);
+      cudaFree(grad_);
+      cudaFree(batch_);
+    }
+    memory_.clear();  // stream-ordered frees on the activity's stream
+    if (owns_stream_) cudaStreamDestroy(stream_);
   }
   std::string device() const override { return "cuda:" + std::to_string(device_); }
 
   void Gradient(const std::vector<double>& weights, const std::vector<int>& batch,
                 std::vector<double>& grad) override {
-    Check(cudaSetDevice(device_), "cudaSetDevice");
+    if (gpu_ == nullptr) Check(cudaSetDevice(device_), "cudaSetDevice");
     const size_t dims = weights.size();
     const int n = static_cast<int>(batch.size());
     grad.assign(dims, 0.0);
@@ -77,9 +103,29 @@ class CudaGradientEngine : public GradientEngine {
   }
 
  private:
+  template <typename T>
+  absl::Status Take(size_t bytes, T** out) {
+    absl::StatusOr<gpu::DeviceMemory> memory = gpu_->Allocate(bytes);
+    if (!memory.ok()) return memory.status();
+    *out = memory->as<T>();
+    memory_.push_back(*std::move(memory));
+    return absl::OkStatus();
+  }
+
+  void Upload() {
+    Check(cudaMemcpyAsync(x_, data_.x.data(), data_.x.size() * sizeof(double),
+                          cudaMemcpyHostToDevice, stream_), "copy x");
+    Check(cudaMemcpyAsync(y_, data_.y.data(), data_.y.size() * sizeof(double),
+                          cudaMemcpyHostToDevice, stream_), "copy y");
+    Check(cudaStreamSynchronize(stream_), "synchronize the upload");
+  }
+
   const Dataset& data_;
   const int device_;
+  gpu::ActivityGpu* gpu_ = nullptr;  // set: the activity's stream and capped allocator
   cudaStream_t stream_ = nullptr;
+  bool owns_stream_ = false;
+  std::vector<gpu::DeviceMemory> memory_;  // from gpu_'s allocator
   double* x_ = nullptr;
   double* y_ = nullptr;
   double* w_ = nullptr;
@@ -106,6 +152,13 @@ std::unique_ptr<GradientEngine> MakeCudaGradientEngine(const Dataset& data, int 
     if (why != nullptr) *why = e.what();
     return nullptr;
   }
+}
+
+absl::StatusOr<std::unique_ptr<GradientEngine>> MakeCudaGradientEngine(const Dataset& data,
+                                                                       gpu::ActivityGpu& gpu) {
+  auto engine = std::make_unique<CudaGradientEngine>(data, gpu);
+  if (absl::Status s = engine->Init(); !s.ok()) return s;
+  return std::unique_ptr<GradientEngine>(std::move(engine));
 }
 
 }  // namespace kiln::examples::train

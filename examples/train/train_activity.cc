@@ -8,12 +8,10 @@
 #include <thread>
 #include <vector>
 
+#include "examples/train/cuda_gradient_engine.h"
 #include "examples/train/logistic_model.h"
 #include "payload/application_error.h"
 #include "spdlog/spdlog.h"
-#ifdef KILN_HAVE_CUDA
-#include "examples/train/cuda_gradient_engine.h"
-#endif
 
 namespace kiln::examples::train {
 namespace {
@@ -58,13 +56,25 @@ TrainInput ParseInput(const nlohmann::json& in) {
   return t;
 }
 
-std::unique_ptr<GradientEngine> MakeEngine(const TrainInput& in, const Dataset& data) {
+std::unique_ptr<GradientEngine> MakeEngine(ActivityContext& ctx, const TrainInput& in,
+                                           const Dataset& data) {
   std::string why = "this build has no CUDA support";
-#ifdef KILN_HAVE_CUDA
+  GpuContext& gpu = ctx.gpu();
   if (in.device != "cpu") {
-    if (auto engine = MakeCudaGradientEngine(data, 0, &why)) return engine;
+    if (gpu.available()) {
+      // Placed on a real device: the activity's pooled stream and its capped allocator. Past the
+      // declared memory this fails the activity (non-retryable GpuMemoryCapExceeded).
+      absl::StatusOr<std::unique_ptr<GradientEngine>> engine =
+          MakeCudaGradientEngine(data, *gpu.resources());
+      if (!engine.ok()) throw gpu.ToApplicationError(engine.status());
+      return *std::move(engine);
+    }
+    if (ctx.device()) {
+      why = std::string(gpu.status().message());  // simulated device, or no CUDA in this build
+    } else if (auto engine = MakeCudaGradientEngine(data, 0, &why)) {
+      return engine;  // a CPU queue on a host with a GPU: device 0, outside the ledger
+    }
   }
-#endif
   if (in.device == "cuda") {
     throw ApplicationError("device=cuda requested but no CUDA device is usable: " + why,
                            "NoDevice");
@@ -78,7 +88,7 @@ std::unique_ptr<GradientEngine> MakeEngine(const TrainInput& in, const Dataset& 
 nlohmann::json TrainActivity::Run(ActivityContext& ctx, const nlohmann::json& input) const {
   const TrainInput in = ParseInput(input);
   const Dataset data = MakeDataset(in.data);
-  std::unique_ptr<GradientEngine> engine = MakeEngine(in, data);
+  std::unique_ptr<GradientEngine> engine = MakeEngine(ctx, in, data);
 
   std::vector<double> weights(data.features + 1, 0.0);
   int start_epoch = 0;

@@ -14,6 +14,12 @@
 // Result: {"loss", "accuracy", "epochs", "epochs_run", "resumed_from_epoch", "attempt",
 //          "device", "host", "task_queue", "model_path"}
 //
+// Gradients: placed on a real GPU (a device or tag queue), the CUDA engine runs on the activity's
+// pooled stream with buffers from its allocator, capped at the GPU memory the activity declared
+// (register it with ResourceNeeds::Gpu(bytes); past the cap it fails non-retryably with type
+// "GpuMemoryCapExceeded"). On a simulated device, or with device "cpu", the oneTBB CPU engine;
+// from a CPU queue "auto" uses CUDA device 0 when there is one.
+//
 // Thread safety: Train may run concurrently for different activities.
 //
 //   TrainActivity train({.model_dir = "/var/lib/models", .host_id = "gpu-7"});

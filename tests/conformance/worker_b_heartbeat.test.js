@@ -2,8 +2,9 @@
 // Issue 4, conformance: the C++ worker's heartbeats as @temporalio/client sees them: details in
 // describe(), cancel() honoured, and a heartbeat timeout whose retry resumes from the last details.
 //
-// kiln.sleep(duration) heartbeats the milliseconds slept so far and starts from the previous
-// attempt's heartbeat details (executor/diagnostic_activities.h); its result is the total slept.
+// kiln.sleep(duration) heartbeats {"progress": {"current": milliseconds slept so far, ...}}
+// (docs/PROGRESS.md) and starts from the previous attempt's heartbeat details
+// (executor/diagnostic_activities.h); its result is the total slept.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { ActivityExecutionFailedError, CancelledFailure } = require('@temporalio/client');
@@ -11,6 +12,9 @@ const { startKilnWorker, withKilnWorker } = require('./lib/kilnworker');
 const { uniqueName, useDevClusterWithClient, waitFor, withTimeout } = require('./lib/sdk');
 
 const env = useDevClusterWithClient();
+
+/** The milliseconds slept in kiln.sleep's heartbeat detail (its progress object's `current`). */
+const sleptMs = (details) => (details && details.progress ? details.progress.current : details);
 
 test('kiln.sleep heartbeat details show in describe, and cancel() ends it as canceled',
   { timeout: 30000 }, async () => {
@@ -25,7 +29,7 @@ test('kiln.sleep heartbeat details show in describe, and cancel() ends it as can
         (d) => d.hasHeartbeatDetails, { timeoutMs: 10000, what: `describe(${id}) showing heartbeat details` });
       assert.equal(running.status, 'RUNNING');
       assert.ok(running.lastHeartbeatTime instanceof Date, `lastHeartbeatTime: ${running.lastHeartbeatTime}`);
-      const slept = await running.getHeartbeatDetails();
+      const slept = sleptMs(await running.getHeartbeatDetails());
       assert.ok(Number.isInteger(slept) && slept > 0 && slept < 60000,
         `heartbeat details should be the milliseconds slept so far, got ${JSON.stringify(slept)}`);
 
@@ -53,7 +57,7 @@ test('after a heartbeat timeout the retry resumes from the last heartbeat detail
     // Attempt 1 runs until it has reported 2 s of progress; then its worker dies without a word.
     const first = await startKilnWorker(env.cluster, { taskQueue });
     try {
-      await waitFor(async () => (await describe()).getHeartbeatDetails(), (ms) => ms >= 2000,
+      await waitFor(async () => sleptMs(await (await describe()).getHeartbeatDetails()), (ms) => ms >= 2000,
         { timeoutMs: 15000, intervalMs: 50, what: `attempt 1 of ${id} heartbeating 2000 ms of progress` });
     } finally {
       await first.stop({ signal: 'SIGKILL' });
@@ -61,7 +65,7 @@ test('after a heartbeat timeout the retry resumes from the last heartbeat detail
     // The server times attempt 1 out on its heartbeat and schedules attempt 2.
     const retrying = await waitFor(describe, (d) => d.attempt === 2,
       { timeoutMs: 10000, what: `heartbeat timeout of attempt 1 of ${id}` });
-    const lastOfAttempt1 = await retrying.getHeartbeatDetails();
+    const lastOfAttempt1 = sleptMs(await retrying.getHeartbeatDetails());
     assert.ok(lastOfAttempt1 >= 2000, `last details of attempt 1: ${lastOfAttempt1}`);
     assert.ok(retrying.lastHeartbeatTime instanceof Date, `lastHeartbeatTime: ${retrying.lastHeartbeatTime}`);
 
@@ -71,7 +75,7 @@ test('after a heartbeat timeout the retry resumes from the last heartbeat detail
       const resumed = await waitFor(describe,
         (d) => d.attempt === 2 && d.lastHeartbeatTime > retrying.lastHeartbeatTime,
         { timeoutMs: 10000, intervalMs: 50, what: `first heartbeat of attempt 2 of ${id}` });
-      const firstOfAttempt2 = await resumed.getHeartbeatDetails();
+      const firstOfAttempt2 = sleptMs(await resumed.getHeartbeatDetails());
       assert.ok(firstOfAttempt2 > lastOfAttempt1,
         `attempt 2 reported ${firstOfAttempt2} ms at its first heartbeat; it should have resumed from ` +
         `attempt 1's ${lastOfAttempt1} ms`);

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <thread>
@@ -110,6 +113,95 @@ std::vector<std::string> PollersOf(wsv1::WorkflowService::Stub& stub, const std:
     if (!stub.PollActivityExecution(Context(15).get(), poll, &outcome).ok()) break;
   }
   return outcome.outcome();
+}
+
+// Runs `kiln ARGS` through the shell (quote what needs it) to completion; its stdout (and
+// stderr with `with_stderr`) and its exit code.
+struct KilnRun {
+  std::string output;
+  int exit_code = -1;
+};
+KilnRun RunKiln(const std::string& args, bool with_stderr = false) {
+  std::string command = absl::StrCat(KILN_BINARY, " ", args, with_stderr ? " 2>&1" : " 2>/dev/null");
+  KilnRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
+  int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/" + std::to_string(getpid()) + "_" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(GpuWorkerProcessTest, KilnGpusShowsTheOperatorTagQueueFromTheConfigFile) {
+  const std::string config = WriteFile("gpus.toml",
+                                       "# operator tags\n"
+                                       "[[gpu.tags]]\n"
+                                       "name = \"bigmem\"\n"
+                                       "predicate = \"memory_gib >= 70\"\n");
+  KilnRun run = RunKiln("gpus --simulate-gpus 1xH100:80:sm90,1xL4:24:sm89 --config " + config +
+                        " --task-queue q --host-id h1 --output json");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  nlohmann::json out = nlohmann::json::parse(run.output);
+  std::vector<std::string> queues = out["task_queues"];
+  EXPECT_NE(std::find(queues.begin(), queues.end(), "q:bigmem"), queues.end()) << run.output;
+  EXPECT_NE(std::find(queues.begin(), queues.end(), "q@h1/gpu1"), queues.end()) << run.output;
+  EXPECT_EQ(out["devices"][0]["tags"].dump().find("bigmem") != std::string::npos, true);
+  EXPECT_EQ(out["devices"][1]["tags"].dump().find("bigmem"), std::string::npos)
+      << "the 24 GiB L4 must not match memory_gib >= 70";
+
+  // A --gpu-tag flag replaces the file's tags (flags > file).
+  run = RunKiln("gpus --simulate-gpus 1xH100:80:sm90 --config " + config +
+                " --gpu-tag 'hopper: cc >= 9.0' --task-queue q --host-id h1 --output json");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  queues = nlohmann::json::parse(run.output)["task_queues"];
+  EXPECT_NE(std::find(queues.begin(), queues.end(), "q:hopper"), queues.end()) << run.output;
+  EXPECT_EQ(std::find(queues.begin(), queues.end(), "q:bigmem"), queues.end()) << run.output;
+}
+
+TEST(GpuWorkerProcessTest, ABadConfigFileIsAUsageErrorNamingFileLineAndKey) {
+  const std::string config = WriteFile("bad.toml", "host_id = \"h1\"\npollers_per_queue = 0\n");
+  KilnRun run = RunKiln("worker --task-queue q --config " + config, /*with_stderr=*/true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_NE(run.output.find(config + ":2: pollers_per_queue: expected an integer of at least 1"),
+            std::string::npos)
+      << run.output;
+
+  const std::string unknown = WriteFile("unknown.toml", "[gpu]\nsimulate = \"1xH100:80:sm90\"\nslots = 2\n");
+  run = RunKiln("gpus --config " + unknown, /*with_stderr=*/true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_NE(run.output.find(unknown + ":3: gpu.slots: unknown key"), std::string::npos)
+      << run.output;
+}
+
+TEST(GpuWorkerProcessTest, AWorkerTakesItsQueuesAndGpusFromKilnConfigFile) {
+  KilnProcess dev({"dev", "--port", "0", "--db", ":memory:", "--log-level", "warn"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dev.line(), m, std::regex(R"(127\.0\.0\.1:(\d+))"))) << dev.line();
+  const std::string address = m[0];
+  const std::string config = WriteFile("worker.toml",
+                                       "task_queues = [\"render\"]\n"
+                                       "host_id = \"h2\"\n"
+                                       "log_level = \"warn\"\n"
+                                       "[gpu]\n"
+                                       "simulate = \"2xH100:80:sm90\"\n"
+                                       "[[gpu.tags]]\n"
+                                       "name = \"bigmem\"\n"
+                                       "predicate = \"memory_gib >= 70\"\n");
+  setenv("KILN_CONFIG_FILE", config.c_str(), 1);  // inherited by the child
+  KilnProcess worker({"worker", "--address", address});
+  unsetenv("KILN_CONFIG_FILE");
+  ASSERT_NE(worker.line().find("kiln worker polling"), std::string::npos) << worker.line();
+  EXPECT_NE(worker.line().find("render@h2/gpu1"), std::string::npos) << worker.line();
+  EXPECT_NE(worker.line().find("render:bigmem"), std::string::npos) << worker.line();
+  EXPECT_NE(worker.line().find("+sim"), std::string::npos) << worker.line();
 }
 
 TEST(GpuWorkerProcessTest, SimulatedH100sArePolledPerDeviceAndByTagAndTheProbeRunsOnGpu1) {

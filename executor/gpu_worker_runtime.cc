@@ -1,0 +1,135 @@
+#include "executor/gpu_worker_runtime.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "executor/worker.h"
+#include "gpu/fake_device_provider.h"
+#include "gpu/system_device_provider.h"
+#include "routing/gpu_queue_contributor.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::executor {
+namespace {
+
+// Schedules the "INDEX:XID:DELAY" faults on simulated devices.
+absl::Status ScheduleFaults(const std::vector<std::string>& faults, gpu::FakeDeviceProvider& fake) {
+  for (const std::string& text : faults) {
+    std::vector<std::string> parts = absl::StrSplit(text, ':');
+    int index = 0, xid = 0;
+    absl::Duration delay;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &index) ||
+        !absl::SimpleAtoi(parts[1], &xid) || !absl::ParseDuration(parts[2], &delay) ||
+        fake.uuid(index).empty()) {
+      return absl::InvalidArgumentError(
+          "--simulate-gpu-fault takes INDEX:XID:DELAY for a simulated device, e.g. 1:79:5s; "
+          "got '" +
+          text + "'");
+    }
+    fake.ScheduleFault(gpu::DeviceFault::Xid(fake.uuid(index), xid), absl::Now() + delay);
+    spdlog::warn("simulated Xid {} scheduled on gpu{} in {}", xid, index,
+                 absl::FormatDuration(delay));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void GpuWorkerOptions::ApplyConfig(const GpuConfig& config) {
+  if (config.simulate) simulate = *config.simulate;
+  if (config.slots_per_device) capacity.slots_per_device = *config.slots_per_device;
+  if (config.memory_reserve_bytes) capacity.memory_reserve_bytes = *config.memory_reserve_bytes;
+  if (config.memory_budget_bytes) capacity.memory_budget_bytes = *config.memory_budget_bytes;
+  if (config.tags) tag_rules = *config.tags;
+}
+
+absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
+    GpuWorkerOptions gpu_options, WorkerOptions& options) {
+  if (gpu_options.capacity.slots_per_device < 1) {
+    return absl::InvalidArgumentError(
+        "GPU slots per device (--gpu-slots-per-device, "
+        "gpu.slots_per_device) must be at least 1");
+  }
+  std::unique_ptr<GpuWorkerRuntime> runtime(new GpuWorkerRuntime());
+  if (gpu_options.provider != nullptr) {
+    runtime->provider_ = std::move(gpu_options.provider);
+  } else if (!gpu_options.simulate.empty()) {
+    auto fake = gpu::FakeDeviceProvider::FromSpec(gpu_options.simulate);
+    if (!fake.ok()) {
+      return absl::InvalidArgumentError("--simulate-gpus: " + std::string(fake.status().message()));
+    }
+    if (absl::Status s = ScheduleFaults(gpu_options.simulate_faults, **fake); !s.ok()) return s;
+    runtime->provider_ = *std::move(fake);
+  } else if (!gpu_options.simulate_faults.empty()) {
+    return absl::InvalidArgumentError("--simulate-gpu-fault needs --simulate-gpus");
+  } else {
+    runtime->provider_ =
+        gpu::MakeSystemDeviceProvider(gpu::SystemProviderOptions::FromEnvironment());
+  }
+  runtime->inventory_ = runtime->provider_->Discover();
+  const std::vector<gpu::DeviceInfo>& devices = runtime->inventory_.devices;
+  if (devices.empty()) {
+    spdlog::info("no GPU: {}; serving CPU queues only", runtime->inventory_.reason);
+    return runtime;
+  }
+  runtime->simulated_ = devices.front().simulated;
+  for (const gpu::DeviceInfo& d : devices) {
+    spdlog::log(d.simulated ? spdlog::level::warn : spdlog::level::info,
+                "gpu{} {} {} ({}, sm{}{}){}", d.index, d.name, d.uuid,
+                gpu::FormatBytes(d.total_memory_bytes), d.compute_capability.major,
+                d.compute_capability.minor, d.simulated ? " SIMULATED: no real GPU is used" : "");
+  }
+  std::vector<SuppliedDevice> supplied;
+  for (const gpu::DeviceInfo& d : devices) {
+    supplied.push_back({d, std::make_shared<gpu::CapacityLedger>(
+                               d.uuid, gpu::DefaultCapacity(d, gpu_options.capacity))});
+  }
+  runtime->slots_ =
+      std::make_shared<DeviceSlotSupplier>(options.max_concurrent_activities, std::move(supplied));
+  auto gpu_queues = std::make_shared<routing::GpuQueueContributor>(devices, gpu_options.tag_rules);
+  options.queue_contributors = {std::make_shared<routing::CpuQueueContributor>(), gpu_queues};
+  absl::StatusOr<routing::QueuePlan> plan =
+      routing::QueuePlan::Build({.logical_queues = options.task_queues, .host_id = options.host_id},
+                                options.queue_contributors);
+  if (!plan.ok()) return plan.status();
+  for (const routing::PlannedQueue& q : plan->queues()) {
+    if (q.kind == routing::QueueKind::kTag) {
+      runtime->slots_->SetSharedQueueDevices(q.name, gpu_queues->DevicesForQueue(q));
+    }
+  }
+  options.slot_supplier = runtime->slots_;
+
+  // Drain: a device that turns unhealthy (or is drained) takes no new work; its queues stop
+  // polling and shared queues place on the other devices.
+  runtime->health_ = std::make_unique<gpu::HealthTracker>(devices);
+  std::weak_ptr<DeviceSlotSupplier> weak_slots = runtime->slots_;
+  std::atomic<Worker*>* worker = &runtime->worker_;
+  runtime->health_->AddListener([weak_slots, worker](const gpu::HealthChange& change) {
+    if (change.current.state == gpu::HealthState::kHealthy) return;
+    spdlog::error("gpu{} {} is {}: {}; draining it (its queues stop polling)", change.index,
+                  change.uuid, gpu::HealthStateName(change.current.state), change.current.reason);
+    if (auto slots = weak_slots.lock()) {
+      slots->CloseDevice(change.index, absl::UnavailableError(change.current.reason));
+    }
+    if (change.current.state != gpu::HealthState::kUnhealthy) return;  // draining: let finish
+    if (Worker* w = worker->load()) {
+      w->CancelActivitiesOnDevice(change.index, change.uuid, change.current.reason);
+    }
+  });
+  runtime->monitor_ = runtime->provider_->CreateHealthMonitor(devices);
+  if (absl::Status s = runtime->monitor_->Start(*runtime->health_); !s.ok()) {
+    spdlog::warn("GPU health monitoring is off: {}", s.ToString());
+  }
+  return runtime;
+}
+
+GpuWorkerRuntime::~GpuWorkerRuntime() { Stop(); }
+
+void GpuWorkerRuntime::Stop() {
+  if (monitor_) monitor_->Stop();
+  worker_ = nullptr;
+}
+
+}  // namespace kiln::executor

@@ -1,0 +1,49 @@
+// executor/metrics/http_server.h — `MetricsServer`: serves a Registry's Prometheus text on
+// GET /metrics (cpp-httplib, one listener thread plus httplib's small worker pool). Started by
+// Start(), stopped (and its threads joined) by the destructor.
+//
+// Thread safety: Start() and the destructor from one controlling thread; port() from any.
+// Scrapes run on the server's threads and call Registry::Render().
+//
+//   auto server = kiln::executor::metrics::MetricsServer::Start(registry, "127.0.0.1", 0);
+//   if (!server.ok()) return server.status();
+//   std::printf("metrics on http://127.0.0.1:%d/metrics\n", (*server)->port());
+//   // ... the server stops when *server is destroyed
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "executor/metrics/registry.h"
+
+namespace kiln::executor::metrics {
+
+class MetricsServer {
+ public:
+  // Binds `address`:`port` (port 0: a free port) and starts serving. Errors: InvalidArgument
+  // for a port outside 0..65535 or a null registry; Unavailable when the address can't be bound
+  // (in use, or not an address of this host).
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(std::shared_ptr<Registry> registry,
+                                                              const std::string& address,
+                                                              int port);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  // The port actually bound.
+  int port() const { return port_; }
+  const std::string& address() const { return address_; }
+
+ private:
+  struct Impl;
+  MetricsServer(std::unique_ptr<Impl> impl, std::string address, int port);
+
+  std::unique_ptr<Impl> impl_;
+  const std::string address_;
+  const int port_;
+  std::thread thread_;
+};
+
+}  // namespace kiln::executor::metrics

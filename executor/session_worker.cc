@@ -1,0 +1,177 @@
+#include "executor/session_worker.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/session.h"
+#include "executor/activity_runner.h"
+#include "executor/fixed_slot_supplier.h"
+#include "payload/application_error.h"
+#include "routing/queue_plan.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::executor {
+
+struct SessionWorker::OpenSession {
+  uint64_t id = 0;
+  std::string label;  // "session ID on Q@H"
+  nlohmann::json details;
+  absl::Duration interval;
+  ActivityPromise<payload::Payloads> promise;
+  base::CancellationRegistration on_cancel;
+  std::mutex mu;
+  // Cleared when the session ends: the context belongs to the runner and may be gone after that.
+  ActivityContext* ctx ABSL_GUARDED_BY(mu) = nullptr;
+};
+
+SessionWorker::SessionWorker(SessionWorkerOptions options, std::string host_id, TimerQueue& timers)
+    : options_(options),
+      host_id_(std::move(host_id)),
+      timers_(timers),
+      slots_(std::make_shared<FixedSlotSupplier>(std::max(1, options.max_concurrent_sessions))) {}
+
+SessionWorker::~SessionWorker() { FailAll("the session worker was destroyed"); }
+
+absl::Status SessionWorker::Register(ActivityRegistry& registry) {
+  if (options_.max_concurrent_sessions < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_concurrent_sessions must be at least 1 (got ", options_.max_concurrent_sessions,
+        "); disable sessions instead"));
+  }
+  std::weak_ptr<SessionWorker> self = weak_from_this();
+  return registry.RegisterRawAsync(
+      client::kSessionCreateActivity,
+      [self](ActivityContext& ctx, const payload::Payloads&) -> ActivityFuture<payload::Payloads> {
+        auto worker = self.lock();
+        if (!worker) {
+          throw payload::ApplicationError("the worker is shutting down", "SessionWorkerShutdown");
+        }
+        return worker->Create(ctx);
+      });
+}
+
+std::shared_ptr<ActivityPoller> SessionWorker::MakePoller(const std::string& logical,
+                                                          PollerDeps deps,
+                                                          std::string worker_instance_key,
+                                                          std::string build_id,
+                                                          std::weak_ptr<ActivityRunner> runner) {
+  const std::string queue = client::SessionCreationQueue(logical);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    logical_by_creation_queue_[queue] = logical;
+  }
+  deps.slots = slots_.get();
+  PollerOptions options{.slot_request = {.task_queue = queue},
+                        .pollers = std::max(1, std::min(options_.pollers,
+                                                        options_.max_concurrent_sessions)),
+                        .worker_instance_key = std::move(worker_instance_key),
+                        .build_id = std::move(build_id)};
+  return std::make_shared<ActivityPoller>(
+      deps, std::move(options),
+      [runner, queue](::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task,
+                      SlotPermit permit) {
+        if (auto r = runner.lock()) r->Run(std::move(task), queue, std::move(permit));
+      });
+}
+
+ActivityFuture<payload::Payloads> SessionWorker::Create(ActivityContext& ctx) {
+  std::string logical;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = logical_by_creation_queue_.find(ctx.info().task_queue);
+    if (it != logical_by_creation_queue_.end()) logical = it->second;
+  }
+  if (logical.empty()) {
+    // Someone started the internal activity on an ordinary queue: it would hold a normal slot.
+    throw payload::ApplicationError(
+        absl::StrCat(client::kSessionCreateActivity, " is internal to sessions and arrived on '",
+                     ctx.info().task_queue, "'; create sessions with client::CreateSession"),
+        "SessionMisuse")
+        .NonRetryable();
+  }
+  auto session = std::make_shared<OpenSession>();
+  const std::string host_queue = routing::HostQueueName(logical, host_id_);
+  session->label = absl::StrCat("session ", ctx.info().activity_id, " on ", host_queue);
+  session->details = {{"session_id", ctx.info().activity_id},
+                      {"task_queue", host_queue},
+                      {"host_id", host_id_}};
+  const absl::Duration timeout = ctx.info().heartbeat_timeout;
+  session->interval = timeout > absl::ZeroDuration() ? timeout / 3 : absl::Seconds(10);
+  session->ctx = &ctx;
+  ActivityFuture<payload::Payloads> future = session->promise.GetFuture();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    session->id = next_id_++;
+    open_[session->id] = session;
+  }
+  ctx.Heartbeat(session->details);  // the first heartbeat is sent at once: the client waits for it
+  spdlog::info("{} open ({} of {} session slots in use)", session->label, OpenSessions(),
+               options_.max_concurrent_sessions);
+  std::weak_ptr<SessionWorker> self = weak_from_this();
+  std::weak_ptr<OpenSession> weak = session;
+  session->on_cancel = ctx.cancellation().OnCancel([self, weak](const std::string& why) {
+    auto worker = self.lock();
+    auto s = weak.lock();
+    if (!worker || !s) return;
+    spdlog::info("{} closing: {}", s->label, why);
+    worker->Finish(s, std::make_exception_ptr(CancelledError("session completed: " + why)));
+  });
+  HeartbeatLater(session);
+  return future;
+}
+
+void SessionWorker::HeartbeatLater(const std::shared_ptr<OpenSession>& session) {
+  std::weak_ptr<SessionWorker> self = weak_from_this();
+  std::weak_ptr<OpenSession> weak = session;
+  timers_.RunAfter(session->interval, [self, weak] {
+    auto worker = self.lock();
+    auto s = weak.lock();
+    if (!worker || !s) return;
+    {
+      std::lock_guard<std::mutex> lock(s->mu);
+      if (s->ctx == nullptr) return;  // ended
+      // The throttler sends at most one heartbeat per 0.8 x heartbeat timeout; calling more
+      // often keeps one always waiting, so a cancel request is seen within that interval.
+      s->ctx->Heartbeat(s->details);
+    }
+    worker->HeartbeatLater(s);
+  });
+}
+
+void SessionWorker::Finish(const std::shared_ptr<OpenSession>& session, std::exception_ptr error) {
+  {
+    std::lock_guard<std::mutex> lock(session->mu);
+    if (session->ctx == nullptr) return;
+    session->ctx = nullptr;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_.erase(session->id);
+  }
+  // Completing the promise lets the runner report the outcome and release the session slot.
+  session->promise.SetError(std::move(error));
+}
+
+int SessionWorker::FailAll(const std::string& why) {
+  std::map<uint64_t, std::shared_ptr<OpenSession>> open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open = open_;
+  }
+  for (auto& [id, session] : open) {
+    spdlog::info("{} failed: {}", session->label, why);
+    Finish(session, std::make_exception_ptr(
+                        payload::ApplicationError(session->label + " ended: " + why,
+                                                  "SessionWorkerShutdown")
+                            .NonRetryable()));
+  }
+  return static_cast<int>(open.size());
+}
+
+int SessionWorker::OpenSessions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(open_.size());
+}
+
+}  // namespace kiln::executor

@@ -1,0 +1,88 @@
+// executor/session_worker.h — `SessionWorker`: the worker side of sessions (client/session.h).
+// With sessions enabled, a Worker serving logical queue Q also polls Q's session-creation queue
+// (client::SessionCreationQueue(Q), "Q/sessions") with its own slot supplier of
+// max_concurrent_sessions slots: a poll is sent only while a session slot is free (reserve
+// before poll), so a worker at its limit never takes a session it cannot hold.
+//
+// The internal activity `kiln.session.create` holds its session slot while the session is open:
+// it heartbeats at once {"session_id", "task_queue": "Q@H", "host_id": "H"} and then keeps
+// heartbeating (every heartbeat_timeout / 3) without holding an executor thread. It ends when the
+// client completes the session (cancel request -> reported cancelled, slot freed), when the
+// server forgets it (heartbeat timeout, terminate), or at worker shutdown (failed,
+// "SessionWorkerShutdown", so the client sees the session failed at once).
+//
+// Thread safety: all methods may be called from any thread. Must be owned by a std::shared_ptr.
+//
+//   kiln::Worker worker(client, {.task_queues = {"files"},
+//                                .sessions = {.enabled = true, .max_concurrent_sessions = 4}});
+//   // the Worker creates the SessionWorker, registers kiln.session.create and polls
+//   // "files/sessions" besides "files" and "files@<host>".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "executor/activity_context.h"
+#include "executor/activity_future.h"
+#include "executor/activity_poller.h"
+#include "executor/activity_registry.h"
+#include "executor/slot_supplier.h"
+#include "executor/timer_queue.h"
+
+namespace kiln::executor {
+
+class ActivityRunner;
+
+struct SessionWorkerOptions {
+  bool enabled = false;
+  // Sessions this worker holds at once (the Go SDK's MaxConcurrentSessionExecutionSize).
+  int max_concurrent_sessions = 1000;
+  // Concurrent long polls per session-creation queue (each still needs a free session slot).
+  int pollers = 2;
+};
+
+class SessionWorker : public std::enable_shared_from_this<SessionWorker> {
+ public:
+  // `host_id` is the worker's resolved host id; `timers` must outlive this object.
+  SessionWorker(SessionWorkerOptions options, std::string host_id, TimerQueue& timers);
+  ~SessionWorker();
+
+  // Registers kiln.session.create. Errors: INVALID_ARGUMENT (max_concurrent_sessions < 1),
+  // ALREADY_EXISTS (the name is taken).
+  absl::Status Register(ActivityRegistry& registry);
+  // The poller of `logical`'s session-creation queue; tasks go to `runner` with a session slot.
+  // `deps.slots` is replaced by this worker's session slots.
+  std::shared_ptr<ActivityPoller> MakePoller(const std::string& logical, PollerDeps deps,
+                                             std::string worker_instance_key,
+                                             std::string build_id,
+                                             std::weak_ptr<ActivityRunner> runner);
+  // Ends every open session as failed (SessionWorkerShutdown, non-retryable). Returns how many.
+  int FailAll(const std::string& why);
+
+  int OpenSessions() const;
+  SlotSnapshot slots() const { return slots_->Snapshot(); }
+
+ private:
+  struct OpenSession;
+
+  ActivityFuture<payload::Payloads> Create(ActivityContext& ctx);
+  void HeartbeatLater(const std::shared_ptr<OpenSession>& session);
+  void Finish(const std::shared_ptr<OpenSession>& session, std::exception_ptr error);
+
+  const SessionWorkerOptions options_;
+  const std::string host_id_;
+  TimerQueue& timers_;
+  const std::shared_ptr<SlotSupplier> slots_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> logical_by_creation_queue_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::shared_ptr<OpenSession>> open_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace kiln::executor

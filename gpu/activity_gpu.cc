@@ -1,0 +1,74 @@
+#include "gpu/activity_gpu.h"
+
+#include <utility>
+
+#if KILN_HAVE_CUDA
+#include "gpu/cuda/cuda_activity_gpu.h"
+#endif
+
+namespace kiln::gpu {
+
+bool CudaBuiltIn() { return KILN_HAVE_CUDA != 0; }
+
+DeviceMemory::DeviceMemory(DeviceMemory&& other) noexcept { *this = std::move(other); }
+
+DeviceMemory& DeviceMemory::operator=(DeviceMemory&& other) noexcept {
+  if (this != &other) {
+    Free().IgnoreError();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    owner_ = std::move(other.owner_);
+  }
+  return *this;
+}
+
+absl::Status DeviceMemory::Free() {
+  absl::Status status;
+  if (owner_ != nullptr) status = owner_->Free();
+  owner_.reset();
+  data_ = nullptr;
+  size_ = 0;
+  return status;
+}
+
+namespace {
+
+#if !KILN_HAVE_CUDA
+class NoCudaExecution final : public GpuExecution {
+ public:
+  absl::StatusOr<std::unique_ptr<ActivityGpu>> Acquire(int cuda_ordinal, uint64_t) override {
+    return absl::UnavailableError(
+        "this Kiln was built without CUDA (KILN_CUDA=OFF or no nvcc at build time), so CUDA "
+        "device " + std::to_string(cuda_ordinal) + " has no streams or device memory here; "
+        "rebuild with KILN_CUDA=AUTO|ON on a host with the CUDA Toolkit");
+  }
+};
+#endif
+
+}  // namespace
+
+std::shared_ptr<GpuExecution> GpuExecution::Process() {
+  // Never destroyed: streams, events and the watcher thread must not be torn down while the
+  // CUDA runtime unloads at exit.
+#if KILN_HAVE_CUDA
+  static auto* process = new std::shared_ptr<GpuExecution>(
+      std::make_shared<cuda::CudaGpuExecution>(kMaxStreamsPerDevice));
+#else
+  static auto* process = new std::shared_ptr<GpuExecution>(std::make_shared<NoCudaExecution>());
+#endif
+  return *process;
+}
+
+absl::Status LaunchProbe(ActivityGpu& gpu, int64_t elements,
+                         std::function<void(absl::StatusOr<ProbeResult>)> done) {
+#if KILN_HAVE_CUDA
+  return cuda::LaunchProbeOn(gpu, elements, std::move(done));
+#else
+  (void)gpu;
+  (void)elements;
+  (void)done;
+  return absl::UnavailableError("this Kiln was built without CUDA: the probe kernel can't run");
+#endif
+}
+
+}  // namespace kiln::gpu
