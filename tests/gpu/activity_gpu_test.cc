@@ -19,7 +19,7 @@
 #include "gpu/cuda/cuda_device_provider.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/unit/executor/call_recorder.h"
+#include "tests/unit/executor/runner_test_base.h"
 
 int LaunchWaitForFlag(cudaStream_t stream, int* flag, int* seen, long long max_cycles);
 int LaunchSetFlag(cudaStream_t stream, int* flag);
@@ -90,7 +90,7 @@ TEST(ActivityGpuTest, NotifyWhenDoneFiresAfterTheQueuedWork) {
 }
 
 // The runner with the process's real GpuExecution, on a permit for a real device.
-class RealDeviceRunnerTest : public ::testing::Test {
+class RealDeviceRunnerTest : public RunnerTestBase {
  protected:
   void SetUp() override {
     inventory_ = gpu::cuda::CudaDeviceProvider().Discover();
@@ -107,39 +107,19 @@ class RealDeviceRunnerTest : public ::testing::Test {
     if (runner_) runner_->WaitIdle(absl::Seconds(30));
   }
   void Deliver(const std::string& type, const std::string& id, payload::Payloads input = {}) {
-    wsv1::PollActivityTaskQueueResponse task;
-    task.set_task_token("token-" + id);
-    task.mutable_activity_type()->set_name(type);
-    task.set_activity_id(id);
-    task.set_attempt(1);
-    *task.mutable_input() = std::move(input);
-    task.mutable_started_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
-    task.mutable_start_to_close_timeout()->set_seconds(300);
     std::optional<SlotPermit> permit;
     slots_->Reserve({.task_queue = "q@h/gpu", .device_index = device_.index,
                      .needs = ResourceNeeds::Gpu(256 << 20)},
                     [&](absl::StatusOr<SlotPermit> p) { permit = *std::move(p); });
     ASSERT_TRUE(permit.has_value());
-    runner_->Run(std::move(task), "q@h/gpu", std::move(*permit));
+    runner_->Run(Task(type, id, id, absl::Minutes(5), absl::ZeroDuration(), std::move(input)),
+                 "q@h/gpu", std::move(*permit));
   }
 
   gpu::Inventory inventory_;
   gpu::DeviceInfo device_;
-  base::SimulatedClock clock_{absl::FromUnixSeconds(1'700'000'000)};
-  ManualTimerQueue timers_{clock_};
-  ManualExecutor executor_;
   std::unique_ptr<DeviceSlotSupplier> slots_;
-  NiceMock<kiln::testing::MockTemporalClient> client_;
-  kiln::testing::CallRecorder recorder_{client_};
-  ActivityRegistry registry_;
-  std::shared_ptr<const payload::DataConverter> converter_ =
-      std::make_shared<payload::DataConverter>();
-  std::shared_ptr<HeartbeatThrottler> heartbeats_ =
-      std::make_shared<HeartbeatThrottler>(client_, timers_);
-  std::shared_ptr<CompletionReporter> reporter_ =
-      std::make_shared<CompletionReporter>(client_, timers_);
-  std::shared_ptr<ActivityRunner> runner_ = std::make_shared<ActivityRunner>(
-      RunnerDeps{&registry_, &executor_, &timers_, heartbeats_, reporter_, converter_});
+  std::shared_ptr<ActivityRunner> runner_ = MakeRunner();
 };
 
 TEST_F(RealDeviceRunnerTest, TheContextsStreamBelongsToTheAssignedDeviceWhichIsCurrent) {

@@ -7,7 +7,7 @@
 #include "executor/fixed_slot_supplier.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executor/call_recorder.h"
+#include "tests/unit/executor/runner_test_base.h"
 
 namespace kiln::executor {
 namespace {
@@ -17,26 +17,18 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 using ::testing::HasSubstr;
 using ::testing::NiceMock;
 
-class ActivityRunnerTest : public ::testing::Test {
+class ActivityRunnerTest : public RunnerTestBase {
  protected:
   // Polls a task of `type` with `input` and hands it to the runner with a fresh slot.
   void Deliver(const std::string& type, payload::Payloads input = {},
                absl::Duration heartbeat_timeout = absl::ZeroDuration(),
                absl::Duration start_to_close = absl::Minutes(1)) {
-    wsv1::PollActivityTaskQueueResponse task;
-    task.set_task_token("token-" + type);
-    task.mutable_activity_type()->set_name(type);
-    task.set_activity_id("act-1");
-    task.set_attempt(1);
-    *task.mutable_input() = std::move(input);
-    task.mutable_started_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
-    task.mutable_start_to_close_timeout()->set_seconds(absl::ToInt64Seconds(start_to_close));
-    task.mutable_heartbeat_timeout()->set_seconds(absl::ToInt64Seconds(heartbeat_timeout));
     std::optional<SlotPermit> permit;
     slots_.Reserve({.task_queue = "q"}, [&](absl::StatusOr<SlotPermit> p) {
       permit = *std::move(p);
     });
-    runner_->Run(std::move(task), "q", std::move(*permit));
+    runner_->Run(Task(type, "act-1", type, start_to_close, heartbeat_timeout, std::move(input)),
+                 "q", std::move(*permit));
   }
   void Advance(absl::Duration d) {
     clock_.Advance(d);
@@ -46,21 +38,8 @@ class ActivityRunnerTest : public ::testing::Test {
     return recorder_.failed.at(i)->request.failure().application_failure_info().type();
   }
 
-  base::SimulatedClock clock_{absl::FromUnixSeconds(1'700'000'000)};
-  ManualTimerQueue timers_{clock_};
-  ManualExecutor executor_;
   FixedSlotSupplier slots_{4};
-  NiceMock<kiln::testing::MockTemporalClient> client_;
-  kiln::testing::CallRecorder recorder_{client_};
-  ActivityRegistry registry_;
-  std::shared_ptr<const payload::DataConverter> converter_ =
-      std::make_shared<payload::DataConverter>();
-  std::shared_ptr<HeartbeatThrottler> heartbeats_ =
-      std::make_shared<HeartbeatThrottler>(client_, timers_);
-  std::shared_ptr<CompletionReporter> reporter_ =
-      std::make_shared<CompletionReporter>(client_, timers_);
-  std::shared_ptr<ActivityRunner> runner_ = std::make_shared<ActivityRunner>(
-      RunnerDeps{&registry_, &executor_, &timers_, heartbeats_, reporter_, converter_});
+  std::shared_ptr<ActivityRunner> runner_ = MakeRunner();
 };
 
 TEST_F(ActivityRunnerTest, ReturnedValueIsReportedAsCompleted) {

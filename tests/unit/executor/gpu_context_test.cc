@@ -15,7 +15,7 @@
 #include "gpu/capacity_ledger.h"
 #include "gpu/device_info.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executor/call_recorder.h"
+#include "tests/unit/executor/runner_test_base.h"
 #include "tests/unit/executor/fake_gpu_execution.h"
 
 namespace kiln::executor {
@@ -179,22 +179,15 @@ TEST_F(GpuContextTest, WhenDoneWithoutAGpuFailsAtOnce) {
 }
 
 // The runner: a fake device slot supplier hands out permits on a real (non-simulated) device.
-class GpuRunnerTest : public ::testing::Test {
+class GpuRunnerTest : public RunnerTestBase {
  protected:
   void Deliver(const std::string& type, const std::string& id) {
-    wsv1::PollActivityTaskQueueResponse task;
-    task.set_task_token("token-" + id);
-    task.mutable_activity_type()->set_name(type);
-    task.set_activity_id(id);
-    task.set_attempt(1);
-    task.mutable_started_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
-    task.mutable_start_to_close_timeout()->set_seconds(60);
     std::optional<SlotPermit> permit;
     slots_.Reserve({.task_queue = "q@h/gpu0", .device_index = 0,
                     .needs = ResourceNeeds::Gpu(1 << 20)},
                    [&](absl::StatusOr<SlotPermit> p) { permit = *std::move(p); });
     ASSERT_TRUE(permit.has_value());
-    runner_->Run(std::move(task), "q@h/gpu0", std::move(*permit));
+    runner_->Run(Task(type, id, id), "q@h/gpu0", std::move(*permit));
   }
   static std::vector<SuppliedDevice> Devices() {
     gpu::DeviceInfo d;
@@ -210,23 +203,9 @@ class GpuRunnerTest : public ::testing::Test {
     return recorder_.failed.at(i)->request;
   }
 
-  base::SimulatedClock clock_{absl::FromUnixSeconds(1'700'000'000)};
-  ManualTimerQueue timers_{clock_};
-  ManualExecutor executor_;
   DeviceSlotSupplier slots_{4, Devices()};
-  NiceMock<kiln::testing::MockTemporalClient> client_;
-  kiln::testing::CallRecorder recorder_{client_};
-  ActivityRegistry registry_;
-  std::shared_ptr<const payload::DataConverter> converter_ =
-      std::make_shared<payload::DataConverter>();
-  std::shared_ptr<HeartbeatThrottler> heartbeats_ =
-      std::make_shared<HeartbeatThrottler>(client_, timers_);
-  std::shared_ptr<CompletionReporter> reporter_ =
-      std::make_shared<CompletionReporter>(client_, timers_);
   std::shared_ptr<FakeGpuExecution> fake_ = std::make_shared<FakeGpuExecution>();
-  std::shared_ptr<ActivityRunner> runner_ = std::make_shared<ActivityRunner>(
-      RunnerDeps{&registry_, &executor_, &timers_, heartbeats_, reporter_, converter_},
-      RunnerOptions{.gpu_execution = fake_});
+  std::shared_ptr<ActivityRunner> runner_ = MakeRunner({.gpu_execution = fake_});
 };
 
 TEST_F(GpuRunnerTest, TheBodyRunsWithTheStreamAndItsDeviceCurrentAndTheStreamComesBackAfter) {
