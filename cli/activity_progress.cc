@@ -116,6 +116,10 @@ std::string ProgressRenderer::Line(const ProgressSnapshot& s) {
   if (progress) {
     // A completed activity is done, whatever its last (throttled) heartbeat said.
     const bool completed = s.status == "COMPLETED";
+    // Its message then predates the end: say so rather than show "3000/3000  slept 2s of 3s".
+    const bool stale_message =
+        completed && ((progress->fraction && *progress->fraction < 1.0) ||
+                      (progress->total && progress->current != progress->total));
     if (completed && (progress->fraction || progress->total)) progress->fraction = 1.0;
     if (completed && progress->total) progress->current = progress->total;
     if (progress->fraction) {
@@ -137,7 +141,10 @@ std::string ProgressRenderer::Line(const ProgressSnapshot& s) {
       if (progress->total) absl::StrAppend(&line, "/", FormatNumber(*progress->total));
       if (!progress->unit.empty()) absl::StrAppend(&line, " ", OneLine(progress->unit));
     }
-    if (!progress->message.empty()) absl::StrAppend(&line, "  ", OneLine(progress->message));
+    if (!progress->message.empty()) {
+      absl::StrAppend(&line, stale_message ? "  (last heartbeat: " : "  ", OneLine(progress->message),
+                      stale_message ? ")" : "");
+    }
   } else {
     absl::StrAppend(&line, attempt);
     if (s.has_details) {

@@ -111,11 +111,12 @@ absl::Status Worker::CheckServer() {
   } else if (absl::IsUnimplemented(info.status())) {
     spdlog::warn("the server does not implement GetSystemInfo; assuming an older server");
   } else {
-    return absl::Status(info.status().code(),
-                        "cannot reach the Temporal frontend (GetSystemInfo: " +
-                            std::string(info.status().message()) +
-                            "); check the address (--address / TEMPORAL_ADDRESS) and that the "
-                            "server is running");
+    // The channel's own UNAVAILABLE message already says what to do; other codes get the hint.
+    std::string message(info.status().message());
+    if (message.find("TEMPORAL_ADDRESS") == std::string::npos) {
+      message += "; check the address (--address / TEMPORAL_ADDRESS) and that the server is running";
+    }
+    return absl::Status(info.status().code(), "cannot reach the Temporal frontend: " + message);
   }
   absl::StatusOr<wsv1::DescribeNamespaceResponse> ns = Await<wsv1::DescribeNamespaceResponse>(
       [&](auto done) { client_->DescribeNamespace(std::move(done)); }, options_.rpc_timeout);

@@ -164,12 +164,23 @@ TEST(ProgressRendererTest, PlainOutputWritesAStateChangeAtOnce) {
   auto running = r.Update(Running(Fraction(0.1), kT0), kT0 + absl::Milliseconds(10));
   ASSERT_TRUE(running.has_value());
   // The last heartbeat said 80% (heartbeats are throttled); completed means done.
-  ProgressSnapshot done = Running(Fraction(0.8), kT0 + absl::Milliseconds(20));
+  ProgressSnapshot done = Running(Fraction(0.8, "epoch 8/10"), kT0 + absl::Milliseconds(20));
   done.status = "COMPLETED";
   auto completed = r.Update(done, kT0 + absl::Milliseconds(20));
   ASSERT_TRUE(completed.has_value());
   EXPECT_NE(completed->find("COMPLETED"), std::string::npos);
   EXPECT_NE(completed->find("100%"), std::string::npos);
+  EXPECT_NE(completed->find("(last heartbeat: epoch 8/10)"), std::string::npos)
+      << "the 80% message is older than the 100% bar: " << *completed;
+}
+
+TEST(ProgressRendererTest, ACompletedActivityWhoseLastHeartbeatSaidDoneShowsItsMessagePlainly) {
+  ProgressRenderer r({.tty = false, .width = 200});
+  ProgressSnapshot done = Running(Fraction(1.0, "all 10 epochs"), kT0);
+  done.status = "COMPLETED";
+  std::string line = r.Line(done);
+  EXPECT_NE(line.find("100%  attempt 1  all 10 epochs"), std::string::npos) << line;
+  EXPECT_EQ(line.find("last heartbeat"), std::string::npos) << line;
 }
 
 }  // namespace
