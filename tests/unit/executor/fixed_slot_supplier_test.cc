@@ -1,5 +1,6 @@
 #include "executor/fixed_slot_supplier.h"
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -27,9 +28,13 @@ struct Grants {
 TEST(FixedSlotSupplierTest, GrantsUpToCapacityThenMakesReservationsWait) {
   FixedSlotSupplier slots(2);
   Grants grants;
-  for (int i = 0; i < 3; ++i) slots.Reserve({.task_queue = "q"}, grants.Callback());
+  std::vector<std::shared_ptr<PendingReservation>> waits;
+  for (int i = 0; i < 3; ++i) waits.push_back(slots.Reserve({.task_queue = "q"}, grants.Callback()));
   EXPECT_EQ(grants.permits.size(), 2u);
   EXPECT_EQ(slots.Snapshot().available, 0);
+  // The third still waits; cancel it before `grants` (its callback's target) goes away.
+  waits[2]->Cancel();
+  EXPECT_EQ(grants.cancelled, 1);
 }
 
 TEST(FixedSlotSupplierTest, ReleasedSlotGoesToTheOldestWaiter) {
@@ -37,11 +42,12 @@ TEST(FixedSlotSupplierTest, ReleasedSlotGoesToTheOldestWaiter) {
   Grants first, second, third;
   slots.Reserve({.task_queue = "a"}, first.Callback());
   slots.Reserve({.task_queue = "b"}, second.Callback());
-  slots.Reserve({.task_queue = "c"}, third.Callback());
+  auto third_wait = slots.Reserve({.task_queue = "c"}, third.Callback());
   ASSERT_EQ(first.permits.size(), 1u);
   first.permits.clear();  // releases
   EXPECT_EQ(second.permits.size(), 1u);
   EXPECT_TRUE(third.permits.empty());
+  third_wait->Cancel();  // before `third` (its callback's target) goes away
 }
 
 TEST(FixedSlotSupplierTest, CancelledWaitGetsCancelledAndNoSlot) {
