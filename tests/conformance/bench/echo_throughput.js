@@ -3,6 +3,9 @@
 // @temporalio/client with C of them in flight at once. Not part of the test suite.
 //
 //   KILN_BIN=build/bin/kiln node tests/conformance/bench/echo_throughput.js [N=1000] [C=50] [worker args...]
+//
+// KILN_BENCH_DB=PATH runs `kiln dev` on that SQLite file (durable, WAL, group commit) instead of
+// the in-memory store. Results and how to read them: docs/BENCHMARKS.md.
 const { startDevCluster } = require('../lib/devcluster');
 const { startKilnWorker } = require('../lib/kilnworker');
 const { connectClient, uniqueName } = require('../lib/sdk');
@@ -10,7 +13,8 @@ const { connectClient, uniqueName } = require('../lib/sdk');
 async function main() {
   const [total = 1000, concurrency = 50] = process.argv.slice(2, 4).map(Number);
   const workerArgs = process.argv.slice(4);
-  const cluster = await startDevCluster();
+  const db = process.env.KILN_BENCH_DB;
+  const cluster = await startDevCluster(db ? { db } : {});
   const { client, close } = await connectClient(cluster);
   const taskQueue = uniqueName('bench-tq');
   const worker = await startKilnWorker(cluster, { taskQueue, extraArgs: workerArgs });
@@ -33,7 +37,7 @@ async function main() {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     latencies.sort((a, b) => a - b);
     const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1);
-    console.log(`kiln.echo: ${total} executions, ${concurrency} concurrent, ${seconds.toFixed(2)} s, ` +
+    console.log(`kiln.echo (${db ? 'sqlite' : ':memory:'}): ${total} executions, ${concurrency} concurrent, ${seconds.toFixed(2)} s, ` +
       `${(total / seconds).toFixed(0)}/s; client latency ms p50 ${pct(0.5)} p99 ${pct(0.99)}`);
   } finally {
     await worker.stop();

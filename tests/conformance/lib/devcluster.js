@@ -35,18 +35,18 @@ process.on('exit', () => {
 });
 
 /**
- * Starts `kiln dev` on a free loopback port with an in-memory database.
- * @param {{startTimeoutMs?: number, extraArgs?: string[]}} [options]
+ * Starts `kiln dev` on a free loopback port with an in-memory database (or the SQLite file `db`).
+ * @param {{startTimeoutMs?: number, extraArgs?: string[], db?: string}} [options]
  * @returns {Promise<{address: string, namespace: string, db: string, pid: number,
  *                    stderr: () => string, stop: () => Promise<void>}>}
  */
-async function startDevCluster({ startTimeoutMs = 15000, extraArgs = [] } = {}) {
+async function startDevCluster({ startTimeoutMs = 15000, extraArgs = [], db = ':memory:' } = {}) {
   const bin = kilnBinary();
   if (!fs.existsSync(bin)) {
     throw new Error(`kiln binary not found at ${bin}: build it (cmake --build build --target kiln) ` +
       'or point KILN_BIN at a built one');
   }
-  const args = ['dev', '--port', '0', '--db', ':memory:', '--log-level', 'warn', ...extraArgs];
+  const args = ['dev', '--port', '0', '--db', db, '--log-level', 'warn', ...extraArgs];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let stderr = '';
