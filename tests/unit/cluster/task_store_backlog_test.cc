@@ -15,6 +15,7 @@
 #include "cluster/sqlite_task_store.h"
 #include "cluster/validation.h"
 #include "gtest/gtest.h"
+#include "tests/unit/cluster/stored_runs.h"
 #include "tests/unit/cluster/test_requests.h"
 
 namespace kiln::cluster {
@@ -29,20 +30,10 @@ std::string BacklogDbPath(const std::string& name) {
 }
 
 ActivityState MakeBacklogRun(int64_t seq, int priority, const std::string& queue = "q") {
-  auto r = testing::StartRequest("act-" + std::to_string(seq), queue);
-  if (priority != 0) r.mutable_priority()->set_priority_key(priority);
-  EXPECT_TRUE(NormalizeStartRequest(Limits(), r).ok());
-  char run_id[37];
-  std::snprintf(run_id, sizeof(run_id), "00000000-0000-4000-8000-%012lld",
-                static_cast<long long>(seq));
-  return Activity::Schedule("default", r, run_id, seq, absl::FromUnixSeconds(1000)).state();
+  return testing::StoredRun("act-" + std::to_string(seq), seq, queue, priority);
 }
 
-absl::Status SyncAndWait(TaskStore& store) {
-  std::promise<absl::Status> done;
-  store.Sync([&](absl::Status s) { done.set_value(s); });
-  return done.get_future().get();
-}
+using testing::SyncAndWait;
 
 std::vector<int64_t> Seqs(const absl::StatusOr<std::vector<ActivityState>>& runs) {
   std::vector<int64_t> out;

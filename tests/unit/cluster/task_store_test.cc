@@ -7,6 +7,7 @@
 #include "cluster/sqlite_task_store.h"
 #include "cluster/validation.h"
 #include "gtest/gtest.h"
+#include "tests/unit/cluster/stored_runs.h"
 #include "tests/unit/cluster/test_requests.h"
 
 namespace kiln::cluster {
@@ -23,19 +24,10 @@ std::string TempDbPath() {
 }
 
 ActivityState MakeRun(const std::string& activity_id, int64_t seq, const std::string& queue = "q") {
-  auto r = testing::StartRequest(activity_id, queue);
-  EXPECT_TRUE(NormalizeStartRequest(Limits(), r).ok());
-  char run_id[37];
-  std::snprintf(run_id, sizeof(run_id), "00000000-0000-4000-8000-%012lld",
-                static_cast<long long>(seq));
-  return Activity::Schedule("default", r, run_id, seq, absl::FromUnixSeconds(1000)).state();
+  return testing::StoredRun(activity_id, seq, queue);
 }
 
-absl::Status SyncAndWait(TaskStore& store) {
-  std::promise<absl::Status> done;
-  store.Sync([&](absl::Status s) { done.set_value(s); });
-  return done.get_future().get();
-}
+using testing::SyncAndWait;
 
 class TaskStoreTest : public ::testing::TestWithParam<bool> {
  protected:
