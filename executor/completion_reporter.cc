@@ -8,7 +8,8 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 
 struct CompletionReporter::Report {
   std::string label;
-  const char* what;  // "completion", "failure", "cancellation"
+  const char* what;       // "completion", "failure", "cancellation"
+  const char* operation;  // the RPC, as the temporal_request metric names it
   // Issues the RPC once; calls back with its status.
   std::function<void(std::function<void(absl::Status)>)> call;
   Backoff backoff;
@@ -45,7 +46,7 @@ CompletionReporter::CompletionReporter(client::TemporalClient& client, TimerQueu
 void CompletionReporter::Completed(wsv1::RespondActivityTaskCompletedRequest request,
                                    std::string label) {
   auto report = std::make_shared<Report>(
-      Report{std::move(label), "completion",
+      Report{std::move(label), "completion", "RespondActivityTaskCompleted",
              MakeCall(client_, std::move(request),
                       &client::TemporalClient::RespondActivityTaskCompleted),
              Backoff(options_.retry), timers_.clock().Now()});
@@ -55,7 +56,7 @@ void CompletionReporter::Completed(wsv1::RespondActivityTaskCompletedRequest req
 void CompletionReporter::Failed(wsv1::RespondActivityTaskFailedRequest request,
                                 std::string label) {
   auto report = std::make_shared<Report>(Report{
-      std::move(label), "failure",
+      std::move(label), "failure", "RespondActivityTaskFailed",
       MakeCall(client_, std::move(request), &client::TemporalClient::RespondActivityTaskFailed),
       Backoff(options_.retry), timers_.clock().Now()});
   Attempt(std::move(report));
@@ -64,7 +65,7 @@ void CompletionReporter::Failed(wsv1::RespondActivityTaskFailedRequest request,
 void CompletionReporter::Canceled(wsv1::RespondActivityTaskCanceledRequest request,
                                   std::string label) {
   auto report = std::make_shared<Report>(Report{
-      std::move(label), "cancellation",
+      std::move(label), "cancellation", "RespondActivityTaskCanceled",
       MakeCall(client_, std::move(request), &client::TemporalClient::RespondActivityTaskCanceled),
       Backoff(options_.retry), timers_.clock().Now()});
   Attempt(std::move(report));
@@ -82,13 +83,7 @@ void CompletionReporter::Attempt(std::shared_ptr<Report> report) {
 }
 
 void CompletionReporter::OnAnswer(std::shared_ptr<Report> report, const absl::Status& status) {
-  if (metrics_) {
-    std::string_view what = report->what;
-    metrics_->CountRequest(what == "completion"  ? "RespondActivityTaskCompleted"
-                           : what == "failure"   ? "RespondActivityTaskFailed"
-                                                 : "RespondActivityTaskCanceled",
-                           status);
-  }
+  if (metrics_) metrics_->CountRequest(report->operation, status);
   if (status.ok()) {
     spdlog::debug("{} {} reported", report->label, report->what);
     return Done();

@@ -76,16 +76,19 @@ const char* MetricTypeName(MetricType type) {
   return "untyped";
 }
 
-std::string EscapeLabelValue(std::string_view value) {
+namespace {
+
+// The text format escapes backslash and newline everywhere, and '"' inside label values only.
+std::string Escape(std::string_view text, bool quotes) {
   std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
+  out.reserve(text.size());
+  for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
     } else if (c == '\n') {
       out += "\\n";
+    } else if (c == '"' && quotes) {
+      out += "\\\"";
     } else {
       out += c;
     }
@@ -93,20 +96,11 @@ std::string EscapeLabelValue(std::string_view value) {
   return out;
 }
 
-std::string EscapeHelp(std::string_view help) {
-  std::string out;
-  out.reserve(help.size());
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view value) { return Escape(value, /*quotes=*/true); }
+
+std::string EscapeHelp(std::string_view help) { return Escape(help, /*quotes=*/false); }
 
 std::string FormatValue(double value) {
   if (std::isnan(value)) return "NaN";
