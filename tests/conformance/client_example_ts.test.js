@@ -6,14 +6,14 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { startDevCluster } = require('./lib/devcluster');
+const { startServer } = require('./lib/server');
 const { withKilnWorker } = require('./lib/kilnworker');
 const { uniqueName } = require('./lib/sdk');
 
 const EXAMPLE = path.resolve(__dirname, '../../examples/clients/typescript/follow_activity.js');
 
 let cluster;
-before(async () => { cluster = await startDevCluster(); });
+before(async () => { cluster = await startServer(); });
 after(() => cluster && cluster.stop());
 
 /** Runs `node EXAMPLE args` (no NODE_PATH: the example finds the pinned packages itself). */

@@ -9,7 +9,7 @@ const { after, before, test } = require('node:test');
 const assert = require('node:assert/strict');
 const { Client, Connection } = require('@temporalio/client');
 const { temporal } = require('@temporalio/proto');
-const { startDevCluster } = require('./lib/devcluster');
+const { startServer } = require('./lib/server');
 const { startKilnWorker } = require('./lib/kilnworker');
 const { uniqueName, withTimeout } = require('./lib/sdk');
 
@@ -56,7 +56,7 @@ let client;
 let worker;
 const taskQueue = uniqueName('wd-tq');
 before(async () => {
-  cluster = await startDevCluster();
+  cluster = await startServer();
   connection = await withTimeout(Connection.connect({ address: cluster.address }), 15000, 'Connection.connect');
   client = new Client({
     connection, namespace: cluster.namespace, dataConverter: { payloadCodecs: [new AesGcmCodec(KEY_ID, KEY)] },
@@ -74,7 +74,7 @@ after(async () => {
   }
 });
 
-/** What kiln dev stores for the activity, read with a raw DescribeActivityExecution. */
+/** What the server stores for the activity, read with a raw DescribeActivityExecution. */
 async function storedPayloads(activityId) {
   const described = await connection.workflowService.describeActivityExecution({
     namespace: cluster.namespace, activityId, includeInput: true, includeOutcome: true,
@@ -88,7 +88,7 @@ function assertCiphertext(payload, plaintext, what) {
   assert.equal(Buffer.from(payload.data).indexOf(plaintext), -1, `${what}: the plaintext is stored in clear`);
 }
 
-test('an encrypted kiln.echo round trip returns the value while kiln dev stores only ciphertext',
+test('an encrypted kiln.echo round trip returns the value while the server stores only ciphertext',
   { timeout: 20000 }, async () => {
     const secret = `secret-${crypto.randomUUID()}`;
     const id = uniqueName('wd-echo');

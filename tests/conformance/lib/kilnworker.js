@@ -1,6 +1,6 @@
 'use strict';
 // Starts the C++ worker (`kiln worker`, serving kiln.echo, kiln.sleep and kiln.fail) as a child
-// process against a `kiln dev` cluster, and stops it again by its pid.
+// process against the server under test (lib/server.js), and stops it again by its pid.
 //
 // Contract with the worker: once it polls, `kiln worker` prints one stdout line
 // `kiln worker polling <queues> namespace=<ns> identity=<id>`; SIGTERM/SIGINT shut it down
@@ -17,7 +17,8 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const readline = require('node:readline');
 const { after, before } = require('node:test');
-const { kilnBinary, startDevCluster } = require('./devcluster');
+const { kilnBinary } = require('./devcluster');
+const { startServer } = require('./server');
 const { connectClient, uniqueName } = require('./sdk');
 
 const READY_LINE = /^kiln worker polling (\S+) namespace=(\S+) identity=(\S+)/;
@@ -140,7 +141,7 @@ async function withKilnWorker(cluster, options, fn) {
 }
 
 /**
- * Registers node:test before/after hooks for this file: one `kiln dev`, one @temporalio/client
+ * Registers node:test before/after hooks for this file: one server (lib/server.js), one @temporalio/client
  * Client and one `kiln worker` on env.taskQueue for all its tests, all stopped at the end (also
  * when a test fails). Fields are filled in by `before`:
  *   const env = useDevClusterWithKilnWorker();  test('...', () => env.client.activity.execute(...));
@@ -150,7 +151,7 @@ function useDevClusterWithKilnWorker({ taskQueue, workerArgs = [], clusterArgs =
     taskQueue: taskQueue || uniqueName('kw-tq') };
   let closeClient;
   before(async () => {
-    env.cluster = await startDevCluster({ extraArgs: clusterArgs });
+    env.cluster = await startServer({ kilnDevArgs: clusterArgs });
     const connected = await connectClient(env.cluster);
     env.client = connected.client;
     closeClient = connected.close;

@@ -1,5 +1,6 @@
 'use strict';
-// The real Temporal TypeScript SDK (pinned in package-lock.json) pointed at a `kiln dev` cluster:
+// The real Temporal TypeScript SDK (pinned in package-lock.json) pointed at the server under test
+// (`kiln dev` or the real Temporal dev server, lib/server.js):
 // a client, an activity-only worker (plain JS activities, no workflows, no bundling), and bounded
 // waits so that every step of a test fails with a message instead of hanging.
 //
@@ -13,7 +14,7 @@ const crypto = require('node:crypto');
 const { after, before } = require('node:test');
 const { Client, Connection } = require('@temporalio/client');
 const { DefaultLogger, NativeConnection, Runtime, Worker } = require('@temporalio/worker');
-const { startDevCluster } = require('./devcluster');
+const { serverKind, startServer } = require('./server');
 
 let runtimeInstalled = false;
 function installRuntime() {
@@ -74,7 +75,7 @@ async function waitFor(probe, accept, { timeoutMs = 10000, intervalMs = 100, wha
 async function connectClient(cluster) {
   const connection = await withTimeout(Connection.connect({ address: cluster.address }), 15000,
     `client Connection.connect to ${cluster.address}`).catch((err) => {
-    throw new Error(`@temporalio/client could not connect to kiln dev at ${cluster.address} ` +
+    throw new Error(`@temporalio/client could not connect to ${serverKind()} at ${cluster.address} ` +
       `(GetSystemInfo): ${err.message}`, { cause: err });
   });
   const client = new Client({ connection, namespace: cluster.namespace });
@@ -90,7 +91,7 @@ async function runWorker(cluster, { taskQueue, activities, ...workerOptions }, f
   installRuntime();
   const connection = await withTimeout(NativeConnection.connect({ address: cluster.address }), 15000,
     `worker NativeConnection.connect to ${cluster.address}`).catch((err) => {
-    throw new Error(`@temporalio/worker could not connect to kiln dev at ${cluster.address} ` +
+    throw new Error(`@temporalio/worker could not connect to ${serverKind()} at ${cluster.address} ` +
       `(GetSystemInfo must succeed): ${err.message}`, { cause: err });
   });
   try {
@@ -123,14 +124,15 @@ async function runWorker(cluster, { taskQueue, activities, ...workerOptions }, f
 }
 
 /**
- * Registers node:test before/after hooks for this file: one `kiln dev` and one client for all its
+ * Registers node:test before/after hooks for this file: one server (lib/server.js: `kiln dev` or
+ * the real Temporal dev server) and one client for all its
  * tests, both stopped at the end (also when a test fails). Fields are filled in by `before`:
  *   const env = useDevClusterWithClient();  test('...', async () => env.client.activity.start(...));
  */
 function useDevClusterWithClient() {
   const env = { cluster: undefined, client: undefined, closeClient: undefined };
   before(async () => {
-    env.cluster = await startDevCluster();
+    env.cluster = await startServer();
     const { client, close } = await connectClient(env.cluster);
     env.client = client;
     env.closeClient = close;
