@@ -15,6 +15,7 @@
 #include <map>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace kiln::client {
@@ -65,6 +66,13 @@ std::string DefaultIdentity();
 
 // The identity `options` asks for, or DefaultIdentity() when it is empty.
 std::string EffectiveIdentity(const ConnectionOptions& options);
+
+// Checks a target address before gRPC sees it: gRPC would silently take a port above 65535
+// modulo 65536 ("127.0.0.1:99999" dials port 34463). Accepts host:port, [ipv6]:port, a bare
+// host or IPv6 address (gRPC's default port), the schemes dns:, ipv4:, ipv6: and unix:.
+// Errors: INVALID_ARGUMENT naming the address and what is wrong with its port (not a number,
+// empty, 0, or above 65535), with an example.
+absl::Status CheckAddress(const std::string& address);
 
 // The Kiln version this library was built as ("0.1.0").
 std::string KilnVersion();

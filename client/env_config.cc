@@ -6,9 +6,15 @@
 #include <sstream>
 #include <utility>
 
+#include <algorithm>
+#include <string_view>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "spdlog/spdlog.h"
 #include "toml++/toml.h"
 
 extern char** environ;
@@ -81,9 +87,49 @@ absl::Status ApplyTomlPem(const toml::table& tls, const std::string& name,
   return absl::OkStatus();
 }
 
+// Warns about each key of `table` that is not in `known`: a misspelt key (`adress`) would
+// otherwise be ignored without a word and its default used instead.
+void WarnUnknownKeys(const toml::table& table, std::initializer_list<std::string_view> known,
+                     const std::string& prefix, const std::string& file,
+                     std::vector<std::string>& warnings) {
+  for (auto&& [key, value] : table) {
+    if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
+    std::vector<std::string> names;
+    for (std::string_view k : known) names.push_back(prefix + std::string(k));
+    const toml::source_region& where = key.source().begin.line > 0 ? key.source() : value.source();
+    std::string at = file;
+    if (where.begin.line > 0) at += ":" + std::to_string(where.begin.line);
+    warnings.push_back(at + ": unknown key " + prefix + std::string(key.str()) +
+                       " (ignored); known keys are " + absl::StrJoin(names, ", "));
+  }
+}
+
+// The keys Temporal's client environment configuration defines (codec and
+// disable_host_verification are Temporal's too; Kiln does not act on them).
+void CheckProfileKeys(const toml::table& root, const std::string& file,
+                      std::vector<std::string>& warnings) {
+  WarnUnknownKeys(root, {"profile"}, "", file, warnings);
+  const toml::table* profiles = root["profile"].as_table();
+  if (profiles == nullptr) return;
+  for (auto&& [name, node] : *profiles) {
+    const toml::table* table = node.as_table();
+    if (table == nullptr) continue;
+    const std::string prefix = "profile." + std::string(name.str()) + ".";
+    WarnUnknownKeys(*table, {"address", "namespace", "api_key", "tls", "grpc_meta", "codec"},
+                    prefix, file, warnings);
+    if (const toml::table* tls = (*table)["tls"].as_table()) {
+      WarnUnknownKeys(*tls,
+                      {"disabled", "client_cert_path", "client_cert_data", "client_key_path",
+                       "client_key_data", "server_ca_cert_path", "server_ca_cert_data",
+                       "server_name", "disable_host_verification"},
+                      prefix + "tls.", file, warnings);
+    }
+  }
+}
+
 absl::Status ApplyProfileFile(const std::string& file, bool file_explicit,
                               const std::string& profile, bool profile_explicit,
-                              Settings& s) {
+                              Settings& s, std::vector<std::string>& warnings) {
   std::ifstream probe(file);
   if (!probe) {
     if (file_explicit) {
@@ -104,6 +150,7 @@ absl::Status ApplyProfileFile(const std::string& file, bool file_explicit,
         "Temporal config file '" + file + "' is not valid TOML (line " +
         std::to_string(e.source().begin.line) + "): " + std::string(e.description()));
   }
+  CheckProfileKeys(root, file, warnings);
   const toml::table* table = root["profile"][profile].as_table();
   if (table == nullptr) {
     if (profile_explicit) {
@@ -235,7 +282,8 @@ Environment ProcessEnvironment() {
 }
 
 absl::StatusOr<ConnectionOptions> ResolveConnectionOptions(const ConnectionOverrides& overrides,
-                                                           const Environment& environment) {
+                                                           const Environment& environment,
+                                                           std::vector<std::string>* warnings) {
   std::string file = DefaultConfigFile(environment);
   bool file_explicit = false;
   if (overrides.config_file) {
@@ -256,10 +304,15 @@ absl::StatusOr<ConnectionOptions> ResolveConnectionOptions(const ConnectionOverr
   }
 
   Settings settings;
-  if (absl::Status st = ApplyProfileFile(file, file_explicit, profile, profile_explicit, settings);
-      !st.ok()) {
-    return st;
+  std::vector<std::string> file_warnings;
+  absl::Status applied =
+      ApplyProfileFile(file, file_explicit, profile, profile_explicit, settings, file_warnings);
+  if (warnings != nullptr) {
+    warnings->insert(warnings->end(), file_warnings.begin(), file_warnings.end());
+  } else {
+    for (const std::string& w : file_warnings) spdlog::warn("{}", w);
   }
+  if (!applied.ok()) return applied;
   if (absl::Status st = ApplyEnvironment(environment, settings); !st.ok()) return st;
   ApplyOverrides(overrides, settings);
 

@@ -31,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "client/connection_options.h"
@@ -61,7 +62,11 @@ struct ConnectionOverrides {
 // (with the line), an unknown profile, a bad boolean, both _PATH and _DATA given, a client
 // certificate without a key (or the reverse), an explicitly named profiles file or a TLS file
 // that cannot be read (naming the path and the setting it came from).
-absl::StatusOr<ConnectionOptions> ResolveConnectionOptions(const ConnectionOverrides& overrides,
-                                                           const Environment& environment);
+// Keys the profiles file does not define are not errors (the file is shared with Temporal's
+// tools) but each gives a warning "FILE:LINE: unknown key K (ignored); known keys are ...":
+// appended to `warnings` when given, else logged with spdlog::warn.
+absl::StatusOr<ConnectionOptions> ResolveConnectionOptions(
+    const ConnectionOverrides& overrides, const Environment& environment,
+    std::vector<std::string>* warnings = nullptr);
 
 }  // namespace kiln::client

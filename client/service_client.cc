@@ -89,13 +89,17 @@ absl::StatusOr<wsv1::PollActivityExecutionResponse> ServiceClient::PollActivity(
 }
 
 absl::StatusOr<wsv1::PollActivityExecutionResponse> ServiceClient::WaitForOutcome(
-    const std::string& activity_id, const std::string& run_id, absl::Duration timeout) {
+    const std::string& activity_id, const std::string& run_id, absl::Duration timeout,
+    absl::Duration unavailable_for) {
+  thread_local std::minstd_rand jitter_source(std::random_device{}());
   const absl::Time deadline = timeout == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : clock_.Now() + timeout;
   wsv1::PollActivityExecutionRequest request;
   request.set_activity_id(activity_id);
   request.set_run_id(run_id);
+  absl::Time last_answer = clock_.Now();  // when the cluster last answered (or the wait began)
+  int failures = 0;
   while (true) {
     absl::Duration left = deadline - clock_.Now();
     if (left <= absl::ZeroDuration()) {
@@ -105,10 +109,29 @@ absl::StatusOr<wsv1::PollActivityExecutionResponse> ServiceClient::WaitForOutcom
     absl::StatusOr<wsv1::PollActivityExecutionResponse> polled =
         PollActivity(request, std::min(left, absl::Seconds(70)));
     if (polled.ok() && polled->has_outcome()) return polled;
+    if (!polled.ok() && polled.status().code() == absl::StatusCode::kUnavailable) {
+      const absl::Duration down = clock_.Now() - last_answer;
+      if (down >= unavailable_for) {
+        return absl::UnavailableError(
+            "lost the connection to Temporal at " + options_.address + " for " +
+            absl::FormatDuration(absl::Trunc(down, absl::Seconds(1))) +
+            " while waiting for the result of activity " + activity_id +
+            "; it may still complete: fetch its outcome later with `kiln activity result -a " +
+            activity_id + "` (last error: " + std::string(polled.status().message()) + ")");
+      }
+      absl::Duration delay = internal::Backoff(
+          options_.retry, ++failures, std::uniform_real_distribution<double>(0, 1)(jitter_source));
+      spdlog::debug("waiting for activity {}: cluster unavailable for {}, polling again in {}",
+                    activity_id, absl::FormatDuration(down), absl::FormatDuration(delay));
+      clock_.SleepFor(std::min(delay, unavailable_for - down));
+      continue;
+    }
     // An empty answer or a poll that hit its own deadline: the activity is still open.
     if (!polled.ok() && polled.status().code() != absl::StatusCode::kDeadlineExceeded) {
       return polled.status();
     }
+    last_answer = clock_.Now();
+    failures = 0;
     if (polled.ok() && !polled->run_id().empty()) request.set_run_id(polled->run_id());
   }
 }

@@ -50,9 +50,15 @@ class ServiceClient {
   absl::StatusOr<wsv1::PollActivityExecutionResponse> PollActivity(
       wsv1::PollActivityExecutionRequest request, absl::Duration timeout = absl::Seconds(70));
   // Polls until the activity has an outcome (or `timeout`, which is DEADLINE_EXCEEDED).
+  // The cluster going away while waiting (a restart, a network blip) is not the activity's
+  // end: UNAVAILABLE polls are retried with backoff, as the SDK clients do, until the cluster
+  // answers again or `unavailable_for` has passed since it last answered; then UNAVAILABLE
+  // naming the activity and how to fetch its result later.
   absl::StatusOr<wsv1::PollActivityExecutionResponse> WaitForOutcome(
       const std::string& activity_id, const std::string& run_id,
-      absl::Duration timeout = absl::InfiniteDuration());
+      absl::Duration timeout = absl::InfiniteDuration(),
+      absl::Duration unavailable_for = kDefaultWaitUnavailableFor);
+  static constexpr absl::Duration kDefaultWaitUnavailableFor = absl::Minutes(2);
   absl::StatusOr<wsv1::RequestCancelActivityExecutionResponse> RequestCancelActivity(
       wsv1::RequestCancelActivityExecutionRequest request);
   absl::StatusOr<wsv1::TerminateActivityExecutionResponse> TerminateActivity(

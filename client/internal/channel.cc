@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "base/grpc_status.h"
 #include "grpcpp/create_channel.h"
@@ -69,6 +71,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOpt
   if (options.address.empty()) {
     return absl::InvalidArgumentError("no Temporal address: set --address or TEMPORAL_ADDRESS");
   }
+  if (absl::Status st = CheckAddress(options.address); !st.ok()) return st;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   // The Temporal SDKs' keepalive: ping every 30 s, 15 s to answer, also while idle.
@@ -123,6 +126,36 @@ absl::Duration Backoff(const RetryOptions& retry, int attempt, double jitter) {
 absl::Status RpcError(const grpc::Status& status, const ConnectionOptions& options,
                       const char* method) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    const std::string& text = status.error_message();
+    auto says = [&text](std::initializer_list<const char*> words) {
+      for (const char* w : words) {
+        if (absl::StrContains(absl::AsciiStrToLower(text), w)) return true;
+      }
+      return false;
+    };
+    // Something listens there, but the connection failed during the TLS handshake or was
+    // closed by the server right after it: a TLS mismatch, not a missing server.
+    const bool tls_words = says({"handshake", "ssl", "tls", "certificate", "wrong_version"});
+    const bool closed_at_connect =
+        says({"failed to connect"}) &&
+        says({"socket closed", "connection reset", "end of tcp stream", "broken pipe"});
+    if (tls_words || closed_at_connect) {
+      std::string hint;
+      if (!options.tls.enabled) {
+        hint = "the server may require TLS: add --tls (with --tls-ca-path for a private CA) or "
+               "set TEMPORAL_TLS=true";
+      } else if (options.tls.client_cert_pem.empty()) {
+        hint = "the server may require a client certificate (mTLS): give --tls-cert-path and "
+               "--tls-key-path (or TEMPORAL_TLS_CLIENT_CERT_PATH and "
+               "TEMPORAL_TLS_CLIENT_KEY_PATH); or check --tls-ca-path and --tls-server-name";
+      } else {
+        hint = "check that the server speaks TLS, that it trusts this client certificate, and "
+               "--tls-ca-path and --tls-server-name";
+      }
+      return absl::UnavailableError(
+          std::string("TLS handshake with Temporal at ") + options.address + " failed (" +
+          (options.tls.enabled ? "TLS" : "plaintext") + " client): " + text + "; " + hint);
+    }
     return absl::UnavailableError("cannot reach Temporal at " + options.address + ": " +
                                   status.error_message() +
                                   "; start `kiln dev` or set --address/TEMPORAL_ADDRESS");

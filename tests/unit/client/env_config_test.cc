@@ -184,3 +184,81 @@ TEST_F(EnvConfigTest, GrpcMetaComesFromProfileAndEnvironment) {
 
 }  // namespace
 }  // namespace kiln::client
+
+namespace kiln::client {
+namespace {
+
+class EnvConfigUnknownKeysTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("kiln-envconfig-keys-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    env_["HOME"] = dir_.string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string WriteConfig(const std::string& text) {
+    std::filesystem::path path = dir_ / "temporal.toml";
+    std::ofstream(path) << text;
+    env_["TEMPORAL_CONFIG_FILE"] = path.string();
+    return path.string();
+  }
+
+  std::filesystem::path dir_;
+  Environment env_;
+};
+
+TEST_F(EnvConfigUnknownKeysTest, MisspeltKeyIsReportedWithFileLineAndKnownKeys) {
+  std::string file = WriteConfig(R"([profile.default]
+namespace = "prod"
+adress = "prod.example:7233"
+)");
+  std::vector<std::string> warnings;
+  absl::StatusOr<ConnectionOptions> options = ResolveConnectionOptions({}, env_, &warnings);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->namespace_name, "prod");  // the rest of the profile still applies
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr(file + ":3: unknown key profile.default.adress (ignored)"));
+  EXPECT_THAT(warnings[0], HasSubstr("known keys are profile.default.address, "
+                                     "profile.default.namespace, profile.default.api_key"));
+}
+
+TEST_F(EnvConfigUnknownKeysTest, UnknownTlsAndTopLevelKeysAreReportedInEveryProfile) {
+  std::string file = WriteConfig(R"(profiles = 1
+[profile.default]
+address = "a:1"
+[profile.staging.tls]
+server_nam = "x"
+)");
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(ResolveConnectionOptions({}, env_, &warnings).ok());
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_THAT(warnings[0], HasSubstr(file + ":1: unknown key profiles (ignored); known keys are "
+                                     "profile"));
+  EXPECT_THAT(warnings[1], HasSubstr(file + ":5: unknown key profile.staging.tls.server_nam"));
+  EXPECT_THAT(warnings[1], HasSubstr("profile.staging.tls.server_name"));
+}
+
+TEST_F(EnvConfigUnknownKeysTest, TemporalsOwnKeysGiveNoWarning) {
+  WriteConfig(R"([profile.default]
+address = "a:1"
+namespace = "n"
+api_key = "k"
+[profile.default.tls]
+disabled = true
+server_name = "s"
+disable_host_verification = false
+[profile.default.codec]
+endpoint = "http://localhost:8081"
+[profile.default.grpc_meta]
+my-header = "v"
+)");
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(ResolveConnectionOptions({}, env_, &warnings).ok());
+  EXPECT_THAT(warnings, ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace kiln::client

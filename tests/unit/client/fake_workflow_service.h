@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -23,16 +24,23 @@ namespace kiln::client::testing {
 
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 
-// An address nothing listens on: a loopback port bound and released at once.
+// An address nothing listens on: a loopback port this process keeps bound, without listen(),
+// until it exits. Connecting to it is refused at once, and no other process (or test) can take
+// the port in between, as it could if the port were bound and released.
 inline std::string DeadAddress() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::abort();  // no loopback socket: nothing in these tests can work
+  }
+  static std::mutex mu;
+  static std::vector<int>* held = new std::vector<int>();  // closed by the exit of the process
+  std::lock_guard<std::mutex> lock(mu);
+  held->push_back(fd);
   return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
 }
 
@@ -52,9 +60,10 @@ struct RecordedCall {
 
 class FakeWorkflowService final : public wsv1::WorkflowService::Service {
  public:
-  FakeWorkflowService() {
+  explicit FakeWorkflowService(
+      std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials()) {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:0", credentials, &port_);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
   }
@@ -88,6 +97,16 @@ class FakeWorkflowService final : public wsv1::WorkflowService::Service {
   bool WaitForCalls(size_t n, std::chrono::seconds within = std::chrono::seconds(10)) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, within, [&] { return calls_.size() >= n; });
+  }
+
+  // Waits until exactly `n` task-queue polls are held open here at the same time.
+  bool WaitForHeldPolls(int n, std::chrono::seconds within = std::chrono::seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, within, [&] { return held_polls_ == n; });
+  }
+  int held_polls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_polls_;
   }
 
   grpc::Status GetSystemInfo(grpc::ServerContext* c, const wsv1::GetSystemInfoRequest*,
@@ -128,9 +147,12 @@ class FakeWorkflowService final : public wsv1::WorkflowService::Service {
     grpc::Status status = Record(c, "PollActivityTaskQueue", "", q->namespace_());
     if (!status.ok()) return status;
     std::unique_lock<std::mutex> lock(mu_);
+    ++held_polls_;
+    cv_.notify_all();
     while (!release_polls_ && !c->IsCancelled()) {
       cv_.wait_for(lock, std::chrono::milliseconds(20));
     }
+    --held_polls_;
     if (c->IsCancelled()) return grpc::Status::CANCELLED;
     r->set_task_token("token-1");
     return grpc::Status::OK;
@@ -168,6 +190,7 @@ class FakeWorkflowService final : public wsv1::WorkflowService::Service {
   std::deque<grpc::Status> failures_;
   bool release_polls_ = false;
   int activity_polls_ = 0;
+  int held_polls_ = 0;  // task-queue polls waiting in PollActivityTaskQueue now
 };
 
 }  // namespace kiln::client::testing

@@ -104,14 +104,23 @@ TEST(GrpcTemporalClientTest, ManyHeldPollsDoNotNeedAThreadEach) {
   auto client = GrpcTemporalClient::Create(OptionsFor(fake));
   constexpr int kPolls = 50;
   std::vector<std::unique_ptr<Result<wsv1::PollActivityTaskQueueResponse>>> results;
+  std::vector<std::shared_ptr<PendingCall>> pending;
+  // One thread starts every poll; each call returns at once, before its poll has an answer.
   for (int i = 0; i < kPolls; ++i) {
     results.push_back(std::make_unique<Result<wsv1::PollActivityTaskQueueResponse>>());
-    (*client)->PollActivityTaskQueue({}, absl::Seconds(70), results.back()->Done());
+    pending.push_back(
+        (*client)->PollActivityTaskQueue({}, absl::Seconds(70), results.back()->Done()));
+    EXPECT_NE(results.back()->future.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   }
-  // Every poll reached the server while none had returned: they are all outstanding at once.
-  ASSERT_TRUE(fake.WaitForCalls(kPolls));
+  // All of them are held open by the server at the same time: kPolls outstanding polls from
+  // one calling thread, with no thread of the test's blocked in any of them.
+  ASSERT_TRUE(fake.WaitForHeldPolls(kPolls)) << "held: " << fake.held_polls();
+  for (auto& r : results) {
+    EXPECT_NE(r->future.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  }
   fake.ReleasePolls();
   for (auto& r : results) EXPECT_EQ(r->Get()->task_token(), "token-1");
+  EXPECT_TRUE(fake.WaitForHeldPolls(0));
 }
 
 TEST(GrpcTemporalClientTest, RetriesUnavailableThenSucceeds) {

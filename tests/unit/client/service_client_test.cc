@@ -56,6 +56,51 @@ TEST(ServiceClientTest, WaitForOutcomePollsAgainAfterAnEmptyAnswer) {
   EXPECT_EQ(fake.calls().size(), 2u);
 }
 
+TEST(ServiceClientTest, WaitForOutcomeRidesOutTheClusterGoingAway) {
+  // More UNAVAILABLE answers in a row than one call retries: a restarting cluster.
+  FakeWorkflowService fake;
+  fake.FailNext(std::vector<grpc::Status>(6, grpc::Status(grpc::StatusCode::UNAVAILABLE, "down")));
+  ConnectionOptions options = OptionsFor(fake.address());
+  options.retry.max_attempts = 2;
+  auto client = ServiceClient::Create(options);
+  absl::StatusOr<wsv1::PollActivityExecutionResponse> done =
+      (*client)->WaitForOutcome("a1", "run-1", absl::Seconds(30), absl::Seconds(20));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->outcome().has_result());
+  EXPECT_EQ(fake.calls().size(), 7u);
+}
+
+TEST(ServiceClientTest, WaitForOutcomeGivesUpAfterABoundedTimeSayingWhatToDo) {
+  ConnectionOptions options = OptionsFor(testing::DeadAddress());
+  options.retry.max_attempts = 1;
+  auto client = ServiceClient::Create(options);
+  absl::Status status =
+      (*client)->WaitForOutcome("a1", "run-1", absl::InfiniteDuration(), absl::Milliseconds(300))
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status.message(), HasSubstr("lost the connection to Temporal at " + options.address));
+  EXPECT_THAT(status.message(), HasSubstr("while waiting for the result of activity a1"));
+  EXPECT_THAT(status.message(), HasSubstr("`kiln activity result -a a1`"));
+}
+
+TEST(ServiceClientTest, AddressWithAPortOutOfRangeIsRejectedBeforeDialling) {
+  for (const std::string address : {"127.0.0.1:99999", "127.0.0.1:0", "host:", "host:http",
+                                    "[::1]:70000", "dns:///host:123456"}) {
+    auto client = ServiceClient::Create(OptionsFor(address));
+    ASSERT_FALSE(client.ok()) << address;
+    EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument) << address;
+    EXPECT_THAT(client.status().message(), HasSubstr("address '" + address + "'"));
+    EXPECT_THAT(client.status().message(), HasSubstr("port from 1 to 65535"));
+  }
+  EXPECT_THAT(ServiceClient::Create(OptionsFor("127.0.0.1:99999")).status().message(),
+              HasSubstr("has port 99999, outside 1 to 65535"));
+  for (const std::string address : {"127.0.0.1:7233", "localhost:65535", "[::1]:7233", "::1",
+                                    "dns:///temporal.example:7233", "unix:/tmp/t.sock",
+                                    "my-ns.a1b2c.tmprl.cloud:7233"}) {
+    EXPECT_TRUE(CheckAddress(address).ok()) << address << ": " << CheckAddress(address);
+  }
+}
+
 TEST(ServiceClientTest, DeadClusterIsUnavailableWithAHint) {
   ConnectionOptions options = OptionsFor(testing::DeadAddress());
   options.retry.max_attempts = 3;
