@@ -1,5 +1,11 @@
 #include "cluster/dev_server.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -51,16 +57,76 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+std::string HostPort(const std::string& ip, int port) {
+  return absl::StrContains(ip, ":") ? absl::StrCat("[", ip, "]:", port) : absl::StrCat(ip, ":", port);
+}
+
 }  // namespace
+
+absl::Status CheckBindable(const std::string& ip, int port) {
+  const std::string where = HostPort(ip, port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(ip.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot bind ", where, ": ", ip, " is not an IP address or host name of this machine (",
+        gai_strerror(rc), "); use 127.0.0.1, 0.0.0.0 or an address of this machine"));
+  }
+  int error = 0;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      error = errno;
+      continue;
+    }
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as gRPC does
+    const bool bound = bind(fd, a->ai_addr, a->ai_addrlen) == 0;
+    error = bound ? 0 : errno;
+    close(fd);
+    if (bound) break;
+  }
+  freeaddrinfo(found);
+  switch (error) {
+    case 0:
+      return absl::OkStatus();
+    case EADDRNOTAVAIL:
+      return absl::UnavailableError(absl::StrCat(
+          "cannot bind ", where,
+          ": address not available on this host; use 127.0.0.1 or an address of this machine"));
+    case EADDRINUSE:
+      return absl::UnavailableError(absl::StrCat(
+          "cannot bind ", where, ": the port is in use (another kiln dev or Temporal server?); "
+          "stop it, or choose another --port (0 for any free one)"));
+    case EACCES:
+      return absl::UnavailableError(absl::StrCat(
+          "cannot bind ", where, ": permission denied (ports below 1024 need privileges); "
+          "choose a --port of 1024 or above"));
+    default:
+      return absl::UnavailableError(
+          absl::StrCat("cannot bind ", where, ": ", std::strerror(error)));
+  }
+}
 
 DevServer::DevServer(DevServerOptions options, base::Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
 absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& options,
                                                             base::Clock& clock) {
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "port ", options.port, " is out of range: use 1 to 65535, or 0 for any free port"));
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentials(options);
   if (!credentials.ok()) return credentials.status();
+  // Checked before anything else starts, so a wrong --ip or a busy port gets one clear line.
+  if (absl::Status bindable = CheckBindable(options.ip, options.port); !bindable.ok()) {
+    return bindable;
+  }
   std::unique_ptr<DevServer> server(new DevServer(options, clock));
   if (options.db_path == ":memory:") {
     server->store_ = std::make_unique<MemoryTaskStore>();
@@ -93,7 +159,8 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
       absl::StrContains(options.ip, ":") ? absl::StrCat("[", options.ip, "]") : options.ip;
   builder.AddListeningPort(absl::StrCat(host, ":", options.port), *credentials,
                            &server->port_);
-  builder.RegisterService(server->service_.get());
+  // Every method arrives at DevService, which parses requests itself (dev_service.h).
+  builder.RegisterCallbackGenericService(server->service_.get());
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(4 * options.limits.max_payload_bytes + (1 << 20), INT32_MAX)));
   builder.SetMaxSendMessageSize(64 << 20);
@@ -107,8 +174,8 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
     server->server_.reset();
     server->Shutdown();
     return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", host, ":", options.port,
-        " (is another kiln dev or Temporal server using it? choose another --port, or 0 for any)"));
+        "cannot listen on ", HostPort(options.ip, options.port),
+        " (gRPC could not bind it; its log above says why)"));
   }
   return server;
 }

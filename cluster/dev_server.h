@@ -52,11 +52,16 @@ struct DevServerOptions {
   std::string tls_client_ca_path;
 };
 
+// Whether `ip`:`port` can be bound for listening: OK, or one line saying why not and what to do
+// (an address not on this host, a port in use, a privileged port, an unknown host).
+absl::Status CheckBindable(const std::string& ip, int port);
+
 class DevServer {
  public:
   // Opens the store, resumes its activities and starts serving. UNAVAILABLE when the database
   // cannot be opened or the address cannot be bound (the message says which and what to do);
-  // INVALID_ARGUMENT when the TLS options are incomplete or a PEM file cannot be read.
+  // INVALID_ARGUMENT when the port is out of range, the ip is not an address or host name, the
+  // TLS options are incomplete or a PEM file cannot be read.
   static absl::StatusOr<std::unique_ptr<DevServer>> Start(const DevServerOptions& options,
                                                           base::Clock& clock = base::Clock::Real());
   ~DevServer();

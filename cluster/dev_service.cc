@@ -1,8 +1,16 @@
 #include "cluster/dev_service.h"
 
 #include <chrono>
+#include <cstring>
+#include <mutex>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cluster/internal/proto_codec.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "cluster/internal/error_details.h"
 #include "spdlog/spdlog.h"
 
@@ -14,33 +22,80 @@ namespace enums = ::temporal::api::enums::v1;
 // The empty answer must reach the caller before its deadline does.
 constexpr absl::Duration kDeadlineMargin = absl::Seconds(1);
 
-template <typename Resp>
-std::function<void(absl::StatusOr<Resp>)> Finisher(grpc::ServerUnaryReactor* reactor, Resp* out) {
-  return [reactor, out](absl::StatusOr<Resp> result) {
-    if (result.ok()) {
-      *out = std::move(*result);
-    } else if (result.status().code() == absl::StatusCode::kInternal ||
-               result.status().code() == absl::StatusCode::kDataLoss) {
-      spdlog::error("dev cluster: {}", result.status().ToString());
-    }
-    reactor->Finish(internal::ToGrpcStatus(result.status()));
-  };
+using google::protobuf::Message;
+
+// Internal errors are the server's fault: log them (clients see only the status).
+void LogIfServerFault(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kInternal || status.code() == absl::StatusCode::kDataLoss) {
+    spdlog::error("dev cluster: {}", status.ToString());
+  }
 }
 
-grpc::ServerUnaryReactor* Unimplemented(grpc::CallbackServerContext* ctx, const char* method,
-                                        const char* why) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                               absl::StrFormat("%s is not implemented by kiln dev: %s", method, why)));
-  return reactor;
+// A method kiln dev does not serve: "<Service>/<Method> is not served by kiln dev: <hint>".
+grpc::Status Unserved(const std::string& path) {
+  std::string method = path;
+  if (absl::StartsWith(method, kWorkflowServicePath)) {
+    method = method.substr(std::strlen(kWorkflowServicePath));
+  } else if (absl::StartsWith(method, "/")) {
+    method = method.substr(1);
+  }
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      absl::StrCat(method, " is not served by kiln dev: ", kUnservedHint));
 }
 
-// A held long poll. The engine answers it exactly once; a client cancel abandons it there.
-class HeldPoll final : public grpc::ServerUnaryReactor {
+}  // namespace
+
+// One RPC: reads the request, runs the method's handler, answers once (a reply or an error).
+class DevService::Call final : public grpc::ServerGenericBidiReactor {
  public:
-  explicit HeldPoll(ActivityEngine& engine) : engine_(engine) {}
+  Call(DevService& service, grpc::GenericCallbackServerContext* ctx)
+      : service_(service), ctx_(ctx) {
+    StartRead(&request_);
+  }
 
-  // Called once by the method handler with the engine's poll id (0 = answered at once).
+  grpc::GenericCallbackServerContext* ctx() const { return ctx_; }
+
+  // Parses the request into `out`; when it does not parse, answers INVALID_ARGUMENT saying why
+  // and returns false.
+  bool Parse(Message& out) {
+    {
+      grpc::ProtoBufferReader reader(&request_);
+      if (internal::ParseWithLimit(reader, kRequestRecursionLimit, out)) return true;
+    }
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (request_.Dump(&slices).ok()) {
+      for (const auto& slice : slices) {
+        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    const std::string why =
+        internal::DiagnoseParseFailure(*out.GetDescriptor(), bytes, kRequestRecursionLimit);
+    spdlog::debug("dev cluster: {}: request does not parse: {}", ctx_->method(), why);
+    Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("cannot parse the ", out.GetDescriptor()->name(), ": ", why)));
+    return false;
+  }
+
+  // The engine's answer, sent once.
+  template <typename Resp>
+  ActivityEngine::Done<Resp> Done() {
+    return [this](absl::StatusOr<Resp> result) {
+      if (result.ok()) return Reply(*result);
+      LogIfServerFault(result.status());
+      Finish(internal::ToGrpcStatus(result.status()));
+    };
+  }
+
+  void Reply(const Message& response) {
+    bool own = false;
+    grpc::Status s =
+        grpc::SerializationTraits<Message>::Serialize(response, &response_, &own);
+    if (!s.ok()) return Finish(s);
+    StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+
+  // Called once by a long-poll handler with the engine's poll id (0 = answered at once).
   void Held(ActivityEngine::PollId id) {
     bool cancelled;
     {
@@ -48,9 +103,17 @@ class HeldPoll final : public grpc::ServerUnaryReactor {
       id_ = id;
       cancelled = cancelled_;
     }
-    if (cancelled && id != 0) engine_.CancelPoll(id);
+    if (cancelled && id != 0) service_.engine_.CancelPoll(id);
   }
 
+  // grpc::ServerGenericBidiReactor
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "the call carried no request message"));
+    }
+    service_.Dispatch(*this);
+  }
   void OnCancel() override {
     ActivityEngine::PollId id;
     {
@@ -58,16 +121,42 @@ class HeldPoll final : public grpc::ServerUnaryReactor {
       cancelled_ = true;
       id = id_;
     }
-    if (id != 0) engine_.CancelPoll(id);
+    if (id != 0) service_.engine_.CancelPoll(id);
   }
   void OnDone() override { delete this; }
 
  private:
-  ActivityEngine& engine_;
+  DevService& service_;
+  grpc::GenericCallbackServerContext* const ctx_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
   std::mutex mu_;
   ActivityEngine::PollId id_ = 0;
   bool cancelled_ = false;
 };
+
+namespace {
+
+// A method answered once, after the engine's (durable) reply.
+template <typename Req, typename Resp>
+std::function<void(DevService::Call&)> Forward(
+    ActivityEngine& engine, void (ActivityEngine::*method)(const Req&, ActivityEngine::Done<Resp>)) {
+  return [&engine, method](DevService::Call& call) {
+    Req request;
+    if (!call.Parse(request)) return;
+    (engine.*method)(request, call.Done<Resp>());
+  };
+}
+
+// A method that does nothing in kiln dev but must say so.
+std::function<void(DevService::Call&)> NotSupported(const char* why) {
+  return [why](DevService::Call& call) {
+    call.Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                             absl::StrCat(call.ctx()->method().substr(
+                                              std::strlen(kWorkflowServicePath)),
+                                          " is not implemented by kiln dev: ", why)));
+  };
+}
 
 }  // namespace
 
@@ -116,131 +205,95 @@ absl::Time DevService::HoldUntil(grpc::CallbackServerContext* ctx, absl::Duratio
   return until;
 }
 
-grpc::ServerUnaryReactor* DevService::GetSystemInfo(grpc::CallbackServerContext* ctx,
-                                                    const wsv1::GetSystemInfoRequest*,
-                                                    wsv1::GetSystemInfoResponse* resp) {
-  *resp = SystemInfo();
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+DevService::DevService(ActivityEngine& engine, base::Clock& clock)
+    : engine_(engine), clock_(clock) {
+  AddHandlers();
 }
 
-grpc::ServerUnaryReactor* DevService::DescribeNamespace(grpc::CallbackServerContext* ctx,
-                                                        const wsv1::DescribeNamespaceRequest* req,
-                                                        wsv1::DescribeNamespaceResponse* resp) {
-  auto* reactor = ctx->DefaultReactor();
-  const auto& options = engine_.options();
-  const bool by_id = req->namespace_().empty() && !req->id().empty();
-  if (by_id ? req->id() != NamespaceId(options.namespace_name)
-            : req->namespace_() != options.namespace_name) {
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
-        absl::StrFormat("namespace %s not found: this kiln dev serves namespace %s",
-                        by_id ? req->id() : req->namespace_(), options.namespace_name)));
-    return reactor;
+grpc::ServerGenericBidiReactor* DevService::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
+  return new Call(*this, ctx);
+}
+
+void DevService::Dispatch(Call& call) {
+  const std::string& path = call.ctx()->method();
+  if (absl::StartsWith(path, kWorkflowServicePath)) {
+    auto it = handlers_.find(path.substr(std::strlen(kWorkflowServicePath)));
+    if (it != handlers_.end()) return it->second(call);
   }
-  *resp = NamespaceDescription(options.namespace_name, options.limits);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  call.Finish(Unserved(path));
 }
 
-grpc::ServerUnaryReactor* DevService::PollActivityTaskQueue(
-    grpc::CallbackServerContext* ctx, const wsv1::PollActivityTaskQueueRequest* req,
-    wsv1::PollActivityTaskQueueResponse* resp) {
-  auto* reactor = new HeldPoll(engine_);
-  reactor->Held(engine_.PollActivityTaskQueue(
-      *req, HoldUntil(ctx, engine_.options().max_task_poll_hold), Finisher(reactor, resp)));
-  return reactor;
-}
+void DevService::AddHandlers() {
+  ActivityEngine& e = engine_;
+  handlers_["GetSystemInfo"] = [](Call& call) {
+    wsv1::GetSystemInfoRequest request;
+    if (call.Parse(request)) call.Reply(SystemInfo());
+  };
+  handlers_["DescribeNamespace"] = [this](Call& call) {
+    wsv1::DescribeNamespaceRequest req;
+    if (!call.Parse(req)) return;
+    const auto& options = engine_.options();
+    const bool by_id = req.namespace_().empty() && !req.id().empty();
+    if (by_id ? req.id() != NamespaceId(options.namespace_name)
+              : req.namespace_() != options.namespace_name) {
+      return call.Finish(grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrFormat("namespace %s not found: this kiln dev serves namespace %s",
+                          by_id ? req.id() : req.namespace_(), options.namespace_name)));
+    }
+    call.Reply(NamespaceDescription(options.namespace_name, options.limits));
+  };
+  handlers_["RecordWorkerHeartbeat"] = [this](Call& call) {
+    // Accepted and not kept: kiln dev does not advertise worker_heartbeats, so SDKs do not send
+    // them.
+    wsv1::RecordWorkerHeartbeatRequest req;
+    if (!call.Parse(req)) return;
+    absl::Status s = CheckNamespace(req.namespace_(), engine_.options().namespace_name);
+    if (!s.ok()) return call.Finish(internal::ToGrpcStatus(s));
+    call.Reply(wsv1::RecordWorkerHeartbeatResponse());
+  };
+  handlers_["StartActivityExecution"] = [&e](Call& call) {
+    wsv1::StartActivityExecutionRequest req;
+    if (!call.Parse(req)) return;
+    e.StartActivityExecution(std::move(req), call.Done<wsv1::StartActivityExecutionResponse>());
+  };
 
-grpc::ServerUnaryReactor* DevService::PollNexusTaskQueue(grpc::CallbackServerContext* ctx,
-                                                         const wsv1::PollNexusTaskQueueRequest* req,
-                                                         wsv1::PollNexusTaskQueueResponse* resp) {
-  auto* reactor = new HeldPoll(engine_);
-  reactor->Held(engine_.PollNexusTaskQueue(
-      *req, HoldUntil(ctx, engine_.options().max_task_poll_hold), Finisher(reactor, resp)));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* DevService::PollActivityExecution(
-    grpc::CallbackServerContext* ctx, const wsv1::PollActivityExecutionRequest* req,
-    wsv1::PollActivityExecutionResponse* resp) {
-  auto* reactor = new HeldPoll(engine_);
-  reactor->Held(engine_.PollActivityExecution(
-      *req, HoldUntil(ctx, engine_.options().execution_poll_hold), Finisher(reactor, resp)));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* DevService::DescribeActivityExecution(
-    grpc::CallbackServerContext* ctx, const wsv1::DescribeActivityExecutionRequest* req,
-    wsv1::DescribeActivityExecutionResponse* resp) {
-  auto* reactor = new HeldPoll(engine_);
-  reactor->Held(engine_.DescribeActivityExecution(
-      *req, HoldUntil(ctx, engine_.options().execution_poll_hold), Finisher(reactor, resp)));
-  return reactor;
-}
-
-// The remaining methods answer once, after the engine's (durable) reply.
-#define KILN_FORWARD(Method)                                                                  \
-  grpc::ServerUnaryReactor* DevService::Method(grpc::CallbackServerContext* ctx,              \
-                                               const wsv1::Method##Request* req,              \
-                                               wsv1::Method##Response* resp) {                \
-    auto* reactor = ctx->DefaultReactor();                                                    \
-    engine_.Method(*req, Finisher(reactor, resp));                                            \
-    return reactor;                                                                           \
+  // Long polls: held until a task or outcome arrives, the hold time ends, or the caller cancels.
+#define KILN_HOLD(Method, hold)                                                                  \
+  handlers_[#Method] = [this](Call& call) {                                                      \
+    wsv1::Method##Request req;                                                                   \
+    if (!call.Parse(req)) return;                                                                \
+    call.Held(engine_.Method(req, HoldUntil(call.ctx(), engine_.options().hold),                 \
+                             call.Done<wsv1::Method##Response>()));                              \
   }
+  KILN_HOLD(PollActivityTaskQueue, max_task_poll_hold);
+  KILN_HOLD(PollNexusTaskQueue, max_task_poll_hold);
+  KILN_HOLD(PollActivityExecution, execution_poll_hold);
+  KILN_HOLD(DescribeActivityExecution, execution_poll_hold);
+#undef KILN_HOLD
 
-KILN_FORWARD(RespondActivityTaskCompleted)
-KILN_FORWARD(RespondActivityTaskFailed)
-KILN_FORWARD(RespondActivityTaskCanceled)
-KILN_FORWARD(RespondActivityTaskCompletedById)
-KILN_FORWARD(RespondActivityTaskFailedById)
-KILN_FORWARD(RespondActivityTaskCanceledById)
-KILN_FORWARD(RecordActivityTaskHeartbeat)
-KILN_FORWARD(RecordActivityTaskHeartbeatById)
-KILN_FORWARD(RequestCancelActivityExecution)
-KILN_FORWARD(TerminateActivityExecution)
-KILN_FORWARD(ListActivityExecutions)
-KILN_FORWARD(CountActivityExecutions)
-KILN_FORWARD(DeleteActivityExecution)
-KILN_FORWARD(DescribeTaskQueue)
-KILN_FORWARD(ShutdownWorker)
+#define KILN_FORWARD(Method) handlers_[#Method] = Forward(e, &ActivityEngine::Method)
+  KILN_FORWARD(RespondActivityTaskCompleted);
+  KILN_FORWARD(RespondActivityTaskFailed);
+  KILN_FORWARD(RespondActivityTaskCanceled);
+  KILN_FORWARD(RespondActivityTaskCompletedById);
+  KILN_FORWARD(RespondActivityTaskFailedById);
+  KILN_FORWARD(RespondActivityTaskCanceledById);
+  KILN_FORWARD(RecordActivityTaskHeartbeat);
+  KILN_FORWARD(RecordActivityTaskHeartbeatById);
+  KILN_FORWARD(RequestCancelActivityExecution);
+  KILN_FORWARD(TerminateActivityExecution);
+  KILN_FORWARD(ListActivityExecutions);
+  KILN_FORWARD(CountActivityExecutions);
+  KILN_FORWARD(DeleteActivityExecution);
+  KILN_FORWARD(DescribeTaskQueue);
+  KILN_FORWARD(ShutdownWorker);
 #undef KILN_FORWARD
 
-grpc::ServerUnaryReactor* DevService::StartActivityExecution(
-    grpc::CallbackServerContext* ctx, const wsv1::StartActivityExecutionRequest* req,
-    wsv1::StartActivityExecutionResponse* resp) {
-  auto* reactor = ctx->DefaultReactor();
-  engine_.StartActivityExecution(*req, Finisher(reactor, resp));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* DevService::RecordWorkerHeartbeat(
-    grpc::CallbackServerContext* ctx, const wsv1::RecordWorkerHeartbeatRequest* req,
-    wsv1::RecordWorkerHeartbeatResponse*) {
-  // Accepted and not kept: kiln dev does not advertise worker_heartbeats, so SDKs do not send them.
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status s = CheckNamespace(req->namespace_(), engine_.options().namespace_name);
-  reactor->Finish(internal::ToGrpcStatus(s));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* DevService::UpdateWorkerBuildIdCompatibility(
-    grpc::CallbackServerContext* ctx, const wsv1::UpdateWorkerBuildIdCompatibilityRequest*,
-    wsv1::UpdateWorkerBuildIdCompatibilityResponse*) {
-  return Unimplemented(ctx, "UpdateWorkerBuildIdCompatibility", "worker versioning is not supported");
-}
-
-grpc::ServerUnaryReactor* DevService::GetWorkerBuildIdCompatibility(
-    grpc::CallbackServerContext* ctx, const wsv1::GetWorkerBuildIdCompatibilityRequest*,
-    wsv1::GetWorkerBuildIdCompatibilityResponse*) {
-  return Unimplemented(ctx, "GetWorkerBuildIdCompatibility", "worker versioning is not supported");
-}
-
-grpc::ServerUnaryReactor* DevService::GetWorkerTaskReachability(
-    grpc::CallbackServerContext* ctx, const wsv1::GetWorkerTaskReachabilityRequest*,
-    wsv1::GetWorkerTaskReachabilityResponse*) {
-  return Unimplemented(ctx, "GetWorkerTaskReachability", "worker versioning is not supported");
+  for (const char* method : {"UpdateWorkerBuildIdCompatibility", "GetWorkerBuildIdCompatibility",
+                             "GetWorkerTaskReachability"}) {
+    handlers_[method] = NotSupported("worker versioning is not supported");
+  }
 }
 
 }  // namespace kiln::cluster

@@ -230,7 +230,7 @@ void ActivityEngine::RespondActivityTaskCompletedById(
 void ActivityEngine::RespondActivityTaskFailed(const wsv1::RespondActivityTaskFailedRequest& r,
                                                Done<wsv1::RespondActivityTaskFailedResponse> done) {
   absl::Status s = CheckNamespace(r.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckPayloadSize(options_.limits, "failure", r.failure().ByteSizeLong());
+  if (s.ok()) s = CheckFailure(options_.limits, "failure", r.failure());
   if (s.ok()) {
     s = CheckPayloadSize(options_.limits, "last_heartbeat_details",
                          r.last_heartbeat_details().ByteSizeLong());
@@ -245,7 +245,7 @@ void ActivityEngine::RespondActivityTaskFailedById(
     const wsv1::RespondActivityTaskFailedByIdRequest& r,
     Done<wsv1::RespondActivityTaskFailedByIdResponse> done) {
   absl::Status s = CheckById(r.namespace_(), r.workflow_id(), r.activity_id(), r.run_id());
-  if (s.ok()) s = CheckPayloadSize(options_.limits, "failure", r.failure().ByteSizeLong());
+  if (s.ok()) s = CheckFailure(options_.limits, "failure", r.failure());
   if (s.ok()) {
     s = CheckPayloadSize(options_.limits, "last_heartbeat_details",
                          r.last_heartbeat_details().ByteSizeLong());

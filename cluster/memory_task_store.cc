@@ -9,9 +9,31 @@ namespace kiln::cluster {
 
 namespace enums = ::temporal::api::enums::v1;
 
+void MemoryTaskStore::Unindex(const ActivityState& state) {
+  auto ids = seqs_by_activity_.find({state.namespace_(), state.info().activity_id()});
+  if (ids != seqs_by_activity_.end()) {
+    ids->second.erase(state.seq());
+    if (ids->second.empty()) seqs_by_activity_.erase(ids);
+  }
+  if (InBacklog(state)) {
+    auto queue = backlog_.find({state.namespace_(), state.info().task_queue()});
+    if (queue != backlog_.end()) {
+      queue->second.erase({BacklogPriority(state), state.seq()});
+      if (queue->second.empty()) backlog_.erase(queue);
+    }
+  }
+}
+
 void MemoryTaskStore::Put(const ActivityState& state) {
   std::lock_guard<std::mutex> lock(mu_);
+  auto old = runs_.find(state.seq());
+  if (old != runs_.end()) Unindex(old->second);
   seq_by_run_[state.info().run_id()] = state.seq();
+  seqs_by_activity_[{state.namespace_(), state.info().activity_id()}].insert(state.seq());
+  if (InBacklog(state)) {
+    backlog_[{state.namespace_(), state.info().task_queue()}].insert(
+        {BacklogPriority(state), state.seq()});
+  }
   runs_[state.seq()] = state;
 }
 
@@ -19,7 +41,11 @@ void MemoryTaskStore::Delete(const std::string& namespace_name, const std::strin
   std::lock_guard<std::mutex> lock(mu_);
   auto it = seq_by_run_.find(run_id);
   if (it == seq_by_run_.end()) return;
-  runs_.erase(it->second);
+  auto run = runs_.find(it->second);
+  if (run != runs_.end()) {
+    Unindex(run->second);
+    runs_.erase(run);
+  }
   seq_by_run_.erase(it);
 }
 
@@ -37,12 +63,9 @@ absl::StatusOr<std::optional<ActivityState>> MemoryTaskStore::Get(
     }
     return state;
   }
-  for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
-    if (it->second.namespace_() == namespace_name && it->second.info().activity_id() == activity_id) {
-      return it->second;
-    }
-  }
-  return std::nullopt;
+  auto ids = seqs_by_activity_.find({namespace_name, activity_id});
+  if (ids == seqs_by_activity_.end() || ids->second.empty()) return std::nullopt;
+  return runs_.at(*ids->second.rbegin());
 }
 
 absl::StatusOr<std::vector<ActivityState>> MemoryTaskStore::LoadOpen() {
@@ -98,19 +121,13 @@ absl::StatusOr<std::vector<ActivityState>> MemoryTaskStore::ListBacklog(
     const std::string& namespace_name, const std::string& task_queue, int priority, int64_t seq,
     int limit) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::map<std::pair<int, int64_t>, const ActivityState*> found;
-  for (const auto& [s, state] : runs_) {
-    if (state.namespace_() != namespace_name || state.info().task_queue() != task_queue ||
-        !InBacklog(state)) {
-      continue;
-    }
-    const std::pair<int, int64_t> key{BacklogPriority(state), s};
-    if (key < std::make_pair(priority, seq)) continue;
-    found.emplace(key, &state);
-    if (static_cast<int>(found.size()) > limit) found.erase(std::prev(found.end()));
-  }
   std::vector<ActivityState> out;
-  for (const auto& [key, state] : found) out.push_back(*state);
+  auto queue = backlog_.find({namespace_name, task_queue});
+  if (queue == backlog_.end()) return out;
+  for (auto it = queue->second.lower_bound({priority, seq});
+       it != queue->second.end() && static_cast<int>(out.size()) < limit; ++it) {
+    out.push_back(runs_.at(it->second));
+  }
   return out;
 }
 

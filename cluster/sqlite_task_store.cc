@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "cluster/internal/proto_codec.h"
 #include "cluster/task_store.h"
 #include "spdlog/spdlog.h"
 
@@ -39,6 +40,27 @@ CREATE TABLE IF NOT EXISTS activity_runs (
 CREATE INDEX IF NOT EXISTS activity_runs_by_id ON activity_runs(namespace, activity_id, seq);
 CREATE INDEX IF NOT EXISTS activity_runs_by_status ON activity_runs(status, seq);
 )sql";
+
+// Runs that could not be read back: moved here (whole row, plus why and when) and skipped, so that
+// one unreadable row never stops kiln dev from starting. Not read by kiln; for the operator.
+constexpr char kQuarantineTable[] = R"sql(
+CREATE TABLE IF NOT EXISTS activity_runs_quarantine (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq            INTEGER NOT NULL,
+  run_id         TEXT    NOT NULL,
+  namespace      TEXT    NOT NULL,
+  activity_id    TEXT    NOT NULL,
+  activity_type  TEXT    NOT NULL,
+  task_queue     TEXT    NOT NULL,
+  status         INTEGER NOT NULL,
+  state          BLOB    NOT NULL,
+  reason         TEXT    NOT NULL,
+  quarantined_at TEXT    NOT NULL
+);
+)sql";
+
+// The columns every read of runs selects (ReadStates relies on the order).
+constexpr char kRunColumns[] = "state, seq, run_id, activity_id";
 
 // Added by version 2 (after the columns exist).
 constexpr char kBacklogIndex[] = R"sql(
@@ -158,6 +180,7 @@ absl::StatusOr<std::unique_ptr<SqliteTaskStore>> SqliteTaskStore::Open(const std
   }
   absl::Status schema = version == 1 ? MigrateToV2(*writer) : Exec(*writer, kSchema);
   if (schema.ok()) schema = Exec(*writer, kBacklogIndex);
+  if (schema.ok()) schema = Exec(*writer, kQuarantineTable);
   if (schema.ok()) {
     schema = Exec(*writer, absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";").c_str());
   }
@@ -201,7 +224,7 @@ void SqliteTaskStore::Put(const ActivityState& state) {
   w.status = state.info().status();
   w.priority = BacklogPriority(state);
   w.backlog = InBacklog(state);
-  w.blob = state.SerializeAsString();
+  w.blob = internal::EncodeState(state);
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.writes.push_back(std::move(w));
@@ -269,12 +292,31 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
                    "ON CONFLICT(seq) DO UPDATE SET status=excluded.status, state=excluded.state, "
                    "priority=excluded.priority, backlog=excluded.backlog");
   Statement remove(writer_, "DELETE FROM activity_runs WHERE run_id = ?");
-  if (!upsert.ok() || !remove.ok()) {
+  Statement quarantine(
+      writer_,
+      "INSERT INTO activity_runs_quarantine(seq, run_id, namespace, activity_id, activity_type, "
+      "task_queue, status, state, reason, quarantined_at) SELECT seq, run_id, namespace, "
+      "activity_id, activity_type, task_queue, status, state, ?, "
+      "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM activity_runs WHERE seq = ?");
+  Statement unlist(writer_, "DELETE FROM activity_runs WHERE seq = ?");
+  if (!upsert.ok() || !remove.ok() || !quarantine.ok() || !unlist.ok()) {
     absl::Status s = SqliteError(writer_, "prepare write");
     Exec(writer_, "ROLLBACK;").IgnoreError();
     return s;
   }
   for (const Write& w : writes) {
+    if (w.quarantine_reason) {
+      sqlite3_reset(quarantine.get());
+      quarantine.Bind({*w.quarantine_reason, w.seq});
+      sqlite3_reset(unlist.get());
+      unlist.Bind({w.seq});
+      if (sqlite3_step(quarantine.get()) != SQLITE_DONE || sqlite3_step(unlist.get()) != SQLITE_DONE) {
+        absl::Status s = SqliteError(writer_, absl::StrCat("quarantine run ", w.run_id));
+        Exec(writer_, "ROLLBACK;").IgnoreError();
+        return s;
+      }
+      continue;
+    }
     sqlite3_stmt* stmt = w.is_delete ? remove.get() : upsert.get();
     sqlite3_reset(stmt);
     if (w.is_delete) {
@@ -295,31 +337,59 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
   return Exec(writer_, "COMMIT;");
 }
 
-namespace {
-
-absl::StatusOr<std::vector<ActivityState>> ReadStates(Statement& stmt) {
-  std::vector<ActivityState> out;
-  int rc;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    ActivityState state;
-    const void* blob = sqlite3_column_blob(stmt.get(), 0);
-    int size = sqlite3_column_bytes(stmt.get(), 0);
-    if (!state.ParseFromArray(blob, size)) {
-      return absl::DataLossError("a stored activity run is corrupt (cannot parse its state)");
-    }
-    out.push_back(std::move(state));
+bool SqliteTaskStore::ReadRow(sqlite3_stmt* stmt, ActivityState& out) {
+  const void* blob = sqlite3_column_blob(stmt, 0);
+  const int size = sqlite3_column_bytes(stmt, 0);
+  auto state = internal::DecodeState(
+      std::string_view(static_cast<const char*>(blob), static_cast<size_t>(size)));
+  if (state.ok()) {
+    out = std::move(*state);
+    return true;
   }
-  if (rc != SQLITE_DONE) return stmt.Error("read activity runs");
-  return out;
+  const auto text = [&](int column) {
+    const auto* p = sqlite3_column_text(stmt, column);
+    return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
+  };
+  Quarantine(sqlite3_column_int64(stmt, 1), text(2), text(3), std::string(state.status().message()));
+  return false;
 }
 
-}  // namespace
+void SqliteTaskStore::Quarantine(int64_t seq, const std::string& run_id,
+                                 const std::string& activity_id, const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!quarantined_.insert(seq).second) return;  // already reported and queued
+    Write w;
+    w.seq = seq;
+    w.run_id = run_id;
+    w.quarantine_reason = reason;
+    pending_.writes.push_back(std::move(w));
+  }
+  cv_.notify_one();
+  spdlog::error(
+      "dev cluster store {}: run {} of activity {} (seq {}) cannot be read back and is skipped: "
+      "{}. It is moved to table activity_runs_quarantine; the other runs are served. Inspect it "
+      "with: sqlite3 {} \"SELECT seq, run_id, activity_id, reason FROM activity_runs_quarantine "
+      "WHERE seq = {}\"; delete that row once it is no longer needed",
+      path_, run_id, activity_id, seq, reason, path_, seq);
+}
+
+absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ReadStates(sqlite3_stmt* stmt) {
+  std::vector<ActivityState> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    ActivityState state;
+    if (ReadRow(stmt, state)) out.push_back(std::move(state));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(sqlite3_db_handle(stmt), "read activity runs");
+  return out;
+}
 
 absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::string& namespace_name,
                                                                   const std::string& activity_id,
                                                                   const std::string& run_id) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  std::string sql = "SELECT state FROM activity_runs WHERE namespace = ? AND activity_id = ?";
+  std::string sql = absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE namespace = ? AND activity_id = ?");
   std::vector<Arg> args = {namespace_name, activity_id};
   if (!run_id.empty()) {
     sql += " AND run_id = ?";
@@ -329,7 +399,7 @@ absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::str
   Statement stmt(reader_, sql);
   if (!stmt.ok()) return stmt.Error("prepare get");
   stmt.Bind(args);
-  auto states = ReadStates(stmt);
+  auto states = ReadStates(stmt.get());
   if (!states.ok()) return states.status();
   if (states->empty()) return std::nullopt;
   return std::move(states->front());
@@ -337,15 +407,19 @@ absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::str
 
 absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::LoadOpen() {
   std::lock_guard<std::mutex> lock(read_mu_);
-  Statement stmt(reader_, "SELECT state FROM activity_runs WHERE status = ? ORDER BY seq");
+  Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns,
+                                       " FROM activity_runs WHERE status = ? ORDER BY seq"));
   if (!stmt.ok()) return stmt.Error("prepare load");
   stmt.Bind({static_cast<int64_t>(enums::ACTIVITY_EXECUTION_STATUS_RUNNING)});
-  return ReadStates(stmt);
+  return ReadStates(stmt.get());
 }
 
 absl::StatusOr<int64_t> SqliteTaskStore::MaxSeq() {
   std::lock_guard<std::mutex> lock(read_mu_);
-  Statement stmt(reader_, "SELECT COALESCE(MAX(seq), 0) FROM activity_runs");
+  // Quarantined runs keep their seq: a new run never takes it.
+  Statement stmt(reader_,
+                 "SELECT MAX(COALESCE((SELECT MAX(seq) FROM activity_runs), 0), "
+                 "COALESCE((SELECT MAX(seq) FROM activity_runs_quarantine), 0))");
   if (!stmt.ok() || sqlite3_step(stmt.get()) != SQLITE_ROW) return stmt.Error("max seq");
   return sqlite3_column_int64(stmt.get(), 0);
 }
@@ -355,7 +429,7 @@ absl::StatusOr<ListPage> SqliteTaskStore::List(const std::string& namespace_name
                                                const std::string& page_token) {
   auto below = ParsePageToken(page_token);
   if (!below.ok()) return below.status();
-  std::string sql = "SELECT state FROM activity_runs WHERE namespace = ? AND seq < ?";
+  std::string sql = absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE namespace = ? AND seq < ?");
   std::vector<Arg> args = {namespace_name, *below};
   AppendFilter(filter, sql, args);
   sql += " ORDER BY seq DESC LIMIT ?";
@@ -364,7 +438,7 @@ absl::StatusOr<ListPage> SqliteTaskStore::List(const std::string& namespace_name
   Statement stmt(reader_, sql);
   if (!stmt.ok()) return stmt.Error("prepare list");
   stmt.Bind(args);
-  auto states = ReadStates(stmt);
+  auto states = ReadStates(stmt.get());
   if (!states.ok()) return states.status();
   ListPage page;
   page.runs = std::move(*states);
@@ -390,10 +464,10 @@ absl::StatusOr<int64_t> SqliteTaskStore::Count(const std::string& namespace_name
 
 absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::GetBySeq(int64_t seq) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  Statement stmt(reader_, "SELECT state FROM activity_runs WHERE seq = ?");
+  Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE seq = ?"));
   if (!stmt.ok()) return stmt.Error("prepare get by seq");
   sqlite3_bind_int64(stmt.get(), 1, seq);
-  auto states = ReadStates(stmt);
+  auto states = ReadStates(stmt.get());
   if (!states.ok()) return states.status();
   if (states->empty()) return std::nullopt;
   return std::move(states->front());
@@ -404,30 +478,29 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ListBacklog(
     int limit) {
   std::lock_guard<std::mutex> lock(read_mu_);
   Statement stmt(reader_,
-                 "SELECT state FROM activity_runs WHERE backlog = 1 AND namespace = ? AND "
-                 "task_queue = ? AND (priority, seq) >= (?, ?) ORDER BY priority, seq LIMIT ?");
+                 absl::StrCat("SELECT ", kRunColumns,
+                              " FROM activity_runs WHERE backlog = 1 AND namespace = ? AND "
+                              "task_queue = ? AND (priority, seq) >= (?, ?) ORDER BY priority, "
+                              "seq LIMIT ?"));
   if (!stmt.ok()) return stmt.Error("prepare backlog page");
   sqlite3_bind_text(stmt.get(), 1, namespace_name.data(), namespace_name.size(), SQLITE_TRANSIENT);
   sqlite3_bind_text(stmt.get(), 2, task_queue.data(), task_queue.size(), SQLITE_TRANSIENT);
   sqlite3_bind_int64(stmt.get(), 3, priority);
   sqlite3_bind_int64(stmt.get(), 4, seq);
   sqlite3_bind_int64(stmt.get(), 5, limit);
-  return ReadStates(stmt);
+  return ReadStates(stmt.get());
 }
 
 absl::Status SqliteTaskStore::ScanOpen(const std::function<void(ActivityState&&)>& visit) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  Statement stmt(reader_, "SELECT state FROM activity_runs WHERE status = ? ORDER BY seq");
+  Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns,
+                                       " FROM activity_runs WHERE status = ? ORDER BY seq"));
   if (!stmt.ok()) return stmt.Error("prepare scan");
   sqlite3_bind_int64(stmt.get(), 1, enums::ACTIVITY_EXECUTION_STATUS_RUNNING);
   int rc;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     ActivityState state;
-    if (!state.ParseFromArray(sqlite3_column_blob(stmt.get(), 0),
-                              sqlite3_column_bytes(stmt.get(), 0))) {
-      return absl::DataLossError("a stored activity run is corrupt (cannot parse its state)");
-    }
-    visit(std::move(state));
+    if (ReadRow(stmt.get(), state)) visit(std::move(state));  // unreadable: quarantined, skipped
   }
   if (rc != SQLITE_DONE) return stmt.Error("scan open activity runs");
   return absl::OkStatus();
@@ -448,12 +521,12 @@ absl::Status MigrateToV2(sqlite3* db) {
     if (s.ok()) sqlite3_bind_int64(read.get(), 1, enums::ACTIVITY_EXECUTION_STATUS_RUNNING);
     int rc = SQLITE_DONE;
     while (s.ok() && (rc = sqlite3_step(read.get())) == SQLITE_ROW) {
-      ActivityState state;
-      if (!state.ParseFromArray(sqlite3_column_blob(read.get(), 1),
-                                sqlite3_column_bytes(read.get(), 1))) {
-        s = absl::DataLossError("a stored activity run is corrupt (cannot parse its state)");
-        break;
-      }
+      auto decoded = internal::DecodeState(std::string_view(
+          static_cast<const char*>(sqlite3_column_blob(read.get(), 1)),
+          static_cast<size_t>(sqlite3_column_bytes(read.get(), 1))));
+      // An unreadable run keeps backlog 0; the first read quarantines it.
+      if (!decoded.ok()) continue;
+      const ActivityState& state = *decoded;
       sqlite3_reset(update.get());
       sqlite3_bind_int64(update.get(), 1, BacklogPriority(state));
       sqlite3_bind_int64(update.get(), 2, InBacklog(state) ? 1 : 0);

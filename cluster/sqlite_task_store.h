@@ -16,6 +16,8 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "cluster/task_store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace kiln::cluster {
 
@@ -67,6 +70,8 @@ class SqliteTaskStore final : public TaskStore {
     int priority = 3;
     bool backlog = false;
     std::string blob;
+    // Set: move the row `seq` to activity_runs_quarantine with this reason.
+    std::optional<std::string> quarantine_reason;
   };
   struct Batch {
     std::vector<Write> writes;
@@ -76,6 +81,14 @@ class SqliteTaskStore final : public TaskStore {
   SqliteTaskStore(std::string path, sqlite3* writer, sqlite3* reader);
   void WriterLoop();
   absl::Status Commit(const std::vector<Write>& writes);
+  // Reads the runs a statement selects (columns kRunColumns); unreadable ones are quarantined and
+  // left out.
+  absl::StatusOr<std::vector<ActivityState>> ReadStates(sqlite3_stmt* stmt);
+  // Decodes the current row into `out`; false (after quarantining it) when it cannot be read.
+  bool ReadRow(sqlite3_stmt* stmt, ActivityState& out);
+  // Reports the run (spdlog, once) and queues its move to the quarantine table.
+  void Quarantine(int64_t seq, const std::string& run_id, const std::string& activity_id,
+                  const std::string& reason);
 
   const std::string path_;
   sqlite3* const writer_;  // used only by the writer thread
@@ -88,6 +101,7 @@ class SqliteTaskStore final : public TaskStore {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);  // sticky commit error
   int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<int64_t> quarantined_ ABSL_GUARDED_BY(mu_);  // seqs already reported
   std::thread writer_thread_;
 };
 

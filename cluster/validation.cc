@@ -99,6 +99,19 @@ absl::Status CheckPayloadSize(const Limits& limits, const char* field, int64_t b
   return absl::OkStatus();
 }
 
+absl::Status CheckFailure(const Limits& limits, const char* field,
+                          const temporal::api::failure::v1::Failure& failure) {
+  int depth = 1;
+  for (const auto* f = &failure; f->has_cause(); f = &f->cause()) ++depth;
+  if (depth > limits.max_failure_depth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is nested ", depth, " failures deep (a failure and its cause chain), over the "
+        "limit of ", limits.max_failure_depth, " (the depth a Temporal server keeps of an activity "
+        "failure); shorten the cause chain, e.g. put the inner errors in the message or details"));
+  }
+  return CheckPayloadSize(limits, field, static_cast<int64_t>(failure.ByteSizeLong()));
+}
+
 absl::StatusOr<absl::Duration> CheckDuration(const char* field,
                                              const google::protobuf::Duration& d) {
   if (d.seconds() < 0 || d.nanos() < 0) {
@@ -132,6 +145,10 @@ absl::Status NormalizeStartRequest(
   }
   if (auto s = CheckPayloadSize(limits, "input", req.input().ByteSizeLong()); !s.ok()) return s;
   if (auto s = CheckPayloadSize(limits, "header", req.header().ByteSizeLong()); !s.ok()) return s;
+  if (auto s = CheckPayloadSize(limits, "user_metadata", req.user_metadata().ByteSizeLong());
+      !s.ok()) {
+    return s;
+  }
   if (req.priority().priority_key() < 0 || req.priority().priority_key() > 5) {
     return absl::InvalidArgumentError(absl::StrCat("priority.priority_key must be 0 (default) to 5 (got ",
                                                    req.priority().priority_key(), ")"));

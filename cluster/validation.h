@@ -19,10 +19,28 @@
 
 namespace kiln::cluster {
 
+// Each limit mirrors a Temporal server default (dynamic config key named), except where noted.
 struct Limits {
-  int max_id_length = 1000;                // ids, types, queue names, request ids (Temporal's)
-  int64_t max_payload_bytes = 2 * 1024 * 1024;  // per payloads field (Temporal's blob limit)
+  // limit.maxIDLength (1000): ids, types, queue names, request ids, identities.
+  int max_id_length = 1000;
+  // limit.blobSize.error (2 MiB): per payloads field (input, result, details, failure, header,
+  // user_metadata). Heartbeat details and memo-like fields use the same limit, as Temporal's
+  // limit.memoSize.error is also 2 MiB.
+  int64_t max_payload_bytes = 2 * 1024 * 1024;
+  // Nested failures (a failure and its `cause` chain) kept for an activity: the Temporal server
+  // keeps 20 levels when it stores an activity failure (common/failure.Truncate, depth 20). kiln
+  // dev refuses a deeper chain with INVALID_ARGUMENT instead of dropping causes silently.
+  int max_failure_depth = 20;
 };
+
+// Protobuf nesting accepted in a request (top level = 0). Protobuf C++ defaults to 100; kiln dev
+// parses requests itself with this limit so that a too-deep failure gets a message naming
+// max_failure_depth instead of a parse error.
+inline constexpr int kRequestRecursionLimit = 256;
+// Protobuf nesting accepted when a stored ActivityState is read back. A stored run wraps a request
+// field at most a few levels deeper than the request did (ActivityState.outcome.failure), so
+// anything a request could carry can always be read back.
+inline constexpr int kStateRecursionLimit = kRequestRecursionLimit + 64;
 
 inline constexpr char kReservedQueuePrefix[] = "/_sys/";
 
@@ -36,6 +54,10 @@ absl::Status CheckTaskQueueName(const Limits& limits, const char* field, const s
 absl::Status CheckRunId(const std::string& run_id);
 // `payloads` serialised must not exceed limits.max_payload_bytes.
 absl::Status CheckPayloadSize(const Limits& limits, const char* field, int64_t byte_size);
+// A failure's nesting depth (1 = no cause) at most limits.max_failure_depth and its serialized size
+// at most limits.max_payload_bytes. Iterative: any depth is safe to check.
+absl::Status CheckFailure(const Limits& limits, const char* field,
+                          const temporal::api::failure::v1::Failure& failure);
 // A valid, non-negative duration of at most 100 years.
 absl::StatusOr<absl::Duration> CheckDuration(const char* field,
                                              const google::protobuf::Duration& duration);

@@ -3,6 +3,8 @@
 #include <future>
 #include <thread>
 
+#include "absl/time/clock.h"
+
 #include "cluster/dev_server.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -58,6 +60,25 @@ class DevServerTest : public ::testing::Test {
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
+  }
+
+  // Waits until the server holds a poll from a worker on queue "q" (DescribeTaskQueue lists it),
+  // checking every few milliseconds; false when `timeout` passes first.
+  bool WaitForHeldPoll(absl::Duration timeout = absl::Seconds(10)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      wsv1::DescribeTaskQueueRequest describe;
+      describe.set_namespace_("default");
+      describe.mutable_task_queue()->set_name("q");
+      describe.set_task_queue_type(enums::TASK_QUEUE_TYPE_ACTIVITY);
+      wsv1::DescribeTaskQueueResponse queue;
+      if (stub_->DescribeTaskQueue(Context().get(), describe, &queue).ok() &&
+          queue.pollers_size() > 0) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(5));  // re-check interval, not a synchronization
+    }
+    return false;
   }
 
   std::unique_ptr<DevServer> server_;
@@ -124,17 +145,7 @@ TEST_F(DevServerTest, ShutdownWorkerCompletesItsHeldPoll) {
     auto ctx = Context(absl::Seconds(70));
     return std::make_pair(stub_->PollActivityTaskQueue(ctx.get(), PollRequest(), &task), task);
   });
-  // Wait until the poll is held: DescribeTaskQueue lists the poller.
-  for (int i = 0; i < 200; ++i) {
-    wsv1::DescribeTaskQueueRequest describe;
-    describe.set_namespace_("default");
-    describe.mutable_task_queue()->set_name("q");
-    describe.set_task_queue_type(enums::TASK_QUEUE_TYPE_ACTIVITY);
-    wsv1::DescribeTaskQueueResponse queue;
-    ASSERT_TRUE(stub_->DescribeTaskQueue(Context().get(), describe, &queue).ok());
-    if (queue.pollers_size() > 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(WaitForHeldPoll()) << "the poll was not held within 10 s";
   wsv1::ShutdownWorkerRequest shutdown;
   shutdown.set_namespace_("default");
   shutdown.set_identity("w1");
@@ -155,9 +166,10 @@ TEST_F(DevServerTest, CancelledPollDoesNotSwallowATask) {
   const auto request = PollRequest();
   stub_->async()->PollActivityTaskQueue(&cancelled, &request, &unused,
                                         [&](grpc::Status s) { cancelled_status.set_value(s); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  cancelled.TryCancel();
+  const bool held = WaitForHeldPoll();
+  cancelled.TryCancel();  // also when not held: the call must end before this test returns
   EXPECT_EQ(cancelled_status.get_future().get().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(held) << "the poll was not held within 10 s";
   wsv1::StartActivityExecutionResponse started;
   ASSERT_TRUE(stub_->StartActivityExecution(Context().get(), StartRequest("a-1"), &started).ok());
   wsv1::PollActivityTaskQueueResponse task;
