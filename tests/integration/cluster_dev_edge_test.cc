@@ -19,7 +19,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
-#include "tests/support/test_processes.h"
 
 namespace kiln::cluster {
 namespace {
@@ -59,7 +58,6 @@ class DevEdgeTest : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("kiln-dev-edge-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
-    kiln::testing::RemoveAtExit(dir_);
     db_ = (dir_ / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
                    ".db"))
               .string();
@@ -67,6 +65,8 @@ class DevEdgeTest : public ::testing::Test {
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
   }
   void StartServer() {
     DevServerOptions options;

@@ -3,13 +3,14 @@
 // chain by an older kiln (which then could not read it back) is readable now.
 #include <sqlite3.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 
 #include "cluster/internal/proto_codec.h"
 #include "cluster/sqlite_task_store.h"
 #include "gtest/gtest.h"
-#include "tests/support/test_processes.h"
 #include "tests/unit/cluster/stored_runs.h"
 
 namespace kiln::cluster {
@@ -18,13 +19,23 @@ namespace {
 using testing::StoredRun;
 using testing::SyncAndWait;
 
-std::string TempDb(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("kiln-quarantine-" + std::to_string(getpid()) + "-" + name);
-  std::filesystem::create_directories(dir);
-  kiln::testing::RemoveAtExit(dir);
-  return (dir / "dev.db").string();
-}
+// A database in a fresh temp directory, removed with this object.
+class TempDb {
+ public:
+  explicit TempDb(const std::string& name)
+      : dir_(std::filesystem::temp_directory_path() /
+             ("kiln-quarantine-" + std::to_string(getpid()) + "-" + name)) {
+    std::filesystem::create_directories(dir_);
+  }
+  ~TempDb() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::string path() const { return (dir_ / "dev.db").string(); }
+
+ private:
+  std::filesystem::path dir_;
+};
 
 // A failure whose cause chain is `depth` failures long.
 temporal::api::failure::v1::Failure DeepFailure(int depth) {
@@ -77,7 +88,8 @@ std::vector<std::pair<int64_t, std::string>> Quarantined(const std::string& path
 }
 
 TEST(TaskStoreQuarantineTest, UnreadableRunsAreQuarantinedAndTheRestIsServed) {
-  const std::string path = TempDb("scan");
+  TempDb db("scan");
+  const std::string path = db.path();
   {
     auto store = SqliteTaskStore::Open(path);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -122,7 +134,8 @@ TEST(TaskStoreQuarantineTest, UnreadableRunsAreQuarantinedAndTheRestIsServed) {
 }
 
 TEST(TaskStoreQuarantineTest, AnUnreadableRunMetByAListIsQuarantinedToo) {
-  const std::string path = TempDb("list");
+  TempDb db("list");
+  const std::string path = db.path();
   {
     auto store = SqliteTaskStore::Open(path);
     ASSERT_TRUE(store.ok()) << store.status();
