@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/activity_input.h"
 #include "cli/client_activity.h"
 #include "cli/client_commands.h"
 #include "cli/client_flags.h"
@@ -17,7 +18,7 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 struct StartFlags {
   ClientFlags client;
   std::string task_queue, type, activity_id;
-  std::vector<std::string> inputs;
+  ActivityInputFlags input;
   std::string start_to_close, schedule_to_close, schedule_to_start, heartbeat;
   std::string retry_initial, retry_maximum;
   double retry_backoff = 0;
@@ -31,7 +32,16 @@ void AddStartFlags(CLI::App* sub, StartFlags& f) {
   sub->add_option("-t,--task-queue", f.task_queue, "Task queue to schedule on")->required();
   sub->add_option("--type", f.type, "Activity type name")->required();
   sub->add_option("-a,--activity-id", f.activity_id, "Activity ID (default: a random UUID)");
-  sub->add_option("-i,--input", f.inputs, "Input argument as JSON (repeatable, in order)");
+  sub->add_option("-i,--input", f.input.inputs,
+                  "Input argument as JSON, or other data with --input-meta (repeatable, in "
+                  "order; not with --input-file)");
+  sub->add_option("--input-file", f.input.input_files,
+                  "File whose content is one input argument, JSON unless --input-meta says "
+                  "otherwise (repeatable, in order; not with --input)");
+  sub->add_option("--input-meta", f.input.meta,
+                  "Input payload metadata KEY=VALUE (repeatable); encoding=binary/plain sends "
+                  "the data as bytes (default json/plain). A key given several times applies "
+                  "to the inputs in order");
   sub->add_option("--start-to-close-timeout", f.start_to_close, "e.g. 30s, 5m");
   sub->add_option("--schedule-to-close-timeout", f.schedule_to_close, "e.g. 1h");
   sub->add_option("--schedule-to-start-timeout", f.schedule_to_start, "e.g. 10m");
@@ -103,16 +113,9 @@ absl::StatusOr<wsv1::StartActivityExecutionRequest> BuildStart(
     policy->set_backoff_coefficient(f.retry_backoff);
     policy->set_maximum_attempts(f.retry_attempts);
   }
-  for (const std::string& text : f.inputs) {
-    nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-    if (value.is_discarded()) {
-      return absl::InvalidArgumentError("--input '" + text +
-                                        "' is not valid JSON (quote strings: -i '\"text\"')");
-    }
-    absl::StatusOr<payload::Payload> p = converter.ToPayload(value);
-    if (!p.ok()) return p.status();
-    *req.mutable_input()->add_payloads() = *std::move(p);
-  }
+  absl::StatusOr<payload::Payloads> input = BuildActivityInput(f.input, converter);
+  if (!input.ok()) return input.status();
+  *req.mutable_input() = *std::move(input);
   req.mutable_input();   // always present, possibly empty, as SDK clients send it
   req.mutable_header();
   namespace ev1 = ::temporal::api::enums::v1;

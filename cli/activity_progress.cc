@@ -84,27 +84,41 @@ std::string FormatBar(double fraction, int width) {
 }
 
 void EtaEstimator::Add(int attempt, double fraction, absl::Time at) {
-  if (!has_first_ || attempt != attempt_ || fraction < last_fraction_ || at < last_at_) {
+  if (samples_.empty() || attempt != attempt_ || fraction < samples_.back().fraction ||
+      at < samples_.back().at) {
     attempt_ = attempt;
-    first_fraction_ = last_fraction_ = fraction;
-    first_at_ = last_at_ = at;
-    has_first_ = true;
+    samples_.clear();
+  }
+  if (!samples_.empty() && samples_.back().at == at) {
+    samples_.back().fraction = fraction;  // the same heartbeat seen again, or re-recorded
     return;
   }
-  last_fraction_ = fraction;
-  last_at_ = at;
+  if (!samples_.empty() && samples_.back().fraction == fraction) {
+    // No progress since the last sample: keep the time progress was last seen to grow, so a
+    // pause lowers the rate instead of being forgotten.
+    if (samples_.size() >= 2) {
+      samples_.back().at = at;
+      return;
+    }
+  }
+  samples_.push_back({fraction, at});
+  while (samples_.size() > kWindow) samples_.pop_front();
 }
 
-std::optional<absl::Duration> EtaEstimator::Eta() const {
-  if (!has_first_) return std::nullopt;
-  const double grown = last_fraction_ - first_fraction_;
-  const double seconds = absl::ToDoubleSeconds(last_at_ - first_at_);
+std::optional<absl::Duration> EtaEstimator::Eta(absl::Time now) const {
+  if (samples_.size() < 2) return std::nullopt;
+  const Sample& first = samples_.front();
+  const Sample& last = samples_.back();
+  const double grown = last.fraction - first.fraction;
+  const double seconds = absl::ToDoubleSeconds(last.at - first.at);
   if (grown <= 0 || seconds <= 0) return std::nullopt;
-  if (last_fraction_ >= 1.0) return absl::ZeroDuration();
-  return absl::Seconds((1.0 - last_fraction_) * seconds / grown);
+  if (last.fraction >= 1.0) return absl::ZeroDuration();
+  absl::Duration left = absl::Seconds((1.0 - last.fraction) * seconds / grown);
+  if (now != absl::InfinitePast() && now > last.at) left -= now - last.at;
+  return std::max(left, absl::ZeroDuration());
 }
 
-std::string ProgressRenderer::Line(const ProgressSnapshot& s) {
+std::string ProgressRenderer::Line(const ProgressSnapshot& s, absl::Time now) {
   std::string line;
   if (s.status != "RUNNING") absl::StrAppend(&line, s.status, "  ");
   std::optional<Progress> progress;
@@ -130,7 +144,7 @@ std::string ProgressRenderer::Line(const ProgressSnapshot& s) {
       }
       absl::StrAppend(&line, FormatBar(f, 20),
                       absl::StrFormat(" %3d%%", static_cast<int>(std::floor(f * 100 + 1e-9))));
-      if (std::optional<absl::Duration> eta = eta_.Eta(); eta && !completed) {
+      if (std::optional<absl::Duration> eta = eta_.Eta(now); eta && !completed) {
         absl::StrAppend(&line, "  ETA ", FormatEta(*eta));
       }
       absl::StrAppend(&line, "  ");
@@ -160,7 +174,7 @@ std::string ProgressRenderer::Line(const ProgressSnapshot& s) {
 
 std::optional<std::string> ProgressRenderer::Update(const ProgressSnapshot& snapshot,
                                                     absl::Time now) {
-  std::string line = Line(snapshot);
+  std::string line = Line(snapshot, now);
   const bool state_changed = snapshot.status != last_status_ || snapshot.attempt != last_attempt_;
   last_status_ = snapshot.status;
   last_attempt_ = snapshot.attempt;

@@ -19,6 +19,7 @@
 //   std::cerr << renderer.Finish();  // ends the TTY line
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <string>
 
@@ -46,19 +47,27 @@ std::string FormatEta(absl::Duration d);
 // "[########------------]" with `width` cells between the brackets.
 std::string FormatBar(double fraction, int width);
 
-// Estimates the time left from how fast the fraction has grown since the first sample of the
-// current attempt. Restarts when the attempt changes or the fraction goes back.
+// Estimates the time left from the recent rate of progress: the growth of the fraction over
+// the last kWindow samples (not since the first heartbeat, so a slow start such as loading a
+// model, or a throttled first heartbeat, does not skew the estimate for the whole run), counted
+// from `now` (time passed since the last sample is already spent). Restarts when the attempt
+// changes or the fraction goes back; a sample with the same time as the last replaces it.
 class EtaEstimator {
  public:
+  static constexpr size_t kWindow = 4;
+
   void Add(int attempt, double fraction, absl::Time at);
-  // nullopt until two samples with a growing fraction are seen.
-  std::optional<absl::Duration> Eta() const;
+  // nullopt until two samples with a growing fraction are seen. `now` defaults to the time of
+  // the last sample; the result is never negative.
+  std::optional<absl::Duration> Eta(absl::Time now = absl::InfinitePast()) const;
 
  private:
+  struct Sample {
+    double fraction;
+    absl::Time at;
+  };
   int attempt_ = -1;
-  double first_fraction_ = 0, last_fraction_ = 0;
-  absl::Time first_at_, last_at_;
-  bool has_first_ = false;
+  std::deque<Sample> samples_;  // oldest first, at most kWindow
 };
 
 // What one DescribeActivityExecution said, reduced to what the display shows.
@@ -91,8 +100,9 @@ class ProgressRenderer {
   // the last line held back by the rate limit (if any), so the final state is always shown.
   std::string Finish();
 
-  // The line for `snapshot` without any control characters (exposed for tests).
-  std::string Line(const ProgressSnapshot& snapshot);
+  // The line for `snapshot` without any control characters (exposed for tests); the ETA is
+  // counted from `now` (default: the time of the latest heartbeat).
+  std::string Line(const ProgressSnapshot& snapshot, absl::Time now = absl::InfinitePast());
 
  private:
   ProgressRendererOptions options_;

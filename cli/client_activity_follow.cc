@@ -86,11 +86,21 @@ absl::StatusOr<wsv1::DescribeActivityExecutionResponse> FollowActivity(
   req.set_include_heartbeat_details(true);
   req.set_include_last_failure(true);
   absl::StatusOr<wsv1::DescribeActivityExecutionResponse> r = client.DescribeActivity(req);
+  absl::Time last_answer = absl::Now();
   while (true) {
+    if (!r.ok() && r.status().code() == absl::StatusCode::kUnavailable &&
+        absl::Now() - last_answer < client::ServiceClient::kDefaultWaitUnavailableFor) {
+      // The cluster went away (a restart?): keep asking, as the wait for the result does.
+      std::this_thread::sleep_for(absl::ToChronoNanoseconds(poll_interval));
+      req.clear_long_poll_token();
+      r = client.DescribeActivity(req);
+      continue;
+    }
     if (!r.ok()) {
       std::cerr << renderer.Finish() << std::flush;
       return r.status();
     }
+    last_answer = absl::Now();
     if (std::optional<std::string> text = renderer.Update(SnapshotOf(*r, converter), absl::Now())) {
       std::cerr << *text << std::flush;
     }

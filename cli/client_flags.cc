@@ -1,6 +1,7 @@
 #include "cli/client_flags.h"
 
 #include <iostream>
+#include <utility>
 
 #include "cli/commands.h"
 #include "payload/aes_gcm_codec.h"
@@ -79,8 +80,12 @@ client::ConnectionOverrides ClientFlags::Overrides() const {
 
 absl::StatusOr<client::ConnectionOptions> ClientFlags::ResolveConnection(
     const client::Environment& environment) const {
+  std::vector<std::string> warnings;
   absl::StatusOr<client::ConnectionOptions> options =
-      client::ResolveConnectionOptions(Overrides(), environment);
+      client::ResolveConnectionOptions(Overrides(), environment, &warnings);
+  if (!std::exchange(warned_, true)) {
+    for (const std::string& w : warnings) std::cerr << "kiln: warning: " << w << "\n";
+  }
   if (!options.ok()) return options.status();
   // A CLI should not sit in a retry loop for long: about 1 s of retries, then the error.
   options->retry.max_attempts = 4;

@@ -36,7 +36,8 @@ class ClientFlags {
   // --output/-o, --codec-key on `sub`.
   void AddTo(CLI::App* sub);
 
-  // Flags over TEMPORAL_* variables over the profile over defaults.
+  // Flags over TEMPORAL_* variables over the profile over defaults. Unknown keys in the
+  // profiles file are reported on stderr ("kiln: warning: FILE:LINE: unknown key ...") once.
   client::ConnectionOverrides Overrides() const;
   absl::StatusOr<client::ConnectionOptions> ResolveConnection(
       const client::Environment& environment) const;
@@ -52,6 +53,7 @@ class ClientFlags {
   std::string tls_cert_path_, tls_key_path_, tls_ca_path_, tls_server_name_;
   std::string output_ = "text";
   std::vector<std::string> codec_keys_;
+  mutable bool warned_ = false;  // profile-file warnings are printed once per command
 };
 
 // Prints `status` to stderr as "kiln: <message>" and returns the exit code for it:

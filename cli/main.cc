@@ -1,11 +1,14 @@
 // The `kiln` binary: wiring only. Each subcommand lives in its own file under cli/.
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "cli/client_commands.h"
 #include "cli/commands.h"
 #include "cli/dev_command.h"
 #include "cli/gpus_command.h"
+#include "cli/usage_hints.h"
 #include "cli/worker_command.h"
 #include "routing/gpu_queue_contributor.h"
 
@@ -31,6 +34,15 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      // A typo in a flag or command: name it and the nearest valid one, not CLI11's generic text.
+      std::string hint =
+          kiln::cli::ExplainUsageError(app, std::vector<std::string>(argv + 1, argv + argc));
+      if (!hint.empty()) {
+        std::fprintf(stderr, "kiln: %s\n", hint.c_str());
+        return kiln::cli::kExitUsage;
+      }
+    }
     return app.exit(e) == 0 ? 0 : kiln::cli::kExitUsage;
   }
   return registry.Run();

@@ -85,6 +85,53 @@ TEST(EtaEstimatorTest, ExtrapolatesTheRateAndRestartsOnANewAttempt) {
   EXPECT_FALSE(eta.Eta().has_value());
 }
 
+TEST(EtaEstimatorTest, UsesTheRecentRateNotTheRateSinceTheFirstHeartbeat) {
+  // A slow start (loading, a first heartbeat sent at once and then throttled), then a steady
+  // 0.1 per second: the ETA follows the steady rate.
+  EtaEstimator eta;
+  eta.Add(1, 0.00, kT0);
+  eta.Add(1, 0.01, kT0 + absl::Seconds(10));
+  for (size_t i = 1; i <= EtaEstimator::kWindow; ++i) {
+    eta.Add(1, 0.01 + 0.1 * i, kT0 + absl::Seconds(10 + i));
+  }
+  // Now at 0.41 after 14 s; 0.59 left at 0.1/s is 5.9 s (since the first heartbeat it would
+  // be 0.59 x 14 / 0.41 = 20 s).
+  ASSERT_TRUE(eta.Eta().has_value());
+  EXPECT_NEAR(absl::ToDoubleSeconds(*eta.Eta()), 5.9, 0.01);
+}
+
+TEST(EtaEstimatorTest, CountsFromNowNotFromTheLastHeartbeat) {
+  // A 10 s sleep heartbeating 0.05 at 0.5 s and 0.2 at 2 s (throttled): at 3 s, 7 s are left.
+  EtaEstimator eta;
+  eta.Add(1, 0.05, kT0 + absl::Milliseconds(500));
+  eta.Add(1, 0.20, kT0 + absl::Seconds(2));
+  ASSERT_TRUE(eta.Eta().has_value());
+  EXPECT_NEAR(absl::ToDoubleSeconds(*eta.Eta()), 8, 1e-6);  // at the heartbeat
+  EXPECT_NEAR(absl::ToDoubleSeconds(*eta.Eta(kT0 + absl::Seconds(3))), 7, 1e-6);
+  EXPECT_EQ(*eta.Eta(kT0 + absl::Seconds(30)), absl::ZeroDuration()) << "never negative";
+}
+
+TEST(EtaEstimatorTest, APauseLowersTheRateAndTheSameHeartbeatTwiceCountsOnce) {
+  EtaEstimator eta;
+  eta.Add(1, 0.1, kT0);
+  eta.Add(1, 0.2, kT0 + absl::Seconds(1));
+  eta.Add(1, 0.2, kT0 + absl::Seconds(1));  // the same heartbeat described again
+  EXPECT_NEAR(absl::ToDoubleSeconds(*eta.Eta()), 8, 1e-6);
+  eta.Add(1, 0.2, kT0 + absl::Seconds(3));  // no progress for 2 s: 0.1 per 3 s
+  EXPECT_NEAR(absl::ToDoubleSeconds(*eta.Eta()), 24, 1e-6);
+}
+
+TEST(ProgressRendererTest, EtaCountsDownBetweenHeartbeats) {
+  ProgressRenderer r({.tty = true, .width = 200});
+  r.Update(Running(Fraction(0.1), kT0), kT0);
+  auto first = r.Update(Running(Fraction(0.3), kT0 + absl::Seconds(10)), kT0 + absl::Seconds(10));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_NE(first->find("ETA 35s"), std::string::npos) << *first;
+  auto later = r.Update(Running(Fraction(0.3), kT0 + absl::Seconds(10)), kT0 + absl::Seconds(15));
+  ASSERT_TRUE(later.has_value());
+  EXPECT_NE(later->find("ETA 30s"), std::string::npos) << *later;
+}
+
 TEST(ProgressRendererTest, LineShowsBarPercentEtaAttemptAndMessage) {
   ProgressRenderer r({.tty = false, .width = 200});
   r.Line(Running(Fraction(0.1, "warming up"), kT0));
