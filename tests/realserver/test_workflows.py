@@ -212,6 +212,17 @@ class RealServerWorkflows(unittest.TestCase):
         self.assertEqual(rows[[r["type"] for r in rows].index("download")]["queue"],
                          "files@rs-b")
 
+    def test_session_without_a_session_worker_fails_the_workflow(self):
+        handle, error = self.run_workflow("ProcessFileInSession", {
+            "url": self.http + "/alpha.csv", "destination_dir": os.path.join(self.tmp, "up-4"),
+            "queue": "files-nobody", "session_creation_timeout_s": 2})
+        self.assertIsInstance(error, WorkflowFailureError)
+        self.assertIsInstance(error.cause, ActivityError)
+        self.assertEqual(error.cause.cause.type, "SessionNotOpened")
+        statuses = {r["type"]: r["status"] for r in self.history_rows(handle)}
+        self.assertEqual(statuses[kiln_workflows.SESSION_CREATE_ACTIVITY], "TIMED_OUT")
+        self.assertNotIn("download", statuses)
+
 
 def main() -> int:
     global BIN
