@@ -1,5 +1,8 @@
 #include "executor/activity_poller.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "spdlog/spdlog.h"
 
 namespace kiln::executor {
@@ -18,7 +21,17 @@ ActivityPoller::ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandl
   }
 }
 
+ActivityPoller::~ActivityPoller() {
+  if (withdraw_listener_ != 0) deps_.slots->RemoveWithdrawListener(withdraw_listener_);
+}
+
 void ActivityPoller::Start() {
+  if (deps_.slots != nullptr && withdraw_listener_ == 0) {
+    std::weak_ptr<ActivityPoller> self = weak_from_this();
+    withdraw_listener_ = deps_.slots->AddWithdrawListener([self](const std::vector<uint64_t>& ids) {
+      if (auto poller = self.lock()) poller->Withdraw(ids);
+    });
+  }
   int n;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -99,8 +112,9 @@ void ActivityPoller::OnSlot(int i, uint64_t seq, absl::StatusOr<SlotPermit> perm
 
 void ActivityPoller::Poll(int i, uint64_t seq) {
   wsv1::PollActivityTaskQueueRequest request = BuildRequest();
-  SlotPermit unused;  // released after the lock, when stopping
+  SlotPermit unused;  // released after the lock, when stopping or withdrawn
   uint64_t next;
+  bool withdrawn = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Loop& loop = loops_[i];
@@ -109,9 +123,20 @@ void ActivityPoller::Poll(int i, uint64_t seq) {
       unused = std::move(loop.permit);
       return EndLoop(loop);
     }
-    loop.phase = Phase::kPolling;
-    loop.poll_sent = deps_.timers->clock().Now();
-    next = ++loop.seq;
+    withdrawn = std::exchange(loop.withdrawn, false);
+    if (!withdrawn) {
+      loop.phase = Phase::kPolling;
+      loop.poll_sent = deps_.timers->clock().Now();
+      next = ++loop.seq;
+    } else {
+      unused = std::move(loop.permit);
+      loop.phase = Phase::kIdle;
+      ++loop.seq;
+    }
+  }
+  if (withdrawn) {  // withdrawn before the poll was sent: reserve again instead
+    unused.Release();
+    return Reserve(i);
   }
   if (queue_metrics_.long_request != nullptr) {
     queue_metrics_.long_request->Inc();
@@ -129,7 +154,7 @@ void ActivityPoller::Poll(int i, uint64_t seq) {
     Loop& loop = loops_[i];
     if (loop.phase == Phase::kPolling && loop.seq == next) {
       loop.call = call;
-      cancel = stopping_;
+      cancel = stopping_ || loop.withdrawn;
     }
   }
   if (cancel && call) call->Cancel();
@@ -159,8 +184,10 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
     loop.call.reset();
     sent = loop.poll_sent;
     stopping = stopping_;
+    // A poll cancelled because its permit was withdrawn (a drain) did not fail: reserve again.
+    bool withdrawn = std::exchange(loop.withdrawn, false) && absl::IsCancelled(response.status());
     // A poll that reached its own deadline got no answer; poll again as after an empty one.
-    bool failed = !response.ok() && !absl::IsDeadlineExceeded(response.status());
+    bool failed = !response.ok() && !absl::IsDeadlineExceeded(response.status()) && !withdrawn;
     if (failed && !stopping) {
       backoff = loop.backoff->Next();
       loop.phase = Phase::kBackoff;
@@ -178,6 +205,8 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
     deps_.outage->Failed(task_queue(), response.status());
   } else if (absl::IsDeadlineExceeded(response.status())) {
     spdlog::debug("poll of task queue '{}' reached its deadline unanswered", task_queue());
+  } else if (!stopping && absl::IsCancelled(response.status())) {
+    spdlog::debug("poll of task queue '{}' withdrawn: its device was drained", task_queue());
   }
   permit.Release();
   if (!backoff) return Reserve(i);  // Reserve ends the loop when stopping
@@ -193,6 +222,37 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
       if (resume) poller->Reserve(i);
     }
   });
+}
+
+void ActivityPoller::Withdraw(const std::vector<uint64_t>& permit_ids) {
+  std::vector<std::shared_ptr<client::PendingCall>> calls;
+  std::vector<int> rate_waiting;
+  std::vector<SlotPermit> permits;  // released after the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      Loop& loop = loops_[i];
+      if (!loop.permit.valid() ||
+          std::find(permit_ids.begin(), permit_ids.end(), loop.permit.id()) == permit_ids.end()) {
+        continue;
+      }
+      if (loop.phase == Phase::kRateWait) {
+        permits.push_back(std::move(loop.permit));
+        ++loop.seq;  // the pending timer finds a stale sequence number
+        loop.phase = Phase::kIdle;
+        rate_waiting.push_back(static_cast<int>(i));
+      } else {
+        // Polling: cancel the call (or Poll() does, when the call is not stored yet); about to
+        // poll: Poll() reserves again instead.
+        loop.withdrawn = true;
+        if (loop.phase == Phase::kPolling && loop.call) calls.push_back(loop.call);
+      }
+    }
+  }
+  for (auto& call : calls) call->Cancel();
+  permits.clear();
+  for (int i : rate_waiting) Reserve(i);
 }
 
 void ActivityPoller::Stop() {

@@ -5,7 +5,10 @@
 //   PollActivityTaskQueue (asynchronous, no thread held) -> task: hand it and its slot to the
 //   handler | empty: release the slot | error: release the slot, back off with jitter -> again
 //
-// so the worker never accepts a task it cannot start at once. Errors back off (200 ms doubling to
+// so the worker never accepts a task it cannot start at once. When the SlotSupplier withdraws a
+// permit (its GPU was drained), the loop holding it cancels its long poll at once and reserves
+// again (a drained device's queue then waits for the device to come back); a task that poll
+// returns anyway still goes to the handler, whose TryMarkUsed fails (it fails the task back). Errors back off (200 ms doubling to
 // 10 s, with jitter) and are logged once per outage (PollOutage); polling resumes by itself when
 // the cluster returns. `task_queue_metadata.max_tasks_per_second` is sent when configured.
 //
@@ -68,6 +71,7 @@ class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
   ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandler handler);
 
   void Start();
+  ~ActivityPoller();
   // Stops polling. Tasks from polls answered meanwhile still go to the handler. Idempotent.
   void Stop();
   // Waits (real time) until every loop has ended; true when they have.
@@ -87,6 +91,7 @@ class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
     std::shared_ptr<client::PendingCall> call;
     std::optional<Backoff> backoff;
     absl::Time poll_sent;
+    bool withdrawn = false;  // its permit was withdrawn: the poll was cancelled for a drain
   };
 
   void Reserve(int i);
@@ -95,6 +100,8 @@ class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
   void OnPoll(int i, uint64_t seq,
               absl::StatusOr<::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse>
                   response);
+  // The supplier withdrew these permits: cancel the polls (and rate waits) holding them.
+  void Withdraw(const std::vector<uint64_t>& permit_ids);
   void EndLoop(Loop& loop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest BuildRequest() const;
 
@@ -107,6 +114,7 @@ class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int ended_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Loop> loops_ ABSL_GUARDED_BY(mu_);
+  int withdraw_listener_ = 0;  // id on deps_.slots; 0: none
 };
 
 }  // namespace kiln::executor

@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::executor {
@@ -48,9 +49,49 @@ void DeviceSlotSupplier::SetSharedQueueDevices(const std::string& task_queue,
 }
 
 void DeviceSlotSupplier::CloseDevice(int index, absl::Status reason) {
-  for (const SuppliedDevice& d : devices_) {
-    if (d.device.index == index) d.ledger->Close(reason);
+  if (reason.ok()) reason = absl::UnavailableError("drained");
+  std::vector<uint64_t> withdrawn;
+  std::vector<WithdrawListener> listeners;
+  {
+    // Closing under mu_ makes the drain atomic with TryMarkSlotUsed: a permit is either marked
+    // used before it (a running activity) or withdrawn by it.
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < devices_.size(); ++i) {
+      if (devices_[i].device.index != index) continue;
+      devices_[i].ledger->Close(reason);
+      for (const auto& [id, held] : held_) {
+        if (!held.used && held.device == static_cast<int>(i)) withdrawn.push_back(id);
+      }
+    }
+    for (const auto& [id, listener] : withdraw_listeners_) listeners.push_back(listener);
   }
+  if (withdrawn.empty()) return;
+  spdlog::info("gpu{}: withdrawing {} waiting poll(s)", index, withdrawn.size());
+  for (const WithdrawListener& listener : listeners) listener(withdrawn);
+}
+
+void DeviceSlotSupplier::ReopenDevice(int index) {
+  std::vector<std::pair<std::shared_ptr<Waiter>, uint64_t>> grants;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const SuppliedDevice& d : devices_) {
+      if (d.device.index == index) d.ledger->Reopen();
+    }
+    grants = GrantWaiters();  // the device's queues poll again
+  }
+  Deliver(std::move(grants));
+}
+
+int DeviceSlotSupplier::AddWithdrawListener(WithdrawListener listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int id = next_listener_id_++;
+  withdraw_listeners_[id] = std::move(listener);
+  return id;
+}
+
+void DeviceSlotSupplier::RemoveWithdrawListener(int id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  withdraw_listeners_.erase(id);
 }
 
 bool DeviceSlotSupplier::IsPinned(const SlotRequest& request) const {
@@ -96,6 +137,7 @@ uint64_t DeviceSlotSupplier::TryGrant(const SlotRequest& request, const std::set
     if (!reservation.ok()) return 0;
     held.device = best;
     held.task_queue = request.task_queue;
+    held.pinned = request.device_index.has_value();
     held.reservation = *std::move(reservation);
   }
   uint64_t id = next_id_++;
@@ -204,7 +246,8 @@ std::optional<AssignedDevice> DeviceSlotSupplier::PermitDevice(uint64_t id) cons
                         .uuid = d.uuid,
                         .name = d.name,
                         .cuda_ordinal = d.cuda_ordinal,
-                        .simulated = d.simulated};
+                        .simulated = d.simulated,
+                        .pinned = it->second.pinned};
 }
 
 std::vector<gpu::LedgerSnapshot> DeviceSlotSupplier::DeviceSnapshots() const {
@@ -213,17 +256,30 @@ std::vector<gpu::LedgerSnapshot> DeviceSlotSupplier::DeviceSnapshots() const {
   return snapshots;
 }
 
-void DeviceSlotSupplier::MarkSlotUsed(uint64_t id, const SlotUse& /*use*/) {
+void DeviceSlotSupplier::MarkSlotUsed(uint64_t id, const SlotUse& use) {
+  (void)TryMarkSlotUsed(id, use);
+}
+
+absl::Status DeviceSlotSupplier::TryMarkSlotUsed(uint64_t id, const SlotUse& /*use*/) {
   std::vector<std::pair<std::shared_ptr<Waiter>, uint64_t>> grants;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = held_.find(id);
-    if (it == held_.end()) return;
+    if (it == held_.end()) return absl::OkStatus();
+    if (it->second.device) {
+      const SuppliedDevice& d = devices_[*it->second.device];
+      absl::Status closed = d.ledger->Snapshot().closed;
+      if (!closed.ok()) {
+        return absl::UnavailableError(absl::StrCat("gpu", d.device.index, " (", d.device.uuid,
+                                                   ") is out of service: ", closed.message()));
+      }
+    }
     it->second.used = true;
     if (it->second.reservation.held()) (void)it->second.reservation.Commit();
     grants = GrantWaiters();  // the queue's poll is over: its next poller may poll
   }
   Deliver(std::move(grants));
+  return absl::OkStatus();
 }
 
 void DeviceSlotSupplier::ReleaseSlot(uint64_t id) {

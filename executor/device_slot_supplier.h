@@ -17,8 +17,12 @@
 // a device's pinned and shared queues all poll side by side when it has a slot for each; other
 // pollers of that queue wait until the poll returns.
 //
-// Drain: CloseDevice(index, reason) closes the device's ledger; its pinned pollers wait (their
-// queue stops polling), shared pollers place on the other devices.
+// Drain: CloseDevice(index, reason) closes the device's ledger and withdraws the device's unused
+// permits at once: withdraw listeners (the pollers) hear their ids and cancel those long polls,
+// and TryMarkUsed on them fails (a task a poll returns in the race window is failed back, never
+// run there). From then on its pinned pollers wait (their queue stops polling) and shared
+// pollers place on the other devices. Running activities keep their slots. ReopenDevice(index)
+// returns the device to service: waiting pollers get their permits and poll it again.
 //
 // Thread safety: all methods may be called from any thread; callbacks run outside the lock
 // (inline in Reserve, or on the thread that released capacity). The supplier must outlive its
@@ -61,14 +65,20 @@ class DeviceSlotSupplier final : public SlotSupplier {
   // Requests for `task_queue` without a device_index are placed on one of `device_indices`.
   // Call before the first Reserve for that queue.
   void SetSharedQueueDevices(const std::string& task_queue, std::vector<int> device_indices);
-  // Drains device `index`: no new reservations on it (see the file comment). Idempotent.
+  // Drains device `index`: no new reservations on it, unused permits withdrawn (see the file
+  // comment). Idempotent: a second call withdraws nothing new and keeps the first reason.
   void CloseDevice(int index, absl::Status reason);
+  // Returns device `index` to service (see the file comment). No-op while it is open.
+  void ReopenDevice(int index);
 
   // SlotSupplier
   std::shared_ptr<PendingReservation> Reserve(const SlotRequest& request,
                                               ReserveCallback done) override;
   SlotSnapshot Snapshot() const override;
   std::optional<AssignedDevice> PermitDevice(uint64_t id) const override;
+  // Listeners may still be running when RemoveWithdrawListener returns: capture weakly.
+  int AddWithdrawListener(WithdrawListener listener) override;
+  void RemoveWithdrawListener(int id) override;
 
   // Per-device ledger state, in device order (metrics, logs).
   std::vector<gpu::LedgerSnapshot> DeviceSnapshots() const;
@@ -79,12 +89,14 @@ class DeviceSlotSupplier final : public SlotSupplier {
   struct Held {
     std::optional<int> device;  // position in devices_
     std::string task_queue;     // for device permits
+    bool pinned = false;        // requested for this device's own queue (device_index set)
     gpu::Reservation reservation;
     bool used = false;
   };
 
   // SlotSupplier
   void MarkSlotUsed(uint64_t id, const SlotUse& use) override;
+  absl::Status TryMarkSlotUsed(uint64_t id, const SlotUse& use) override;
   void ReleaseSlot(uint64_t id) override;
 
   bool IsPinned(const SlotRequest& request) const;
@@ -109,6 +121,8 @@ class DeviceSlotSupplier final : public SlotSupplier {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::shared_ptr<Waiter>> pinned_waiters_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Waiter>> shared_waiters_ ABSL_GUARDED_BY(mu_);
+  std::map<int, WithdrawListener> withdraw_listeners_ ABSL_GUARDED_BY(mu_);
+  int next_listener_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace kiln::executor

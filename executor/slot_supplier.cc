@@ -15,10 +15,11 @@ SlotPermit& SlotPermit::operator=(SlotPermit&& other) noexcept {
   return *this;
 }
 
-void SlotPermit::MarkUsed(const SlotUse& use) {
-  if (supplier_ == nullptr || used_) return;
-  used_ = true;
-  supplier_->MarkSlotUsed(id_, use);
+absl::Status SlotPermit::TryMarkUsed(const SlotUse& use) {
+  if (supplier_ == nullptr || used_) return absl::OkStatus();
+  absl::Status marked = supplier_->TryMarkSlotUsed(id_, use);
+  if (marked.ok()) used_ = true;
+  return marked;
 }
 
 std::optional<AssignedDevice> SlotPermit::device() const {

@@ -8,6 +8,11 @@
 // `FixedSlotSupplier` (fixed_slot_supplier.h) counts CPU activity slots; gpu/ adds a supplier that
 // also reserves device memory for requests whose `device_index` is set.
 //
+// Withdrawal (drain): a supplier may take back unused permits (a device was drained). It tells
+// its withdraw listeners the permit ids; a poller holding one cancels its long poll at once.
+// TryMarkUsed on a withdrawn permit fails, so a task a poll returns in the race window is never
+// started on the withdrawn capacity (the caller fails it back and releases the permit).
+//
 // Thread safety: implementations are safe to call from any thread. A reservation callback runs
 // exactly once: inline in Reserve() when capacity is free at once, otherwise on the thread that
 // frees capacity (or that cancels the wait). Callbacks must not block.
@@ -23,7 +28,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "executor/resource_needs.h"
 
@@ -46,6 +53,7 @@ struct AssignedDevice {
   std::string name{};
   int cuda_ordinal = -1;   // for the CUDA runtime; -1 when unknown (simulated devices)
   bool simulated = false;  // a --simulate-gpus device: run the CPU path
+  bool pinned = false;     // the permit's queue is this device's own queue (Q@H/gpuN)
 };
 
 // What a used slot runs (passed to MarkUsed).
@@ -67,7 +75,10 @@ class SlotPermit {
   ~SlotPermit() { Release(); }
 
   // A task arrived on this slot. Call at most once.
-  void MarkUsed(const SlotUse& use);
+  void MarkUsed(const SlotUse& use) { (void)TryMarkUsed(use); }
+  // Marks the slot used unless its capacity was withdrawn (its device was drained): then
+  // UNAVAILABLE with the reason, and the slot stays unused (release it; never run the task).
+  absl::Status TryMarkUsed(const SlotUse& use);
   // Releases the slot now (idempotent).
   void Release();
 
@@ -118,10 +129,23 @@ class SlotSupplier {
     return std::nullopt;
   }
 
+  // Withdrawal (see the file comment). A listener gets the ids of unused permits just withdrawn;
+  // it runs on the thread that withdrew them, outside the supplier's lock, and must not block.
+  // Suppliers that never withdraw ignore listeners. Returns an id for RemoveWithdrawListener.
+  using WithdrawListener = std::function<void(const std::vector<uint64_t>& permit_ids)>;
+  virtual int AddWithdrawListener(WithdrawListener /*listener*/) { return 0; }
+  // After it returns the listener is not running and will not run again.
+  virtual void RemoveWithdrawListener(int /*id*/) {}
+
  protected:
   friend class SlotPermit;
   // Called by SlotPermit.
   virtual void MarkSlotUsed(uint64_t id, const SlotUse& use) = 0;
+  // MarkSlotUsed unless the permit was withdrawn (UNAVAILABLE, not marked).
+  virtual absl::Status TryMarkSlotUsed(uint64_t id, const SlotUse& use) {
+    MarkSlotUsed(id, use);
+    return absl::OkStatus();
+  }
   virtual void ReleaseSlot(uint64_t id) = 0;
 };
 

@@ -165,6 +165,11 @@ void CapacityLedger::Close(absl::Status reason) {
   if (state_->closed.ok()) state_->closed = std::move(reason);
 }
 
+void CapacityLedger::Reopen() {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->closed = absl::OkStatus();
+}
+
 LedgerSnapshot CapacityLedger::Snapshot() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return LedgerSnapshot{state_->capacity,       state_->slots_reserved,  state_->slots_committed,

@@ -113,6 +113,9 @@ class CapacityLedger {
   // Refuses all new reservations with `reason` (not OK) from now on; existing reservations stay
   // valid until released. Used to drain a device. Sticky: later calls keep the first reason.
   void Close(absl::Status reason);
+  // Accepts reservations again after Close (an operator returned the device to service); no-op
+  // while open. Does not call capacity listeners: the caller retries its waiters itself.
+  void Reopen();
 
   LedgerSnapshot Snapshot() const;
   const std::string& device_uuid() const;

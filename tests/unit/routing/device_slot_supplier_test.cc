@@ -121,6 +121,77 @@ TEST(DeviceSlotSupplierTest, DrainedDeviceStopsItsQueuesAndSharedWorkMovesToTheO
   EXPECT_TRUE(absl::IsCancelled(pinned.status));
 }
 
+// The drain bug: CloseDevice while a poll holds a permit on the device. The permit must be
+// withdrawn at once (its poller told, so it cancels the long poll), a task that poll returns
+// anyway must not take the slot, and the reservation must go when the poller lets go.
+TEST(DeviceSlotSupplierTest, ClosingADeviceWithdrawsItsWaitingPollsAndRefusesTheirTasks) {
+  DeviceSlotSupplier supplier(100, Devices("2xH100:80:sm90", 2));
+  supplier.SetSharedQueueDevices(kShared, {1});
+  std::vector<uint64_t> withdrawn;
+  supplier.AddWithdrawListener(
+      [&withdrawn](const std::vector<uint64_t>& ids) { withdrawn.insert(withdrawn.end(), ids.begin(), ids.end()); });
+  Slot polling, shared, other;
+  Reserve(supplier, Pinned(1), polling);
+  Reserve(supplier, Shared(), shared);
+  Reserve(supplier, Pinned(0), other);
+  ASSERT_TRUE(polling.granted() && shared.granted() && other.granted());
+  ASSERT_EQ(supplier.DeviceSnapshots()[1].slots_reserved, 2);
+
+  supplier.CloseDevice(1, absl::UnavailableError("Xid 79 (GPU has fallen off the bus)"));
+
+  EXPECT_THAT(withdrawn, ::testing::UnorderedElementsAre(polling.permit->id(), shared.permit->id()));
+  // The race window: the poll returned a task anyway. It must not start on gpu1.
+  absl::Status used = polling.permit->TryMarkUsed({.activity_type = "train"});
+  EXPECT_TRUE(absl::IsUnavailable(used)) << used;
+  EXPECT_THAT(std::string(used.message()), ::testing::HasSubstr("gpu1 (GPU-"));
+  EXPECT_THAT(std::string(used.message()), ::testing::HasSubstr("Xid 79"));
+  EXPECT_FALSE(polling.permit->used());
+  polling.permit->Release();
+  shared.permit->Release();
+  EXPECT_EQ(supplier.DeviceSnapshots()[1].slots_reserved, 0);
+  // gpu0 is untouched.
+  EXPECT_TRUE(other.permit->TryMarkUsed({.activity_type = "train"}).ok());
+  // The pinned queue's next reservation waits while gpu1 is closed.
+  Slot next;
+  Reserve(supplier, Pinned(1), next);
+  EXPECT_FALSE(next.granted());
+  // Closing again withdraws nothing new.
+  withdrawn.clear();
+  supplier.CloseDevice(1, absl::UnavailableError("again"));
+  EXPECT_TRUE(withdrawn.empty());
+
+  // Back in service: the waiting poller gets its permit and may take a task.
+  supplier.ReopenDevice(1);
+  ASSERT_TRUE(next.granted());
+  EXPECT_EQ(next.permit->device()->index, 1);
+  EXPECT_TRUE(next.permit->TryMarkUsed({.activity_type = "train"}).ok());
+}
+
+TEST(DeviceSlotSupplierTest, ARunningActivityKeepsItsSlotThroughTheDrain) {
+  DeviceSlotSupplier supplier(100, Devices("1xH100:80:sm90", 2));
+  std::vector<uint64_t> withdrawn;
+  supplier.AddWithdrawListener(
+      [&withdrawn](const std::vector<uint64_t>& ids) { withdrawn.insert(withdrawn.end(), ids.begin(), ids.end()); });
+  Slot running;
+  Reserve(supplier, Pinned(0), running);
+  ASSERT_TRUE(running.permit->TryMarkUsed({.activity_type = "train"}).ok());
+  supplier.CloseDevice(0, absl::UnavailableError("drained by the operator"));
+  EXPECT_TRUE(withdrawn.empty());
+  EXPECT_EQ(supplier.DeviceSnapshots()[0].slots_committed, 1);
+  running.permit->Release();
+  EXPECT_EQ(supplier.DeviceSnapshots()[0].slots_reserved, 0);
+}
+
+TEST(DeviceSlotSupplierTest, APermitSaysWhetherItsQueueIsPinnedToTheDevice) {
+  DeviceSlotSupplier supplier(100, Devices("1xH100:80:sm90", 2));
+  supplier.SetSharedQueueDevices(kShared, {0});
+  Slot pinned, shared;
+  Reserve(supplier, Pinned(0), pinned);
+  Reserve(supplier, Shared(), shared);
+  EXPECT_TRUE(pinned.permit->device()->pinned);
+  EXPECT_FALSE(shared.permit->device()->pinned);
+}
+
 TEST(DeviceSlotSupplierTest, EachQueuePollsADeviceOnceSoOtherQueuesCanPollToo) {
   DeviceSlotSupplier supplier(100, Devices("1xH100:80:sm90", 3));
   supplier.SetSharedQueueDevices(kShared, {0});
