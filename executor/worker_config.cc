@@ -116,9 +116,8 @@ class Reader {
   absl::Status Int(const toml::node& node, const std::string& key, int64_t min, int64_t max,
                    std::optional<int>& out) const {
     const auto* i = node.as_integer();
-    std::string expected = max == std::numeric_limits<int>::max()
-                               ? absl::StrCat("an integer of at least ", min)
-                               : absl::StrCat("an integer from ", min, " to ", max);
+    // Always name both bounds: "at least 1" alone misleads for a value that is too large.
+    std::string expected = absl::StrCat("an integer from ", min, " to ", max);
     if (i == nullptr || i->get() < min || i->get() > max) return Expected(node, key, expected);
     out = static_cast<int>(i->get());
     return absl::OkStatus();

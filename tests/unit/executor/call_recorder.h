@@ -12,6 +12,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -52,6 +54,7 @@ class CallRecorder {
         });
     ON_CALL(client, RespondActivityTaskCompleted(_, _))
         .WillByDefault([this](const auto& r, auto done) {
+          Log("RespondActivityTaskCompleted");
           if (answer_responds_at_once) {
             Add(completed, std::make_shared<Completed>(Completed{r, nullptr}));
             done(wsv1::RespondActivityTaskCompletedResponse());
@@ -61,6 +64,7 @@ class CallRecorder {
         });
     ON_CALL(client, RespondActivityTaskFailed(_, _))
         .WillByDefault([this](const auto& r, auto done) {
+          Log("RespondActivityTaskFailed");
           if (answer_responds_at_once) {
             Add(failed, std::make_shared<Failed>(Failed{r, nullptr}));
             done(wsv1::RespondActivityTaskFailedResponse());
@@ -70,6 +74,7 @@ class CallRecorder {
         });
     ON_CALL(client, RespondActivityTaskCanceled(_, _))
         .WillByDefault([this](const auto& r, auto done) {
+          Log("RespondActivityTaskCanceled");
           if (answer_responds_at_once) {
             Add(canceled, std::make_shared<Canceled>(Canceled{r, nullptr}));
             done(wsv1::RespondActivityTaskCanceledResponse());
@@ -84,6 +89,7 @@ class CallRecorder {
       done(describe_namespace);
     });
     ON_CALL(client, ShutdownWorker(_, _)).WillByDefault([this](const auto& r, auto done) {
+      Log("ShutdownWorker");
       {
         std::lock_guard<std::mutex> lock(mu);
         shutdowns.push_back(r);
@@ -91,6 +97,12 @@ class CallRecorder {
       cv.notify_all();
       done(wsv1::ShutdownWorkerResponse());
     });
+  }
+
+  // The method names of the Respond* and ShutdownWorker calls, in the order they were made.
+  std::vector<std::string> CallOrder() {
+    std::lock_guard<std::mutex> lock(mu);
+    return call_order_;
   }
 
   // Polls not yet answered, oldest first.
@@ -136,6 +148,11 @@ class CallRecorder {
     return true;
   }
 
+  void Log(const char* method) {
+    std::lock_guard<std::mutex> lock(mu);
+    call_order_.push_back(method);
+  }
+
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::shared_ptr<Poll>> polls_all;
@@ -144,6 +161,7 @@ class CallRecorder {
   std::deque<std::shared_ptr<Failed>> failed;
   std::deque<std::shared_ptr<Canceled>> canceled;
   std::vector<wsv1::ShutdownWorkerRequest> shutdowns;
+  std::vector<std::string> call_order_;  // see CallOrder()
   // Answer Respond* calls with OK at once (instead of recording their callbacks).
   std::atomic<bool> answer_responds_at_once{false};
   absl::StatusOr<wsv1::GetSystemInfoResponse> system_info = wsv1::GetSystemInfoResponse();

@@ -107,7 +107,7 @@ TEST(WorkerConfigTest, UnknownKeysNameFileLineAndTheKnownKeys) {
 
 TEST(WorkerConfigTest, WrongTypesSayWhatIsExpected) {
   EXPECT_EQ(ErrorOf("\n\npollers_per_queue = \"5\"\n"),
-            "w.toml:3: pollers_per_queue: expected an integer of at least 1, got \"5\"");
+            "w.toml:3: pollers_per_queue: expected an integer from 1 to 2147483647, got \"5\"");
   EXPECT_EQ(ErrorOf("task_queues = \"q\"\n"),
             "w.toml:1: task_queues: expected a non-empty array of task queue names, e.g. "
             "[\"ml-training\"], got \"q\"");
@@ -128,7 +128,11 @@ TEST(WorkerConfigTest, WrongTypesSayWhatIsExpected) {
 
 TEST(WorkerConfigTest, BadValuesSayWhatIsExpected) {
   EXPECT_EQ(ErrorOf("max_concurrent_activities = 0\n"),
-            "w.toml:1: max_concurrent_activities: expected an integer of at least 1, got 0");
+            "w.toml:1: max_concurrent_activities: expected an integer from 1 to 2147483647, got 0");
+  // Too large names the upper limit, not only the lower one.
+  EXPECT_EQ(ErrorOf("max_concurrent_activities = 99999999999999\n"),
+            "w.toml:1: max_concurrent_activities: expected an integer from 1 to 2147483647, got "
+            "99999999999999");
   EXPECT_THAT(ErrorOf("task_queues = []\n"), HasSubstr("w.toml:1: task_queues: expected"));
   EXPECT_THAT(ErrorOf("max_task_queue_activities_per_second = -1\n"),
               HasSubstr("w.toml:1: max_task_queue_activities_per_second: expected a number of "
@@ -145,7 +149,7 @@ TEST(WorkerConfigTest, BadValuesSayWhatIsExpected) {
   EXPECT_THAT(ErrorOf("[gpu]\nsimulate = \"lots of H100s\"\n"),
               HasSubstr("w.toml:2: gpu.simulate: "));
   EXPECT_THAT(ErrorOf("[gpu]\nslots_per_device = 0\n"),
-              HasSubstr("w.toml:2: gpu.slots_per_device: expected an integer of at least 1"));
+              HasSubstr("w.toml:2: gpu.slots_per_device: expected an integer from 1 to 2147483647"));
   EXPECT_THAT(ErrorOf("[gpu]\nmemory_reserve = \"2 gallons\"\n"),
               HasSubstr("w.toml:2: gpu.memory_reserve: expected a size such as \"2GiB\""));
   EXPECT_THAT(ErrorOf("[gpu]\n\nmemory_budget = -3\n"),

@@ -16,6 +16,7 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 using ::testing::_;
 using ::testing::InSequence;
 using ::testing::NiceMock;
+using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
 class WorkerTest : public ::testing::Test {
@@ -123,6 +124,8 @@ TEST_F(WorkerTest, RunningActivityFinishesWithinTheGracePeriodAndItsResultIsRepo
   EXPECT_EQ(recorder_.completed[0]->request.task_token(), "tok-slow");
   // Shutdown reported the result before telling the server the worker is gone.
   EXPECT_EQ(recorder_.shutdowns.size(), 2u);
+  EXPECT_THAT(recorder_.CallOrder(), ElementsAre("RespondActivityTaskCompleted", "ShutdownWorker",
+                                                 "ShutdownWorker"));
 }
 
 TEST_F(WorkerTest, ActivityStillRunningAfterTheGracePeriodIsCancelled) {
