@@ -1,12 +1,14 @@
 #include "cli/worker_command.h"
 
 #include <atomic>
+#include <map>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
 #include "cli/client_flags.h"
@@ -16,6 +18,7 @@
 #include "executor/diagnostic_activities.h"
 #include "executor/gpu_worker_runtime.h"
 #include "executor/metrics/gpu_collector.h"
+#include "executor/metrics/health.h"
 #include "executor/metrics/http_server.h"
 #include "executor/metrics/registry.h"
 #include "executor/termination_signals.h"
@@ -93,6 +96,33 @@ absl::Status ApplyConfigFile(const CLI::App& sub, WorkerFlags& flags) {
   return absl::OkStatus();
 }
 
+// /readyz "devices": ready with at least one healthy device, or without devices (the CPU path
+// serves the queues). A GPU worker whose every device turned unhealthy or was drained is not
+// ready: it still polls its CPU queues, but it no longer does the work it was deployed for.
+executor::metrics::CheckResult DevicesCheck(const executor::GpuWorkerRuntime& gpus) {
+  if (gpus.slots() == nullptr || gpus.health() == nullptr || gpus.devices().empty()) {
+    return {true, "no GPUs in use (" +
+                      (gpus.inventory().reason.empty() ? std::string("none found")
+                                                       : gpus.inventory().reason) +
+                      "); the CPU path serves the task queues"};
+  }
+  std::map<std::string, gpu::DeviceHealth> health = gpus.health()->Snapshot();
+  int healthy = 0;
+  std::vector<std::string> down;
+  for (const gpu::DeviceInfo& device : gpus.devices()) {
+    auto it = health.find(device.uuid);
+    if (it != health.end() && it->second.state == gpu::HealthState::kHealthy) {
+      ++healthy;
+    } else {
+      down.push_back(absl::StrCat("gpu", device.index, " ",
+                                  it == health.end() ? "unknown" : it->second.reason));
+    }
+  }
+  std::string detail = absl::StrCat(healthy, " of ", gpus.devices().size(), " devices healthy");
+  if (!down.empty()) absl::StrAppend(&detail, " (", absl::StrJoin(down, "; "), ")");
+  return {healthy > 0, detail};
+}
+
 absl::StatusOr<executor::GpuWorkerOptions> GpuOptions(const WorkerFlags& flags) {
   executor::GpuWorkerOptions gpu;
   for (const std::string& text : flags.gpu_tags) {
@@ -156,6 +186,15 @@ int RunWorker(const WorkerFlags& flags) {
   // and the /metrics server; declared before the worker, so they outlive it.
   std::unique_ptr<executor::metrics::GpuCollector> gpu_metrics;
   std::unique_ptr<executor::metrics::MetricsServer> metrics_server;
+  // /readyz on the metrics port: "cluster" (connected and polls answered), "pollers" (polling,
+  // not shutting down), "devices" (DevicesCheck). The checks that read the worker are replaced
+  // by fixed results before it shuts down, so none runs on a worker that is going away.
+  auto readiness = std::make_shared<executor::metrics::Readiness>();
+  const std::string where = connection->address + " namespace " + connection->namespace_name;
+  readiness->SetFixed("cluster", false, "connecting to " + where);
+  readiness->SetFixed("pollers", false, "not polling yet");
+  executor::GpuWorkerRuntime* runtime = gpus->get();
+  readiness->Set("devices", [runtime] { return DevicesCheck(*runtime); });
   if (flags.metrics_port >= 0) {
     auto registry = std::make_shared<executor::metrics::Registry>();
     options.metrics = registry;
@@ -163,8 +202,8 @@ int RunWorker(const WorkerFlags& flags) {
       gpu_metrics = std::make_unique<executor::metrics::GpuCollector>(
           registry, (*gpus)->slots(), (*gpus)->devices(), (*gpus)->health());
     }
-    auto server =
-        executor::metrics::MetricsServer::Start(registry, flags.metrics_address, flags.metrics_port);
+    auto server = executor::metrics::MetricsServer::Start(registry, flags.metrics_address,
+                                                          flags.metrics_port, readiness);
     if (!server.ok()) return ReportError(server.status());
     metrics_server = *std::move(server);
   }
@@ -180,6 +219,16 @@ int RunWorker(const WorkerFlags& flags) {
   }
   (*gpus)->Attach(worker);
   if (absl::Status s = worker.Start(); !s.ok()) return ReportError(s);
+  readiness->Set("cluster", [&worker, where] {
+    if (worker.polls_failing()) {
+      return executor::metrics::CheckResult{
+          false, "polls to " + where + " are failing; retrying with backoff"};
+    }
+    return executor::metrics::CheckResult{true, "polling " + where};
+  });
+  readiness->SetFixed("pollers", true,
+                      absl::StrCat(worker.task_queues().size(), " task queues polled: ",
+                                   absl::StrJoin(worker.task_queues(), ",")));
   std::printf("kiln worker polling %s namespace=%s identity=%s\n",
               absl::StrJoin(worker.task_queues(), ",").c_str(), temporal->Namespace().c_str(),
               temporal->Identity().c_str());
@@ -191,6 +240,10 @@ int RunWorker(const WorkerFlags& flags) {
   int sig = signals.Wait();
   spdlog::info("signal {} received; shutting down gracefully (send it again to exit at once)",
                sig);
+  readiness->SetFixed("cluster", false, "shutting down: no new tasks from " + where);
+  readiness->SetFixed("pollers", false,
+                      absl::StrCat("shutting down after signal ", sig,
+                                   ": polls stopped, running activities finishing"));
   worker.Shutdown();
   (*gpus)->Stop();
   return kExitOk;

@@ -20,6 +20,9 @@
 //
 // Once polling, exactly one line goes to stdout (flushed):
 //   kiln worker polling <queue>[,<queue>...] namespace=<ns> identity=<pid@host>
+// With --metrics-port (or metrics_port in the file) the same HTTP server serves /metrics,
+// /healthz (alive) and /readyz (200 when connected, polling and a device or the CPU path serving;
+// 503 with a JSON body naming the failing check otherwise, including once shutdown begins).
 // SIGINT/SIGTERM shut down gracefully (exit 0); a second signal exits at once. Exit codes as
 // cli/commands.h (3: cluster unreachable, 4: namespace not found, 2: bad flags).
 #pragma once

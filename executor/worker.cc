@@ -190,6 +190,8 @@ std::vector<std::string> Worker::task_queues() const {
   return names;
 }
 
+bool Worker::polls_failing() const { return outage_ != nullptr && outage_->in_outage(); }
+
 void Worker::Shutdown() {
   if (!started_ || shut_down_) return;
   shut_down_ = true;

@@ -76,6 +76,9 @@ class Worker {
   const std::string& identity() const { return client_->Identity(); }
 
  private:
+  // True while polls to the cluster are failing (an outage began and no poll sent since has
+  // been answered). Any thread; for readiness checks.
+  bool polls_failing() const;
   absl::Status CheckServer();
   void ShutdownWorkerCalls();
 

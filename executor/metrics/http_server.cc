@@ -13,11 +13,13 @@ namespace kiln::executor::metrics {
 
 struct MetricsServer::Impl {
   std::shared_ptr<Registry> registry;
+  std::shared_ptr<const Readiness> readiness;
   httplib::Server server;
 };
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    std::shared_ptr<Registry> registry, const std::string& address, int port) {
+    std::shared_ptr<Registry> registry, const std::string& address, int port,
+    std::shared_ptr<const Readiness> readiness) {
   if (registry == nullptr) return absl::InvalidArgumentError("metrics server needs a registry");
   if (port < 0 || port > 65535) {
     return absl::InvalidArgumentError(
@@ -28,6 +30,19 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   Registry* raw = impl->registry.get();
   impl->server.Get("/metrics", [raw](const httplib::Request&, httplib::Response& response) {
     response.set_content(raw->Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  // Liveness: answered by the server's own thread, so a process whose serving threads are
+  // alive answers; it says nothing about the cluster (that is /readyz).
+  impl->server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content("{\"alive\":true}\n", "application/json");
+  });
+  impl->readiness = std::move(readiness);
+  const Readiness* ready = impl->readiness.get();
+  impl->server.Get("/readyz", [ready](const httplib::Request&, httplib::Response& response) {
+    ReadinessReport report;
+    if (ready != nullptr) report = ready->Evaluate();
+    response.status = report.ready ? 200 : 503;
+    response.set_content(report.ToJson(), "application/json");
   });
   // httplib's default sets SO_REUSEPORT, which lets a second process bind a busy port and
   // silently share it; SO_REUSEADDR alone still allows a quick restart.
@@ -61,7 +76,8 @@ MetricsServer::MetricsServer(std::unique_ptr<Impl> impl, std::string address, in
   for (int i = 0; i < 2000 && !server->is_running(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  spdlog::info("metrics on http://{}:{}/metrics", address_, port_);
+  spdlog::info("metrics on http://{}:{}/metrics (health: /healthz, readiness: /readyz)", address_,
+               port_);
 }
 
 MetricsServer::~MetricsServer() {

@@ -1,9 +1,12 @@
 // executor/metrics/http_server.h — `MetricsServer`: serves a Registry's Prometheus text on
-// GET /metrics (cpp-httplib, one listener thread plus httplib's small worker pool). Started by
-// Start(), stopped (and its threads joined) by the destructor.
+// GET /metrics (cpp-httplib, one listener thread plus httplib's small worker pool), and the
+// process's health: GET /healthz answers 200 while the process is alive, GET /readyz answers
+// 200 when every Readiness check passes and 503 otherwise, both with a JSON body
+// (executor/metrics/health.h). Started by Start(), stopped (and its threads joined) by the
+// destructor.
 //
 // Thread safety: Start() and the destructor from one controlling thread; port() from any.
-// Scrapes run on the server's threads and call Registry::Render().
+// Scrapes run on the server's threads and call Registry::Render() / Readiness::Evaluate().
 //
 //   auto server = kiln::executor::metrics::MetricsServer::Start(registry, "127.0.0.1", 0);
 //   if (!server.ok()) return server.status();
@@ -16,6 +19,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "executor/metrics/health.h"
 #include "executor/metrics/registry.h"
 
 namespace kiln::executor::metrics {
@@ -24,10 +28,11 @@ class MetricsServer {
  public:
   // Binds `address`:`port` (port 0: a free port) and starts serving. Errors: InvalidArgument
   // for a port outside 0..65535 or a null registry; Unavailable when the address can't be bound
-  // (in use, or not an address of this host).
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(std::shared_ptr<Registry> registry,
-                                                              const std::string& address,
-                                                              int port);
+  // (in use, or not an address of this host). Without `readiness`, /readyz answers 503 (nothing
+  // vouches for readiness); /healthz answers either way.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      std::shared_ptr<Registry> registry, const std::string& address, int port,
+      std::shared_ptr<const Readiness> readiness = nullptr);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
