@@ -1,6 +1,8 @@
 #include "cli/worker_command.h"
 
 #include <atomic>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <cstdio>
 #include <memory>
@@ -25,10 +27,16 @@
 #include "executor/worker.h"
 #include "executor/worker_config.h"
 #include "gpu/tag_rule.h"
+#include "routing/queue_plan.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::cli {
 namespace {
+
+// 1 to INT_MAX, checked as a 64-bit number so that a value beyond int is reported with the
+// range ("not in range [1 - 2147483647]"), not as "could not be converted".
+const CLI::Range kPositiveInt(int64_t{1}, int64_t{std::numeric_limits<int>::max()},
+                              "POSITIVE INT");
 
 struct WorkerFlags {
   ClientFlags client;
@@ -177,6 +185,14 @@ int RunWorker(const WorkerFlags& flags) {
   options.data_converter = std::make_shared<const payload::DataConverter>(*std::move(converter));
   absl::StatusOr<executor::GpuWorkerOptions> gpu_options = GpuOptions(flags);
   if (!gpu_options.ok()) return ReportError(gpu_options.status());
+  // Every flag is checked before the devices are discovered, so a typo in a queue name is
+  // reported alone, not after a page of GPU discovery output.
+  if (absl::StatusOr<routing::QueuePlan> plan = routing::QueuePlan::Build(
+          {.logical_queues = options.task_queues, .host_id = options.host_id},
+          {std::make_shared<routing::CpuQueueContributor>()});
+      !plan.ok()) {
+    return ReportError(plan.status());
+  }
   // Declared before the Worker, so it outlives it.
   absl::StatusOr<std::unique_ptr<executor::GpuWorkerRuntime>> gpus =
       executor::GpuWorkerRuntime::Create(*std::move(gpu_options), options);
@@ -262,9 +278,11 @@ void AddWorkerCommand(CommandRegistry& registry) {
   sub->add_option("--host-id", flags->host_id, "Host id in host queue names (default: hostname)");
   sub->add_option("--max-concurrent-activities", flags->max_concurrent_activities,
                   "Activities running at once")
+      ->check(kPositiveInt)
       ->capture_default_str();
   sub->add_option("--pollers-per-queue", flags->pollers_per_queue,
                   "Concurrent long polls per task queue")
+      ->check(kPositiveInt)
       ->capture_default_str();
   sub->add_option("--max-activities-per-second", flags->max_activities_per_second,
                   "Activities this worker starts per second (0: unlimited)");
@@ -287,6 +305,7 @@ void AddWorkerCommand(CommandRegistry& registry) {
                   "(INDEX:XID:DELAY, e.g. 1:79:5s; repeatable) to exercise the drain path");
   sub->add_option("--gpu-slots-per-device", flags->gpu_slots_per_device,
                   "Activities (and polls) a device takes at once")
+      ->check(kPositiveInt)
       ->capture_default_str();
   sub->add_option("--metrics-port", flags->metrics_port,
                   "Serve Prometheus metrics on GET /metrics at this port (0: any free port; "

@@ -48,7 +48,6 @@ Inventory SystemDeviceProvider::Discover() {
     std::lock_guard<std::mutex> lock(mu_);
     last_ = used;
   }
-  if (inventory.devices.empty()) spdlog::info("zero GPUs: {}", inventory.reason);
   return inventory;
 }
 
