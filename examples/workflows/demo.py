@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -188,6 +189,8 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="fewer epochs (the CI form)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = p.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the processes are stopped and the folder removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for b in ("kiln-train-worker", "kiln-files-worker"):
         if not os.access(os.path.join(args.bin, b), os.X_OK):
             print("demo: %s/%s not found; build first (scripts/build)" % (args.bin, b),

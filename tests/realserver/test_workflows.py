@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import unittest
@@ -230,6 +231,8 @@ def main() -> int:
     p.add_argument("--bin", required=True)
     args, rest = p.parse_known_args()
     BIN = os.path.abspath(args.bin)
+    # SIGTERM unwinds like Ctrl-C: tearDownClass stops every process and removes the folder.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2).result
     failed = len(result.failures) + len(result.errors)
     print("realserver: %d passed, %d failed" % (result.testsRun - failed, failed))
