@@ -60,7 +60,20 @@ GpuContext::GpuContext()
 
 absl::StatusOr<gpu::DeviceMemory> GpuContext::TryAllocate(uint64_t bytes) {
   if (!resources_) return status_;
-  return resources_->Allocate(bytes);
+  absl::StatusOr<gpu::DeviceMemory> memory = resources_->Allocate(bytes);
+  if (!memory.ok()) NoteError(memory.status());
+  return memory;
+}
+
+void GpuContext::NoteError(const absl::Status& status) {
+  if (!gpu::StickyCudaErrorCode(status).has_value()) return;
+  std::lock_guard<std::mutex> lock(sticky_->mu);
+  if (!sticky_->status.has_value()) sticky_->status = status;  // the first one says what broke
+}
+
+std::optional<absl::Status> GpuContext::sticky_error() const {
+  std::lock_guard<std::mutex> lock(sticky_->mu);
+  return sticky_->status;
 }
 
 gpu::DeviceMemory GpuContext::Allocate(uint64_t bytes) {
@@ -76,15 +89,23 @@ ActivityFuture<void> GpuContext::WhenDone() {
   ActivityPromise<void> promise;
   ActivityFuture<void> future = promise.GetFuture();
   absl::Status recorded = resources_->NotifyWhenDone(
-      [promise, label = device_label_](absl::Status s) mutable {
+      [promise, label = device_label_, sticky = sticky_](absl::Status s) mutable {
         if (s.ok()) {
           promise.SetValue();
-        } else {
-          promise.SetException(ApplicationError(
-              absl::StrCat("CUDA work on ", label, " failed: ", s.ToString()), "GpuError"));
+          return;
         }
+        if (gpu::StickyCudaErrorCode(s).has_value()) {
+          // Kept before the promise completes, so the runner sees it when the body finishes.
+          std::lock_guard<std::mutex> lock(sticky->mu);
+          if (!sticky->status.has_value()) sticky->status = s;
+        }
+        promise.SetException(ApplicationError(
+            absl::StrCat("CUDA work on ", label, " failed: ", s.ToString()), "GpuError"));
       });
-  if (!recorded.ok()) promise.SetException(ToApplicationError(recorded));
+  if (!recorded.ok()) {
+    NoteError(recorded);
+    promise.SetException(ToApplicationError(recorded));
+  }
   return future;
 }
 
@@ -156,6 +177,7 @@ std::unique_ptr<gpu::DeviceScope> ActivityContext::PrepareGpu(gpu::GpuExecution*
                            : 0;
   absl::StatusOr<std::unique_ptr<gpu::ActivityGpu>> lease = execution->Acquire(d.cuda_ordinal, cap);
   if (!lease.ok()) {
+    gpu_.NoteError(lease.status());
     gpu_.SetUnavailable(lease.status());
     throw ApplicationError(absl::StrCat("could not get a CUDA stream on ", label, ": ",
                                         lease.status().ToString()),
@@ -163,6 +185,7 @@ std::unique_ptr<gpu::DeviceScope> ActivityContext::PrepareGpu(gpu::GpuExecution*
   }
   absl::StatusOr<std::unique_ptr<gpu::DeviceScope>> current = (*lease)->MakeCurrent();
   if (!current.ok()) {
+    gpu_.NoteError(current.status());
     gpu_.SetUnavailable(current.status());
     throw ApplicationError(absl::StrCat("could not make ", label, " current: ",
                                         current.status().ToString()),

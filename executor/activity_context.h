@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -109,6 +110,15 @@ class GpuContext {
   // The lease itself (for gpu/ helpers such as gpu::LaunchProbe); null when not available.
   gpu::ActivityGpu* resources() const { return resources_.get(); }
 
+  // The first sticky CUDA error (gpu::StickyCudaErrorCode) this activity's GPU work met through
+  // WhenDone or Allocate, or that the body reported with NoteError: the device's context is
+  // corrupt, so the runner drains the device through the health path (as an Xid) and fails the
+  // activity with DeviceFault, whatever the body did with the error.
+  std::optional<absl::Status> sticky_error() const;
+  // Tells the worker about a CUDA status the body got from its own CUDA calls (e.g. a status
+  // from gpu::cuda::CudaStatus); only sticky ones are kept. Thread-safe.
+  void NoteError(const absl::Status& status);
+
   // Worker side, before the activity runs / after it ends.
   void Attach(std::unique_ptr<gpu::ActivityGpu> resources, std::string device_label);
   void SetUnavailable(absl::Status why);
@@ -119,6 +129,12 @@ class GpuContext {
   std::unique_ptr<gpu::ActivityGpu> resources_;
   absl::Status status_;
   std::string device_label_;  // "gpu0 (NVIDIA H100 ...)" for failure messages
+  struct Sticky {
+    mutable std::mutex mu;
+    std::optional<absl::Status> status;
+  };
+  // Shared with WhenDone's callback, which runs on the event watcher thread.
+  std::shared_ptr<Sticky> sticky_ = std::make_shared<Sticky>();
 };
 
 class ActivityContext {

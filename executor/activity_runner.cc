@@ -31,6 +31,24 @@ std::string Label(const ActivityInfo& info) {
                       "]");
 }
 
+// The body's CUDA work left the device's context corrupt (a sticky error). Reports it to the
+// health sink, the entry point the NVML monitor reports Xids to, so the device is drained the
+// same way (its pollers withdrawn, its running activities cancelled), and marks this activity
+// as failed by its device. Returns the reason, in CancelOnDevice's words.
+std::string OnStickyCudaError(ActivityContext& ctx, const std::string& label,
+                              gpu::HealthSink* health, const absl::Status& sticky) {
+  const AssignedDevice& device = *ctx.device();
+  const gpu::DeviceFault fault = gpu::DeviceFault::StickyCudaError(
+      device.uuid, gpu::StickyCudaErrorCode(sticky).value_or(0), std::string(sticky.message()));
+  const std::string why =
+      absl::StrCat("gpu", device.index, " (", device.uuid, ") failed: ", gpu::DescribeFault(fault));
+  spdlog::error("{} {}: the device's CUDA context is corrupt for this process; draining it", label,
+                why);
+  if (health != nullptr) health->ReportFault(fault);
+  ctx.Cancel(CancelReason::kDeviceFault, why);  // no-op when the drain cancelled it already
+  return why;
+}
+
 payload::Failure ShutdownFailure() {
   // The TS SDK's message and type for an activity the worker gave up on at shutdown.
   return payload::ApplicationErrorToFailure(
@@ -140,6 +158,10 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
   ActivityContext& ctx = *activity->context;
   const std::string& token = ctx.info().task_token;
   std::optional<payload::Payloads> last_details = deps_.heartbeats->Finish(token);
+  std::optional<std::string> device_broken;
+  if (std::optional<absl::Status> sticky = ctx.gpu().sticky_error(); sticky && ctx.device()) {
+    device_broken = OnStickyCudaError(ctx, activity->label, options_.device_health, *sticky);
+  }
   CancelReason reason = ctx.cancel_reason();
 
   bool honoured_cancel = false;
@@ -155,7 +177,7 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
   if (reason == CancelReason::kNotFound) {
     spdlog::info("{} ended after the server reported the task gone; nothing to report",
                  activity->label);
-  } else if (!result.error) {
+  } else if (!result.error && !device_broken) {  // a corrupt context taints any result
     wsv1::RespondActivityTaskCompletedRequest request;
     request.set_task_token(token);
     if (result.value) *request.mutable_result() = std::move(*result.value);
@@ -175,8 +197,10 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     request.set_task_token(token);
     if (honoured_cancel && reason == CancelReason::kWorkerShutdown) {
       *request.mutable_failure() = ShutdownFailure();
-    } else if (reason == CancelReason::kDeviceFault) {
-      std::string why = ctx.cancellation().Reason().value_or("device fault");
+    } else if (reason == CancelReason::kDeviceFault || device_broken) {
+      std::string why = reason == CancelReason::kDeviceFault
+                            ? ctx.cancellation().Reason().value_or("device fault")
+                            : *device_broken;
       *request.mutable_failure() = payload::ApplicationErrorToFailure(
           ApplicationError(why + "; the activity may be retried on another device", "DeviceFault")
               .WithDetails(ctx.device() ? ctx.device()->uuid : std::string(), why),

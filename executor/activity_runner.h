@@ -11,6 +11,8 @@
 //   cancelled by the local safety timeout    -> Failed, type "LocalTimeout"
 //   the server answered a heartbeat NOT_FOUND -> nothing (the task is gone; as the TS SDK)
 //   no CUDA stream for a real device         -> Failed, retryable, type "GpuUnavailable"
+//   its CUDA work hit a sticky error          -> the device is drained (as a fatal Xid); Failed,
+//     (ctx.gpu().sticky_error())                 retryable, type "DeviceFault"
 //   unregistered activity type               -> Failed, retryable, type "NotFoundError", listing
 //                                              the registered types; the worker goes on
 //
@@ -42,6 +44,7 @@
 #include "executor/slot_supplier.h"
 #include "executor/timer_queue.h"
 #include "gpu/activity_gpu.h"
+#include "gpu/health.h"
 #include "payload/data_converter.h"
 
 namespace kiln::executor {
@@ -63,6 +66,11 @@ struct RunnerOptions {
   // Streams and capped allocators for activities placed on real devices (ActivityContext::gpu).
   // Null: gpu::GpuExecution::Process() in builds with CUDA, none without.
   std::shared_ptr<gpu::GpuExecution> gpu_execution{};
+  // Where a sticky CUDA error an activity meets on a real device is reported
+  // (DeviceFault::StickyCudaError), the same sink the health monitors report Xids to, so the
+  // device drains as for a fatal Xid. GpuWorkerRuntime sets its HealthTracker; it must outlive
+  // the runner. Null: only the activity itself fails with DeviceFault.
+  gpu::HealthSink* device_health = nullptr;
 };
 
 class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {

@@ -104,6 +104,8 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
   // Drain: a device that turns unhealthy (or is drained) takes no new work; its queues stop
   // polling and shared queues place on the other devices.
   runtime->health_ = std::make_unique<gpu::HealthTracker>(devices);
+  // Sticky CUDA errors met by activities enter here too, so they drain like a fatal Xid.
+  options.runner.device_health = runtime->health_.get();
   std::weak_ptr<DeviceSlotSupplier> weak_slots = runtime->slots_;
   std::atomic<Worker*>* worker = &runtime->worker_;
   runtime->health_->AddListener([weak_slots, worker](const gpu::HealthChange& change) {

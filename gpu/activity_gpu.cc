@@ -1,6 +1,10 @@
 #include "gpu/activity_gpu.h"
 
+#include <string>
 #include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 
 #if KILN_HAVE_CUDA
 #include "gpu/cuda/cuda_activity_gpu.h"
@@ -9,6 +13,23 @@
 namespace kiln::gpu {
 
 bool CudaBuiltIn() { return KILN_HAVE_CUDA != 0; }
+
+namespace {
+constexpr char kStickyPayloadUrl[] = "type.kiln.dev/kiln.gpu.StickyCudaError";
+}  // namespace
+
+std::optional<int> StickyCudaErrorCode(const absl::Status& status) {
+  if (status.ok()) return std::nullopt;
+  auto payload = status.GetPayload(kStickyPayloadUrl);
+  int code = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &code)) return std::nullopt;
+  return code;
+}
+
+absl::Status MarkStickyCudaError(absl::Status status, int cuda_error) {
+  if (!status.ok()) status.SetPayload(kStickyPayloadUrl, absl::Cord(std::to_string(cuda_error)));
+  return status;
+}
 
 DeviceMemory::DeviceMemory(DeviceMemory&& other) noexcept { *this = std::move(other); }
 

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,6 +40,14 @@ namespace kiln::gpu {
 
 // True when this build has the CUDA runtime compiled in (KILN_HAVE_CUDA).
 bool CudaBuiltIn();
+
+// Sticky CUDA errors, without CUDA headers: a status for which this returns a code says the
+// device's CUDA context in this process is corrupt (cudaErrorIllegalAddress, LaunchFailure, ECC
+// uncorrectable, ...): every later call on the device fails, so the device must be drained
+// (DeviceFault::StickyCudaError) and nothing else may run on it. gpu/cuda's CudaStatus marks the
+// statuses it makes; fakes mark theirs with MarkStickyCudaError.
+std::optional<int> StickyCudaErrorCode(const absl::Status& status);
+absl::Status MarkStickyCudaError(absl::Status status, int cuda_error);
 
 class DeviceMemory {
  public:

@@ -50,9 +50,17 @@ absl::Status NvmlHealthMonitor::Start(HealthSink& sink) {
       const unsigned long long wanted =
           internal::kNvmlEventTypeXidCriticalError | internal::kNvmlEventTypeDoubleBitEccError;
       rc = api.device_get_supported_event_types(watched.handle, &supported);
+      if (rc == kNvmlSuccess && (wanted & supported) == 0) rc = internal::kNvmlErrorNotSupported;
       if (rc == kNvmlSuccess) rc = api.device_register_events(watched.handle, wanted & supported,
                                                                event_set_);
-      if (rc != kNvmlSuccess) {
+      if (rc == internal::kNvmlErrorNotSupported) {
+        // Some GPUs and virtualised setups have no Xid events. That says nothing about the
+        // device's health: it stays in service, watched for bus loss, and its sticky CUDA
+        // errors still drain it.
+        spdlog::warn("gpu {}: NVML has no Xid events for this device ({}); watching it for bus "
+                     "loss and CUDA errors only",
+                     device.uuid, library_->Describe(rc));
+      } else if (rc != kNvmlSuccess) {
         failures.push_back(DeviceFault{device.uuid, FaultKind::kMonitorFailure, rc,
                                        "cannot register for NVML events: " +
                                            library_->Describe(rc)});

@@ -4,8 +4,9 @@
 //   - double-bit ECC events -> DeviceFault::Xid(48);
 //   - every `lost_check_interval`, a device query answering NVML_ERROR_GPU_IS_LOST (or a handle
 //     that can no longer be found) -> DeviceFault::LostFromBus.
-// Devices whose events can't be registered are reported as kMonitorFailure (the monitor can't
-// vouch for them), as NVIDIA's device plugin does.
+// A device whose events can't be registered for an error is reported as kMonitorFailure (the
+// monitor can't vouch for it). One that does not support Xid events (NVML_ERROR_NOT_SUPPORTED)
+// stays healthy with a warning and is watched for bus loss only, as NVIDIA's device plugin does.
 //
 // Thread safety: Start/Stop from any thread; faults are reported on the monitor's own thread,
 // which blocks in nvmlEventSetWait for at most 500 ms at a time (so Stop returns within ~0.5 s).

@@ -13,11 +13,13 @@
 //   kiln::gpu::Inventory inventory = provider->Discover();
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "gpu/device_provider.h"
 #include "gpu/nvml_device_provider.h"
 
@@ -31,11 +33,20 @@ struct SystemProviderOptions {
   static SystemProviderOptions FromEnvironment();
 };
 
+// The CUDA runtime ordinal of the device at a PCI bus id in this process; NotFound when the
+// runtime does not see it. gpu/cuda's ResolveCudaOrdinal (cudaDeviceGetByPCIBusId).
+using CudaOrdinalResolver = std::function<absl::StatusOr<int>(const std::string& pci_bus_id)>;
+
 class SystemDeviceProvider final : public DeviceProvider {
  public:
   // `fallback` may be null. `runtime_version`: CUDA runtime built into Kiln, 0 if none.
+  // `resolve_ordinal` (null without CUDA): the primary's (NVML's) devices are in PCI bus order,
+  // while the CUDA runtime numbers them fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, so
+  // each device's cuda_ordinal, which kernels are launched with, is looked up by its PCI bus id.
+  // A device the runtime does not see gets cuda_ordinal -1 and a note.
   SystemDeviceProvider(std::unique_ptr<DeviceProvider> primary,
-                       std::unique_ptr<DeviceProvider> fallback, int runtime_version);
+                       std::unique_ptr<DeviceProvider> fallback, int runtime_version,
+                       CudaOrdinalResolver resolve_ordinal = nullptr);
 
   // DeviceProvider
   Inventory Discover() override;
@@ -47,6 +58,7 @@ class SystemDeviceProvider final : public DeviceProvider {
   const std::unique_ptr<DeviceProvider> primary_;
   const std::unique_ptr<DeviceProvider> fallback_;
   const int runtime_version_;
+  const CudaOrdinalResolver resolve_ordinal_;
   std::mutex mu_;
   DeviceProvider* last_ = nullptr;  // guarded by mu_
 };

@@ -8,6 +8,15 @@
 // including unknown ones, drains the device: being wrong there costs one device until restart,
 // being wrong the other way costs every activity scheduled onto a broken device.
 //
+// Xid 13 (graphics engine exception) and 31 (GPU memory page fault) are what a kernel's illegal
+// address or instruction raises; NVIDIA's catalogue lists a user application among their causes
+// and restarting the application as the action, not resetting the GPU. They stay benign here
+// because NVML reports them per device, for whichever process faulted: another process's bad
+// kernel must not drain Kiln's device. When the faulting context is Kiln's own, it is corrupt for
+// the whole worker process; the CUDA runtime then answers with a sticky error, and that drains
+// the device (DeviceFault::StickyCudaError, reported by the executor through the same
+// HealthSink as Xids).
+//
 // Thread safety: XidPolicy is a value; const methods may be called from any thread.
 //
 //   kiln::gpu::XidPolicy policy;             // defaults

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gpu/cuda/cuda_status.h"
 #include "gpu/cuda/probe_kernel.h"
 #include "gpu/cuda/scoped_device.h"
 #include "gpu/cuda/stream.h"
@@ -40,6 +41,9 @@ absl::StatusOr<DeviceMemory> CudaActivityGpu::Allocate(uint64_t bytes) {
 absl::StatusOr<std::unique_ptr<DeviceScope>> CudaActivityGpu::MakeCurrent() {
   absl::StatusOr<ScopedDevice> guard = ScopedDevice::Enter(lease_.device());
   if (!guard.ok()) return guard.status();
+  // cudaGetLastError is per thread, and pool threads run many activities in turn: a launch
+  // error an earlier activity left unread here would fail this activity's first launch check.
+  ClearStaleLaunchError();
   return std::make_unique<CurrentDevice>(*std::move(guard));
 }
 

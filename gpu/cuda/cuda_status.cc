@@ -3,9 +3,11 @@
 #include <cuda_runtime_api.h>
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "gpu/activity_gpu.h"
 
 namespace kiln::gpu::cuda {
 namespace {
@@ -43,6 +45,8 @@ absl::Status CudaStatus(int error, std::string_view operation) {
   absl::Status status(CodeFor(e), absl::StrCat(std::string(operation), ": ", name ? name : "cudaError", " (",
                                                error, "): ", text ? text : "unknown error"));
   status.SetPayload(kPayloadUrl, absl::Cord(std::to_string(error)));
+  // Callers that see no CUDA types (the executor) recognise it by gpu::StickyCudaErrorCode.
+  if (IsStickyCudaError(error)) return MarkStickyCudaError(std::move(status), error);
   return status;
 }
 
@@ -70,6 +74,8 @@ bool IsStickyCudaError(int error) {
       return false;
   }
 }
+
+int ClearStaleLaunchError() { return static_cast<int>(cudaGetLastError()); }
 
 bool IsStickyCudaError(const absl::Status& status) {
   std::optional<int> code = CudaErrorCode(status);

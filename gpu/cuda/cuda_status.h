@@ -35,4 +35,9 @@ std::optional<int> CudaErrorCode(const absl::Status& status);
 bool IsStickyCudaError(int error);
 bool IsStickyCudaError(const absl::Status& status);
 
+// Reads and so clears this thread's last CUDA error (cudaGetLastError), which an earlier
+// activity on the same thread may have left behind, so the next launch check sees only its own
+// launch. Returns the cleared error (0 for none); a sticky error stays, as it must.
+int ClearStaleLaunchError();
+
 }  // namespace kiln::gpu::cuda

@@ -1,11 +1,45 @@
 #include "gpu/cuda/event_watcher.h"
 
 #include <algorithm>
+#include <utility>
+
+#include "gpu/cuda/scoped_device.h"
 
 namespace kiln::gpu::cuda {
 
-EventWatcher::EventWatcher(absl::Duration min_interval, absl::Duration max_interval)
-    : min_interval_(min_interval), max_interval_(std::max(min_interval, max_interval)) {
+namespace {
+
+class EventWork final : public Watchable {
+ public:
+  explicit EventWork(std::shared_ptr<const Event> event) : event_(std::move(event)) {}
+  int device() const override { return event_->device(); }
+  absl::StatusOr<bool> Query() const override { return event_->Query(); }
+
+ private:
+  std::shared_ptr<const Event> event_;
+};
+
+class CurrentDevice final : public DeviceScope {
+ public:
+  explicit CurrentDevice(ScopedDevice guard) : guard_(std::move(guard)) {}
+
+ private:
+  ScopedDevice guard_;
+};
+
+absl::StatusOr<std::unique_ptr<DeviceScope>> EnterWithCudaSetDevice(int ordinal) {
+  absl::StatusOr<ScopedDevice> guard = ScopedDevice::Enter(ordinal);
+  if (!guard.ok()) return guard.status();
+  return std::make_unique<CurrentDevice>(*std::move(guard));
+}
+
+}  // namespace
+
+EventWatcher::EventWatcher(absl::Duration min_interval, absl::Duration max_interval,
+                           EnterDevice enter_device)
+    : min_interval_(min_interval),
+      max_interval_(std::max(min_interval, max_interval)),
+      enter_device_(enter_device ? std::move(enter_device) : EnterDevice(EnterWithCudaSetDevice)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -25,9 +59,13 @@ EventWatcher::~EventWatcher() {
 }
 
 void EventWatcher::Watch(std::shared_ptr<const Event> event, Callback done) {
+  Watch(std::make_shared<EventWork>(std::move(event)), std::move(done));
+}
+
+void EventWatcher::Watch(std::shared_ptr<const Watchable> work, Callback done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    entries_.push_back(Entry{std::move(event), std::move(done)});
+    entries_.push_back(Entry{std::move(work), std::move(done)});
   }
   wake_.notify_all();
 }
@@ -49,20 +87,28 @@ void EventWatcher::Run() {
     std::vector<Entry> polling;
     polling.swap(entries_);
     lock.unlock();
-    std::vector<std::pair<Callback, absl::Status>> finished;
+    int finished = 0;
     std::vector<Entry> still;
     for (Entry& entry : polling) {
-      absl::StatusOr<bool> ready = entry.event->Query();
+      // The event's device stays current through its callback, which may launch or record on
+      // that device's streams (continuations of WhenDone, probe completions).
+      absl::StatusOr<std::unique_ptr<DeviceScope>> current = enter_device_(entry.work->device());
+      if (!current.ok()) {
+        ++finished;
+        entry.done(current.status());
+        continue;
+      }
+      absl::StatusOr<bool> ready = entry.work->Query();
       if (ready.ok() && !*ready) {
         still.push_back(std::move(entry));
-      } else {
-        finished.emplace_back(std::move(entry.done), ready.status());
+        continue;
       }
+      ++finished;
+      entry.done(ready.status());
     }
-    for (auto& [done, status] : finished) done(status);
     lock.lock();
     for (Entry& entry : still) entries_.push_back(std::move(entry));
-    if (!finished.empty()) {
+    if (finished > 0) {
       interval = min_interval_;
       continue;
     }

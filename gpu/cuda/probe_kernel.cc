@@ -3,15 +3,58 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <mutex>
+#include <vector>
 
 #include "gpu/cuda/cuda_status.h"
 #include "gpu/cuda/internal/probe_kernels.h"
 #include "gpu/cuda/scoped_device.h"
 
 namespace kiln::gpu::cuda {
+namespace {
+
+// Pinned 8-byte slots for probe results, allocated a page at a time and reused for the life of
+// the process. A cudaMallocHost + cudaFreeHost per probe costs two driver calls, and
+// cudaFreeHost synchronises with the device: on the event watcher thread, where the last
+// reference to a finished probe goes, that would stall every other activity's completion.
+class PinnedResultSlots {
+ public:
+  static PinnedResultSlots& Process() {
+    static auto* slots = new PinnedResultSlots();  // never destroyed: outlives the runtime
+    return *slots;
+  }
+
+  absl::StatusOr<unsigned long long*> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty()) {
+      void* page = nullptr;
+      // Portable: pinned for every device's context, since probes run on any device.
+      absl::Status s = CudaStatus(cudaHostAlloc(&page, kPageBytes, cudaHostAllocPortable),
+                                  "cudaHostAlloc(probe results)");
+      if (!s.ok()) return s;
+      auto* first = static_cast<unsigned long long*>(page);
+      for (size_t i = 0; i < kPageBytes / sizeof(*first); ++i) free_.push_back(first + i);
+    }
+    unsigned long long* slot = free_.back();
+    free_.pop_back();
+    return slot;
+  }
+
+  void Give(unsigned long long* slot) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(slot);
+  }
+
+ private:
+  static constexpr size_t kPageBytes = 4096;
+  std::mutex mu_;
+  std::vector<unsigned long long*> free_;
+};
+
+}  // namespace
 
 ProbeRun::~ProbeRun() {
-  if (host_sum_ != nullptr) cudaFreeHost(host_sum_);
+  if (host_sum_ != nullptr) PinnedResultSlots::Process().Give(host_sum_);
 }
 
 absl::StatusOr<ProbeResult> ProbeRun::Collect() {
@@ -42,10 +85,10 @@ absl::StatusOr<std::unique_ptr<ProbeRun>> LaunchProbe(NativeStream stream, int d
   auto sum = allocator.Allocate(sizeof(unsigned long long), stream);
   if (!sum.ok()) return sum.status();
   run->sum_ = std::move(*sum);
-  absl::Status s = CudaStatus(cudaMallocHost(reinterpret_cast<void**>(&run->host_sum_),
-                                             sizeof(unsigned long long)),
-                              "cudaMallocHost(probe result)");
-  if (!s.ok()) return s;
+  absl::StatusOr<unsigned long long*> host_sum = PinnedResultSlots::Process().Take();
+  if (!host_sum.ok()) return host_sum.status();
+  run->host_sum_ = *host_sum;
+  absl::Status s;
   for (auto* event : {&run->start_, &run->done_}) {
     auto created = Event::Create(device_ordinal, /*timing=*/true);
     if (!created.ok()) return created.status();

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -71,6 +72,16 @@ absl::StatusOr<DeviceBuffer> StreamOrderedAllocator::Allocate(uint64_t bytes, Na
       int supported = 0;
       cudaDeviceGetAttribute(&supported, cudaDevAttrMemoryPoolsSupported, state_->device);
       state_->pools_supported = supported != 0;
+      if (!state_->pools_supported) return;
+      // The default pool's release threshold is 0: at every synchronisation it hands freed
+      // memory back to the driver, so the next activity's cudaMallocAsync maps it again.
+      // Keep it in the pool instead; the worker owns its devices, and the capacity ledger,
+      // not the pool, decides how much memory activities may hold.
+      cudaMemPool_t pool = nullptr;
+      if (cudaDeviceGetDefaultMemPool(&pool, state_->device) == cudaSuccess) {
+        uint64_t keep = UINT64_MAX;
+        cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+      }
     });
     status = state_->pools_supported
                  ? CudaStatus(cudaMallocAsync(&data, bytes, stream),

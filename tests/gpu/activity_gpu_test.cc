@@ -4,7 +4,9 @@
 #include <cuda_runtime_api.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,6 +25,7 @@
 
 int LaunchWaitForFlag(cudaStream_t stream, int* flag, int* seen, long long max_cycles);
 int LaunchSetFlag(cudaStream_t stream, int* flag);
+int LeaveAStaleLaunchError();
 
 namespace kiln::executor {
 namespace {
@@ -87,6 +90,31 @@ TEST(ActivityGpuTest, NotifyWhenDoneFiresAfterTheQueuedWork) {
   std::unique_lock<std::mutex> lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return done.has_value(); }));
   EXPECT_TRUE(done->ok()) << *done;
+}
+
+TEST(ActivityGpuTest, CompletionCallbacksRunWithTheEventsDeviceCurrent) {
+  KILN_REQUIRE_DEVICE();
+  int count = 0;
+  ASSERT_EQ(cudaGetDeviceCount(&count), cudaSuccess);
+  // Device 0 first, then the last one: on a host with two or more GPUs the watcher thread must
+  // switch to the second event's device (with one GPU both are device 0).
+  for (int ordinal : {0, count - 1}) {
+    auto lease = gpu::GpuExecution::Process()->Acquire(ordinal, 1 << 20);
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<int> current;
+    ASSERT_TRUE((*lease)->NotifyWhenDone([&](absl::Status) {
+      int device = -1;
+      cudaGetDevice(&device);
+      std::lock_guard<std::mutex> lock(mu);
+      current = device;
+      cv.notify_all();
+    }).ok());
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return current.has_value(); }));
+    EXPECT_EQ(*current, ordinal);
+  }
 }
 
 // The runner with the process's real GpuExecution, on a permit for a real device.
@@ -179,6 +207,19 @@ TEST_F(RealDeviceRunnerTest, TheProbeRunsItsKernelOnTheDeviceAndReportsTheFacts)
   EXPECT_EQ(result["device"]["uuid"], device_.uuid);
   EXPECT_EQ(result["device"]["simulated"], false);
   EXPECT_GT(result["elapsed_ms"].get<double>(), 0.0);
+}
+
+TEST_F(RealDeviceRunnerTest, AStaleLaunchErrorLeftOnTheThreadDoesNotFailTheNextActivity) {
+  // The body runs on this thread (ManualExecutor): an earlier activity's unread launch error is
+  // still this thread's cudaGetLastError when the probe checks its own launches.
+  ASSERT_EQ(LeaveAStaleLaunchError(), static_cast<int>(cudaErrorInvalidConfiguration));
+  ASSERT_TRUE(cli::RegisterGpuProbeActivity(registry_).ok());
+  Deliver(cli::kGpuProbeActivity, "p3", *converter_->ToPayloads(nlohmann::json{{"elements", 4096}}));
+  executor_.RunAll();
+  ASSERT_TRUE(runner_->WaitIdle(absl::Seconds(60)));
+  ASSERT_EQ(recorder_.completed.size(), 1u) << (recorder_.failed.empty()
+                                                    ? std::string()
+                                                    : recorder_.failed[0]->request.failure().message());
 }
 
 TEST_F(RealDeviceRunnerTest, AProbeLargerThanItsDeclaredMemoryFailsNonRetryably) {

@@ -28,3 +28,10 @@ int LaunchSetFlag(cudaStream_t stream, int* flag) {
   SetFlag<<<1, 1, 0, stream>>>(flag);
   return static_cast<int>(cudaGetLastError());
 }
+
+// A launch the runtime refuses (more threads per block than any GPU allows): a non-sticky
+// cudaErrorInvalidConfiguration that stays as the calling thread's last error, unread.
+int LeaveAStaleLaunchError() {
+  SetFlag<<<1, 4096>>>(nullptr);
+  return static_cast<int>(cudaPeekAtLastError());
+}

@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include "gmock/gmock.h"
+#include "gpu/activity_gpu.h"
 #include "gpu/cuda/cuda_device_provider.h"
 #include "gtest/gtest.h"
 
@@ -29,6 +30,17 @@ TEST(CudaStatusTest, StickyErrorsAreRecognisedAndRetryableElsewhere) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(IsStickyCudaError(cudaErrorLaunchFailure));
   EXPECT_FALSE(IsStickyCudaError(cudaErrorInvalidValue));
+}
+
+TEST(CudaStatusTest, StickyErrorsCarryTheMarkTheExecutorReadsWithoutCudaHeaders) {
+  // The executor sees no CUDA types: gpu::StickyCudaErrorCode is how it knows to drain.
+  EXPECT_EQ(gpu::StickyCudaErrorCode(CudaStatus(cudaErrorIllegalAddress, "cudaEventQuery")),
+            static_cast<int>(cudaErrorIllegalAddress));
+  EXPECT_EQ(gpu::StickyCudaErrorCode(CudaStatus(cudaErrorLaunchFailure, "cudaMemcpyAsync")),
+            static_cast<int>(cudaErrorLaunchFailure));
+  EXPECT_FALSE(gpu::StickyCudaErrorCode(CudaStatus(cudaErrorMemoryAllocation, "x")).has_value());
+  EXPECT_FALSE(gpu::StickyCudaErrorCode(CudaStatus(cudaErrorInvalidValue, "x")).has_value());
+  EXPECT_FALSE(gpu::StickyCudaErrorCode(absl::OkStatus()).has_value());
 }
 
 TEST(CudaStatusTest, DriverProblemsAreUnavailableAndBadArgumentsInvalid) {

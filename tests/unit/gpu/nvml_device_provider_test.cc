@@ -30,6 +30,7 @@ struct ScriptedGpu {
   int cc_minor = 0;
   int mig = -1;  // -1: not supported
   bool lost = false;
+  NvmlReturn register_events_result = internal::kNvmlSuccess;
 };
 
 // The scripted NVML: one global instance, as NVML is a C API of free functions.
@@ -113,8 +114,8 @@ internal::NvmlApi ScriptedApi() {
     *types = internal::kNvmlEventTypeXidCriticalError | internal::kNvmlEventTypeDoubleBitEccError;
     return internal::kNvmlSuccess;
   };
-  api.device_register_events = [](NvmlDevice, unsigned long long, NvmlEventSet) {
-    return internal::kNvmlSuccess;
+  api.device_register_events = [](NvmlDevice d, unsigned long long, NvmlEventSet) {
+    return Gpu(d).register_events_result;
   };
   api.event_set_create = [](NvmlEventSet* set) {
     *set = reinterpret_cast<NvmlEventSet>(0x1);
@@ -263,6 +264,42 @@ TEST_F(NvmlDeviceProviderTest, MonitorDrainsOnFatalXidIgnoresApplicationXidAndSe
   EXPECT_THAT(changes[1].current.reason, HasSubstr("lost from the bus"));
   EXPECT_TRUE(tracker.IsHealthy("GPU-aaaa"));  // Xid 13 is an application error
   EXPECT_EQ(changes.size(), 2u);
+}
+
+TEST_F(NvmlDeviceProviderTest, ADeviceWithoutXidEventsStaysInServiceAndIsStillWatchedForBusLoss) {
+  nvml_.gpus[2].register_events_result = internal::kNvmlErrorNotSupported;  // the T4
+  nvml_.gpus[0].register_events_result = 999;  // the A100: registration broke
+  NvmlDeviceProvider provider = Provider();
+  Inventory inventory = provider.Discover();
+  HealthTracker tracker(inventory.devices);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<HealthChange> changes;
+  tracker.AddListener([&](const HealthChange& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    changes.push_back(c);
+    cv.notify_all();
+  });
+  NvmlHealthMonitor monitor(internal::NvmlLibrary::FromApi(ScriptedApi(), "scripted"),
+                            inventory.devices, absl::Milliseconds(1));
+  ASSERT_TRUE(monitor.Start(tracker).ok());
+  // Start reports its failures before it returns.
+  EXPECT_TRUE(tracker.IsHealthy("GPU-cccc"));  // no Xid events is not a fault
+  EXPECT_EQ(tracker.Get("GPU-bbbb").state, HealthState::kUnhealthy);  // a broken registration is
+  EXPECT_TRUE(tracker.IsHealthy("GPU-aaaa"));
+  {
+    std::lock_guard<std::mutex> lock(nvml_.mu);
+    nvml_.gpus[2].lost = true;
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] {
+      for (const HealthChange& c : changes) if (c.uuid == "GPU-cccc") return true;
+      return false;
+    })) << "the T4's bus loss was not seen in 10 s";
+  }
+  monitor.Stop();
+  EXPECT_THAT(tracker.Get("GPU-cccc").reason, HasSubstr("lost from the bus"));
 }
 
 TEST(NvmlLibraryTest, MissingLibraryMeansZeroGpusAndSaysLibraryNotFound) {
