@@ -16,12 +16,45 @@ SystemProviderOptions SystemProviderOptions::FromEnvironment() {
   return options;
 }
 
+namespace {
+
+// Replaces the PCI-order guesses of cuda_ordinal with the runtime's own numbering.
+void ResolveOrdinals(const CudaOrdinalResolver& resolve, Inventory& inventory) {
+  for (DeviceInfo& d : inventory.devices) {
+    if (d.pci_bus_id.empty()) continue;
+    absl::StatusOr<int> ordinal = resolve(d.pci_bus_id);
+    if (ordinal.ok()) {
+      if (*ordinal != d.cuda_ordinal) {
+        inventory.notes.push_back(absl::StrCat(
+            "gpu", d.index, " (", d.pci_bus_id, ") is CUDA device ", *ordinal,
+            " in this process (the CUDA runtime orders devices fastest first); Kiln launches its "
+            "work there"));
+      }
+      d.cuda_ordinal = *ordinal;
+    } else if (absl::IsNotFound(ordinal.status())) {
+      inventory.notes.push_back(absl::StrCat(
+          "gpu", d.index, " (", d.pci_bus_id, ") is not visible to the CUDA runtime in this "
+          "process, so no CUDA work can run on it: ", ordinal.status().message()));
+      d.cuda_ordinal = -1;
+    } else {
+      // The runtime itself can't run (driver too old for it, ...): nothing launches anyway.
+      inventory.notes.push_back(absl::StrCat("CUDA ordinals were not checked against the CUDA "
+                                             "runtime: ", ordinal.status().message()));
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 SystemDeviceProvider::SystemDeviceProvider(std::unique_ptr<DeviceProvider> primary,
                                            std::unique_ptr<DeviceProvider> fallback,
-                                           int runtime_version)
+                                           int runtime_version,
+                                           CudaOrdinalResolver resolve_ordinal)
     : primary_(std::move(primary)),
       fallback_(std::move(fallback)),
-      runtime_version_(runtime_version) {}
+      runtime_version_(runtime_version),
+      resolve_ordinal_(std::move(resolve_ordinal)) {}
 
 Inventory SystemDeviceProvider::Discover() {
   Inventory inventory = primary_->Discover();
@@ -43,6 +76,8 @@ Inventory SystemDeviceProvider::Discover() {
     inventory.reason = absl::StrCat(inventory.reason,
                                     ". This build of Kiln has no CUDA runtime fallback");
   }
+  // The fallback is the CUDA runtime: its ordinals are the runtime's already.
+  if (used == primary_.get() && resolve_ordinal_) ResolveOrdinals(resolve_ordinal_, inventory);
   for (DeviceInfo& device : inventory.devices) device.cuda_runtime_version = runtime_version_;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -67,7 +102,7 @@ std::unique_ptr<DeviceProvider> MakeSystemDeviceProvider(SystemProviderOptions o
   std::unique_ptr<DeviceProvider> fallback;
   if (options.cuda_runtime_fallback) fallback = std::make_unique<cuda::CudaDeviceProvider>();
   return std::make_unique<SystemDeviceProvider>(std::move(nvml), std::move(fallback),
-                                                cuda::RuntimeVersion());
+                                                cuda::RuntimeVersion(), cuda::ResolveCudaOrdinal);
 #else
   return std::make_unique<SystemDeviceProvider>(std::move(nvml), nullptr, 0);
 #endif
