@@ -20,6 +20,7 @@ worker's DataConverter reads). The field names are those of the Kiln activities
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Optional
 
@@ -57,6 +58,17 @@ def _seconds(value: Any, default: float) -> timedelta:
     return timedelta(seconds=float(default if value is None else value))
 
 
+@contextmanager
+def _bad_input(workflow_name: str):
+    """Turns a malformed input field into a workflow failure (type BadInput). Any other exception
+    in workflow code would fail only the workflow task, which the SDK retries forever."""
+    try:
+        yield
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ApplicationError("%s input: %s" % (workflow_name, e), type="BadInput",
+                               non_retryable=True) from None
+
+
 @workflow.defn(name="TrainModel")
 class TrainModel:
     """Trains a model on a Kiln training worker and returns where it is and how good it is.
@@ -74,26 +86,24 @@ class TrainModel:
 
     @workflow.run
     async def run(self, request: dict) -> dict:
-        retry = request.get("retry") or {}
-        try:
-            queue = train_task_queue(request.get("queue", TRAIN_QUEUE), request.get("tag"),
-                                     request.get("host"), request.get("gpu"))
-        except ValueError as e:  # fail the workflow; any other exception would retry its task
-            raise ApplicationError(str(e), type="BadInput", non_retryable=True) from None
+        with _bad_input("TrainModel"):
+            retry = request.get("retry") or {}
+            options = {
+                "task_queue": train_task_queue(request.get("queue", TRAIN_QUEUE),
+                                               request.get("tag"), request.get("host"),
+                                               request.get("gpu")),
+                "start_to_close_timeout": _seconds(request.get("start_to_close_timeout_s"), 600),
+                "heartbeat_timeout": _seconds(request.get("heartbeat_timeout_s"), 30),
+                "retry_policy": RetryPolicy(
+                    initial_interval=_seconds(retry.get("initial_interval_s"), 1),
+                    backoff_coefficient=float(retry.get("backoff_coefficient", 2.0)),
+                    maximum_attempts=int(retry.get("maximum_attempts", 3)),
+                    non_retryable_error_types=NON_RETRYABLE),
+            }
         result = await workflow.execute_activity(
-            "train",
-            request.get("params") or {},
+            "train", request.get("params") or {},
             activity_id=request.get("activity_id") or "train-" + workflow.info().workflow_id,
-            task_queue=queue,
-            start_to_close_timeout=_seconds(request.get("start_to_close_timeout_s"), 600),
-            heartbeat_timeout=_seconds(request.get("heartbeat_timeout_s"), 30),
-            retry_policy=RetryPolicy(
-                initial_interval=_seconds(retry.get("initial_interval_s"), 1),
-                backoff_coefficient=float(retry.get("backoff_coefficient", 2.0)),
-                maximum_attempts=int(retry.get("maximum_attempts", 3)),
-                non_retryable_error_types=NON_RETRYABLE),
-            result_type=dict,
-        )
+            result_type=dict, **options)
         summary = {
             "model_path": result["model_path"],
             "metrics": {"loss": result["loss"], "accuracy": result["accuracy"]},
@@ -142,6 +152,8 @@ class ProcessFile:
                 raise ApplicationError(
                     "ProcessFile input needs '%s'; got %s" % (field, sorted(request)),
                     type="BadInput", non_retryable=True)
+        with _bad_input("ProcessFile"):
+            _file_options(request)
         chain = request.get("chain") or workflow.info().workflow_id
         queue = request.get("queue", FILES_QUEUE)
         first_queue = "%s@%s" % (queue, request["host"]) if request.get("host") else queue
@@ -183,9 +195,12 @@ class ProcessFileInSession:
                 raise ApplicationError(
                     "ProcessFileInSession input needs '%s'; got %s" % (field, sorted(request)),
                     type="BadInput", non_retryable=True)
+        with _bad_input("ProcessFileInSession"):
+            _file_options(request)
+            creation_timeout = _seconds(request.get("session_creation_timeout_s"), 60)
+            session_heartbeat = _seconds(request.get("session_heartbeat_timeout_s"), 10)
         chain = request.get("chain") or workflow.info().workflow_id
         queue = request.get("queue", FILES_QUEUE)
-        creation_timeout = _seconds(request.get("session_creation_timeout_s"), 60)
         session_id = "session-" + chain
         session = workflow.start_activity(
             SESSION_CREATE_ACTIVITY, activity_id=session_id, task_queue=queue + "/sessions",
@@ -193,7 +208,7 @@ class ProcessFileInSession:
             start_to_close_timeout=timedelta(hours=24),
             # The worker sees the cancel that ends the session on a heartbeat response: within
             # 0.8 x this timeout. It also bounds how long a dead worker's session looks open.
-            heartbeat_timeout=_seconds(request.get("session_heartbeat_timeout_s"), 10),
+            heartbeat_timeout=session_heartbeat,
             retry_policy=RetryPolicy(maximum_attempts=1),
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
         try:

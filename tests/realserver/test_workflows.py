@@ -166,6 +166,14 @@ class RealServerWorkflows(unittest.TestCase):
         self.assertIn("not both", error.cause.message)
         self.assertEqual(self.history_rows(handle), [], "no activity was scheduled")
 
+    def test_malformed_timeout_fails_the_workflow_instead_of_retrying_it(self):
+        handle, error = self.run_workflow("TrainModel", {"params": QUICK_TRAIN,
+                                                         "heartbeat_timeout_s": "soon"})
+        self.assertIsInstance(error, WorkflowFailureError)
+        self.assertEqual(error.cause.type, "BadInput")
+        self.assertIn("soon", error.cause.message)
+        self.assertEqual(self.history_rows(handle), [])
+
     # Files ------------------------------------------------------------------------------------
 
     def assert_chain(self, handle, result, name, expect_host=None):
