@@ -84,9 +84,11 @@ int64_t Sleep(ActivityContext& ctx, nlohmann::json duration) {
 }
 
 void Fail(ActivityContext&, std::optional<std::string> type, std::optional<std::string> message,
-          std::optional<bool> non_retryable) {
-  throw ApplicationError(message.value_or("failed on purpose"), type.value_or("KilnFail"))
-      .NonRetryable(non_retryable.value_or(false));
+          std::optional<bool> non_retryable, std::optional<nlohmann::json> details) {
+  ApplicationError error(message.value_or("failed on purpose"), type.value_or("KilnFail"));
+  error.NonRetryable(non_retryable.value_or(false));
+  if (details && !details->is_null()) throw std::move(error).WithDetails(*details);
+  throw error;
 }
 
 }  // namespace

@@ -8,8 +8,9 @@
 //               (this form, or a bare number of ms from older workers); honours cancellation;
 //               returns the milliseconds slept. duration: a string such as "1.5s" or "250ms",
 //               or a number of milliseconds.
-//   kiln.fail   (type?, message?, non_retryable?) throws ApplicationError(message, type) with the
-//               flag; defaults "KilnFail", "failed on purpose", false.
+//   kiln.fail   (type?, message?, non_retryable?, details?) throws ApplicationError(message, type)
+//               with the flag and, when given, one JSON details value; defaults "KilnFail",
+//               "failed on purpose", false, no details.
 //
 // Thread safety: registration as ActivityRegistry; the activities are safe to run concurrently.
 //

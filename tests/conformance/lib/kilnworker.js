@@ -15,13 +15,14 @@
 // its test file.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const path = require('node:path');
 const readline = require('node:readline');
 const { after, before } = require('node:test');
 const { kilnBinary } = require('./devcluster');
 const { startServer } = require('./server');
 const { connectClient, uniqueName } = require('./sdk');
 
-const READY_LINE = /^kiln worker polling (\S+) namespace=(\S+) identity=(\S+)/;
+const READY_LINE = /^(?:kiln|peer) worker polling (\S+) namespace=(\S+) identity=(\S+)/;
 const MAX_OUTPUT_CHARS = 8000;
 
 const running = new Set();
@@ -50,6 +51,15 @@ async function startKilnWorker(cluster, { taskQueue, extraArgs = [], startTimeou
   }
   const args = ['worker', '--address', cluster.address, '--namespace', cluster.namespace,
     '--task-queue', taskQueue, '--log-level', logLevel, ...extraArgs];
+  return startWorkerProcess(bin, args, { startTimeoutMs });
+}
+
+/**
+ * Starts any worker process that prints `<kiln|peer> worker polling <queues> namespace=<ns>
+ * identity=<id>` once it polls and stops gracefully on SIGTERM (`kiln worker`, bench/peers/*);
+ * same result as startKilnWorker.
+ */
+async function startWorkerProcess(bin, args, { startTimeoutMs = 15000 } = {}) {
   const describeCommand = `${bin} ${args.join(' ')}`;
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
@@ -82,7 +92,7 @@ async function startKilnWorker(cluster, { taskQueue, extraArgs = [], startTimeou
     if (gone === null) {
       signal('SIGKILL');
       await exited;
-      throw new Error(`kiln worker (pid ${child.pid}) did not exit within ${timeoutMs} ms of ` +
+      throw new Error(`worker ${path.basename(bin)} (pid ${child.pid}) did not exit within ${timeoutMs} ms of ` +
         `${name} and was killed; output:\n${output}`);
     }
     return gone;
@@ -98,12 +108,12 @@ async function startKilnWorker(cluster, { taskQueue, extraArgs = [], startTimeou
     child.once('error', (err) => reject(new Error(`could not run ${describeCommand}: ${err.message}`)));
     exited.then(({ code, signal: sig }) => reject(new Error(
       `${describeCommand} exited (code ${code}, signal ${sig}) before printing ` +
-      `"kiln worker polling ..."; output:\n${output}`)));
+      `"... worker polling ..."; output:\n${output}`)));
   });
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(
-      `${describeCommand} did not print "kiln worker polling ..." within ${startTimeoutMs} ms; ` +
+      `${describeCommand} did not print "... worker polling ..." within ${startTimeoutMs} ms; ` +
       `output:\n${output}`)), startTimeoutMs);
   });
   try {
@@ -168,4 +178,4 @@ function useDevClusterWithKilnWorker({ taskQueue, workerArgs = [], clusterArgs =
   return env;
 }
 
-module.exports = { startKilnWorker, useDevClusterWithKilnWorker, withKilnWorker };
+module.exports = { startKilnWorker, startWorkerProcess, useDevClusterWithKilnWorker, withKilnWorker };

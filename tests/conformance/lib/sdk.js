@@ -21,7 +21,8 @@ function installRuntime() {
   if (runtimeInstalled) return;
   // WARN keeps the SDK's own complaints about the server (failed responds, heartbeats) visible;
   // the warnings these tests cause on purpose are left out.
-  const expected = new Set(['Activity failed', 'No workflows registered, not polling for workflow tasks']);
+  const expected = new Set(['Activity failed', 'No workflows registered, not polling for workflow tasks',
+    'No activities registered, not polling for activity tasks']);
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => {
       if (expected.has(entry.message)) return;
@@ -144,4 +145,6 @@ function useDevClusterWithClient() {
   return env;
 }
 
-module.exports = { connectClient, runWorker, useDevClusterWithClient, uniqueName, waitFor, withTimeout };
+module.exports = {
+  connectClient, installRuntime, runWorker, useDevClusterWithClient, uniqueName, waitFor, withTimeout,
+};

@@ -7,6 +7,7 @@
 #include "executor/diagnostic_activities.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace kiln::executor {
 namespace {
@@ -143,9 +144,22 @@ TEST_F(ActivityRegistryTest, FailThrowsTheRequestedApplicationError) {
   EXPECT_EQ(e.type(), "Bad");
   EXPECT_EQ(e.message(), "boom");
   EXPECT_TRUE(e.non_retryable());
+  EXPECT_EQ(e.details().payloads_size(), 0);
   ApplicationError d = ErrorOf(Call(kFailActivity, {}));
   EXPECT_EQ(d.type(), "KilnFail");
   EXPECT_FALSE(d.non_retryable());
+}
+
+TEST_F(ActivityRegistryTest, FailCarriesItsFourthArgumentAsTheFailureDetails) {
+  ASSERT_TRUE(RegisterDiagnosticActivities(registry_).ok());
+  const nlohmann::json details = {{"order", 42}, {"retry_at", "tomorrow"}};
+  ApplicationError e =
+      ErrorOf(Call(kFailActivity, Args(std::string("Bad"), std::string("boom"), false, details)));
+  ASSERT_EQ(e.details().payloads_size(), 1);
+  absl::StatusOr<nlohmann::json> decoded =
+      converter_.FromPayload<nlohmann::json>(e.details().payloads(0));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, details);
 }
 
 TEST_F(ActivityRegistryTest, SleepReturnsAtOnceWhenAlreadyCancelled) {
