@@ -6,8 +6,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_join.h"
 #include "base/logging.h"
 #include "cluster/dev_server.h"
 #include "spdlog/spdlog.h"
@@ -19,7 +22,7 @@ struct DevFlags {
   int port = 7233;
   std::string ip = "127.0.0.1";
   std::string db;
-  std::string namespace_name = "default";
+  std::vector<std::string> namespaces;  // empty: "default"
   std::string log_level = "info";
   int64_t max_payload_bytes = 2 * 1024 * 1024;
   std::string tls_cert;
@@ -39,7 +42,8 @@ std::string DefaultDbPath() {
 }
 
 int RunDev(const DevFlags& flags) {
-  auto level = base::ParseLogLevel(flags.log_level);
+  // start-dev spells "off" as "never".
+  auto level = base::ParseLogLevel(flags.log_level == "never" ? "off" : flags.log_level);
   if (!level.ok()) {
     std::cerr << "kiln dev: " << level.status().message() << "\n";
     return kExitUsage;
@@ -48,7 +52,10 @@ int RunDev(const DevFlags& flags) {
   cluster::DevServerOptions options;
   options.ip = flags.ip;
   options.port = flags.port;
-  options.namespace_name = flags.namespace_name;
+  std::vector<std::string> namespaces = flags.namespaces;
+  if (namespaces.empty()) namespaces.push_back("default");
+  options.namespace_name = namespaces.front();
+  options.more_namespaces.assign(namespaces.begin() + 1, namespaces.end());
   options.limits.max_payload_bytes = flags.max_payload_bytes;
   options.db_path = flags.db.empty() ? DefaultDbPath() : flags.db;
   options.tls_cert_path = flags.tls_cert;
@@ -72,11 +79,12 @@ int RunDev(const DevFlags& flags) {
     spdlog::error("kiln dev: {}", std::string(server.status().message()));
     return absl::IsInvalidArgument(server.status()) ? kExitUsage : kExitUnavailable;
   }
+  const std::string served = absl::StrJoin(namespaces, ",");
   std::printf("kiln dev listening on %s namespace=%s db=%s\n", (*server)->address().c_str(),
-              options.namespace_name.c_str(), options.db_path.c_str());
+              served.c_str(), options.db_path.c_str());
   std::fflush(stdout);
-  spdlog::info("serving namespace {} on {} (database {}); Ctrl-C to stop",
-               options.namespace_name, (*server)->address(), options.db_path);
+  spdlog::info("serving namespace {} on {} (database {}); Ctrl-C to stop", served,
+               (*server)->address(), options.db_path);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -91,16 +99,22 @@ void AddDevCommand(CommandRegistry& registry) {
   CLI::App* sub = registry.app().add_subcommand(
       "dev", "Run the embedded dev cluster (Temporal-compatible, Standalone Activities)");
   auto flags = std::make_shared<DevFlags>();
-  sub->add_option("--port", flags->port, "gRPC port; 0 picks a free one")
+  // Flag names are those of `temporal server start-dev` where it has the same flag (--db-filename
+  // is its name for --db); the defaults differ (footer below).
+  sub->add_option("--port,-p", flags->port, "gRPC port; 0 picks a free one")
       ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
-  sub->add_option("--ip", flags->ip, "address to listen on")->capture_default_str();
-  sub->add_option("--db", flags->db,
+      ->check(CLI::Range(0, 65535).description("0 to 65535"));
+  sub->add_option("--ip", flags->ip, "address to listen on (an address of this machine)")
+      ->capture_default_str();
+  sub->add_option("--db,--db-filename,-f", flags->db,
                   "SQLite database file, or :memory: for no persistence "
                   "[default: $XDG_DATA_HOME or ~/.local/share, then /kiln/dev.db]");
-  sub->add_option("--namespace", flags->namespace_name, "the namespace served")
-      ->capture_default_str();
-  sub->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error or off")
+  sub->add_option("--namespace,-n", flags->namespaces,
+                  "a namespace to serve; repeat to serve several [default: default]")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub->add_option("--log-level", flags->log_level,
+                  "trace, debug, info, warn, error, off (or never)")
       ->capture_default_str();
   sub->add_option("--max-payload-bytes", flags->max_payload_bytes,
                   "largest payloads field accepted (input, result, details)")
@@ -112,6 +126,12 @@ void AddDevCommand(CommandRegistry& registry) {
   sub->add_option("--tls-client-ca", flags->tls_client_ca,
                   "PEM CA that client certificates must be signed by; requires a client "
                   "certificate on every connection (mTLS)");
+  sub->footer(
+      "Differences from `temporal server start-dev`: kiln dev serves Standalone Activities only "
+      "(workflows need a Temporal dev server), and it KEEPS its state by default, in "
+      "$XDG_DATA_HOME/kiln/dev.db (else ~/.local/share/kiln/dev.db), while start-dev keeps "
+      "nothing unless given --db-filename. Use --db :memory: for start-dev's behaviour. "
+      "See docs/COMPATIBILITY.md.");
   registry.Add(sub, [flags] { return RunDev(*flags); });
 }
 

@@ -6,7 +6,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -135,25 +138,37 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
     if (!store.ok()) return store.status();
     server->store_ = std::move(*store);
   }
-  ActivityEngine::Options engine_options;
-  engine_options.namespace_name = options.namespace_name;
-  engine_options.limits = options.limits;
-  engine_options.max_task_poll_hold = options.max_task_poll_hold;
-  engine_options.execution_poll_hold = options.execution_poll_hold;
-  engine_options.backlog_window = options.backlog_window;
-  server->engine_ = std::make_unique<ActivityEngine>(engine_options, *server->store_, clock);
-  if (auto s = server->engine_->Recover(); !s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot resume activities from ", options.db_path, ": ", s.message()));
+  std::vector<std::string> names = {options.namespace_name};
+  for (const auto& name : options.more_namespaces) {
+    if (name.empty()) return absl::InvalidArgumentError("a namespace name cannot be empty");
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   }
-  server->engine_->SetTimerWakeup([raw = server.get()] {
-    std::lock_guard<std::mutex> lock(raw->timer_mu_);
-    raw->timer_wake_ = true;
-    raw->timer_cv_.notify_one();
-  });
+  auto shared_seq = std::make_shared<std::atomic<int64_t>>(1);
+  for (const auto& name : names) {
+    ActivityEngine::Options engine_options;
+    engine_options.namespace_name = name;
+    engine_options.limits = options.limits;
+    engine_options.max_task_poll_hold = options.max_task_poll_hold;
+    engine_options.execution_poll_hold = options.execution_poll_hold;
+    engine_options.backlog_window = options.backlog_window;
+    if (names.size() > 1) engine_options.shared_seq = shared_seq;
+    auto engine = std::make_unique<ActivityEngine>(engine_options, *server->store_, clock);
+    if (auto s = engine->Recover(); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("cannot resume activities of namespace ", name,
+                                                 " from ", options.db_path, ": ", s.message()));
+    }
+    engine->SetTimerWakeup([raw = server.get()] {
+      std::lock_guard<std::mutex> lock(raw->timer_mu_);
+      raw->timer_wake_ = true;
+      raw->timer_cv_.notify_one();
+    });
+    server->engines_.push_back(std::move(engine));
+  }
   server->timer_thread_ = std::thread([raw = server.get()] { raw->TimerLoop(); });
 
-  server->service_ = std::make_unique<DevService>(*server->engine_, clock);
+  std::vector<ActivityEngine*> engines;
+  for (auto& engine : server->engines_) engines.push_back(engine.get());
+  server->service_ = std::make_unique<DevService>(engines, clock);
   grpc::ServerBuilder builder;
   const std::string host =
       absl::StrContains(options.ip, ":") ? absl::StrCat("[", options.ip, "]") : options.ip;
@@ -190,8 +205,11 @@ std::string DevServer::address() const {
 
 void DevServer::TimerLoop() {
   while (true) {
-    engine_->FireDueTimers();
-    const auto next = engine_->NextTimerTime();
+    std::optional<absl::Time> next;
+    for (auto& engine : engines_) {
+      engine->FireDueTimers();
+      if (auto at = engine->NextTimerTime(); at && (!next || *at < *next)) next = at;
+    }
     std::unique_lock<std::mutex> lock(timer_mu_);
     if (stopping_) return;
     if (timer_wake_) {
@@ -211,7 +229,7 @@ void DevServer::TimerLoop() {
 void DevServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  if (engine_) engine_->Shutdown();
+  for (auto& engine : engines_) engine->Shutdown();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   {
     std::lock_guard<std::mutex> lock(timer_mu_);
@@ -219,7 +237,7 @@ void DevServer::Shutdown() {
   }
   timer_cv_.notify_all();
   if (timer_thread_.joinable()) timer_thread_.join();
-  if (engine_) engine_->SetTimerWakeup(nullptr);
+  for (auto& engine : engines_) engine->SetTimerWakeup(nullptr);
   server_.reset();
   service_.reset();
   // Commit everything queued before the store goes away (its destructor drains it too).
@@ -235,7 +253,7 @@ void DevServer::Shutdown() {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return synced; });
   }
-  engine_.reset();
+  engines_.clear();
   store_.reset();
 }
 

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "base/clock.h"
@@ -38,6 +39,9 @@ struct DevServerOptions {
   int port = 7233;                       // 0 = any free port
   std::string db_path = ":memory:";      // a file path, or ":memory:"
   std::string namespace_name = "default";
+  // More namespaces served alongside namespace_name (`kiln dev --namespace a --namespace b`), each
+  // by its own engine on the same store.
+  std::vector<std::string> more_namespaces;
   Limits limits;
   absl::Duration max_task_poll_hold = absl::Seconds(60);
   absl::Duration execution_poll_hold = absl::Seconds(20);
@@ -69,7 +73,8 @@ class DevServer {
   int port() const { return port_; }
   // "ip:port" as clients dial it.
   std::string address() const;
-  ActivityEngine& engine() { return *engine_; }
+  // The engine of namespace_name.
+  ActivityEngine& engine() { return *engines_.front(); }
 
   // Answers held polls, stops the gRPC server and the timer thread, then closes the store after
   // committing what is queued. Idempotent.
@@ -82,7 +87,7 @@ class DevServer {
   const DevServerOptions options_;
   base::Clock& clock_;
   std::unique_ptr<TaskStore> store_;
-  std::unique_ptr<ActivityEngine> engine_;
+  std::vector<std::unique_ptr<ActivityEngine>> engines_;  // namespace_name's first
   std::unique_ptr<DevService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

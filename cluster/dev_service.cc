@@ -8,10 +8,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "cluster/internal/error_details.h"
 #include "cluster/internal/proto_codec.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/support/proto_buffer_reader.h"
-#include "cluster/internal/error_details.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::cluster {
@@ -96,14 +97,15 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
   }
 
   // Called once by a long-poll handler with the engine's poll id (0 = answered at once).
-  void Held(ActivityEngine::PollId id) {
+  void Held(ActivityEngine& engine, ActivityEngine::PollId id) {
     bool cancelled;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      engine_ = &engine;
       id_ = id;
       cancelled = cancelled_;
     }
-    if (cancelled && id != 0) service_.engine_.CancelPoll(id);
+    if (cancelled && id != 0) engine.CancelPoll(id);
   }
 
   // grpc::ServerGenericBidiReactor
@@ -116,12 +118,14 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
   }
   void OnCancel() override {
     ActivityEngine::PollId id;
+    ActivityEngine* engine;
     {
       std::lock_guard<std::mutex> lock(mu_);
       cancelled_ = true;
       id = id_;
+      engine = engine_;
     }
-    if (id != 0) service_.engine_.CancelPoll(id);
+    if (id != 0) engine->CancelPoll(id);
   }
   void OnDone() override { delete this; }
 
@@ -131,6 +135,7 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   std::mutex mu_;
+  ActivityEngine* engine_ = nullptr;
   ActivityEngine::PollId id_ = 0;
   bool cancelled_ = false;
 };
@@ -140,11 +145,12 @@ namespace {
 // A method answered once, after the engine's (durable) reply.
 template <typename Req, typename Resp>
 std::function<void(DevService::Call&)> Forward(
-    ActivityEngine& engine, void (ActivityEngine::*method)(const Req&, ActivityEngine::Done<Resp>)) {
-  return [&engine, method](DevService::Call& call) {
+    const DevService& service,
+    void (ActivityEngine::*method)(const Req&, ActivityEngine::Done<Resp>)) {
+  return [&service, method](DevService::Call& call) {
     Req request;
     if (!call.Parse(request)) return;
-    (engine.*method)(request, call.Done<Resp>());
+    (service.EngineFor(request.namespace_()).*method)(request, call.Done<Resp>());
   };
 }
 
@@ -205,9 +211,16 @@ absl::Time DevService::HoldUntil(grpc::CallbackServerContext* ctx, absl::Duratio
   return until;
 }
 
-DevService::DevService(ActivityEngine& engine, base::Clock& clock)
-    : engine_(engine), clock_(clock) {
+DevService::DevService(std::vector<ActivityEngine*> engines, base::Clock& clock)
+    : engines_(std::move(engines)), clock_(clock) {
   AddHandlers();
+}
+
+ActivityEngine& DevService::EngineFor(const std::string& namespace_name) const {
+  for (ActivityEngine* engine : engines_) {
+    if (engine->options().namespace_name == namespace_name) return *engine;
+  }
+  return *engines_.front();
 }
 
 grpc::ServerGenericBidiReactor* DevService::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
@@ -224,7 +237,6 @@ void DevService::Dispatch(Call& call) {
 }
 
 void DevService::AddHandlers() {
-  ActivityEngine& e = engine_;
   handlers_["GetSystemInfo"] = [](Call& call) {
     wsv1::GetSystemInfoRequest request;
     if (call.Parse(request)) call.Reply(SystemInfo());
@@ -232,30 +244,38 @@ void DevService::AddHandlers() {
   handlers_["DescribeNamespace"] = [this](Call& call) {
     wsv1::DescribeNamespaceRequest req;
     if (!call.Parse(req)) return;
-    const auto& options = engine_.options();
     const bool by_id = req.namespace_().empty() && !req.id().empty();
-    if (by_id ? req.id() != NamespaceId(options.namespace_name)
-              : req.namespace_() != options.namespace_name) {
-      return call.Finish(grpc::Status(
-          grpc::StatusCode::NOT_FOUND,
-          absl::StrFormat("namespace %s not found: this kiln dev serves namespace %s",
-                          by_id ? req.id() : req.namespace_(), options.namespace_name)));
+    std::vector<std::string> served;
+    for (ActivityEngine* engine : engines_) {
+      const auto& options = engine->options();
+      if (by_id ? req.id() == NamespaceId(options.namespace_name)
+                : req.namespace_() == options.namespace_name) {
+        return call.Reply(NamespaceDescription(options.namespace_name, options.limits));
+      }
+      served.push_back(options.namespace_name);
     }
-    call.Reply(NamespaceDescription(options.namespace_name, options.limits));
+    call.Finish(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrFormat("namespace %s not found: this kiln dev serves %s (start it with "
+                        "--namespace NAME for each namespace to serve)",
+                        by_id ? req.id() : req.namespace_(), absl::StrJoin(served, ", "))));
   };
   handlers_["RecordWorkerHeartbeat"] = [this](Call& call) {
     // Accepted and not kept: kiln dev does not advertise worker_heartbeats, so SDKs do not send
     // them.
     wsv1::RecordWorkerHeartbeatRequest req;
     if (!call.Parse(req)) return;
-    absl::Status s = CheckNamespace(req.namespace_(), engine_.options().namespace_name);
+    absl::Status s =
+        CheckNamespace(req.namespace_(), EngineFor(req.namespace_()).options().namespace_name);
     if (!s.ok()) return call.Finish(internal::ToGrpcStatus(s));
     call.Reply(wsv1::RecordWorkerHeartbeatResponse());
   };
-  handlers_["StartActivityExecution"] = [&e](Call& call) {
+  handlers_["StartActivityExecution"] = [this](Call& call) {
     wsv1::StartActivityExecutionRequest req;
     if (!call.Parse(req)) return;
-    e.StartActivityExecution(std::move(req), call.Done<wsv1::StartActivityExecutionResponse>());
+    ActivityEngine& engine = EngineFor(req.namespace_());
+    engine.StartActivityExecution(std::move(req),
+                                  call.Done<wsv1::StartActivityExecutionResponse>());
   };
 
   // Long polls: held until a task or outcome arrives, the hold time ends, or the caller cancels.
@@ -263,8 +283,9 @@ void DevService::AddHandlers() {
   handlers_[#Method] = [this](Call& call) {                                                      \
     wsv1::Method##Request req;                                                                   \
     if (!call.Parse(req)) return;                                                                \
-    call.Held(engine_.Method(req, HoldUntil(call.ctx(), engine_.options().hold),                 \
-                             call.Done<wsv1::Method##Response>()));                              \
+    ActivityEngine& engine = EngineFor(req.namespace_());                                        \
+    call.Held(engine, engine.Method(req, HoldUntil(call.ctx(), engine.options().hold),           \
+                                    call.Done<wsv1::Method##Response>()));                       \
   }
   KILN_HOLD(PollActivityTaskQueue, max_task_poll_hold);
   KILN_HOLD(PollNexusTaskQueue, max_task_poll_hold);
@@ -272,7 +293,7 @@ void DevService::AddHandlers() {
   KILN_HOLD(DescribeActivityExecution, execution_poll_hold);
 #undef KILN_HOLD
 
-#define KILN_FORWARD(Method) handlers_[#Method] = Forward(e, &ActivityEngine::Method)
+#define KILN_FORWARD(Method) handlers_[#Method] = Forward(*this, &ActivityEngine::Method)
   KILN_FORWARD(RespondActivityTaskCompleted);
   KILN_FORWARD(RespondActivityTaskFailed);
   KILN_FORWARD(RespondActivityTaskCanceled);

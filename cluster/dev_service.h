@@ -16,13 +16,14 @@
 // Thread safety: gRPC calls it from its own threads; the engine is thread-safe.
 //
 //   ActivityEngine engine(options, store, clock);
-//   DevService service(engine, clock);
+//   DevService service({&engine}, clock);
 //   grpc::ServerBuilder builder;
 //   builder.RegisterCallbackGenericService(&service);
 #pragma once
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/clock.h"
@@ -44,7 +45,12 @@ inline constexpr char kUnservedHint[] =
 
 class DevService final : public grpc::CallbackGenericService {
  public:
-  DevService(ActivityEngine& engine, base::Clock& clock);
+  // `engines`: one per namespace served (the first answers requests for unknown namespaces with
+  // NOT_FOUND). Each must outlive the service.
+  DevService(std::vector<ActivityEngine*> engines, base::Clock& clock);
+
+  // The engine serving `namespace_name`, else the first.
+  ActivityEngine& EngineFor(const std::string& namespace_name) const;
 
   // The capabilities GetSystemInfo / DescribeNamespace advertise (each one implemented here).
   static wsv1::GetSystemInfoResponse SystemInfo();
@@ -69,7 +75,7 @@ class DevService final : public grpc::CallbackGenericService {
   // caller's deadline minus a margin.
   absl::Time HoldUntil(grpc::CallbackServerContext* ctx, absl::Duration max_hold) const;
 
-  ActivityEngine& engine_;
+  const std::vector<ActivityEngine*> engines_;
   base::Clock& clock_;
   // Method name (after kWorkflowServicePath) -> handler.
   absl::flat_hash_map<std::string, Handler> handlers_;

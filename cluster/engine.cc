@@ -26,6 +26,11 @@ absl::Status ActivityEngine::Recover() {
   {
     absl::MutexLock lock(&mu_);
     next_seq_ = *max_seq + 1;
+    if (options_.shared_seq) {  // raise the shared counter to at least this store's next seq
+      int64_t current = options_.shared_seq->load();
+      while (current < next_seq_ && !options_.shared_seq->compare_exchange_weak(current, next_seq_)) {
+      }
+    }
     int skipped = 0;
     int64_t cold = 0;
     const absl::Time now = Now();
@@ -70,6 +75,10 @@ absl::Status ActivityEngine::Recover() {
   }
   Commit(std::move(effects));
   return absl::OkStatus();
+}
+
+int64_t ActivityEngine::NextSeq() {
+  return options_.shared_seq ? options_.shared_seq->fetch_add(1) : next_seq_++;
 }
 
 void ActivityEngine::Commit(Effects effects) {
@@ -502,6 +511,7 @@ ActivityEngine::ResidentStats ActivityEngine::Resident() {
     stats.backlog += queue.BacklogSize();
   }
   stats.cold_timers = static_cast<int64_t>(cold_timers_.size());
+  stats.held_polls = static_cast<int64_t>(task_polls_.size() + exec_polls_.size());
   return stats;
 }
 

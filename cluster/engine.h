@@ -32,9 +32,11 @@
 //   engine.PollActivityTaskQueue(poll, clock.Now() + absl::Seconds(60), [](auto task) { ... });
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -68,6 +70,9 @@ class ActivityEngine {
     // Most backlog references a task queue holds in memory (more wait in the store), and the
     // size of one page loaded from the store. At least 1.
     int backlog_window = 512;
+    // Set when several engines (one per namespace) share one store: new runs take their seq from
+    // this counter, so that seqs stay unique in the store. Unset: the engine counts by itself.
+    std::shared_ptr<std::atomic<int64_t>> shared_seq;
   };
   // What the engine holds in memory (see the class comment).
   struct ResidentStats {
@@ -76,6 +81,7 @@ class ActivityEngine {
     int64_t window_tasks = 0;   // backlog references in all task queue windows
     int64_t backlog = 0;        // approximate backlog of all queues, windowed or not
     int64_t cold_timers = 0;    // (deadline, seq) entries of runs held only in the store
+    int64_t held_polls = 0;     // task and execution long polls being held
   };
   template <typename T>
   using Done = std::function<void(absl::StatusOr<T>)>;
@@ -227,6 +233,8 @@ class ActivityEngine {
   void EraseActivityTimer(const std::string& run_id, absl::Time at)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewRunId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The seq of a new run (Options::shared_seq when set).
+  int64_t NextSeq() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static wsv1::DescribeActivityExecutionResponse DescribeResponse(
       const ActivityState& state, const wsv1::DescribeActivityExecutionRequest& request);
   absl::Time Now() const { return clock_.Now(); }

@@ -97,7 +97,7 @@ void ActivityEngine::StartActivityExecution(wsv1::StartActivityExecutionRequest 
     if (shutting_down_) return absl::UnavailableError("kiln dev is shutting down");
     const std::string run_id = NewRunId();
     auto [it, inserted] = runs_.emplace(
-        run_id, Activity::Schedule(options_.namespace_name, request, run_id, next_seq_++, Now()));
+        run_id, Activity::Schedule(options_.namespace_name, request, run_id, NextSeq(), Now()));
     latest_run_[request.activity_id()] = run_id;
     Save(it->second, effects);
     response.set_run_id(run_id);

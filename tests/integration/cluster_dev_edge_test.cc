@@ -204,6 +204,54 @@ TEST_F(DevEdgeTest, UnservedMethodsSayWhatKilnDevServesAndWhatToUseInstead) {
   EXPECT_THAT(status.error_message(), HasSubstr("Standalone Activities only"));
 }
 
+TEST(DevServerNamespacesTest, EachNamespaceIsServedAndResumedFromOneDatabase) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("kiln-dev-ns-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  DevServerOptions options;
+  options.port = 0;
+  options.db_path = (dir / "dev.db").string();
+  options.more_namespaces = {"ml"};
+  for (int round = 0; round < 2; ++round) {  // the second round restarts on the same database
+    auto server = DevServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto stub = WorkflowService::NewStub(
+        grpc::CreateChannel((*server)->address(), grpc::InsecureChannelCredentials()));
+    for (const char* ns : {"default", "ml"}) {
+      SCOPED_TRACE(ns);
+      if (round == 0) {  // the same activity id in both namespaces
+        auto start = StartRequest("same-id");
+        start.set_namespace_(ns);
+        wsv1::StartActivityExecutionResponse started;
+        grpc::Status s = stub->StartActivityExecution(Context().get(), start, &started);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+      }
+      wsv1::CountActivityExecutionsRequest count;
+      count.set_namespace_(ns);
+      wsv1::CountActivityExecutionsResponse counted;
+      ASSERT_TRUE(stub->CountActivityExecutions(Context().get(), count, &counted).ok());
+      EXPECT_EQ(counted.count(), 1);
+      wsv1::PollActivityTaskQueueRequest poll;
+      poll.set_namespace_(ns);
+      poll.mutable_task_queue()->set_name("q");
+      wsv1::PollActivityTaskQueueResponse task;
+      if (round == 1) {  // each namespace's backlog resumed, apart
+        ASSERT_TRUE(stub->PollActivityTaskQueue(Context().get(), poll, &task).ok());
+        EXPECT_EQ(task.activity_id(), "same-id");
+      }
+    }
+    wsv1::DescribeNamespaceRequest describe;
+    describe.set_namespace_("other");
+    wsv1::DescribeNamespaceResponse described;
+    grpc::Status s = stub->DescribeNamespace(Context().get(), describe, &described);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(s.error_message(), HasSubstr("serves default, ml"));
+    (*server)->Shutdown();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
 TEST(DevServerBindTest, AnAddressNotOnThisHostIsOneClearLine) {
   DevServerOptions options;
   options.ip = "8.8.8.8";

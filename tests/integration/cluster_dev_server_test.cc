@@ -62,21 +62,13 @@ class DevServerTest : public ::testing::Test {
     if (server_) server_->Shutdown();
   }
 
-  // Waits until the server holds a poll from a worker on queue "q" (DescribeTaskQueue lists it),
-  // checking every few milliseconds; false when `timeout` passes first.
-  bool WaitForHeldPoll(absl::Duration timeout = absl::Seconds(10)) {
+  // Waits until the server holds exactly `polls` long polls, checking every few milliseconds;
+  // false when `timeout` passes first.
+  bool WaitForHeldPolls(int64_t polls, absl::Duration timeout = absl::Seconds(10)) {
     const absl::Time deadline = absl::Now() + timeout;
     while (absl::Now() < deadline) {
-      wsv1::DescribeTaskQueueRequest describe;
-      describe.set_namespace_("default");
-      describe.mutable_task_queue()->set_name("q");
-      describe.set_task_queue_type(enums::TASK_QUEUE_TYPE_ACTIVITY);
-      wsv1::DescribeTaskQueueResponse queue;
-      if (stub_->DescribeTaskQueue(Context().get(), describe, &queue).ok() &&
-          queue.pollers_size() > 0) {
-        return true;
-      }
-      absl::SleepFor(absl::Milliseconds(5));  // re-check interval, not a synchronization
+      if (server_->engine().Resident().held_polls == polls) return true;
+      absl::SleepFor(absl::Milliseconds(2));  // re-check interval, not a synchronization
     }
     return false;
   }
@@ -145,7 +137,7 @@ TEST_F(DevServerTest, ShutdownWorkerCompletesItsHeldPoll) {
     auto ctx = Context(absl::Seconds(70));
     return std::make_pair(stub_->PollActivityTaskQueue(ctx.get(), PollRequest(), &task), task);
   });
-  ASSERT_TRUE(WaitForHeldPoll()) << "the poll was not held within 10 s";
+  ASSERT_TRUE(WaitForHeldPolls(1)) << "the poll was not held within 10 s";
   wsv1::ShutdownWorkerRequest shutdown;
   shutdown.set_namespace_("default");
   shutdown.set_identity("w1");
@@ -166,10 +158,13 @@ TEST_F(DevServerTest, CancelledPollDoesNotSwallowATask) {
   const auto request = PollRequest();
   stub_->async()->PollActivityTaskQueue(&cancelled, &request, &unused,
                                         [&](grpc::Status s) { cancelled_status.set_value(s); });
-  const bool held = WaitForHeldPoll();
+  const bool held = WaitForHeldPolls(1);
   cancelled.TryCancel();  // also when not held: the call must end before this test returns
   EXPECT_EQ(cancelled_status.get_future().get().error_code(), grpc::StatusCode::CANCELLED);
   ASSERT_TRUE(held) << "the poll was not held within 10 s";
+  // The client's cancel reaches the server asynchronously (RST_STREAM): the task must be started
+  // only once the server has withdrawn the poll, or it is handed to the cancelled call.
+  ASSERT_TRUE(WaitForHeldPolls(0)) << "the cancelled poll was still held after 10 s";
   wsv1::StartActivityExecutionResponse started;
   ASSERT_TRUE(stub_->StartActivityExecution(Context().get(), StartRequest("a-1"), &started).ok());
   wsv1::PollActivityTaskQueueResponse task;

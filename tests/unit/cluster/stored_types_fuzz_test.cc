@@ -22,6 +22,9 @@
 #include "gtest/gtest.h"
 #include "tests/unit/cluster/test_requests.h"
 
+// The libFuzzer entry point (request_fuzz_target.cc), fed generated inputs below.
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+
 namespace kiln::cluster {
 namespace {
 
@@ -322,6 +325,27 @@ TEST(StoredTypesFuzzTest, WhateverTheEngineAcknowledgesReadsBack) {
   }
   // The generator does reach the interesting case: failures with causes that were accepted.
   EXPECT_GT(acknowledged_failures, 0);
+}
+
+TEST(StoredTypesFuzzTest, TheLibFuzzerEntryPointTakesGeneratedAndDamagedRequests) {
+  google::protobuf::LogSilencer quiet;
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+    Generator gen(seed * 104729);
+    std::unique_ptr<Message> request;
+    const uint8_t kind = static_cast<uint8_t>(gen.Pick(4));
+    switch (kind) {
+      case 0: request = std::make_unique<wsv1::StartActivityExecutionRequest>(); break;
+      case 1: request = std::make_unique<wsv1::RespondActivityTaskFailedRequest>(); break;
+      case 2: request = std::make_unique<wsv1::RespondActivityTaskCompletedRequest>(); break;
+      default: request = std::make_unique<wsv1::RecordActivityTaskHeartbeatRequest>(); break;
+    }
+    gen.Fill(*request, 3);
+    std::string input(1, static_cast<char>(kind));
+    input += request->SerializeAsString();
+    if (gen.Chance(30) && input.size() > 1) input[1 + gen.Pick(static_cast<int>(input.size() - 1))] ^= 0x5a;
+    // Aborts (failing this test binary) when something acknowledged does not read back.
+    EXPECT_EQ(LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size()), 0);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,238 @@
+// The real `kiln dev` binary: it starts on a database with an unreadable run (reported with its
+// run id, quarantined, skipped), takes `temporal server start-dev`'s flag names, and says in one
+// line why it cannot listen on an address or port.
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cluster/sqlite_task_store.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "temporal/api/workflowservice/v1/service.grpc.pb.h"
+
+namespace {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A temp directory removed with this object.
+class TempDir {
+ public:
+  TempDir()
+      : path_(std::filesystem::temp_directory_path() /
+              ("kiln-dev-flags-" + std::to_string(getpid()) + "-" + std::to_string(++count_))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  static inline int count_ = 0;
+  std::filesystem::path path_;
+};
+
+// `kiln dev ARGS` as a child: stdout read line by line, stderr kept in a file. Killed (by pid)
+// when destroyed, and by the kernel if the test binary dies.
+class KilnDev {
+ public:
+  KilnDev(const std::vector<std::string>& args, const std::string& stderr_path) {
+    int out[2];
+    if (pipe(out) != 0) return;
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      dup2(out[1], STDOUT_FILENO);
+      const int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(err, STDERR_FILENO);
+      close(out[0]);
+      close(out[1]);
+      std::vector<char*> argv = {const_cast<char*>(KILN_BINARY), const_cast<char*>("dev")};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(KILN_BINARY, argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    stdout_ = fdopen(out[0], "r");
+    char line[512];
+    // Blocks until the listening line, or EOF when kiln dev exits first.
+    if (stdout_ != nullptr && std::fgets(line, sizeof(line), stdout_) != nullptr) line_ = line;
+    std::smatch m;
+    if (std::regex_search(line_, m, std::regex(R"(:(\d+) namespace=)"))) port_ = std::stoi(m[1]);
+  }
+  ~KilnDev() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_ != nullptr) fclose(stdout_);
+  }
+  // Sends `signal` (0: none, it is exiting by itself) and returns the wait status.
+  int Stop(int signal) {
+    if (signal != 0) kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return status;
+  }
+  const std::string& line() const { return line_; }
+  int port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  FILE* stdout_ = nullptr;
+  std::string line_;
+  int port_ = 0;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string RunId(int seq) { return absl::StrCat("00000000-0000-4000-8000-00000000000", seq); }
+
+TEST(KilnDevFlagsProcessTest, StartsOnADatabaseWithAnUnreadableRunAndQuarantinesIt) {
+  TempDir dir;
+  const std::string db = dir / "dev.db";
+  {  // a database as kiln dev writes it
+    auto store = kiln::cluster::SqliteTaskStore::Open(db);
+    ASSERT_TRUE(store.ok()) << store.status();
+  }
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  const std::string plant = absl::StrCat(
+      "INSERT INTO activity_runs(seq, run_id, namespace, activity_id, activity_type, task_queue, "
+      "status, state, priority, backlog) VALUES(7, '", RunId(7),
+      "', 'default', 'broken', 'work', 'q', 1, X'FFFFFFFF0A', 3, 1);");
+  ASSERT_EQ(sqlite3_exec(handle, plant.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(handle);
+
+  const std::string log = dir / "stderr.txt";
+  KilnDev dev({"--port", "0", "--db-filename", db, "--log-level", "warn"}, log);
+  ASSERT_GT(dev.port(), 0) << "kiln dev did not start: " << ReadFile(log);
+  // It serves: the unreadable run is skipped, not DATA_LOSS.
+  auto stub = wsv1::WorkflowService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", dev.port()), grpc::InsecureChannelCredentials()));
+  wsv1::ListActivityExecutionsRequest list;
+  list.set_namespace_("default");
+  wsv1::ListActivityExecutionsResponse listed;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status status = stub->ListActivityExecutions(&ctx, list, &listed);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(listed.executions_size(), 0);
+  const int exit_status = dev.Stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0) << exit_status;
+
+  // Reported with its id and what to do.
+  const std::string errors = ReadFile(log);
+  EXPECT_THAT(errors, HasSubstr(RunId(7)));
+  EXPECT_THAT(errors, HasSubstr("activity broken"));
+  EXPECT_THAT(errors, HasSubstr("activity_runs_quarantine"));
+  // Moved, whole, to the quarantine table.
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  int quarantined = -1;
+  sqlite3_exec(
+      handle, "SELECT COUNT(*) FROM activity_runs_quarantine WHERE seq = 7 AND length(state) = 5",
+      [](void* out, int, char** values, char**) {
+        *static_cast<int*>(out) = std::atoi(values[0]);
+        return 0;
+      },
+      &quarantined, nullptr);
+  int left = -1;
+  sqlite3_exec(
+      handle, "SELECT COUNT(*) FROM activity_runs WHERE seq = 7",
+      [](void* out, int, char** values, char**) {
+        *static_cast<int*>(out) = std::atoi(values[0]);
+        return 0;
+      },
+      &left, nullptr);
+  sqlite3_close(handle);
+  EXPECT_EQ(quarantined, 1);
+  EXPECT_EQ(left, 0);
+
+  // And the next start is quiet: nothing left to quarantine.
+  KilnDev again({"--port", "0", "--db", db, "--log-level", "warn"}, log);
+  ASSERT_GT(again.port(), 0) << ReadFile(log);
+  again.Stop(SIGTERM);
+  EXPECT_THAT(ReadFile(log), Not(HasSubstr("quarantine")));
+}
+
+TEST(KilnDevFlagsProcessTest, TakesStartDevFlagNamesAndServesEachNamespace) {
+  TempDir dir;
+  const std::string log = dir / "stderr.txt";
+  KilnDev dev({"--ip", "127.0.0.1", "--port", "0", "--db-filename", ":memory:", "--namespace",
+               "default", "--namespace", "ml", "--log-level", "never"},
+              log);
+  ASSERT_GT(dev.port(), 0) << ReadFile(log);
+  EXPECT_THAT(dev.line(), HasSubstr("namespace=default,ml db=:memory:"));
+  auto stub = wsv1::WorkflowService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", dev.port()), grpc::InsecureChannelCredentials()));
+  for (const char* ns : {"default", "ml"}) {
+    wsv1::DescribeNamespaceRequest describe;
+    describe.set_namespace_(ns);
+    wsv1::DescribeNamespaceResponse described;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stub->DescribeNamespace(&ctx, describe, &described).ok()) << ns;
+  }
+  dev.Stop(SIGTERM);
+}
+
+TEST(KilnDevFlagsProcessTest, AnAddressItCannotBindIsOneClearLine) {
+  TempDir dir;
+  const std::string log = dir / "stderr.txt";
+  KilnDev dev({"--ip", "8.8.8.8", "--db", ":memory:"}, log);
+  EXPECT_EQ(dev.port(), 0);
+  const int status = dev.Stop(0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  const std::string errors = ReadFile(log);
+  EXPECT_THAT(errors, HasSubstr("cannot bind 8.8.8.8:7233: address not available on this host; "
+                                "use 127.0.0.1 or an address of this machine"));
+  EXPECT_THAT(errors, Not(HasSubstr("another kiln dev")));
+  EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
+}
+
+TEST(KilnDevFlagsProcessTest, OutOfRangePortsAreRefusedAndHelpNamesTheDefaults) {
+  TempDir dir;
+  const std::string log = dir / "stderr.txt";
+  KilnDev dev({"--port", "99999", "--db", ":memory:"}, log);
+  EXPECT_EQ(dev.port(), 0);
+  const int status = dev.Stop(0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_THAT(ReadFile(log), HasSubstr("99999"));
+
+  const std::string out = dir / "help.txt";
+  const std::string command = absl::StrCat(KILN_BINARY, " dev --help > ", out, " 2>&1");
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const std::string text = ReadFile(out);
+  EXPECT_THAT(text, HasSubstr("--db-filename"));
+  EXPECT_THAT(text, HasSubstr("keeps nothing unless given --db-filename"));
+}
+
+}  // namespace
