@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
+#include "cli/gpus_worker.h"
 #include "executor/gpu_worker_runtime.h"
 #include "executor/worker_config.h"
 #include "gpu/capacity_ledger.h"
@@ -27,6 +28,7 @@ struct GpusFlags {
   std::vector<std::string> task_queues;
   std::string host_id;
   std::string config_file;  // Kiln worker settings (executor/worker_config.h)
+  GpusWorkerRequest worker;  // --worker: a running worker's live state (cli/gpus_worker.h)
   // What `kiln worker` would give each device: its defaults, then the file's [gpu] settings.
   gpu::CapacityOptions capacity = executor::GpuWorkerOptions{}.capacity;
 };
@@ -231,7 +233,28 @@ void AddGpusCommand(CommandRegistry& registry, QueuePlanHook queue_plan) {
                   "Kiln worker settings file (TOML, docs/CONFIG.md; env KILN_CONFIG_FILE): its "
                   "[gpu] simulate and tags, task_queues and host_id apply unless given as flags")
       ->envname(executor::kConfigFileEnv);
+  sub->add_option("--worker", flags->worker.worker,
+                  "Show the live GPU state of a running kiln worker instead: HOST:PORT of its "
+                  "--metrics-port (e.g. 127.0.0.1:9464)");
+  sub->add_option("--drain", flags->worker.drain,
+                  "With --worker: stop giving device N new work (running activities finish)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--undrain", flags->worker.undrain,
+                  "With --worker: return device N (drained or unhealthy) to service; its queues "
+                  "poll again without a worker restart")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--reason", flags->worker.reason,
+                  "With --drain/--undrain: why, recorded in the worker's log and device state");
   registry.Add(sub, [flags, queue_plan, sub] {
+    if (!flags->worker.worker.empty()) {
+      flags->worker.output = flags->output;
+      return RunGpusOnWorker(flags->worker);
+    }
+    if (flags->worker.drain >= 0 || flags->worker.undrain >= 0) {
+      std::cerr << "kiln gpus: --drain and --undrain act on a running worker: add --worker "
+                   "HOST:PORT (its --metrics-port)\n";
+      return kExitUsage;
+    }
     if (absl::Status s = ApplyConfigFile(*sub, *flags); !s.ok()) {
       std::cerr << "kiln gpus: " << s.message() << "\n";
       return kExitUsage;

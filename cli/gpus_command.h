@@ -4,6 +4,9 @@
 //   kiln gpus [--output text|json] [--simulate-gpus SPEC] [--gpu-tag 'NAME: EXPR']...
 //             [--config kiln-worker.toml]
 //             [--task-queue Q]... [--host-id H]
+//   kiln gpus --worker HOST:PORT [--drain N | --undrain N [--reason TEXT]]
+//             a running worker's live device states; drain or return a device to service
+//             (cli/gpus_worker.h)
 //
 // The queue listing belongs to routing/: AddGpusCommand takes it as a hook, so cli/main.cc
 // wires routing's plan in without this file knowing how queues are named.

@@ -18,6 +18,7 @@
 #include "client/env_config.h"
 #include "client/grpc_temporal_client.h"
 #include "executor/diagnostic_activities.h"
+#include "executor/gpu_admin.h"
 #include "executor/gpu_worker_runtime.h"
 #include "executor/metrics/gpu_collector.h"
 #include "executor/metrics/health.h"
@@ -218,8 +219,11 @@ int RunWorker(const WorkerFlags& flags) {
       gpu_metrics = std::make_unique<executor::metrics::GpuCollector>(
           registry, (*gpus)->slots(), (*gpus)->devices(), (*gpus)->health());
     }
+    // GET /gpus and the loopback-only drain/undrain (and simulated fault) calls that `kiln gpus
+    // --worker` uses (executor/gpu_admin.h).
     auto server = executor::metrics::MetricsServer::Start(registry, flags.metrics_address,
-                                                          flags.metrics_port, readiness);
+                                                          flags.metrics_port, readiness,
+                                                          executor::GpuAdminRoutes(**gpus));
     if (!server.ok()) return ReportError(server.status());
     metrics_server = *std::move(server);
   }

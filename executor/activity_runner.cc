@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "executor/device_failures.h"
 #include "payload/failure_converter.h"
 #include "spdlog/spdlog.h"
 
@@ -66,8 +67,9 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
                          SlotPermit permit) {
   ActivityInfo info = ActivityInfoFromTask(task, task_queue, deps_.timers->clock().Now());
   std::shared_ptr<const ActivityDefinition> definition = deps_.registry->Find(info.activity_type);
-  permit.MarkUsed({info.activity_type, info.activity_id,
-                   definition ? definition->needs : ResourceNeeds::None()});
+  absl::Status usable = permit.TryMarkUsed(
+      {info.activity_type, info.activity_id, definition ? definition->needs : ResourceNeeds::None()});
+  if (!usable.ok()) return ReportDeviceUnavailable(info, std::move(permit), usable);
   metrics::WorkerMetrics::ActivityHandles handles;
   if (deps_.metrics) {
     handles = deps_.metrics->ForActivity(task_queue, info.activity_type);
@@ -100,10 +102,18 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
       });
   activity->context->set_device(activity->permit.device());
   activity->context->set_needs(activity->definition->needs);
+  std::optional<std::string> device_fault;
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_[token] = activity;
+    // Its device failed after the slot was taken but before CancelOnDevice could see it.
+    if (const auto& device = activity->context->device()) {
+      if (auto it = faulted_devices_.find(device->index); it != faulted_devices_.end()) {
+        device_fault = it->second;
+      }
+    }
   }
+  if (device_fault) activity->context->Cancel(CancelReason::kDeviceFault, *device_fault);
   std::weak_ptr<ActivityRunner> self = weak_from_this();
   deps_.heartbeats->Track(token, heartbeat_timeout, [self, token](HeartbeatSignal signal) {
     if (auto runner = self.lock()) runner->OnSignal(token, signal);
@@ -130,6 +140,20 @@ void ActivityRunner::ReportUnknownType(const ActivityInfo& info, SlotPermit perm
   request.set_task_token(info.task_token);
   *request.mutable_failure() = payload::ApplicationErrorToFailure(
       ApplicationError(message, "NotFoundError"), *deps_.converter);
+  deps_.reporter->Failed(std::move(request), Label(info));
+  permit.Release();
+}
+
+void ActivityRunner::ReportDeviceUnavailable(const ActivityInfo& info, SlotPermit permit,
+                                             const absl::Status& why) {
+  std::optional<AssignedDevice> device = permit.device();
+  wsv1::RespondActivityTaskFailedRequest request;
+  request.set_task_token(info.task_token);
+  *request.mutable_failure() = payload::ApplicationErrorToFailure(
+      DeviceUnavailableError(info.task_queue, device.value_or(AssignedDevice{}),
+                             std::string(why.message())),
+      *deps_.converter);
+  spdlog::warn("{} not run: {}", Label(info), request.failure().message());
   deps_.reporter->Failed(std::move(request), Label(info));
   permit.Release();
 }
@@ -184,9 +208,8 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     spdlog::debug("{} completed", activity->label);
     RecordOutcome(*activity, false, false);
     deps_.reporter->Completed(std::move(request), activity->label);
-  } else if (honoured_cancel && (reason == CancelReason::kRequested ||
-                                 reason == CancelReason::kPaused ||
-                                 reason == CancelReason::kReset)) {
+  } else if (honoured_cancel &&
+             (reason == CancelReason::kRequested || reason == CancelReason::kReset)) {
     wsv1::RespondActivityTaskCanceledRequest request;
     request.set_task_token(token);
     spdlog::info("{} cancelled ({})", activity->label, CancelReasonName(reason));
@@ -197,13 +220,17 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     request.set_task_token(token);
     if (honoured_cancel && reason == CancelReason::kWorkerShutdown) {
       *request.mutable_failure() = ShutdownFailure();
+    } else if (honoured_cancel && reason == CancelReason::kPaused) {
+      // A paused activity ends its attempt with a failure, as the SDKs do: the server then holds
+      // it as PAUSED until unpaused. A cancellation would leave it waiting in PAUSE_REQUESTED.
+      *request.mutable_failure() = payload::ApplicationErrorToFailure(
+          ApplicationError("Activity paused", "ActivityPause"), *deps_.converter);
     } else if (reason == CancelReason::kDeviceFault || device_broken) {
       std::string why = reason == CancelReason::kDeviceFault
                             ? ctx.cancellation().Reason().value_or("device fault")
                             : *device_broken;
       *request.mutable_failure() = payload::ApplicationErrorToFailure(
-          ApplicationError(why + "; the activity may be retried on another device", "DeviceFault")
-              .WithDetails(ctx.device() ? ctx.device()->uuid : std::string(), why),
+          DeviceFaultError(ctx.info().task_queue, ctx.device().value_or(AssignedDevice{}), why),
           *deps_.converter);
     } else if (honoured_cancel && reason == CancelReason::kTimedOut) {
       *request.mutable_failure() = payload::ApplicationErrorToFailure(
@@ -292,20 +319,26 @@ int ActivityRunner::CancelOnDevice(int index, const std::string& uuid, const std
   std::vector<std::shared_ptr<Activity>> on_device;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    faulted_devices_[index] = "gpu" + std::to_string(index) + " (" + uuid + ") failed: " + reason;
     for (auto& [token, activity] : running_) {
       const auto& device = activity->context->device();
       if (device && device->index == index) on_device.push_back(activity);
     }
   }
   int cancelled = 0;
+  const std::string why = "gpu" + std::to_string(index) + " (" + uuid + ") failed: " + reason;
   for (auto& activity : on_device) {
-    std::string why = "gpu" + std::to_string(index) + " (" + uuid + ") failed: " + reason;
     if (activity->context->Cancel(CancelReason::kDeviceFault, why)) {
       spdlog::warn("{} cancelled: {}", activity->label, why);
       ++cancelled;
     }
   }
   return cancelled;
+}
+
+void ActivityRunner::ClearDeviceFault(int index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  faulted_devices_.erase(index);
 }
 
 void ActivityRunner::AbandonAll() {

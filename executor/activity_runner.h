@@ -11,8 +11,11 @@
 //   cancelled by the local safety timeout    -> Failed, type "LocalTimeout"
 //   the server answered a heartbeat NOT_FOUND -> nothing (the task is gone; as the TS SDK)
 //   no CUDA stream for a real device         -> Failed, retryable, type "GpuUnavailable"
+//   its device failed while it ran           -> Failed, retryable, type "DeviceFault"
 //   its CUDA work hit a sticky error          -> the device is drained (as a fatal Xid); Failed,
 //     (ctx.gpu().sticky_error())                 retryable, type "DeviceFault"
+//   its device was drained before it started  -> Failed, retryable, type "DeviceUnavailable";
+//                                              the body never runs
 //   unregistered activity type               -> Failed, retryable, type "NotFoundError", listing
 //                                              the registered types; the worker goes on
 //
@@ -87,8 +90,12 @@ class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
   void CancelAll(CancelReason reason);
   // Cancels the activities running on device `index` (kDeviceFault): each fails as retryable
   // (type "DeviceFault") with `uuid` and `reason` in the failure message and details, unless
-  // it completes first. Returns how many were cancelled.
+  // it completes first. Activities that take a slot on the device later (in the race with the
+  // drain) are cancelled as they start, until ClearDeviceFault(index). Returns how many were
+  // cancelled. The failure message says what to do (executor/device_failures.h).
   int CancelOnDevice(int index, const std::string& uuid, const std::string& reason);
+  // Device `index` is back in service: activities placed on it run again.
+  void ClearDeviceFault(int index);
   // Reports every activity still running as failed ("WorkerShutdown") and releases its slot;
   // what its body returns later is ignored. For the end of shutdown.
   void AbandonAll();
@@ -99,6 +106,10 @@ class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
   struct Activity;
 
   void ReportUnknownType(const ActivityInfo& info, SlotPermit permit);
+  // The permit's device was drained before the task could take it: fail the task back
+  // (retryable "DeviceUnavailable") without running it.
+  void ReportDeviceUnavailable(const ActivityInfo& info, SlotPermit permit,
+                               const absl::Status& why);
   void Execute(std::shared_ptr<Activity> activity);
   void Finish(const std::shared_ptr<Activity>& activity,
               ActivityFuture<payload::Payloads>::Result result);
@@ -113,6 +124,7 @@ class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
   mutable std::mutex mu_;
   std::condition_variable idle_;
   std::map<std::string, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
+  std::map<int, std::string> faulted_devices_ ABSL_GUARDED_BY(mu_);  // index -> why
 };
 
 }  // namespace kiln::executor

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "executor/worker.h"
@@ -54,6 +56,7 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
   }
   std::unique_ptr<GpuWorkerRuntime> runtime(new GpuWorkerRuntime());
   if (gpu_options.provider != nullptr) {
+    runtime->fake_ = dynamic_cast<gpu::FakeDeviceProvider*>(gpu_options.provider.get());
     runtime->provider_ = std::move(gpu_options.provider);
   } else if (!gpu_options.simulate.empty()) {
     auto fake = gpu::FakeDeviceProvider::FromSpec(gpu_options.simulate);
@@ -61,6 +64,7 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
       return absl::InvalidArgumentError("--simulate-gpus: " + std::string(fake.status().message()));
     }
     if (absl::Status s = ScheduleFaults(gpu_options.simulate_faults, **fake); !s.ok()) return s;
+    runtime->fake_ = fake->get();
     runtime->provider_ = *std::move(fake);
   } else if (!gpu_options.simulate_faults.empty()) {
     return absl::InvalidArgumentError("--simulate-gpu-fault needs --simulate-gpus");
@@ -109,9 +113,17 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
   std::weak_ptr<DeviceSlotSupplier> weak_slots = runtime->slots_;
   std::atomic<Worker*>* worker = &runtime->worker_;
   runtime->health_->AddListener([weak_slots, worker](const gpu::HealthChange& change) {
-    if (change.current.state == gpu::HealthState::kHealthy) return;
-    spdlog::error("gpu{} {} is {}: {}; draining it (its queues stop polling)", change.index,
-                  change.uuid, gpu::HealthStateName(change.current.state), change.current.reason);
+    if (change.current.state == gpu::HealthState::kHealthy) {
+      spdlog::warn("gpu{} {} is back in service: its queues poll again", change.index,
+                   change.uuid);
+      if (Worker* w = worker->load()) w->DeviceRestored(change.index);
+      if (auto slots = weak_slots.lock()) slots->ReopenDevice(change.index);
+      return;
+    }
+    spdlog::error("gpu{} {} is {}: {}; draining it (its waiting polls are withdrawn and its "
+                  "queues stop polling)",
+                  change.index, change.uuid, gpu::HealthStateName(change.current.state),
+                  change.current.reason);
     if (auto slots = weak_slots.lock()) {
       slots->CloseDevice(change.index, absl::UnavailableError(change.current.reason));
     }
@@ -128,6 +140,43 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
 }
 
 GpuWorkerRuntime::~GpuWorkerRuntime() { Stop(); }
+
+absl::StatusOr<const gpu::DeviceInfo*> GpuWorkerRuntime::Find(int index) const {
+  std::vector<std::string> known;
+  for (const gpu::DeviceInfo& d : inventory_.devices) {
+    if (d.index == index) return &d;
+    known.push_back("gpu" + std::to_string(d.index));
+  }
+  return absl::NotFoundError(absl::StrCat("no gpu", index, " on this worker; it has [",
+                                          absl::StrJoin(known, ", "), "]"));
+}
+
+absl::Status GpuWorkerRuntime::Drain(int index, const std::string& reason) {
+  absl::StatusOr<const gpu::DeviceInfo*> d = Find(index);
+  if (!d.ok()) return d.status();
+  health_->Drain((*d)->uuid, reason);
+  return absl::OkStatus();
+}
+
+absl::Status GpuWorkerRuntime::Restore(int index, const std::string& reason) {
+  absl::StatusOr<const gpu::DeviceInfo*> d = Find(index);
+  if (!d.ok()) return d.status();
+  health_->Restore((*d)->uuid, reason);
+  return absl::OkStatus();
+}
+
+absl::Status GpuWorkerRuntime::InjectFault(int index, int xid) {
+  if (fake_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "faults can be injected only into simulated devices (kiln worker --simulate-gpus)");
+  }
+  absl::StatusOr<const gpu::DeviceInfo*> d = Find(index);
+  if (!d.ok()) return d.status();
+  fake_->InjectFault(gpu::DeviceFault::Xid((*d)->uuid, xid));
+  // Delivered on this thread, so the drain has happened when this returns.
+  fake_->DeliverDueFaults();
+  return absl::OkStatus();
+}
 
 void GpuWorkerRuntime::Stop() {
   if (monitor_) monitor_->Stop();

@@ -8,8 +8,12 @@
 //   admission     a DeviceSlotSupplier reserving device capacity (slots, declared memory)
 //                 before each poll of a GPU queue (executor/device_slot_supplier.h)
 //   health/drain  a HealthMonitor feeds a HealthTracker; a device that turns unhealthy or is
-//                 drained takes no new work, and an unhealthy device's running activities are
+//                 drained takes no new work: its waiting long polls are withdrawn at once
+//                 (DeviceSlotSupplier::CloseDevice), a task a poll still returns is failed back
+//                 "DeviceUnavailable" unrun, and an unhealthy device's running activities are
 //                 cancelled (Worker::CancelActivitiesOnDevice)
+//   restore       Restore(index) (an operator's decision: `kiln gpus --worker ... --undrain N`)
+//                 returns a drained or unhealthy device to service without a restart
 //
 // Without devices the runtime changes nothing in WorkerOptions: the worker serves CPU queues.
 //
@@ -39,6 +43,7 @@
 #include "executor/worker_options.h"
 #include "gpu/capacity_ledger.h"
 #include "gpu/device_provider.h"
+#include "gpu/fake_device_provider.h"
 #include "gpu/health.h"
 #include "gpu/tag_rule.h"
 
@@ -82,6 +87,15 @@ class GpuWorkerRuntime {
   // Stops health monitoring and detaches from the worker. Idempotent; the destructor calls it.
   void Stop();
 
+  // Operator controls, by device index (any thread). NotFound for an unknown index.
+  // Drain: no new work on the device; running activities finish.
+  absl::Status Drain(int index, const std::string& reason);
+  // Back in service: draining or unhealthy -> healthy; its queues poll again.
+  absl::Status Restore(int index, const std::string& reason);
+  // Simulated devices only (FailedPrecondition otherwise): delivers Xid `xid` on the device
+  // through the health monitor, the path a real NVML event takes.
+  absl::Status InjectFault(int index, int xid);
+
   const gpu::Inventory& inventory() const { return inventory_; }
   const std::vector<gpu::DeviceInfo>& devices() const { return inventory_.devices; }
   bool simulated() const { return simulated_; }
@@ -93,7 +107,11 @@ class GpuWorkerRuntime {
  private:
   GpuWorkerRuntime() = default;
 
+  // The device with `index`, or NotFound naming the known ones.
+  absl::StatusOr<const gpu::DeviceInfo*> Find(int index) const;
+
   std::unique_ptr<gpu::DeviceProvider> provider_;
+  gpu::FakeDeviceProvider* fake_ = nullptr;  // provider_, when devices are simulated
   gpu::Inventory inventory_;
   bool simulated_ = false;
   std::shared_ptr<DeviceSlotSupplier> slots_;

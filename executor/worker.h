@@ -69,6 +69,8 @@ class Worker {
   int CancelActivitiesOnDevice(int index, const std::string& uuid, const std::string& reason) {
     return runner_->CancelOnDevice(index, uuid, reason);
   }
+  // GPU `index` is back in service: activities placed on it run again. Any thread.
+  void DeviceRestored(int index) { runner_->ClearDeviceFault(index); }
 
   // The task queues polled (after Start()).
   std::vector<std::string> task_queues() const;

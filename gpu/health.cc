@@ -75,8 +75,12 @@ void HealthTracker::Drain(const std::string& uuid, const std::string& reason) {
   Transition(uuid, HealthState::kDraining, reason);
 }
 
-void HealthTracker::Transition(const std::string& uuid, HealthState to,
-                               const std::string& reason) {
+bool HealthTracker::Restore(const std::string& uuid, const std::string& reason) {
+  return Transition(uuid, HealthState::kHealthy, reason, /*restore=*/true);
+}
+
+bool HealthTracker::Transition(const std::string& uuid, HealthState to, const std::string& reason,
+                               bool restore) {
   // Holding notify_mu_ across the state change and the callbacks keeps listener order equal to
   // transition order without calling listeners under mu_.
   std::lock_guard<std::mutex> notify_lock(notify_mu_);
@@ -87,11 +91,12 @@ void HealthTracker::Transition(const std::string& uuid, HealthState to,
     auto it = devices_.find(uuid);
     if (it == devices_.end()) {
       spdlog::warn("gpu health: ignoring '{}' for unknown device {}", reason, uuid);
-      return;
+      return false;
     }
     DeviceHealth& health = it->second.health;
-    if (health.state == HealthState::kUnhealthy) return;  // sticky: first fault wins
-    if (health.state == to) return;                       // e.g. drained twice
+    // Sticky: the first fault wins until an operator restores the device.
+    if (health.state == HealthState::kUnhealthy && !restore) return false;
+    if (health.state == to) return false;  // e.g. drained twice
     change.uuid = uuid;
     change.index = it->second.index;
     change.previous = health;
@@ -101,10 +106,14 @@ void HealthTracker::Transition(const std::string& uuid, HealthState to,
   }
   if (to == HealthState::kUnhealthy) {
     spdlog::error("gpu{} {} is unhealthy and drained: {}", change.index, uuid, reason);
+  } else if (to == HealthState::kHealthy) {
+    spdlog::warn("gpu{} {} is back in service (was {}: {}): {}", change.index, uuid,
+                 HealthStateName(change.previous.state), change.previous.reason, reason);
   } else {
     spdlog::warn("gpu{} {} is {}: {}", change.index, uuid, HealthStateName(to), reason);
   }
   for (const Listener& listener : listeners) listener(change);
+  return true;
 }
 
 DeviceHealth HealthTracker::Get(const std::string& uuid) const {

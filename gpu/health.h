@@ -86,8 +86,10 @@ struct HealthChange {
 };
 
 // Per-device health, driven by faults and operator drains.
-// Transitions: healthy -> draining (Drain) ; healthy|draining -> unhealthy (fatal fault).
-// Unhealthy is sticky for the life of the process. Benign application Xids change nothing.
+// Transitions: healthy -> draining (Drain) ; healthy|draining -> unhealthy (fatal fault) ;
+// draining|unhealthy -> healthy (Restore: only an operator's explicit decision).
+// Unhealthy is sticky until restored: later faults and drains keep the first reason. Benign
+// application Xids change nothing.
 class HealthTracker final : public HealthSink {
  public:
   using Listener = std::function<void(const HealthChange&)>;
@@ -101,6 +103,11 @@ class HealthTracker final : public HealthSink {
 
   // Operator/shutdown drain: healthy -> draining. No-op for unknown or already unhealthy devices.
   void Drain(const std::string& uuid, const std::string& reason);
+
+  // Operator's return to service: draining|unhealthy -> healthy, with `reason` (e.g. "returned
+  // to service by the operator"). No-op for unknown or healthy devices. Returns true when the
+  // device changed state.
+  bool Restore(const std::string& uuid, const std::string& reason);
 
   // Current health; NotFound-like default (unhealthy, "unknown device") for unknown UUIDs.
   DeviceHealth Get(const std::string& uuid) const;
@@ -119,7 +126,9 @@ class HealthTracker final : public HealthSink {
     int index = 0;
     DeviceHealth health;
   };
-  void Transition(const std::string& uuid, HealthState to, const std::string& reason);
+  // Returns true when the state changed. `restore`: may leave unhealthy.
+  bool Transition(const std::string& uuid, HealthState to, const std::string& reason,
+                  bool restore = false);
 
   const XidPolicy policy_;
   base::Clock& clock_;

@@ -19,7 +19,7 @@ struct MetricsServer::Impl {
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     std::shared_ptr<Registry> registry, const std::string& address, int port,
-    std::shared_ptr<const Readiness> readiness) {
+    std::shared_ptr<const Readiness> readiness, std::vector<HttpRoute> routes) {
   if (registry == nullptr) return absl::InvalidArgumentError("metrics server needs a registry");
   if (port < 0 || port > 65535) {
     return absl::InvalidArgumentError(
@@ -44,6 +44,24 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     response.status = report.ready ? 200 : 503;
     response.set_content(report.ToJson(), "application/json");
   });
+  for (HttpRoute& route : routes) {
+    auto handle = [handler = std::move(route.handler), method = route.method](
+                      const httplib::Request& request, httplib::Response& response) {
+      HttpRequest in{.method = method, .path = request.path};
+      for (const auto& match : request.matches) in.matches.push_back(match);
+      for (const auto& [key, value] : request.params) in.params[key] = value;
+      in.from_loopback = request.remote_addr == "127.0.0.1" || request.remote_addr == "::1" ||
+                         request.remote_addr == "::ffff:127.0.0.1";
+      HttpReply out = handler(in);
+      response.status = out.status;
+      response.set_content(out.body, out.content_type);
+    };
+    if (route.method == "POST") {
+      impl->server.Post(route.pattern, std::move(handle));
+    } else {
+      impl->server.Get(route.pattern, std::move(handle));
+    }
+  }
   // httplib's default sets SO_REUSEPORT, which lets a second process bind a busy port and
   // silently share it; SO_REUSEADDR alone still allows a quick restart.
   impl->server.set_socket_options([](socket_t sock) {

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "executor/metrics/health.h"
+#include "executor/metrics/http_route.h"
 #include "executor/metrics/registry.h"
 
 namespace kiln::executor::metrics {
@@ -29,10 +30,10 @@ class MetricsServer {
   // Binds `address`:`port` (port 0: a free port) and starts serving. Errors: InvalidArgument
   // for a port outside 0..65535 or a null registry; Unavailable when the address can't be bound
   // (in use, or not an address of this host). Without `readiness`, /readyz answers 503 (nothing
-  // vouches for readiness); /healthz answers either way.
+  // vouches for readiness); /healthz answers either way. `routes` are served too (http_route.h).
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       std::shared_ptr<Registry> registry, const std::string& address, int port,
-      std::shared_ptr<const Readiness> readiness = nullptr);
+      std::shared_ptr<const Readiness> readiness = nullptr, std::vector<HttpRoute> routes = {});
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -16,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "httplib.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
@@ -55,6 +57,12 @@ class KilnProcess {
     if (stdout_ != nullptr) fclose(stdout_);
   }
   const std::string& line() const { return line_; }
+  // The next stdout line ("" at end of output).
+  std::string NextLine() {
+    char line[1024];
+    if (stdout_ == nullptr || std::fgets(line, sizeof(line), stdout_) == nullptr) return "";
+    return line;
+  }
 
  private:
   pid_t pid_ = -1;
@@ -235,31 +243,167 @@ TEST(GpuWorkerProcessTest, SimulatedH100sArePolledPerDeviceAndByTagAndTheProbeRu
 
 namespace {
 
-TEST(GpuWorkerProcessTest, AFaultyDeviceFailsItsActivityRetryablyWhileTheOtherKeepsServing) {
+// A gauge's value from the worker's /metrics (nullopt when absent or unreadable).
+// `labels`: text each of which the sample's label set must contain, e.g. R"(device="1")".
+std::optional<double> Metric(int port, const std::string& name,
+                             const std::vector<std::string>& labels) {
+  httplib::Client http("127.0.0.1", port);
+  httplib::Result response = http.Get("/metrics");
+  if (!response || response->status != 200) return std::nullopt;
+  // e.g. temporal_num_pollers{namespace="default",poller_type="activity_task",task_queue="q"} 1
+  std::regex line("(^|\n)" + name + R"(\{([^}]*)\} ([-0-9.e+]+))");
+  for (std::sregex_iterator it(response->body.begin(), response->body.end(), line), end;
+       it != end; ++it) {
+    const std::string set = (*it)[2].str();
+    if (std::all_of(labels.begin(), labels.end(), [&](const std::string& label) {
+          return set.find(label) != std::string::npos;
+        })) {
+      return std::stod((*it)[3].str());
+    }
+  }
+  return std::nullopt;
+}
+
+// Waits (up to 20 s) until the gauge reads `want`; false (the test fails) when it never does.
+bool MetricBecomes(int port, const std::string& name, const std::vector<std::string>& labels,
+                   double want) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    if (Metric(port, name, labels) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling for a state
+  }
+  return false;
+}
+
+void StartActivity(wsv1::WorkflowService::Stub& stub, const std::string& id,
+                   const std::string& type, const std::string& queue,
+                   const std::string& input_json) {
+  wsv1::StartActivityExecutionRequest start;
+  start.set_namespace_("default");
+  start.set_activity_id(id);
+  start.mutable_activity_type()->set_name(type);
+  start.mutable_task_queue()->set_name(queue);
+  start.mutable_start_to_close_timeout()->set_seconds(60);
+  start.mutable_retry_policy()->set_maximum_attempts(1);
+  auto* input = start.mutable_input()->add_payloads();
+  (*input->mutable_metadata())["encoding"] = "json/plain";
+  input->set_data(input_json);
+  wsv1::StartActivityExecutionResponse started;
+  grpc::Status status = stub.StartActivityExecution(Context().get(), start, &started);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+}
+
+::temporal::api::activity::v1::ActivityExecutionOutcome AwaitOutcome(
+    wsv1::WorkflowService::Stub& stub, const std::string& id) {
+  wsv1::PollActivityExecutionRequest poll;
+  poll.set_namespace_("default");
+  poll.set_activity_id(id);
+  wsv1::PollActivityExecutionResponse outcome;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  while (std::chrono::steady_clock::now() < until && !outcome.has_outcome()) {
+    if (!stub.PollActivityExecution(Context(15).get(), poll, &outcome).ok()) break;
+  }
+  return outcome.outcome();
+}
+
+wsv1::DescribeActivityExecutionResponse Describe(wsv1::WorkflowService::Stub& stub,
+                                                 const std::string& id) {
+  wsv1::DescribeActivityExecutionRequest request;
+  request.set_namespace_("default");
+  request.set_activity_id(id);
+  wsv1::DescribeActivityExecutionResponse response;
+  EXPECT_TRUE(stub.DescribeActivityExecution(Context().get(), request, &response).ok());
+  return response;
+}
+
+// The drain, end to end: the fault is triggered by the test (through the worker's admin call,
+// the health-monitor path an NVML Xid takes) once the activity is running, not by a timer.
+TEST(GpuWorkerProcessTest, ADrainedDeviceWithdrawsItsPollsRunsNothingAndComesBackWhenReturned) {
   KilnProcess dev({"dev", "--port", "0", "--db", ":memory:", "--log-level", "warn"});
   std::smatch m;
   ASSERT_TRUE(std::regex_search(dev.line(), m, std::regex(R"(127\.0\.0\.1:(\d+))"))) << dev.line();
   const std::string address = m[0];
   KilnProcess worker({"worker", "--address", address, "--simulate-gpus", "2xH100:80:sm90",
-                      "--simulate-gpu-fault", "1:79:4s", "--task-queue", "ml", "--host-id",
-                      "h1", "--log-level", "warn"});
+                      "--task-queue", "ml", "--host-id", "h1", "--log-level", "warn",
+                      "--metrics-port", "0"});
   ASSERT_NE(worker.line().find("kiln worker polling"), std::string::npos) << worker.line();
+  const std::string metrics_line = worker.NextLine();
+  ASSERT_TRUE(std::regex_search(metrics_line, m, std::regex(R"(http://127\.0\.0\.1:(\d+)/metrics)")))
+      << metrics_line;
+  const int port = std::stoi(m[1]);
+  const std::vector<std::string> pinned = {R"(task_queue="ml@h1/gpu1")"};
   auto stub = wsv1::WorkflowService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(MetricBecomes(port, "temporal_num_pollers", pinned, 1));
 
-  // Runs on gpu1 until the Xid 79 at 4 s drains the device.
-  auto sleeping = RunActivity(*stub, "sleep-gpu1", "kiln.sleep", "ml@h1/gpu1", R"("30s")");
+  // An activity runs on gpu1; then the device faults.
+  StartActivity(*stub, "sleep-gpu1", "kiln.sleep", "ml@h1/gpu1", R"("30s")");
+  ASSERT_TRUE(MetricBecomes(port, "kiln_gpu_slots_used", {R"(device="1")"}, 1));
+  httplib::Client admin("127.0.0.1", port);
+  httplib::Result fault = admin.Post("/gpus/1/fault?xid=79");
+  ASSERT_TRUE(fault) << httplib::to_string(fault.error());
+  ASSERT_EQ(fault->status, 200) << fault->body;
+
+  auto sleeping = AwaitOutcome(*stub, "sleep-gpu1");
   ASSERT_TRUE(sleeping.has_failure()) << sleeping.DebugString();
   const auto& failure = sleeping.failure();
   EXPECT_EQ(failure.application_failure_info().type(), "DeviceFault") << failure.DebugString();
   EXPECT_FALSE(failure.application_failure_info().non_retryable());
   EXPECT_NE(failure.message().find("Xid 79"), std::string::npos) << failure.message();
-  EXPECT_NE(failure.message().find("GPU-"), std::string::npos) << failure.message();
+  EXPECT_NE(failure.message().find("gpu1 (GPU-"), std::string::npos) << failure.message();
+  EXPECT_NE(failure.message().find("send it to ml@h1 (any device of this host) or ml"),
+            std::string::npos)
+      << failure.message();
+  EXPECT_EQ(failure.message().find("retried on another device"), std::string::npos)
+      << failure.message();
 
-  auto probe = RunActivity(*stub, "probe-gpu0", "kiln.gpu.probe", "ml@h1/gpu0", "{}");
+  // No poll waits on the drained device, and it holds no slot.
+  EXPECT_TRUE(MetricBecomes(port, "temporal_num_pollers", pinned, 0))
+      << Metric(port, "temporal_num_pollers", pinned).value_or(-1);
+  EXPECT_TRUE(MetricBecomes(port, "kiln_gpu_slots_reserved", {R"(device="1")"}, 0))
+      << Metric(port, "kiln_gpu_slots_reserved", {R"(device="1")"}).value_or(-1);
+  EXPECT_EQ(Metric(port, "kiln_gpu_state", {R"(device="1")", R"(state="unhealthy")"}), 1);
+
+  // `kiln gpus --worker` shows it.
+  KilnRun shown = RunKiln(absl::StrCat("gpus --worker 127.0.0.1:", port, " --output json"));
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  nlohmann::json state = nlohmann::json::parse(shown.output);
+  EXPECT_EQ(state["devices"][1]["state"], "unhealthy") << shown.output;
+  EXPECT_NE(state["devices"][1]["reason"].get<std::string>().find("Xid 79"), std::string::npos);
+  EXPECT_EQ(state["devices"][0]["state"], "healthy") << shown.output;
+
+  // A probe sent to gpu1's pinned queue is not run there. A probe sent to gpu0 afterwards
+  // completes, so the worker is taking work; the gpu1 probe, sent first, has not started.
+  StartActivity(*stub, "probe-gpu1", "kiln.gpu.probe", "ml@h1/gpu1", "{}");
+  auto gpu0 = [&] {
+    StartActivity(*stub, "probe-gpu0", "kiln.gpu.probe", "ml@h1/gpu0", "{}");
+    return AwaitOutcome(*stub, "probe-gpu0");
+  }();
+  ASSERT_TRUE(gpu0.has_result()) << gpu0.DebugString();
+  wsv1::DescribeActivityExecutionResponse waiting = Describe(*stub, "probe-gpu1");
+  EXPECT_FALSE(waiting.has_outcome()) << waiting.DebugString();
+  EXPECT_EQ(waiting.info().attempt(), 1) << waiting.DebugString();
+  EXPECT_NE(waiting.info().run_state(), ::temporal::api::enums::v1::PENDING_ACTIVITY_STATE_STARTED)
+      << waiting.DebugString();
+
+  // The operator returns gpu1 to service; the waiting probe runs there now, and only now.
+  const int64_t undrain_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  KilnRun undrained = RunKiln(absl::StrCat("gpus --worker 127.0.0.1:", port,
+                                           " --undrain 1 --reason 'reseated the card'"));
+  ASSERT_EQ(undrained.exit_code, 0) << undrained.output;
+  auto probe = AwaitOutcome(*stub, "probe-gpu1");
   ASSERT_TRUE(probe.has_result()) << probe.DebugString();
   nlohmann::json result = nlohmann::json::parse(probe.result().payloads(0).data());
-  EXPECT_EQ(result["device"]["index"], 0) << result.dump();
+  EXPECT_EQ(result["device"]["index"], 1) << result.dump();
+  wsv1::DescribeActivityExecutionResponse ran = Describe(*stub, "probe-gpu1");
+  EXPECT_GE(ran.info().last_started_time().seconds() * 1000000000 +
+                ran.info().last_started_time().nanos(),
+            undrain_ns)
+      << "the probe started on gpu1 before the device was returned to service: "
+      << ran.DebugString();
+  EXPECT_TRUE(MetricBecomes(port, "kiln_gpu_state", {R"(device="1")", R"(state="healthy")"}, 1));
 }
 
 }  // namespace

@@ -1,0 +1,94 @@
+#include "executor/gpu_admin.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace kiln::executor {
+namespace {
+
+metrics::HttpReply Error(int status, const std::string& message) {
+  return {status, nlohmann::json{{"error", message}}.dump() + "\n"};
+}
+
+int StatusToHttp(const absl::Status& s) {
+  if (absl::IsNotFound(s)) return 404;
+  if (absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s)) return 400;
+  return 500;
+}
+
+}  // namespace
+
+std::string GpuStateJson(const GpuWorkerRuntime& runtime) {
+  nlohmann::json devices = nlohmann::json::array();
+  std::vector<gpu::LedgerSnapshot> ledgers;
+  if (runtime.slots()) ledgers = runtime.slots()->DeviceSnapshots();
+  const std::vector<gpu::DeviceInfo>& all = runtime.devices();
+  for (size_t i = 0; i < all.size(); ++i) {
+    const gpu::DeviceInfo& d = all[i];
+    gpu::DeviceHealth health = runtime.health() ? runtime.health()->Get(d.uuid) : d.health;
+    nlohmann::json device = {
+        {"index", d.index},
+        {"uuid", d.uuid},
+        {"name", d.name},
+        {"simulated", d.simulated},
+        {"state", gpu::HealthStateName(health.state)},
+        {"reason", health.reason},
+        {"since", health.since == absl::InfinitePast()
+                      ? std::string()
+                      : absl::FormatTime(absl::RFC3339_sec, health.since, absl::UTCTimeZone())}};
+    if (i < ledgers.size()) {
+      const gpu::LedgerSnapshot& s = ledgers[i];
+      device["slots_total"] = s.capacity.slots;
+      device["slots_reserved"] = s.slots_reserved;
+      device["slots_used"] = s.slots_committed;
+      device["memory_budget_bytes"] = s.capacity.memory_bytes;
+      device["memory_reserved_bytes"] = s.memory_reserved;
+    }
+    devices.push_back(std::move(device));
+  }
+  return nlohmann::json{{"devices", devices}, {"simulated", runtime.simulated()}}.dump(2) + "\n";
+}
+
+std::vector<metrics::HttpRoute> GpuAdminRoutes(GpuWorkerRuntime& runtime) {
+  if (runtime.devices().empty()) return {};
+  GpuWorkerRuntime* gpus = &runtime;
+  std::vector<metrics::HttpRoute> routes;
+  routes.push_back({"GET", "/gpus", [gpus](const metrics::HttpRequest&) {
+                      return metrics::HttpReply{200, GpuStateJson(*gpus)};
+                    }});
+  routes.push_back(
+      {"POST", R"(/gpus/(\d+)/(drain|undrain|fault))", [gpus](const metrics::HttpRequest& r) {
+         if (!r.from_loopback) {
+           return Error(403, "GPU admin calls are accepted only from this host (loopback)");
+         }
+         int index = 0;
+         if (r.matches.size() < 3 || !absl::SimpleAtoi(r.matches[1], &index)) {
+           return Error(400, "expected POST /gpus/N/drain|undrain|fault");
+         }
+         const std::string& action = r.matches[2];
+         auto param = [&r](const std::string& key, const std::string& fallback) {
+           auto it = r.params.find(key);
+           return it == r.params.end() || it->second.empty() ? fallback : it->second;
+         };
+         absl::Status s;
+         if (action == "drain") {
+           s = gpus->Drain(index, param("reason", "drained by the operator"));
+         } else if (action == "undrain") {
+           s = gpus->Restore(index, param("reason", "returned to service by the operator"));
+         } else {
+           int xid = 0;
+           if (!absl::SimpleAtoi(param("xid", "79"), &xid) || xid <= 0) {
+             return Error(400, "xid must be a positive Xid number, e.g. xid=79");
+           }
+           s = gpus->InjectFault(index, xid);
+         }
+         if (!s.ok()) return Error(StatusToHttp(s), std::string(s.message()));
+         spdlog::info("gpu admin: {} gpu{} done", action, index);
+         return metrics::HttpReply{200, GpuStateJson(*gpus)};
+       }});
+  return routes;
+}
+
+}  // namespace kiln::executor
