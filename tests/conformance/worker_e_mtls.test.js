@@ -83,6 +83,49 @@ test('over mTLS the TS client runs kiln.echo on the C++ worker', { timeout: 3000
   assert.equal(result, 'over mTLS');
 });
 
+/**
+ * Opens a raw connection to `address` (TLS when `tlsOptions` is given), sends the HTTP/2 client
+ * preface and resolves with what ended it: { connected: false, error } when no TCP connection
+ * was made (nothing listening), else { connected: true, handshaken, error, http2Reply } where
+ * `handshaken` says the client finished its TLS handshake, `error` is the
+ * socket's error (e.g. a TLS alert) and `http2Reply` tells whether the server answered with an
+ * HTTP/2 frame, as a server that accepted the client would.
+ */
+function probe(address, tlsOptions) {
+  const net = require('node:net');
+  const tls = require('node:tls');
+  const colon = address.lastIndexOf(':');
+  const preface = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+    Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]);  // and an empty SETTINGS frame
+  return new Promise((resolve) => {
+    let connected = false;
+    let handshaken = false;
+    let error = null;
+    let reply = Buffer.alloc(0);
+    const tcp = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
+    let socket = tcp;
+    const finish = () => resolve({ connected, handshaken, error, http2Reply: reply.length >= 9 && reply[3] === 4 });
+    tcp.once('error', (e) => { if (!connected) { error = e; finish(); } });
+    tcp.once('connect', () => {
+      connected = true;
+      if (tlsOptions) {
+        socket = tls.connect({ socket: tcp, servername: 'localhost', ALPNProtocols: ['h2'], ...tlsOptions },
+          () => { handshaken = true; socket.write(preface); });
+      } else {
+        tcp.write(preface);
+      }
+      socket.setTimeout(5000, () => socket.destroy(new Error('probe: no answer within 5 s')));
+      socket.on('data', (d) => {
+        reply = Buffer.concat([reply, d]);
+        // A server that accepted the client answers with SETTINGS; stop there.
+        if (reply.length >= 9 && reply[3] === 4) socket.destroy();
+      });
+      socket.on('error', (e) => { error = error || e; });
+      socket.on('close', finish);
+    });
+  });
+}
+
 test('a client without a client certificate is refused', { timeout: 30000, skip }, async () => {
   const attempt = (tls) => Connection.connect({ address: cluster.address, tls, connectTimeout: '3s' }).then(
     async (c) => {
@@ -97,4 +140,28 @@ test('a client without a client certificate is refused', { timeout: 30000, skip 
   const plaintext = await withTimeout(attempt(false), 15000, 'plaintext connect');
   assert.ok(plaintext instanceof Error && plaintext.message !== 'connected',
     'a plaintext connection must be refused');
+
+  // The SDK only says "Failed to connect before the deadline", also when nothing listens; so
+  // look at the connections themselves: the server is there and refuses them for TLS reasons.
+  const ca = fs.readFileSync(certs.ca);
+  const withCert = await probe(cluster.address, {
+    ca, cert: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) });
+  assert.ok(withCert.connected && withCert.http2Reply,
+    `the probe itself must work: with the client certificate the server answers HTTP/2 (${withCert.error})`);
+  const noCert = await probe(cluster.address, { ca });
+  assert.ok(noCert.connected, `TLS without a client certificate: the server must be there (${noCert.error})`);
+  assert.ok(!noCert.http2Reply, 'TLS without a client certificate must get no HTTP/2 answer');
+  // TLS 1.3 finishes the client's side of the handshake before the server checks the client
+  // certificate; the server then ends the connection (with an alert, or by closing it) instead
+  // of answering HTTP/2, which it does for the same client with its certificate (above). With
+  // TLS 1.2 the handshake itself fails with an alert. Nothing else counts as a refusal.
+  const alert = /CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|alert certificate required|alert handshake failure/i;
+  const refusedForTheCertificate = noCert.error
+    ? alert.test(String(noCert.error.code || '') + ' ' + noCert.error.message)
+    : noCert.handshaken;
+  assert.ok(refusedForTheCertificate,
+    `TLS without a client certificate must be ended by the server after the handshake or by a TLS alert, got: ${noCert.error}`);
+  const plain = await probe(cluster.address, null);
+  assert.ok(plain.connected, `plaintext: the server must be there (${plain.error})`);
+  assert.ok(!plain.http2Reply, 'plaintext must get no HTTP/2 answer from a TLS server');
 });
