@@ -2,7 +2,7 @@
 // Workflow activities on the real Temporal server, executed by the C++ worker (`kiln worker`):
 // results, application failures as the workflow sees them (type, message, details, retryability),
 // retry with backoff, an unknown activity type, and the four activity timeouts.
-const { after, before, test } = require('node:test');
+const { before, test } = require('node:test');
 const assert = require('node:assert/strict');
 const { ActivityFailure, ApplicationFailure, WorkflowFailedError } = require('@temporalio/client');
 const { startKilnWorker } = require('./lib/kilnworker');
@@ -18,8 +18,8 @@ before(async () => {
   if (skip) return;
   await env.ready();
   worker = await startKilnWorker(env.cluster, { taskQueue });
+  env.atStop.push(() => worker.stop());
 });
-after(async () => { if (worker) await worker.stop(); });
 
 const opts = (extra = {}) => ({ taskQueue, startToCloseTimeout: '10s', ...extra });
 const run = (spec, options) => runWorkflow(env, 'runActivity', [spec], options);

@@ -6,7 +6,7 @@
 //
 // kiln.sleep(duration) heartbeats {"progress": {"current": ms slept so far, ...}}, resumes from the
 // previous attempt's heartbeat details and returns the total slept.
-const { after, before, test } = require('node:test');
+const { before, test } = require('node:test');
 const assert = require('node:assert/strict');
 const { temporal } = require('@temporalio/proto');
 const { startKilnWorker } = require('./lib/kilnworker');
@@ -23,8 +23,8 @@ before(async () => {
   if (skip) return;
   await env.ready();
   worker = await startKilnWorker(env.cluster, { taskQueue, logLevel: 'info' });
+  env.atStop.push(() => worker.stop());
 });
-after(async () => { if (worker) await worker.stop(); });
 
 const sleptMs = (details) => (details && details.progress ? details.progress.current : details);
 

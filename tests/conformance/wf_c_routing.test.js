@@ -2,7 +2,7 @@
 // Workflow activities on the real Temporal server routed by Kiln's queue names (docs/ROUTING.md):
 // `Q@H` reaches only host H's worker; GPU queues of simulated devices (`Q@H/gpuN`, `Q:TAG`) reach
 // that device, as kiln.gpu.probe reports it.
-const { after, before, test } = require('node:test');
+const { before, test } = require('node:test');
 const assert = require('node:assert/strict');
 const { startKilnWorker } = require('./lib/kilnworker');
 const { uniqueName, withTimeout } = require('./lib/sdk');
@@ -16,13 +16,13 @@ const workers = {};
 before(async () => {
   if (skip) return;
   await env.ready();
+  env.atStop.push(async () => {
+    for (const w of Object.values(workers)) await w.stop();
+  });
   workers.a = await startKilnWorker(env.cluster, { taskQueue: queue, extraArgs: ['--host-id', hostA] });
   workers.b = await startKilnWorker(env.cluster, { taskQueue: queue, extraArgs: ['--host-id', hostB] });
   workers.gpu = await startKilnWorker(env.cluster, { taskQueue: `${queue}-gpu`,
     extraArgs: ['--host-id', 'gpuhost', '--simulate-gpus', '2xH100:80:sm90'] });
-});
-after(async () => {
-  for (const w of Object.values(workers)) await w.stop();
 });
 
 /** Runs the steps in one workflow; returns [results, identity of the worker that ran each step]. */

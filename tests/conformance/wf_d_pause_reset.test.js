@@ -4,7 +4,7 @@
 // next heartbeat with activity_paused / activity_reset; the worker stops the attempt (a paused one
 // fails with type ActivityPause as the SDKs do, a reset one reports cancelled), and the activity goes
 // on after unpause (or at once, from attempt 1, after a reset).
-const { after, before, test } = require('node:test');
+const { before, test } = require('node:test');
 const assert = require('node:assert/strict');
 const { temporal } = require('@temporalio/proto');
 const { startKilnWorker } = require('./lib/kilnworker');
@@ -19,8 +19,8 @@ before(async () => {
   if (skip) return;
   await env.ready();
   worker = await startKilnWorker(env.cluster, { taskQueue, logLevel: 'info' });
+  env.atStop.push(() => worker.stop());
 });
-after(async () => { if (worker) await worker.stop(); });
 
 const linesAbout = (activityId, text) =>
   worker.output().split('\n').filter((l) => l.includes(` ${activityId} `) && l.includes(text));

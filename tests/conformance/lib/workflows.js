@@ -64,7 +64,8 @@ async function startWorkflowWorker(cluster, { taskQueue }) {
  * nothing; the tests skip themselves with `skip: workflowSkip`.
  */
 function useWorkflowServer() {
-  const env = { cluster: undefined, client: undefined, workflowQueue: uniqueName('wf-tq') };
+  // atStop: functions the file registers to stop its own processes before the server stops.
+  const env = { cluster: undefined, client: undefined, workflowQueue: uniqueName('wf-tq'), atStop: [] };
   let closeClient;
   let workflowWorker;
   // `ready()` lets a file's own before hook wait for this one: node does not order them.
@@ -88,12 +89,20 @@ function useWorkflowServer() {
   });
   after(async () => {
     try {
+      // The file's own processes first (Kiln workers), while the server still answers them.
+      for (const stop of env.atStop.reverse()) await stop();
+    } finally {
+      await stopServer();
+    }
+  });
+  const stopServer = async () => {
+    try {
       if (workflowWorker) await workflowWorker.stop();
     } finally {
       if (closeClient) await closeClient().catch(() => {});
       if (env.cluster) await env.cluster.stop();
     }
-  });
+  };
   return env;
 }
 
