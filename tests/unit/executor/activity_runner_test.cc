@@ -136,6 +136,48 @@ TEST_F(ActivityRunnerTest, CancelRequestedThroughAHeartbeatEndsAsCanceled) {
   EXPECT_TRUE(recorder_.failed.empty());
 }
 
+// A paused activity ends its attempt as the SDKs end it, with a failure of type ActivityPause:
+// the server holds a failed paused activity as PAUSED, while a cancellation leaves it waiting.
+// A reset one reports cancelled; the server then starts it again.
+TEST_F(ActivityRunnerTest, PauseThroughAHeartbeatFailsAsActivityPauseAndResetEndsAsCanceled) {
+  for (bool pause : {true, false}) {
+    SCOPED_TRACE(pause ? "activity_paused" : "activity_reset");
+    const std::string type = pause ? "paused" : "reset";
+    ActivityPromise<int> promise;
+    base::CancellationRegistration on_cancel;
+    ASSERT_TRUE(registry_.Register(type, [&](ActivityContext& ctx) {
+      ctx.Heartbeat(7);
+      on_cancel = ctx.cancellation().OnCancel(
+          [&](const std::string&) { promise.SetException(CancelledError()); });
+      return promise.GetFuture();
+    }).ok());
+    recorder_.heartbeats.clear();
+    recorder_.failed.clear();
+    recorder_.canceled.clear();
+    Deliver(type, {}, absl::Seconds(10));
+    executor_.RunAll();
+    ASSERT_EQ(recorder_.heartbeats.size(), 1u);
+    wsv1::RecordActivityTaskHeartbeatResponse answer;
+    if (pause) {
+      answer.set_activity_paused(true);
+    } else {
+      answer.set_activity_reset(true);
+    }
+    std::move(recorder_.heartbeats[0]->done)(answer);
+    if (pause) {
+      ASSERT_EQ(recorder_.failed.size(), 1u);
+      EXPECT_TRUE(recorder_.canceled.empty());
+      const auto& request = recorder_.failed[0]->request;
+      EXPECT_EQ(request.failure().application_failure_info().type(), "ActivityPause");
+      EXPECT_FALSE(request.failure().application_failure_info().non_retryable());
+      EXPECT_EQ(request.last_heartbeat_details().payloads_size(), 1);
+    } else {
+      ASSERT_EQ(recorder_.canceled.size(), 1u);
+      EXPECT_TRUE(recorder_.failed.empty());
+    }
+  }
+}
+
 TEST_F(ActivityRunnerTest, HeartbeatNotFoundCancelsTheActivityAndReportsNothing) {
   ASSERT_TRUE(registry_.Register("gone", [](ActivityContext& ctx) {
     ctx.Heartbeat(1);
