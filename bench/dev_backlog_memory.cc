@@ -9,8 +9,12 @@
 //   kiln-bench-dev-backlog [--n 200000] [--size 10240] [--clients 16] [--pollers 8]
 //                          [--window 512] [--schedule-to-close-s 86400] [--dir /tmp]
 //
+// Its database (GBs at the defaults) lives in DIR/kiln-bench-backlog-PID and is removed at the
+// end and on SIGINT/SIGTERM. --help prints the usage and does nothing else.
+//
 // --schedule-to-close-s 0 schedules without a schedule-to-close timeout: then a backlogged run
 // has no pending timer and nothing at all of it stays in memory.
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -60,6 +64,56 @@ void Report(const char* phase, long done, long baseline_kib, kiln::cluster::DevS
   std::fflush(stdout);
 }
 
+constexpr char kUsage[] =
+    "usage: kiln-bench-dev-backlog [--n 200000] [--size 10240] [--clients 16] [--pollers 8]\n"
+    "                              [--window 512] [--schedule-to-close-s 86400] [--dir /tmp]\n"
+    "Measures the memory `kiln dev` (SQLite store) holds for a backlog of N scheduled\n"
+    "activities with SIZE-byte inputs, then how fast POLLERS drain it. The database (about\n"
+    "N x SIZE bytes) goes to DIR/kiln-bench-backlog-PID and is removed at the end, also on\n"
+    "SIGINT/SIGTERM.\n";
+
+constexpr const char* kFlags[] = {"n",      "size",   "clients",
+                                  "pollers", "window", "schedule-to-close-s", "dir"};
+
+// 0 to run; otherwise the exit code (after --help, or a flag that is not known or has no value).
+int CheckArgs(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return -1;
+    }
+    bool known = false;
+    for (const char* f : kFlags) known = known || arg == std::string("--") + f;
+    if (!known || i + 1 >= argc) {
+      std::fprintf(stderr, "kiln-bench-dev-backlog: %s %s\n%s",
+                   known ? "missing value for" : "unknown flag", arg.c_str(), kUsage);
+      return 2;
+    }
+    ++i;
+  }
+  return 0;
+}
+
+// Removes `dir` when SIGINT or SIGTERM arrives, then exits 128+signal. The signals are blocked
+// in every thread (call before starting any) and taken by one thread with sigwait, so the
+// removal runs outside a signal handler.
+void RemoveOnTermination(const std::filesystem::path& dir) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, dir] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+    std::fprintf(stderr, "kiln-bench-dev-backlog: signal %d; removed %s\n", sig, dir.c_str());
+    _exit(128 + sig);
+  }).detach();
+}
+
 long Flag(int argc, char** argv, const std::string& name, long fallback) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (argv[i] == "--" + name) return std::atol(argv[i + 1]);
@@ -77,6 +131,7 @@ std::string StringFlag(int argc, char** argv, const std::string& name, std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (int code = CheckArgs(argc, argv); code != 0) return code < 0 ? 0 : code;
   const long n = Flag(argc, argv, "n", 200000);
   const long size = Flag(argc, argv, "size", 10240);
   const int clients = static_cast<int>(Flag(argc, argv, "clients", 16));
@@ -86,6 +141,7 @@ int main(int argc, char** argv) {
   const auto dir = std::filesystem::path(StringFlag(argc, argv, "dir", "/tmp")) /
                    ("kiln-bench-backlog-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
+  RemoveOnTermination(dir);
 
   kiln::cluster::DevServerOptions options;
   options.port = 0;
@@ -94,6 +150,7 @@ int main(int argc, char** argv) {
   auto server = kiln::cluster::DevServer::Start(options);
   if (!server.ok()) {
     std::fprintf(stderr, "cannot start the dev server: %s\n", server.status().ToString().c_str());
+    std::filesystem::remove_all(dir);
     return 1;
   }
   auto channel = grpc::CreateChannel((*server)->address(), grpc::InsecureChannelCredentials());

@@ -1,5 +1,6 @@
 // Demonstrates the smallest Kiln worker: one typed activity on one task queue, run until
 // SIGINT/SIGTERM. Connects like the `temporal` CLI: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...
+#include <cstdio>
 #include <string>
 
 #include "base/logging.h"
@@ -13,7 +14,18 @@ std::string Greet(kiln::ActivityContext& ctx, const std::string& name) {
   return "Hello, " + name + "!";
 }
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {
+    // No flags: everything comes from the environment, as the usage says.
+    const std::string arg = argv[1];
+    const bool help = arg == "--help" || arg == "-h";
+    std::fprintf(help ? stdout : stderr,
+                 "%susage: hello_worker\nServes the activity `greet` on task queue `hello` until "
+                 "SIGINT/SIGTERM.\nConnects like the temporal CLI: TEMPORAL_ADDRESS (default "
+                 "127.0.0.1:7233), TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...\n",
+                 help ? "" : ("hello_worker: unexpected argument " + arg + "\n").c_str());
+    return help ? 0 : 2;
+  }
   kiln::base::InitLogging(spdlog::level::info);
   auto options = kiln::client::ResolveConnectionOptions({}, kiln::client::ProcessEnvironment());
   if (!options.ok()) return spdlog::error("{}", options.status().ToString()), 2;

@@ -24,8 +24,10 @@ ProcessRun RunToEnd(const std::vector<std::string>& argv) {
   ProcessRun run;
   int out[2];
   if (pipe(out) != 0) return run;
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    DieWithParent(parent);
     dup2(out[1], STDOUT_FILENO);
     dup2(out[1], STDERR_FILENO);
     close(out[0]);

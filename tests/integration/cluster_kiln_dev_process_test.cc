@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_processes.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
 namespace {
@@ -29,8 +30,10 @@ class KilnDev {
   explicit KilnDev(const std::string& db) {
     int out[2];
     if (pipe(out) != 0) return;
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      kiln::testing::DieWithParent(parent);
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       close(out[1]);
@@ -85,6 +88,7 @@ std::string TempDb(const std::string& name) {
   auto dir = std::filesystem::path(::testing::TempDir()) /
              absl::StrCat("kiln_dev_", getpid(), "_", name);
   std::filesystem::remove_all(dir);
+  kiln::testing::RemoveAtExit(dir);
   return (dir / "dev.db").string();
 }
 

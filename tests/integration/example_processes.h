@@ -1,7 +1,8 @@
 // tests/integration/example_processes.h — for tests that run Kiln's binaries as real processes:
-// `ChildProcess` (fork/exec, killed by pid when destroyed), `KilnDevProcess` (a `kiln dev` on
-// port 0 with a fresh database) and `RunActivity` (start a Standalone Activity and wait for its
-// JSON result).
+// `ChildProcess` (fork/exec, killed by pid when destroyed, and with the test binary),
+// `KilnDevProcess` (a `kiln dev` on port 0, or a given port, with a database in a directory)
+// and `RunActivity` (start a Standalone Activity and wait for its JSON result). Directories from
+// TempDir are removed when the test binary exits.
 //
 // Thread safety: none; use from the test's thread.
 //
@@ -14,10 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,14 +29,16 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "payload/data_converter.h"
+#include "tests/support/test_processes.h"
 
 namespace kiln::testing {
 
-// A fresh directory under the test temp dir, unique to this process.
+// A fresh directory under the test temp dir, unique to this process; removed when it exits.
 inline std::string TempDir(const std::string& name) {
   auto dir = std::filesystem::path(::testing::TempDir()) / absl::StrCat("kiln_", getpid(), "_", name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  RemoveAtExit(dir);
   return dir.string();
 }
 
@@ -44,8 +49,10 @@ class ChildProcess {
   ChildProcess(const std::vector<std::string>& argv, const std::string& log_path) {
     int out[2] = {-1, -1};
     if (log_path.empty() && pipe(out) != 0) return;
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      DieWithParent(parent);  // never outlives the test binary, even when ctest kills it
       if (log_path.empty()) {
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
@@ -78,6 +85,23 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
+  // Waits up to `timeout` for the process to exit: its exit code (128 + signal when killed),
+  // or -1 when it is still running at the deadline (it is then left running).
+  int Wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0) {
+      int status = 0;
+      pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (r < 0 || std::chrono::steady_clock::now() >= deadline) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling waitpid, bounded
+    }
+    return -1;
+  }
+
   std::string ReadLine() {
     char line[1024];
     if (stdout_ == nullptr || std::fgets(line, sizeof(line), stdout_) == nullptr) return "";
@@ -93,15 +117,20 @@ class ChildProcess {
 // `kiln dev --port 0` on `dir`/dev.db; address() is empty when it did not start.
 class KilnDevProcess {
  public:
-  KilnDevProcess(const std::string& kiln_binary, const std::string& dir)
-      : process_({kiln_binary, "dev", "--port", "0", "--db", dir + "/dev.db", "--log-level", "warn"},
+  KilnDevProcess(const std::string& kiln_binary, const std::string& dir, int port = 0)
+      : process_({kiln_binary, "dev", "--port", std::to_string(port), "--db", dir + "/dev.db",
+                  "--log-level", "warn"},
                  "") {
     line_ = process_.ReadLine();
     std::smatch m;
     if (std::regex_search(line_, m, std::regex(R"((127\.0\.0\.1:\d+))"))) address_ = m[1];
   }
   const std::string& address() const { return address_; }
+  int port() const {
+    return address_.empty() ? 0 : std::stoi(address_.substr(address_.rfind(':') + 1));
+  }
   const std::string& line() const { return line_; }
+  ChildProcess& process() { return process_; }
 
  private:
   ChildProcess process_;

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "client/service_client.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_processes.h"
 
 namespace {
 
@@ -27,8 +28,10 @@ class KilnProcess {
   explicit KilnProcess(std::vector<std::string> args) {
     int out[2];
     if (pipe(out) != 0) return;
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      kiln::testing::DieWithParent(parent);
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       close(out[1]);

@@ -19,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "httplib.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_processes.h"
 #include "nlohmann/json.hpp"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
@@ -33,8 +34,10 @@ class KilnProcess {
   explicit KilnProcess(std::vector<std::string> args) {
     int out[2];
     if (pipe(out) != 0) return;
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      kiln::testing::DieWithParent(parent);
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       close(out[1]);
@@ -145,6 +148,7 @@ KilnRun RunKiln(const std::string& args, bool with_stderr = false) {
 std::string WriteFile(const std::string& name, const std::string& text) {
   std::string path = ::testing::TempDir() + "/" + std::to_string(getpid()) + "_" + name;
   std::ofstream(path) << text;
+  kiln::testing::RemoveAtExit(path);
   return path;
 }
 

@@ -8,6 +8,7 @@
 // exits 0 on success, 1 when the activity failed, 2 on bad flags, 3 when the cluster is down.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -37,6 +38,10 @@ constexpr char kUsage[] =
 bool ParseFlags(int argc, char** argv, Flags& flags) {
   for (int i = 1; i < argc; ++i) {
     const std::string name = argv[i];
+    if (name == "--help" || name == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
     std::string* target = name == "--address"      ? &flags.address
                           : name == "--namespace"  ? &flags.namespace_name
                           : name == "--task-queue" ? &flags.task_queue

@@ -15,6 +15,7 @@
 #include "cluster/memory_task_store.h"
 #include "cluster/sqlite_task_store.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_processes.h"
 #include "tests/unit/cluster/test_requests.h"
 
 namespace kiln::cluster {
@@ -62,6 +63,7 @@ class BacklogWindowTest : public ::testing::Test {
     std::filesystem::remove(path_);
     std::filesystem::remove(path_ + "-wal");
     std::filesystem::remove(path_ + "-shm");
+    for (const char* suffix : {"", "-wal", "-shm"}) kiln::testing::RemoveAtExit(path_ + suffix);
     Open();
   }
 

@@ -15,6 +15,7 @@
 #include "cluster/sqlite_task_store.h"
 #include "cluster/validation.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_processes.h"
 #include "tests/unit/cluster/stored_runs.h"
 #include "tests/unit/cluster/test_requests.h"
 
@@ -26,6 +27,7 @@ std::string BacklogDbPath(const std::string& name) {
              ("kiln_backlog_store_" + std::to_string(::getpid()) + "_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  kiln::testing::RemoveAtExit(dir);
   return (dir / "dev.db").string();
 }
 

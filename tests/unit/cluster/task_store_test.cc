@@ -7,6 +7,7 @@
 #include "cluster/sqlite_task_store.h"
 #include "cluster/validation.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_processes.h"
 #include "tests/unit/cluster/stored_runs.h"
 #include "tests/unit/cluster/test_requests.h"
 
@@ -20,6 +21,7 @@ std::string TempDbPath() {
   auto dir = std::filesystem::path(::testing::TempDir()) /
              ("kiln_store_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   std::filesystem::remove_all(dir);
+  kiln::testing::RemoveAtExit(dir);
   return (dir / "sub" / "dev.db").string();  // parent directories are created by Open
 }
 
