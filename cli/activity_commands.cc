@@ -1,6 +1,8 @@
 // `kiln activity start|execute|result` here; describe/list/count/cancel/terminate in
 // client_activity_inspect.cc.
+#include <cstdint>
 #include <iostream>
+#include <limits>
 #include <memory>
 
 #include "cli/activity_input.h"
@@ -49,7 +51,8 @@ void AddStartFlags(CLI::App* sub, StartFlags& f) {
   sub->add_option("--retry-initial-interval", f.retry_initial, "First retry delay (default 1s)");
   sub->add_option("--retry-maximum-interval", f.retry_maximum, "Retry delay cap");
   sub->add_option("--retry-backoff-coefficient", f.retry_backoff, "Retry delay multiplier (>= 1)");
-  sub->add_option("--retry-maximum-attempts", f.retry_attempts, "Attempts in all (0: unlimited)");
+  sub->add_option("--retry-maximum-attempts", f.retry_attempts, "Attempts in all (0: unlimited)")
+      ->check(CLI::Range(int64_t{0}, int64_t{std::numeric_limits<int32_t>::max()}));
   sub->add_option("--id-reuse-policy", f.id_reuse_policy)
       ->check(CLI::IsMember({"AllowDuplicate", "AllowDuplicateFailedOnly", "RejectDuplicate"}));
   sub->add_option("--id-conflict-policy", f.id_conflict_policy)

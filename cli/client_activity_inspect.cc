@@ -1,5 +1,7 @@
 // `kiln activity result|describe|list|count|cancel|terminate`.
+#include <cstdint>
 #include <iostream>
+#include <limits>
 #include <memory>
 
 #include "cli/client_activity.h"
@@ -259,7 +261,10 @@ void AddActivityInspectCommands(CommandRegistry& registry, CLI::App* activity) {
     flags->client.AddTo(cmd);
     cmd->add_option("-q,--query", flags->query,
                     "Filter, e.g. \"TaskQueue = 'gpu' AND ExecutionStatus = 'Running'\"");
-    if (!count) cmd->add_option("--limit", flags->limit, "Show at most this many");
+    if (!count) {
+      cmd->add_option("--limit", flags->limit, "Show at most this many")
+          ->check(CLI::Range(int64_t{0}, int64_t{std::numeric_limits<int>::max()}));
+    }
     registry.Add(cmd, [flags, count] { return count ? Count(*flags) : List(*flags); });
   }
 }

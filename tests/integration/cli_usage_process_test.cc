@@ -167,6 +167,13 @@ TEST(CliUsageProcessTest, NumbersBeyondTheirRangeNameTheRange) {
                           dir);
   EXPECT_EQ(worker.exit_code, 2) << worker.output;
   EXPECT_THAT(worker.output, HasSubstr("2147483647"));
+  ProcessRun attempts = RunProgram({KILN_BINARY, "activity", "start", "-t", "q", "--type", "t",
+                                    "--start-to-close-timeout", "1s", "--retry-maximum-attempts",
+                                    "99999999999"},
+                                   dir);
+  EXPECT_EQ(attempts.exit_code, 2) << attempts.output;
+  EXPECT_THAT(attempts.output, HasSubstr("--retry-maximum-attempts"));
+  EXPECT_THAT(attempts.output, HasSubstr("2147483647"));
 }
 
 TEST(CliUsageProcessTest, UnknownProfileKeyIsReportedWithFileAndLine) {
