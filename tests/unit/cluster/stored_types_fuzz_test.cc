@@ -254,6 +254,9 @@ TEST(StoredTypesFuzzTest, WhateverTheEngineAcknowledgesReadsBack) {
         start.set_id_reuse_policy(temporal::api::enums::v1::ACTIVITY_ID_REUSE_POLICY_ALLOW_DUPLICATE);
         start.set_id_conflict_policy(temporal::api::enums::v1::ACTIVITY_ID_CONFLICT_POLICY_FAIL);
       }
+      // Nesting the descriptors do not know (unknown groups) is stored as it came: it must read
+      // back too.
+      if (gen.Chance(15)) gen.AddDeepUnknownGroups(*start.mutable_input(), gen.ChainLength());
       wsv1::StartActivityExecutionRequest parsed_start;
       if (!OverTheWire(start, parsed_start)) continue;
       bool answered = false;
