@@ -76,11 +76,11 @@ class Worker {
   std::vector<std::string> task_queues() const;
   SlotSnapshot slots() const { return slot_supplier_->Snapshot(); }
   const std::string& identity() const { return client_->Identity(); }
-
- private:
   // True while polls to the cluster are failing (an outage began and no poll sent since has
   // been answered). Any thread; for readiness checks.
   bool polls_failing() const;
+
+ private:
   absl::Status CheckServer();
   void ShutdownWorkerCalls();
 
