@@ -21,6 +21,7 @@
 #include "gpu/cuda/cuda_device_provider.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/gpu/require_gpu.h"
 #include "tests/unit/executor/runner_test_base.h"
 
 int LaunchWaitForFlag(cudaStream_t stream, int* flag, int* seen, long long max_cycles);
@@ -40,8 +41,8 @@ using ::testing::NiceMock;
   do {                                                                                 \
     int count = 0;                                                                     \
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {                     \
-      GTEST_SKIP() << "no CUDA device: "                                               \
-                   << gpu::cuda::CudaDeviceProvider().Discover().reason;               \
+      KILN_SKIP_WITHOUT_GPU("no CUDA device: " +                                       \
+                            gpu::cuda::CudaDeviceProvider().Discover().reason);        \
     }                                                                                  \
   } while (0)
 
@@ -122,7 +123,7 @@ class RealDeviceRunnerTest : public RunnerTestBase {
  protected:
   void SetUp() override {
     inventory_ = gpu::cuda::CudaDeviceProvider().Discover();
-    if (inventory_.devices.empty()) GTEST_SKIP() << "no CUDA device: " << inventory_.reason;
+    if (inventory_.devices.empty()) KILN_SKIP_WITHOUT_GPU("no CUDA device: " + inventory_.reason);
     // The last device: the body's thread starts on device 0, so this checks the switch.
     device_ = inventory_.devices.back();
     slots_ = std::make_unique<DeviceSlotSupplier>(

@@ -15,6 +15,7 @@
 #include "gpu/nvml_device_provider.h"
 #include "gpu/visible_devices.h"
 #include "gtest/gtest.h"
+#include "tests/gpu/require_gpu.h"
 
 namespace kiln::gpu::cuda {
 namespace {
@@ -23,7 +24,7 @@ class DeviceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     inventory_ = CudaDeviceProvider().Discover();
-    if (inventory_.devices.empty()) GTEST_SKIP() << "no CUDA device: " << inventory_.reason;
+    if (inventory_.devices.empty()) KILN_SKIP_WITHOUT_GPU("no CUDA device: " + inventory_.reason);
     device_ = inventory_.devices[0];
   }
   Inventory inventory_;

@@ -18,6 +18,7 @@
 #include "gpu/cuda/cuda_device_provider.h"
 #include "gpu/health.h"
 #include "gtest/gtest.h"
+#include "tests/gpu/require_gpu.h"
 #include "tests/unit/executor/runner_test_base.h"
 
 int LaunchFaultingKernel(cudaStream_t stream);
@@ -29,7 +30,7 @@ using ::testing::HasSubstr;
 
 TEST_F(RunnerTestBase, AnIllegalAddressInAnActivityDrainsItsDeviceAndFailsItWithDeviceFault) {
   gpu::Inventory inventory = gpu::cuda::CudaDeviceProvider().Discover();
-  if (inventory.devices.empty()) GTEST_SKIP() << "no CUDA device: " << inventory.reason;
+  if (inventory.devices.empty()) KILN_SKIP_WITHOUT_GPU("no CUDA device: " + inventory.reason);
   const gpu::DeviceInfo device = inventory.devices.back();
   gpu::HealthTracker health(inventory.devices);
   std::vector<gpu::HealthChange> changes;
