@@ -138,7 +138,9 @@ std::string ExplainUsageError(const CLI::App& app, const std::vector<std::string
         CollectFlagNames(cur, names);
         const std::string path = CommandPath(cur);
         std::string text = "unknown flag " + name + " for `" + path + "`";
-        if (std::string near = NearestName(name, names); !near.empty()) {
+        // A one-letter flag is one edit from every other one-letter flag, so a guess among
+        // them would be noise ("-q" is not a typo of "-h"); only longer names get a suggestion.
+        if (std::string near = is_short ? "" : NearestName(name, names); !near.empty()) {
           return text + "; did you mean " + near + "?";
         }
         if (cur != &app && app.get_option_no_throw(name) != nullptr) {

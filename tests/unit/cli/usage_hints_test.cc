@@ -68,6 +68,10 @@ TEST_F(UsageHintsTest, UnknownFlagWithoutNearNameSaysWhereToLook) {
             "unknown flag --frobnicate for `kiln worker` (see `kiln worker --help`)");
   EXPECT_THAT(Explain({"worker", "--version"}),
               HasSubstr("--version belongs before the command"));
+  // The worker's -q is not a flag of `activity execute` (which takes -t); no guess among the
+  // one-letter flags, whose every pair is one edit apart.
+  EXPECT_EQ(Explain({"activity", "execute", "-q", "demo"}),
+            "unknown flag -q for `kiln activity execute` (see `kiln activity execute --help`)");
 }
 
 TEST_F(UsageHintsTest, FlagValuesAreNotMistakenForCommands) {
