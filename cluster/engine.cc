@@ -1,5 +1,5 @@
-// ActivityEngine: construction, recovery, persistence of transitions, dispatch, timers and held
-// polls. Client RPCs are in engine_client.cc, worker RPCs in engine_worker.cc.
+// ActivityEngine: construction, recovery, persistence of transitions, dispatch and held polls.
+// Timers are in engine_timers.cc, client RPCs in engine_client.cc, worker RPCs in engine_worker.cc.
 #include "cluster/engine.h"
 
 #include <algorithm>
@@ -257,46 +257,6 @@ bool ActivityEngine::PageBacklog(const std::string& queue_name, TaskQueueMatcher
   return true;
 }
 
-void ActivityEngine::AddColdTimer(absl::Time at, int64_t seq) {
-  const bool earliest = (timers_.empty() || at < timers_.begin()->first) &&
-                        (cold_timers_.empty() || at < cold_timers_.begin()->first);
-  cold_timers_.emplace(at, seq);
-  if (earliest && wakeup_) wakeup_();
-}
-
-void ActivityEngine::EraseActivityTimer(const std::string& run_id, absl::Time at) {
-  auto [begin, end] = timers_.equal_range(at);
-  for (auto it = begin; it != end; ++it) {
-    if (it->second.kind == Timer::kActivity && it->second.key == run_id) {
-      timers_.erase(it);
-      return;
-    }
-  }
-}
-
-void ActivityEngine::DisarmActivityTimer(const std::string& run_id) {
-  auto armed = armed_.find(run_id);
-  if (armed == armed_.end()) return;
-  EraseActivityTimer(run_id, armed->second);
-  armed_.erase(armed);
-}
-
-void ActivityEngine::ArmActivityTimer(const Activity& a) {
-  auto at = a.NextDeadline(Now());
-  if (!at) return;
-  auto armed = armed_.find(a.run_id());
-  if (armed != armed_.end() && armed->second <= *at) return;  // fires first, then re-arms
-  if (armed != armed_.end()) EraseActivityTimer(a.run_id(), armed->second);
-  armed_[a.run_id()] = *at;
-  ArmTimer(*at, {Timer::kActivity, a.run_id(), 0});
-}
-
-void ActivityEngine::ArmTimer(absl::Time at, Timer timer) {
-  const bool earliest = timers_.empty() || at < timers_.begin()->first;
-  timers_.emplace(at, std::move(timer));
-  if (earliest && wakeup_) wakeup_();
-}
-
 void ActivityEngine::NotifyExecPolls(const Activity& a, Effects& effects) {
   auto it = exec_polls_by_run_.find(a.run_id());
   if (it == exec_polls_by_run_.end()) return;
@@ -433,72 +393,6 @@ void ActivityEngine::CancelPoll(PollId id) {
   for (auto& effect : effects) effect(absl::OkStatus());  // nothing to make durable
 }
 
-void ActivityEngine::FireDueTimers() {
-  Effects effects;
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = Now();
-    // Timeouts of cold runs: load each, then apply (or re-chill when nothing was due).
-    while (!cold_timers_.empty() && cold_timers_.begin()->first <= now) {
-      const int64_t seq = cold_timers_.begin()->second;
-      cold_timers_.erase(cold_timers_.begin());
-      auto stored = store_.GetBySeq(seq);
-      if (!stored.ok() || !stored->has_value()) continue;
-      ActivityState& state = **stored;
-      if (state.namespace_() != options_.namespace_name || !InBacklog(state) ||
-          runs_.contains(state.info().run_id())) {
-        continue;  // closed, or in memory with its own timer
-      }
-      Activity* a = Thaw(std::move(state), effects);
-      if (a->ApplyTimeouts(now)) {
-        Save(*a, effects);
-      } else {
-        Refresh(*a, effects);
-      }
-    }
-    while (!timers_.empty() && timers_.begin()->first <= now) {
-      auto node = timers_.extract(timers_.begin());
-      const Timer& timer = node.mapped();
-      if (timer.kind == Timer::kPoll) {
-        FinishPoll(timer.poll, absl::OkStatus(), effects);
-        continue;
-      }
-      const std::string armed_key =
-          timer.kind == Timer::kActivity ? timer.key : absl::StrCat("queue:", timer.key);
-      if (auto armed = armed_.find(armed_key);
-          armed != armed_.end() && armed->second == node.key()) {
-        armed_.erase(armed);
-      }
-      if (timer.kind == Timer::kRateLimit) {
-        DispatchQueue(timer.key, effects);
-        continue;
-      }
-      auto run = runs_.find(timer.key);
-      if (run == runs_.end() || !run->second.IsOpen()) continue;
-      Activity& a = run->second;
-      const bool queued = queues_[a.task_queue()].HasTask(a.run_id());
-      if (a.ApplyTimeouts(now)) {
-        Save(a, effects);
-      } else if (a.Dispatchable(now) && !queued) {
-        Refresh(a, effects);  // a retry's dispatch time has come
-      } else {
-        ArmActivityTimer(a);
-      }
-    }
-  }
-  Commit(std::move(effects));
-}
-
-std::optional<absl::Time> ActivityEngine::NextTimerTime() {
-  absl::MutexLock lock(&mu_);
-  std::optional<absl::Time> next;
-  if (!timers_.empty()) next = timers_.begin()->first;
-  if (!cold_timers_.empty() && (!next || cold_timers_.begin()->first < *next)) {
-    next = cold_timers_.begin()->first;
-  }
-  return next;
-}
-
 ActivityEngine::ResidentStats ActivityEngine::Resident() {
   absl::MutexLock lock(&mu_);
   ResidentStats stats;
@@ -513,11 +407,6 @@ ActivityEngine::ResidentStats ActivityEngine::Resident() {
   stats.cold_timers = static_cast<int64_t>(cold_timers_.size());
   stats.held_polls = static_cast<int64_t>(task_polls_.size() + exec_polls_.size());
   return stats;
-}
-
-void ActivityEngine::SetTimerWakeup(std::function<void()> wakeup) {
-  absl::MutexLock lock(&mu_);
-  wakeup_ = std::move(wakeup);
 }
 
 void ActivityEngine::Shutdown() {

@@ -1,114 +1,36 @@
+// SqliteTaskStore: opening the database, the writer thread that commits batches, and reads.
+// The schema and the SQLite helpers are in internal/sqlite_util.cc.
+//
+// GCC 12 reports a false "may be used uninitialized" inside std::variant<std::string, int64_t>
+// (the Arg lists below, bound by internal::Statement) once this file's inlining changes; the code
+// initialises every variant. Set before the includes so that it covers Statement::Bind too.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include "cluster/sqlite_task_store.h"
 
 #include <sqlite3.h>
 
 #include <filesystem>
-#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "cluster/internal/proto_codec.h"
+#include "cluster/internal/sqlite_util.h"
 #include "cluster/task_store.h"
 #include "spdlog/spdlog.h"
-
-// GCC 12 reports a false "may be used uninitialized" inside std::variant<std::string, int64_t>
-// (the Arg lists below) once this file's inlining changes; the code initialises every variant.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 namespace kiln::cluster {
 namespace {
 
 namespace enums = ::temporal::api::enums::v1;
-using Arg = std::variant<std::string, int64_t>;
-
-constexpr int kSchemaVersion = 2;
-
-constexpr char kSchema[] = R"sql(
-CREATE TABLE IF NOT EXISTS activity_runs (
-  seq           INTEGER PRIMARY KEY,
-  run_id        TEXT    NOT NULL UNIQUE,
-  namespace     TEXT    NOT NULL,
-  activity_id   TEXT    NOT NULL,
-  activity_type TEXT    NOT NULL,
-  task_queue    TEXT    NOT NULL,
-  status        INTEGER NOT NULL,
-  state         BLOB    NOT NULL,
-  priority      INTEGER NOT NULL DEFAULT 3,
-  backlog       INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS activity_runs_by_id ON activity_runs(namespace, activity_id, seq);
-CREATE INDEX IF NOT EXISTS activity_runs_by_status ON activity_runs(status, seq);
-)sql";
-
-// Runs that could not be read back: moved here (whole row, plus why and when) and skipped, so that
-// one unreadable row never stops kiln dev from starting. Not read by kiln; for the operator.
-constexpr char kQuarantineTable[] = R"sql(
-CREATE TABLE IF NOT EXISTS activity_runs_quarantine (
-  id             INTEGER PRIMARY KEY AUTOINCREMENT,
-  seq            INTEGER NOT NULL,
-  run_id         TEXT    NOT NULL,
-  namespace      TEXT    NOT NULL,
-  activity_id    TEXT    NOT NULL,
-  activity_type  TEXT    NOT NULL,
-  task_queue     TEXT    NOT NULL,
-  status         INTEGER NOT NULL,
-  state          BLOB    NOT NULL,
-  reason         TEXT    NOT NULL,
-  quarantined_at TEXT    NOT NULL
-);
-)sql";
+using Arg = internal::SqliteArg;
+using internal::Exec;
+using internal::SqliteError;
+using internal::Statement;
 
 // The columns every read of runs selects (ReadStates relies on the order).
 constexpr char kRunColumns[] = "state, seq, run_id, activity_id";
-
-// Added by version 2 (after the columns exist).
-constexpr char kBacklogIndex[] = R"sql(
-CREATE INDEX IF NOT EXISTS activity_runs_backlog
-  ON activity_runs(namespace, task_queue, priority, seq) WHERE backlog = 1;
-)sql";
-
-absl::Status SqliteError(sqlite3* db, const std::string& what) {
-  return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(db)));
-}
-
-absl::Status Exec(sqlite3* db, const char* sql);
-absl::Status MigrateToV2(sqlite3* db);
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string message = err ? err : "unknown error";
-    sqlite3_free(err);
-    return absl::InternalError(absl::StrCat("sqlite: ", message, " (in: ", sql, ")"));
-  }
-  return absl::OkStatus();
-}
-
-// A prepared statement that finalizes itself.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  bool ok() const { return stmt_ != nullptr; }
-  sqlite3_stmt* get() { return stmt_; }
-  void Bind(const std::vector<Arg>& args) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (const auto* s = std::get_if<std::string>(&args[i])) {
-        sqlite3_bind_text(stmt_, i + 1, s->data(), s->size(), SQLITE_TRANSIENT);
-      } else {
-        sqlite3_bind_int64(stmt_, i + 1, std::get<int64_t>(args[i]));
-      }
-    }
-  }
-  absl::Status Error(const std::string& what) { return SqliteError(db_, what); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
 
 absl::StatusOr<sqlite3*> OpenConnection(const std::string& path) {
   sqlite3* db = nullptr;
@@ -163,31 +85,9 @@ absl::StatusOr<std::unique_ptr<SqliteTaskStore>> SqliteTaskStore::Open(const std
       return absl::UnavailableError(absl::StrCat("database ", path, ": ", s.message()));
     }
   }
-  int version = 0;
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(*writer, "PRAGMA user_version;", -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      version = sqlite3_column_int(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-  }
-  if (version > kSchemaVersion) {
+  if (auto schema = internal::EnsureSchema(*writer, path); !schema.ok()) {
     sqlite3_close(*writer);
-    return absl::UnavailableError(absl::StrCat(
-        "database ", path, " has schema version ", version, ", newer than this kiln understands (",
-        kSchemaVersion, "): use a newer kiln or another --db file"));
-  }
-  absl::Status schema = version == 1 ? MigrateToV2(*writer) : Exec(*writer, kSchema);
-  if (schema.ok()) schema = Exec(*writer, kBacklogIndex);
-  if (schema.ok()) schema = Exec(*writer, kQuarantineTable);
-  if (schema.ok()) {
-    schema = Exec(*writer, absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";").c_str());
-  }
-  if (!schema.ok()) {
-    sqlite3_close(*writer);
-    return absl::UnavailableError(absl::StrCat("database ", path, " is not usable: ",
-                                               schema.message()));
+    return schema;
   }
   auto reader = OpenConnection(path);
   if (!reader.ok()) {
@@ -505,44 +405,5 @@ absl::Status SqliteTaskStore::ScanOpen(const std::function<void(ActivityState&&)
   if (rc != SQLITE_DONE) return stmt.Error("scan open activity runs");
   return absl::OkStatus();
 }
-
-namespace {
-
-// Version 1 -> 2: the priority and backlog columns (filled in for open runs) and their index.
-absl::Status MigrateToV2(sqlite3* db) {
-  if (auto s = Exec(db, "BEGIN IMMEDIATE;"); !s.ok()) return s;
-  absl::Status s = Exec(db,
-                        "ALTER TABLE activity_runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 3;"
-                        "ALTER TABLE activity_runs ADD COLUMN backlog INTEGER NOT NULL DEFAULT 0;");
-  if (s.ok()) {
-    Statement read(db, "SELECT seq, state FROM activity_runs WHERE status = ?");
-    Statement update(db, "UPDATE activity_runs SET priority = ?, backlog = ? WHERE seq = ?");
-    if (!read.ok() || !update.ok()) s = SqliteError(db, "prepare migration");
-    if (s.ok()) sqlite3_bind_int64(read.get(), 1, enums::ACTIVITY_EXECUTION_STATUS_RUNNING);
-    int rc = SQLITE_DONE;
-    while (s.ok() && (rc = sqlite3_step(read.get())) == SQLITE_ROW) {
-      auto decoded = internal::DecodeState(std::string_view(
-          static_cast<const char*>(sqlite3_column_blob(read.get(), 1)),
-          static_cast<size_t>(sqlite3_column_bytes(read.get(), 1))));
-      // An unreadable run keeps backlog 0; the first read quarantines it.
-      if (!decoded.ok()) continue;
-      const ActivityState& state = *decoded;
-      sqlite3_reset(update.get());
-      sqlite3_bind_int64(update.get(), 1, BacklogPriority(state));
-      sqlite3_bind_int64(update.get(), 2, InBacklog(state) ? 1 : 0);
-      sqlite3_bind_int64(update.get(), 3, sqlite3_column_int64(read.get(), 0));
-      if (sqlite3_step(update.get()) != SQLITE_DONE) s = SqliteError(db, "migrate run");
-    }
-    if (s.ok() && rc != SQLITE_DONE) s = SqliteError(db, "read runs to migrate");
-  }
-  if (!s.ok()) {
-    Exec(db, "ROLLBACK;").IgnoreError();
-    return s;
-  }
-  spdlog::info("dev cluster store migrated to schema version 2 (backlog columns)");
-  return Exec(db, "COMMIT;");
-}
-
-}  // namespace
 
 }  // namespace kiln::cluster
