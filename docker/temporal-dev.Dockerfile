@@ -1,7 +1,7 @@
 # The real Temporal dev server for the compose `temporal-dev` profile: the project's own
 # scripts/temporal-dev (temporal CLI 1.9.1 = Temporal Server 1.32.0 from PyPI, Standalone
 # Activities on), listening on all of the container's interfaces.
-FROM python:3.12.8-slim-bookworm
+FROM python:3.12.14-slim-bookworm
 ENV KILN_CACHE_DIR=/opt/kiln
 COPY scripts/temporal-dev /usr/local/bin/temporal-dev
 RUN temporal-dev --install-only \

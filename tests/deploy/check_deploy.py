@@ -15,7 +15,8 @@ What it asserts, per file:
   compose.yaml: each service's flags exist in its program's --help; GPU services reserve nvidia
     devices; the demo's file workers have distinct host ids; the workers' frontend alias exists in
     each profile; the temporal profile pins Temporal Server 1.32.x, enables Standalone
-    Activities and creates a namespace; the temporal-dev image is scripts/temporal-dev's version.
+    Activities, points the server and the schema job at the PostgreSQL service and user, and
+    creates a namespace; the temporal-dev image is scripts/temporal-dev's version.
   Dockerfile: the build stage runs scripts/build; non-root runtime user; ENTRYPOINT kiln; the
     HEALTHCHECK's path and port are the ones the image's worker settings serve; NVIDIA variables.
   Everywhere: every image tag is pinned (no `latest`, no untagged image).
@@ -335,7 +336,18 @@ def check_compose(kiln_flags, program_flags):
         check("compose %s: Temporal 1.32.x (%s)" % (name, services[name]["image"]), tag.startswith("1.32."))
     dynamic = yaml.safe_load(open(os.path.join(DOCKER, "temporal", "dynamicconfig.yaml")))
     check("compose temporal: Standalone Activities enabled in dynamic config",
-          dynamic.get("activity.enableStandalone", [{}])[0].get("value") is True)
+          dynamic.get("activity.enableStandalone", [{}])[0].get("value") is True and
+          dynamic.get("history.enableChasm", [{}])[0].get("value") is True)
+    # temporalio/server renders its config from these variables (its built-in template); a wrong
+    # name or a user that PostgreSQL does not have only shows when the container starts.
+    server_env, pg_env = services["temporal"]["environment"], services["postgresql"]["environment"]
+    check("compose temporal: the server's database settings name the postgresql service and its user",
+          server_env.get("DB") in ("postgres12", "postgres12_pgx") and
+          server_env.get("POSTGRES_SEEDS") == "postgresql" and
+          server_env.get("POSTGRES_USER") == pg_env.get("POSTGRES_USER") and
+          server_env.get("POSTGRES_PWD") == pg_env.get("POSTGRES_PASSWORD") and
+          all(services["temporal-schema"]["environment"].get(k) == server_env.get(k)
+              for k in ("POSTGRES_SEEDS", "POSTGRES_USER", "POSTGRES_PWD", "DB_PORT")), str(server_env))
     mounted = " ".join(services["temporal"].get("volumes", []))
     check("compose temporal: the dynamic config file is mounted and named",
           "dynamicconfig.yaml" in mounted and
