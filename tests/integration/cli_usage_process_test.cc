@@ -6,7 +6,9 @@
 //     reported;
 //   - `kiln activity execute --input-file` waits through a restart of `kiln dev` (same SQLite
 //     database, same port) and prints the result;
-//   - the backlog benchmark removes its database when interrupted.
+//   - the backlog benchmark removes its database when interrupted;
+//   - on a host without GPUs, `kiln worker` explains the missing GPU once, and a bad queue name
+//     is a usage error reported before any device discovery.
 #include <fcntl.h>
 #include <signal.h>
 #include <poll.h>
@@ -25,6 +27,7 @@
 #include "example_processes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace kiln::testing {
 namespace {
@@ -185,6 +188,68 @@ TEST(CliUsageProcessTest, UnknownProfileKeyIsReportedWithFileAndLine) {
   EXPECT_THAT(run.output, HasSubstr("kiln: warning: " + file +
                                     ":2: unknown key profile.default.adress (ignored); known "
                                     "keys are profile.default.address"));
+}
+
+// Occurrences of `needle` in `text`.
+int CountOf(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Why this host has no GPU, as `kiln gpus -o json` reports it; empty when it has GPUs.
+std::string NoGpuReason(const std::string& dir) {
+  ProcessRun gpus = RunProgram({KILN_BINARY, "gpus", "-o", "json"}, dir);
+  EXPECT_EQ(gpus.exit_code, 0) << gpus.output;
+  nlohmann::json inventory =
+      nlohmann::json::parse(gpus.output, nullptr, /*allow_exceptions=*/false);
+  EXPECT_TRUE(inventory.is_object()) << gpus.output;
+  if (!inventory.is_object() || inventory.value("count", 0) > 0) return "";
+  return inventory.value("reason", "");
+}
+
+TEST(CliUsageProcessTest, WorkerWithoutGpusExplainsItOnceAfterCheckingItsFlags) {
+  const std::string dir = TempDir("no_gpu");
+  const std::string reason = NoGpuReason(dir);
+  if (reason.empty()) GTEST_SKIP() << "this host has GPUs; the no-GPU explanation is not logged";
+
+  // A queue name the worker rejects: a usage error, and no device discovery before it.
+  ProcessRun bad = RunProgram({KILN_BINARY, "worker", "--address", "127.0.0.1:1", "-q", "bad@q",
+                               "--log-level", "info"},
+                              dir);
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("task queue 'bad@q' contains '@'"));
+  EXPECT_EQ(CountOf(bad.output, reason), 0) << "GPU discovery ran before the flags were checked:\n"
+                                            << bad.output;
+
+  // A worker that starts: the explanation once, however many places could log it.
+  KilnDevProcess dev(KILN_BINARY, dir);
+  ASSERT_FALSE(dev.address().empty()) << dev.line();
+  const std::string log = dir + "/worker.log";
+  ChildProcess worker({KILN_BINARY, "worker", "--address", dev.address(), "-q", "no-gpu-q",
+                       "--log-level", "info"},
+                      log);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string output;
+  while ((output = ReadFile(log)).find("kiln worker polling") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline &&
+         worker.Wait(std::chrono::milliseconds(0)) == -1) {  // stop early if it exited
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the log file
+  }
+  ASSERT_THAT(output, HasSubstr("kiln worker polling")) << "the worker never started polling:\n"
+                                                       << output;
+  ASSERT_GT(worker.pid(), 0) << "the worker exited on its own:\n" << ReadFile(log);
+  kill(worker.pid(), SIGTERM);
+  EXPECT_EQ(worker.Wait(std::chrono::seconds(20)), 0) << ReadFile(log);
+  output = ReadFile(log);
+  EXPECT_EQ(CountOf(output, reason), 1) << "the no-GPU explanation should appear exactly once:\n"
+                                        << output;
+  EXPECT_EQ(CountOf(output, "no GPU"), 1) << output;
 }
 
 TEST(CliUsageProcessTest, ExecuteWithAnInputFileWaitsThroughARestartOfKilnDev) {
