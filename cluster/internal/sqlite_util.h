@@ -1,6 +1,6 @@
-// cluster/internal/sqlite_util.h — small helpers over the SQLite C API shared by the dev cluster's
-// SQLite task store and its schema code: running a statement, turning SQLite's last error into a
-// Status, and a prepared statement that finalizes itself.
+// cluster/internal/sqlite_util.h — small helpers over the SQLite C API shared by the dev
+// cluster's SQLite task store and its schema code: running a statement, turning SQLite's last
+// error into a Status, and a prepared statement that finalizes itself.
 //
 // Thread safety: none of their own; use each sqlite3* connection from one thread at a time.
 //
