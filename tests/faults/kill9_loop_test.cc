@@ -381,6 +381,11 @@ TEST(Kill9Loop, AcknowledgedStartsAndCompletionsSurviveSigkillOfKilnDev) {
     std::lock_guard lock(ledger.mu);
     ASSERT_EQ(ledger.lost + ledger.duplicated, 0)
         << "after restart " << k + 1 << ": " << ledger.violations.front();
+    if ((k + 1) % 10 == 0) {  // progress for long runs
+      std::printf("  %d/%d kills: %zu acknowledged starts, %lld completions, 0 lost\n", k + 1,
+                  kills, ledger.started.size(), static_cast<long long>(ledger.completions));
+      std::fflush(stdout);
+    }
   }
   stop_starts = true;
   starter.join();
