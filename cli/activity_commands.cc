@@ -1,10 +1,12 @@
 // `kiln activity start|execute|result` here; describe/list/count/cancel/terminate in
 // client_activity_inspect.cc.
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <limits>
 #include <memory>
 
+#include "absl/time/clock.h"
 #include "cli/activity_input.h"
 #include "cli/client_activity.h"
 #include "cli/client_commands.h"
@@ -137,6 +139,29 @@ absl::StatusOr<wsv1::StartActivityExecutionRequest> BuildStart(
   return req;
 }
 
+// A cluster that answers the first call and then goes away (a restart) may have stored the
+// start whose reply was lost. So once it has answered, an UNAVAILABLE start is sent again with
+// the same request id, which the server deduplicates, for as long as WaitForOutcome would wait;
+// a cluster that never answered is reported at once.
+absl::StatusOr<wsv1::StartActivityExecutionResponse> StartRidingOutAnOutage(
+    client::ServiceClient& client, wsv1::StartActivityExecutionRequest req) {
+  if (absl::StatusOr<wsv1::GetSystemInfoResponse> info = client.GetSystemInfo(); !info.ok()) {
+    return info.status();
+  }
+  if (req.request_id().empty()) req.set_request_id(client::NewRequestId());
+  const absl::Time give_up = absl::Now() + client::ServiceClient::kDefaultWaitUnavailableFor;
+  absl::Duration delay = absl::Milliseconds(200);
+  while (true) {
+    absl::StatusOr<wsv1::StartActivityExecutionResponse> started = client.StartActivity(req);
+    if (started.ok() || started.status().code() != absl::StatusCode::kUnavailable ||
+        absl::Now() + delay >= give_up) {
+      return started;
+    }
+    absl::SleepFor(delay);
+    delay = std::min(delay * 2, absl::Seconds(5));
+  }
+}
+
 // Starts the activity; on success fills `activity_id` / `run_id`.
 int Start(CLI::App* sub, const StartFlags& f, bool wait) {
   absl::StatusOr<payload::DataConverter> converter = f.client.Converter();
@@ -145,7 +170,7 @@ int Start(CLI::App* sub, const StartFlags& f, bool wait) {
   if (!req.ok()) return ReportError(req.status());
   auto client = f.client.Connect();
   if (!client.ok()) return ReportError(client.status());
-  absl::StatusOr<wsv1::StartActivityExecutionResponse> started = (*client)->StartActivity(*req);
+  absl::StatusOr<wsv1::StartActivityExecutionResponse> started = StartRidingOutAnOutage(**client, *req);
   if (!started.ok()) return ReportError(started.status());
   if (!wait) {
     if (f.client.output() == OutputFormat::kJson) {

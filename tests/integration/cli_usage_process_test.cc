@@ -261,7 +261,9 @@ TEST(CliUsageProcessTest, ExecuteWithAnInputFileWaitsThroughARestartOfKilnDev) {
   ChildProcess worker({KILN_BINARY, "worker", "--address", address, "-q", "restart-q",
                        "--log-level", "warn"},
                       dir + "/worker.log");
-  std::ofstream(dir + "/input.json") << "\"4s\"\n";
+  // Long enough that the worker's completion comes after the restart even on a loaded machine
+  // (a completion sent while the cluster is down is the worker's concern, not this test's).
+  std::ofstream(dir + "/input.json") << "\"8s\"\n";
   ChildProcess execute({KILN_BINARY, "activity", "execute", "--address", address, "-t",
                         "restart-q", "--type", "kiln.sleep", "-a", "restart-1",
                         "--start-to-close-timeout", "60s", "--input-file", dir + "/input.json",
@@ -276,11 +278,16 @@ TEST(CliUsageProcessTest, ExecuteWithAnInputFileWaitsThroughARestartOfKilnDev) {
     client::wsv1::DescribeActivityExecutionRequest describe;
     describe.set_activity_id("restart-1");
     auto d = (*client)->DescribeActivity(describe);
-    running = d.ok() && d->info().status() ==
-                            ::temporal::api::enums::v1::ACTIVITY_EXECUTION_STATUS_RUNNING;
+    // RUNNING alone is not enough: the cluster records the start when it hands the task to a
+    // poll, and a kill before the reply leaves the task with no worker until its start-to-close
+    // timeout (as on Temporal). The first heartbeat shows the worker really has it.
+    running = d.ok() &&
+              d->info().status() ==
+                  ::temporal::api::enums::v1::ACTIVITY_EXECUTION_STATUS_RUNNING &&
+              d->info().has_last_heartbeat_time();
     if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling
   }
-  ASSERT_TRUE(running) << "kiln.sleep never started";
+  ASSERT_TRUE(running) << "kiln.sleep never started on the worker (no heartbeat)";
   dev.reset();  // SIGKILL: the cluster goes away while the CLI waits
   // Down for longer than one call's own retries (about 0.6 s), as in a real restart: the CLI
   // must still be waiting, not have given up.
