@@ -1,10 +1,8 @@
 // The real `kiln dev` binary: it starts on a database with an unreadable run (reported with its
 // run id, quarantined, skipped), takes `temporal server start-dev`'s flag names, and says in one
 // line why it cannot listen on an address or port.
-#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +12,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,6 +22,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
+#include "tests/integration/example_processes.h"
 
 namespace {
 
@@ -32,80 +30,11 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// A temp directory removed with this object.
-class TempDir {
- public:
-  TempDir()
-      : path_(std::filesystem::temp_directory_path() /
-              ("kiln-dev-flags-" + std::to_string(getpid()) + "-" + std::to_string(++count_))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  static inline int count_ = 0;
-  std::filesystem::path path_;
-};
-
-// `kiln dev ARGS` as a child: stdout read line by line, stderr kept in a file. Killed (by pid)
-// when destroyed, and by the kernel if the test binary dies.
-class KilnDev {
- public:
-  KilnDev(const std::vector<std::string>& args, const std::string& stderr_path) {
-    int out[2];
-    if (pipe(out) != 0) return;
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      dup2(out[1], STDOUT_FILENO);
-      const int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(err, STDERR_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv = {const_cast<char*>(KILN_BINARY), const_cast<char*>("dev")};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(KILN_BINARY, argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    stdout_ = fdopen(out[0], "r");
-    char line[512];
-    // Blocks until the listening line, or EOF when kiln dev exits first.
-    if (stdout_ != nullptr && std::fgets(line, sizeof(line), stdout_) != nullptr) line_ = line;
-    std::smatch m;
-    if (std::regex_search(line_, m, std::regex(R"(:(\d+) namespace=)"))) port_ = std::stoi(m[1]);
-  }
-  ~KilnDev() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_ != nullptr) fclose(stdout_);
-  }
-  // Sends `signal` (0: none, it is exiting by itself) and returns the wait status.
-  int Stop(int signal) {
-    if (signal != 0) kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    return status;
-  }
-  const std::string& line() const { return line_; }
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  FILE* stdout_ = nullptr;
-  std::string line_;
-  int port_ = 0;
+// `kiln dev ARGS` with its stderr in `stderr_path`; killed by pid when destroyed, and by the
+// kernel if the test binary dies.
+struct KilnDev : kiln::testing::KilnDevProcess {
+  KilnDev(const std::vector<std::string>& args, const std::string& stderr_path)
+      : KilnDevProcess(KILN_BINARY, args, stderr_path) {}
 };
 
 std::string ReadFile(const std::string& path) {
@@ -118,8 +47,8 @@ std::string ReadFile(const std::string& path) {
 std::string RunId(int seq) { return absl::StrCat("00000000-0000-4000-8000-00000000000", seq); }
 
 TEST(KilnDevFlagsProcessTest, StartsOnADatabaseWithAnUnreadableRunAndQuarantinesIt) {
-  TempDir dir;
-  const std::string db = dir / "dev.db";
+  const std::string dir = kiln::testing::TempDir("dev_flags_1");
+  const std::string db = dir + "/dev.db";
   {  // a database as kiln dev writes it
     auto store = kiln::cluster::SqliteTaskStore::Open(db);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -133,7 +62,7 @@ TEST(KilnDevFlagsProcessTest, StartsOnADatabaseWithAnUnreadableRunAndQuarantines
   ASSERT_EQ(sqlite3_exec(handle, plant.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(handle);
 
-  const std::string log = dir / "stderr.txt";
+  const std::string log = dir + "/stderr.txt";
   KilnDev dev({"--port", "0", "--db-filename", db, "--log-level", "warn"}, log);
   ASSERT_GT(dev.port(), 0) << "kiln dev did not start: " << ReadFile(log);
   // It serves: the unreadable run is skipped, not DATA_LOSS.
@@ -185,8 +114,8 @@ TEST(KilnDevFlagsProcessTest, StartsOnADatabaseWithAnUnreadableRunAndQuarantines
 }
 
 TEST(KilnDevFlagsProcessTest, TakesStartDevFlagNamesAndServesEachNamespace) {
-  TempDir dir;
-  const std::string log = dir / "stderr.txt";
+  const std::string dir = kiln::testing::TempDir("dev_flags_2");
+  const std::string log = dir + "/stderr.txt";
   KilnDev dev({"--ip", "127.0.0.1", "--port", "0", "--db-filename", ":memory:", "--namespace",
                "default", "--namespace", "ml", "--log-level", "never"},
               log);
@@ -205,8 +134,8 @@ TEST(KilnDevFlagsProcessTest, TakesStartDevFlagNamesAndServesEachNamespace) {
 }
 
 TEST(KilnDevFlagsProcessTest, AnAddressItCannotBindIsOneClearLine) {
-  TempDir dir;
-  const std::string log = dir / "stderr.txt";
+  const std::string dir = kiln::testing::TempDir("dev_flags_3");
+  const std::string log = dir + "/stderr.txt";
   KilnDev dev({"--ip", "8.8.8.8", "--db", ":memory:"}, log);
   EXPECT_EQ(dev.port(), 0);
   const int status = dev.Stop(0);
@@ -219,15 +148,15 @@ TEST(KilnDevFlagsProcessTest, AnAddressItCannotBindIsOneClearLine) {
 }
 
 TEST(KilnDevFlagsProcessTest, OutOfRangePortsAreRefusedAndHelpNamesTheDefaults) {
-  TempDir dir;
-  const std::string log = dir / "stderr.txt";
+  const std::string dir = kiln::testing::TempDir("dev_flags_4");
+  const std::string log = dir + "/stderr.txt";
   KilnDev dev({"--port", "99999", "--db", ":memory:"}, log);
   EXPECT_EQ(dev.port(), 0);
   const int status = dev.Stop(0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
   EXPECT_THAT(ReadFile(log), HasSubstr("99999"));
 
-  const std::string out = dir / "help.txt";
+  const std::string out = dir + "/help.txt";
   const std::string command = absl::StrCat(KILN_BINARY, " dev --help > ", out, " 2>&1");
   ASSERT_EQ(std::system(command.c_str()), 0);
   const std::string text = ReadFile(out);

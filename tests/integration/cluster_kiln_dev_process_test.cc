@@ -1,6 +1,5 @@
 // The real `kiln dev` binary as a child process: its stdout contract, clean stop on SIGTERM, and
 // durability of acknowledged starts across kill -9.
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,64 +16,21 @@
 #include "gtest/gtest.h"
 #include "tests/support/test_processes.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
+#include "tests/integration/example_processes.h"
 
 namespace {
 
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 namespace enums = ::temporal::api::enums::v1;
 
-// A `kiln dev` child. Killed (by pid) when destroyed.
-class KilnDev {
- public:
-  explicit KilnDev(const std::string& db) {
-    int out[2];
-    if (pipe(out) != 0) return;
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ == 0) {
-      kiln::testing::DieWithParent(parent);
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      execl(KILN_BINARY, KILN_BINARY, "dev", "--port", "0", "--db", db.c_str(), "--log-level",
-            "warn", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    stdout_ = fdopen(out[0], "r");
-    char line[512];
-    if (stdout_ != nullptr && std::fgets(line, sizeof(line), stdout_) != nullptr) line_ = line;
-    std::smatch m;
-    if (std::regex_search(line_, m, std::regex(R"(127\.0\.0\.1:(\d+))"))) port_ = std::stoi(m[1]);
-  }
-  ~KilnDev() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_ != nullptr) fclose(stdout_);
-  }
-  // Sends `signal` and returns the exit status (or -1).
-  int Stop(int signal) {
-    kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    return status;
-  }
-  const std::string& line() const { return line_; }
-  int port() const { return port_; }
+// `kiln dev --port 0` on `db`; killed by pid when destroyed.
+struct KilnDev : kiln::testing::KilnDevProcess {
+  explicit KilnDev(const std::string& db)
+      : KilnDevProcess(KILN_BINARY, {"--port", "0", "--db", db, "--log-level", "warn"}) {}
   std::unique_ptr<wsv1::WorkflowService::Stub> Stub() const {
-    return wsv1::WorkflowService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
-                                                              grpc::InsecureChannelCredentials()));
+    return wsv1::WorkflowService::NewStub(
+        grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
   }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  FILE* stdout_ = nullptr;
-  std::string line_;
-  int port_ = 0;
 };
 
 std::unique_ptr<grpc::ClientContext> Context(int seconds = 10) {

@@ -44,9 +44,10 @@ inline std::string TempDir(const std::string& name) {
 
 class ChildProcess {
  public:
-  // Runs argv; stdout and stderr go to `log_path`, or to a pipe readable with ReadLine() when
-  // `log_path` is empty.
-  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path) {
+  // Runs argv; stdout and stderr go to `log_path`, or, when `log_path` is empty, stdout to a
+  // pipe readable with ReadLine() and stderr to `stderr_path` (inherited when that is empty).
+  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path,
+               const std::string& stderr_path = "") {
     int out[2] = {-1, -1};
     if (log_path.empty() && pipe(out) != 0) return;
     const pid_t parent = getpid();
@@ -57,6 +58,9 @@ class ChildProcess {
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
         close(out[1]);
+        if (FILE* err = stderr_path.empty() ? nullptr : std::fopen(stderr_path.c_str(), "w")) {
+          dup2(fileno(err), STDERR_FILENO);
+        }
       } else {
         FILE* log = std::fopen(log_path.c_str(), "w");
         if (log != nullptr) {
@@ -102,6 +106,17 @@ class ChildProcess {
     return -1;
   }
 
+  // Sends `signal` (0: none, it is exiting by itself), waits for the exit and returns the raw
+  // wait status (for WIFEXITED/WEXITSTATUS), or -1 when it was already reaped.
+  int Stop(int signal) {
+    if (pid_ <= 0) return -1;
+    if (signal != 0) kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
   std::string ReadLine() {
     char line[1024];
     if (stdout_ == nullptr || std::fgets(line, sizeof(line), stdout_) == nullptr) return "";
@@ -118,9 +133,13 @@ class ChildProcess {
 class KilnDevProcess {
  public:
   KilnDevProcess(const std::string& kiln_binary, const std::string& dir, int port = 0)
-      : process_({kiln_binary, "dev", "--port", std::to_string(port), "--db", dir + "/dev.db",
-                  "--log-level", "warn"},
-                 "") {
+      : KilnDevProcess(kiln_binary, {"--port", std::to_string(port), "--db", dir + "/dev.db",
+                                     "--log-level", "warn"}) {}
+  // `kiln dev ARGS`; its stderr goes to `stderr_path` when given. Blocks until the listening
+  // line, or until kiln dev exits first (then address() is empty and line() what it printed).
+  KilnDevProcess(const std::string& kiln_binary, const std::vector<std::string>& dev_args,
+                 const std::string& stderr_path = "")
+      : process_(DevArgv(kiln_binary, dev_args), "", stderr_path) {
     line_ = process_.ReadLine();
     std::smatch m;
     if (std::regex_search(line_, m, std::regex(R"((127\.0\.0\.1:\d+))"))) address_ = m[1];
@@ -131,8 +150,16 @@ class KilnDevProcess {
   }
   const std::string& line() const { return line_; }
   ChildProcess& process() { return process_; }
+  int Stop(int signal) { return process_.Stop(signal); }
 
  private:
+  static std::vector<std::string> DevArgv(const std::string& kiln_binary,
+                                          const std::vector<std::string>& dev_args) {
+    std::vector<std::string> argv = {kiln_binary, "dev"};
+    argv.insert(argv.end(), dev_args.begin(), dev_args.end());
+    return argv;
+  }
+
   ChildProcess process_;
   std::string line_;
   std::string address_;
