@@ -2,15 +2,18 @@
 
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
 namespace kiln::base {
 namespace internal {
 
 struct CancellationState {
-  std::mutex mu;
-  bool cancelled = false;
-  std::string reason;
-  uint64_t next_id = 1;
-  std::map<uint64_t, std::function<void(const std::string&)>> callbacks;
+  absl::Mutex mu;
+  bool cancelled ABSL_GUARDED_BY(mu) = false;
+  std::string reason ABSL_GUARDED_BY(mu);
+  uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
+  std::map<uint64_t, std::function<void(const std::string&)>> callbacks ABSL_GUARDED_BY(mu);
 };
 
 }  // namespace internal
@@ -28,7 +31,7 @@ CancellationRegistration& CancellationRegistration::operator=(
 
 void CancellationRegistration::Reset() {
   if (auto state = state_.lock(); state && id_ != 0) {
-    std::lock_guard<std::mutex> lock(state->mu);
+    absl::MutexLock lock(&state->mu);
     state->callbacks.erase(id_);
   }
   state_.reset();
@@ -37,13 +40,13 @@ void CancellationRegistration::Reset() {
 
 bool CancellationToken::IsCancelled() const {
   if (!state_) return false;
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   return state_->cancelled;
 }
 
 std::optional<std::string> CancellationToken::Reason() const {
   if (!state_) return std::nullopt;
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   if (!state_->cancelled) return std::nullopt;
   return state_->reason;
 }
@@ -51,16 +54,18 @@ std::optional<std::string> CancellationToken::Reason() const {
 CancellationRegistration CancellationToken::OnCancel(
     std::function<void(const std::string&)> cb) const {
   if (!state_) return {};
-  std::unique_lock<std::mutex> lock(state_->mu);
-  if (state_->cancelled) {
-    std::string reason = state_->reason;
-    lock.unlock();
-    cb(reason);
-    return {};
+  std::string reason;
+  {
+    absl::MutexLock lock(&state_->mu);
+    if (!state_->cancelled) {
+      uint64_t id = state_->next_id++;
+      state_->callbacks.emplace(id, std::move(cb));
+      return CancellationRegistration(state_, id);
+    }
+    reason = state_->reason;
   }
-  uint64_t id = state_->next_id++;
-  state_->callbacks.emplace(id, std::move(cb));
-  return CancellationRegistration(state_, id);
+  cb(reason);  // already cancelled: at once, outside the lock
+  return {};
 }
 
 CancellationSource::CancellationSource()
@@ -69,7 +74,7 @@ CancellationSource::CancellationSource()
 bool CancellationSource::Cancel(const std::string& reason) {
   std::vector<std::function<void(const std::string&)>> to_run;
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    absl::MutexLock lock(&state_->mu);
     if (state_->cancelled) return false;
     state_->cancelled = true;
     state_->reason = reason;

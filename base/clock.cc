@@ -15,28 +15,30 @@ void SystemClock::SleepUntil(absl::Time deadline) {
 }
 
 absl::Time SimulatedClock::Now() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return now_;
 }
 
 void SimulatedClock::SleepUntil(absl::Time deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
+  // absl::Mutex re-evaluates the condition whenever the lock is released, so Advance() needs no
+  // notification.
+  absl::MutexLock lock(&mu_);
   ++sleepers_;
-  cv_.notify_all();  // Sleepers() observers
-  cv_.wait(lock, [&] { return now_ >= deadline; });
+  auto reached = [this, deadline] {
+    mu_.AssertReaderHeld();  // for the thread-safety analysis
+    return now_ >= deadline;
+  };
+  mu_.Await(absl::Condition(&reached));
   --sleepers_;
 }
 
 void SimulatedClock::Advance(absl::Duration d) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    now_ += d;
-  }
-  cv_.notify_all();
+  absl::MutexLock lock(&mu_);
+  now_ += d;
 }
 
 int SimulatedClock::Sleepers() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return sleepers_;
 }
 

@@ -8,10 +8,8 @@
 //   assert(clock.Now() == absl::FromUnixSeconds(1005));
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -54,8 +52,7 @@ class SimulatedClock final : public Clock {
   int Sleepers() const;
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable absl::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
   int sleepers_ ABSL_GUARDED_BY(mu_) = 0;
 };

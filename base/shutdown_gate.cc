@@ -3,35 +3,40 @@
 namespace kiln::base {
 
 std::optional<ShutdownGate::Pass> ShutdownGate::TryEnter() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (closed_) return std::nullopt;
   ++in_flight_;
   return Pass(this);
 }
 
 void ShutdownGate::Close() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   closed_ = true;
 }
 
 bool ShutdownGate::IsClosed() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return closed_;
 }
 
 int ShutdownGate::InFlight() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return in_flight_;
 }
 
 bool ShutdownGate::WaitDrained(absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return in_flight_ == 0; });
+  absl::MutexLock lock(&mu_);
+  auto drained = [this] {
+    mu_.AssertReaderHeld();  // for the thread-safety analysis
+    return in_flight_ == 0;
+  };
+  // Leave() needs no notification: absl::Mutex re-evaluates the condition on every unlock.
+  return mu_.AwaitWithTimeout(absl::Condition(&drained), timeout);
 }
 
 void ShutdownGate::Leave() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (--in_flight_ == 0) cv_.notify_all();
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
 }
 
 }  // namespace kiln::base

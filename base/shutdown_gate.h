@@ -9,11 +9,10 @@
 //   bool drained = gate.WaitDrained(absl::Seconds(30));    // in-flight work finished in time?
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace kiln::base {
@@ -48,8 +47,7 @@ class ShutdownGate {
 
  private:
   void Leave();
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -1,11 +1,11 @@
 #include "client/grpc_temporal_client.h"
 
-#include <condition_variable>
-#include <mutex>
 #include <random>
 #include <set>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "client/internal/channel.h"
 #include "client/internal/dispatcher.h"
 #include "spdlog/spdlog.h"
@@ -32,11 +32,10 @@ struct GrpcTemporalClient::State {
   std::unique_ptr<Stub> stub;
   internal::Dispatcher dispatcher;
 
-  std::mutex mu;
-  std::condition_variable idle;
-  std::set<CallBase*> in_flight;  // guarded by mu; calls whose callback has not run
-  int live_calls = 0;             // guarded by mu; Call objects not yet destroyed
-  bool closing = false;           // guarded by mu
+  absl::Mutex mu;
+  std::set<CallBase*> in_flight ABSL_GUARDED_BY(mu);  // calls whose callback has not run
+  int live_calls ABSL_GUARDED_BY(mu) = 0;             // Call objects not yet destroyed
+  bool closing ABSL_GUARDED_BY(mu) = false;
 };
 
 namespace {
@@ -47,15 +46,15 @@ class CallBase : public PendingCall {
  public:
   // Cancels the current attempt, or the next one if it has not started.
   void Cancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     cancelled_ = true;
     if (context_) context_->TryCancel();
   }
 
  protected:
-  std::mutex mu_;
-  bool cancelled_ = false;                          // guarded by mu_
-  std::unique_ptr<grpc::ClientContext> context_;  // guarded by mu_; one per attempt
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);  // one per attempt
 };
 
 template <typename Req, typename Resp>
@@ -77,13 +76,13 @@ class Call : public CallBase, public std::enable_shared_from_this<Call<Req, Resp
 
   ~Call() override {
     context_.reset();
-    std::lock_guard<std::mutex> lock(state_->mu);
-    if (--state_->live_calls == 0) state_->idle.notify_all();
+    absl::MutexLock lock(&state_->mu);
+    --state_->live_calls;  // the client's destructor awaits 0; absl::Mutex needs no notify
   }
 
   void Begin() {
     {
-      std::lock_guard<std::mutex> lock(state_->mu);
+      absl::MutexLock lock(&state_->mu);
       ++state_->live_calls;
       if (!state_->closing) {
         state_->in_flight.insert(this);
@@ -97,8 +96,9 @@ class Call : public CallBase, public std::enable_shared_from_this<Call<Req, Resp
  private:
   void Attempt() {
     auto self = this->shared_from_this();
+    grpc::ClientContext* context;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (cancelled_) {
         state_->dispatcher.Post([self] {
           self->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
@@ -109,9 +109,10 @@ class Call : public CallBase, public std::enable_shared_from_this<Call<Req, Resp
       response_.Clear();
       context_ = std::make_unique<grpc::ClientContext>();
       internal::PrepareContext(*context_, state_->options, spec_.with_namespace, spec_.timeout);
+      context = context_.get();  // replaced only by the next attempt, which starts after this one
     }
     t_starting_call = true;
-    spec_.start(state_->stub->async(), context_.get(), &request_, &response_,
+    spec_.start(state_->stub->async(), context, &request_, &response_,
                 [self](grpc::Status status) { self->OnDone(std::move(status)); });
     t_starting_call = false;
   }
@@ -136,7 +137,7 @@ class Call : public CallBase, public std::enable_shared_from_this<Call<Req, Resp
   }
 
   bool IsCancelled() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return cancelled_;
   }
 
@@ -147,7 +148,7 @@ class Call : public CallBase, public std::enable_shared_from_this<Call<Req, Resp
                                                               spec_.method));
     Callback<Resp> done = std::move(done_);
     {
-      std::lock_guard<std::mutex> lock(state_->mu);
+      absl::MutexLock lock(&state_->mu);
       state_->in_flight.erase(this);
     }
     if (done) done(std::move(result));
@@ -194,11 +195,15 @@ absl::StatusOr<std::unique_ptr<GrpcTemporalClient>> GrpcTemporalClient::Create(
 GrpcTemporalClient::GrpcTemporalClient(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 GrpcTemporalClient::~GrpcTemporalClient() {
-  std::unique_lock<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   state_->closing = true;
   for (CallBase* call : state_->in_flight) call->Cancel();
   state_->dispatcher.Drain();  // pending retries run now and finish as CANCELLED
-  state_->idle.wait(lock, [this] { return state_->live_calls == 0; });
+  auto idle = [this] {
+    state_->mu.AssertReaderHeld();  // for the thread-safety analysis
+    return state_->live_calls == 0;
+  };
+  state_->mu.Await(absl::Condition(&idle));
 }
 
 const ConnectionOptions& GrpcTemporalClient::options() const { return state_->options; }

@@ -2,11 +2,11 @@
 
 #include <cstdlib>
 #include <map>
-#include <mutex>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::gpu {
@@ -17,7 +17,7 @@ struct LedgerState {
 
   const std::string device_uuid;
   const DeviceCapacity capacity;
-  mutable std::mutex mu;
+  mutable absl::Mutex mu;
   int slots_reserved ABSL_GUARDED_BY(mu) = 0;
   int slots_committed ABSL_GUARDED_BY(mu) = 0;
   uint64_t memory_reserved ABSL_GUARDED_BY(mu) = 0;
@@ -27,7 +27,7 @@ struct LedgerState {
   std::map<int, CapacityLedger::Listener> listeners ABSL_GUARDED_BY(mu);
   int next_listener_id ABSL_GUARDED_BY(mu) = 1;
   // Held while listeners run, so RemoveCapacityListener can wait them out.
-  std::mutex notify_mu;
+  absl::Mutex notify_mu ABSL_ACQUIRED_BEFORE(mu);
 
   bool Fits(const ResourceRequest& r) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return slots_reserved + r.slots <= capacity.slots &&
@@ -38,7 +38,7 @@ struct LedgerState {
   void GiveBack(const ResourceRequest& r, bool was_committed, bool ends_reservation) {
     std::vector<CapacityLedger::Listener> to_call;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      absl::MutexLock lock(&mu);
       // Broken accounting is a bug in this file, not an environmental condition.
       if (r.slots > slots_reserved || r.memory_bytes > memory_reserved) {
         spdlog::critical("capacity ledger {}: releasing more than reserved", device_uuid);
@@ -54,7 +54,7 @@ struct LedgerState {
       if (r.slots == 0 && r.memory_bytes == 0) return;
       for (const auto& [id, listener] : listeners) to_call.push_back(listener);
     }
-    std::lock_guard<std::mutex> notify_lock(notify_mu);
+    absl::MutexLock notify_lock(&notify_mu);
     for (const auto& listener : to_call) listener();
   }
 };
@@ -102,7 +102,7 @@ absl::Status Reservation::Commit(std::optional<ResourceRequest> actual) {
     request_ = *actual;
   }
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    absl::MutexLock lock(&state_->mu);
     state_->slots_committed += request_.slots;
     state_->memory_committed += request_.memory_bytes;
   }
@@ -133,7 +133,7 @@ absl::StatusOr<Reservation> CapacityLedger::TryReserve(const ResourceRequest& re
         absl::StrCat("a reservation needs 0 or more slots, not ", request.slots));
   }
   const DeviceCapacity& cap = state_->capacity;
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   if (!state_->closed.ok()) return state_->closed;
   if (request.slots > cap.slots || request.memory_bytes > cap.memory_bytes) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -155,23 +155,23 @@ absl::StatusOr<Reservation> CapacityLedger::TryReserve(const ResourceRequest& re
 }
 
 bool CapacityLedger::CanFit(const ResourceRequest& request) const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   return state_->closed.ok() && request.slots >= 0 && state_->Fits(request);
 }
 
 void CapacityLedger::Close(absl::Status reason) {
   if (reason.ok()) reason = absl::FailedPreconditionError("device closed");
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   if (state_->closed.ok()) state_->closed = std::move(reason);
 }
 
 void CapacityLedger::Reopen() {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   state_->closed = absl::OkStatus();
 }
 
 LedgerSnapshot CapacityLedger::Snapshot() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   return LedgerSnapshot{state_->capacity,       state_->slots_reserved,  state_->slots_committed,
                         state_->memory_reserved, state_->memory_committed, state_->reservations,
                         state_->closed};
@@ -180,15 +180,15 @@ LedgerSnapshot CapacityLedger::Snapshot() const {
 const std::string& CapacityLedger::device_uuid() const { return state_->device_uuid; }
 
 int CapacityLedger::AddCapacityListener(Listener listener) {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   int id = state_->next_listener_id++;
   state_->listeners[id] = std::move(listener);
   return id;
 }
 
 void CapacityLedger::RemoveCapacityListener(int id) {
-  std::lock_guard<std::mutex> notify_lock(state_->notify_mu);
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock notify_lock(&state_->notify_mu);
+  absl::MutexLock lock(&state_->mu);
   state_->listeners.erase(id);
 }
 

@@ -18,7 +18,7 @@ class FakeDeviceProvider::Monitor final : public HealthMonitor {
 
   // HealthMonitor
   absl::Status Start(HealthSink& sink) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (started_) return absl::FailedPreconditionError("fake health monitor already started");
     started_ = true;
     sink_ = &sink;
@@ -28,18 +28,18 @@ class FakeDeviceProvider::Monitor final : public HealthMonitor {
   }
   void Stop() override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (!started_ || stopping_) return;
       stopping_ = true;
     }
-    provider_.changed_.notify_all();
+    provider_.changed_.SignalAll();
     if (thread_.joinable()) thread_.join();
     provider_.Detach(this);
   }
 
   HealthSink* sink() { return sink_; }
   bool stopping() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return stopping_;
   }
 
@@ -47,19 +47,16 @@ class FakeDeviceProvider::Monitor final : public HealthMonitor {
   void Run() {
     while (!stopping()) {
       provider_.DeliverDueFaults();
-      std::unique_lock<std::mutex> lock(provider_.mu_);
-      if (provider_.pending_.empty()) {
-        provider_.changed_.wait_for(lock, std::chrono::milliseconds(200));
-      } else {
-        provider_.changed_.wait_for(lock, std::chrono::milliseconds(2));
-      }
+      absl::MutexLock lock(&provider_.mu_);
+      provider_.changed_.WaitWithTimeout(
+          &provider_.mu_, provider_.pending_.empty() ? absl::Milliseconds(200) : absl::Milliseconds(2));
     }
   }
 
   FakeDeviceProvider& provider_;
-  std::mutex mu_;
-  bool started_ = false;
-  bool stopping_ = false;
+  absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   HealthSink* sink_ = nullptr;
   std::thread thread_;
 };
@@ -80,7 +77,7 @@ Inventory FakeDeviceProvider::Discover() {
   Inventory inventory;
   inventory.source = "simulated";
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     inventory.devices = devices_;
   }
   if (inventory.devices.empty()) inventory.reason = "the simulated device list is empty";
@@ -93,7 +90,7 @@ std::unique_ptr<HealthMonitor> FakeDeviceProvider::CreateHealthMonitor(
 }
 
 std::string FakeDeviceProvider::uuid(int index) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const DeviceInfo& device : devices_) {
     if (device.index == index) return device.uuid;
   }
@@ -102,20 +99,20 @@ std::string FakeDeviceProvider::uuid(int index) const {
 
 void FakeDeviceProvider::ScheduleFault(DeviceFault fault, absl::Time at) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     pending_.push_back(Scheduled{std::move(fault), at});
     std::stable_sort(pending_.begin(), pending_.end(),
                      [](const Scheduled& a, const Scheduled& b) { return a.at < b.at; });
   }
-  changed_.notify_all();
+  changed_.SignalAll();
 }
 
 int FakeDeviceProvider::DeliverDueFaults() {
-  std::lock_guard<std::mutex> deliver_lock(deliver_mu_);
+  absl::MutexLock deliver_lock(&deliver_mu_);
   std::vector<DeviceFault> due;
   std::vector<HealthSink*> sinks;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (monitors_.empty()) return 0;
     absl::Time now = clock_.Now();
     auto first_later = std::find_if(pending_.begin(), pending_.end(),
@@ -140,19 +137,19 @@ int FakeDeviceProvider::DeliverDueFaults() {
 }
 
 int FakeDeviceProvider::PendingFaults() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(pending_.size());
 }
 
 void FakeDeviceProvider::Attach(Monitor* monitor) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   monitors_.insert(monitor);
 }
 
 void FakeDeviceProvider::Detach(Monitor* monitor) {
   // Taking deliver_mu_ first waits out a delivery that may still use this monitor's sink.
-  std::lock_guard<std::mutex> deliver_lock(deliver_mu_);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock deliver_lock(&deliver_mu_);
+  absl::MutexLock lock(&mu_);
   monitors_.erase(monitor);
 }
 

@@ -19,9 +19,7 @@
 //   clock.Advance(absl::Seconds(5));  // gpu1 becomes unhealthy (listeners are told)
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -29,6 +27,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "gpu/device_provider.h"
@@ -74,13 +73,13 @@ class FakeDeviceProvider final : public DeviceProvider {
   void Detach(Monitor* monitor);
 
   base::Clock& clock_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<DeviceInfo> devices_ ABSL_GUARDED_BY(mu_);
   std::vector<Scheduled> pending_ ABSL_GUARDED_BY(mu_);
   std::set<Monitor*> monitors_ ABSL_GUARDED_BY(mu_);
-  std::condition_variable changed_;  // a fault was scheduled or a monitor stopped
+  absl::CondVar changed_;  // a fault was scheduled or a monitor stopped
   // Serialises deliveries so each fault reaches the sinks exactly once, in schedule order.
-  std::mutex deliver_mu_;
+  absl::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 };
 
 }  // namespace kiln::gpu

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::gpu {
@@ -83,11 +84,11 @@ bool HealthTracker::Transition(const std::string& uuid, HealthState to, const st
                                bool restore) {
   // Holding notify_mu_ across the state change and the callbacks keeps listener order equal to
   // transition order without calling listeners under mu_.
-  std::lock_guard<std::mutex> notify_lock(notify_mu_);
+  absl::MutexLock notify_lock(&notify_mu_);
   HealthChange change;
   std::vector<Listener> listeners;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = devices_.find(uuid);
     if (it == devices_.end()) {
       spdlog::warn("gpu health: ignoring '{}' for unknown device {}", reason, uuid);
@@ -117,7 +118,7 @@ bool HealthTracker::Transition(const std::string& uuid, HealthState to, const st
 }
 
 DeviceHealth HealthTracker::Get(const std::string& uuid) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = devices_.find(uuid);
   if (it == devices_.end()) {
     return DeviceHealth{HealthState::kUnhealthy, "unknown device " + uuid, absl::InfinitePast()};
@@ -130,22 +131,22 @@ bool HealthTracker::IsHealthy(const std::string& uuid) const {
 }
 
 std::map<std::string, DeviceHealth> HealthTracker::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::map<std::string, DeviceHealth> out;
   for (const auto& [uuid, entry] : devices_) out[uuid] = entry.health;
   return out;
 }
 
 int HealthTracker::AddListener(Listener listener) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   int id = next_listener_id_++;
   listeners_[id] = std::move(listener);
   return id;
 }
 
 void HealthTracker::RemoveListener(int id) {
-  std::lock_guard<std::mutex> notify_lock(notify_mu_);  // no call of it is in flight on return
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock notify_lock(&notify_mu_);  // no call of it is in flight on return
+  absl::MutexLock lock(&mu_);
   listeners_.erase(id);
 }
 

@@ -16,12 +16,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "gpu/device_info.h"
 #include "gpu/xid.h"
@@ -132,12 +132,12 @@ class HealthTracker final : public HealthSink {
 
   const XidPolicy policy_;
   base::Clock& clock_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<std::string, Entry> devices_ ABSL_GUARDED_BY(mu_);
   std::map<int, Listener> listeners_ ABSL_GUARDED_BY(mu_);
   int next_listener_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Serialises notification so listeners see changes in the order they happened.
-  std::mutex notify_mu_;
+  absl::Mutex notify_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 };
 
 }  // namespace kiln::gpu

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "gpu/device_info.h"
 
 namespace kiln::gpu {
@@ -18,7 +19,7 @@ constexpr char kCapPayloadUrl[] = "type.kiln.dev/kiln.gpu.MemoryCapExceeded";
 }  // namespace
 
 absl::Status MemoryCap::Claim(uint64_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (bytes > cap_bytes_ - allocated_) {
     absl::Status status = absl::FailedPreconditionError(absl::StrCat(
         "device memory cap exceeded on CUDA device ", device_, ": requested ", FormatBytes(bytes),
@@ -35,17 +36,17 @@ absl::Status MemoryCap::Claim(uint64_t bytes) {
 }
 
 void MemoryCap::Return(uint64_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   allocated_ -= std::min(bytes, allocated_);
 }
 
 uint64_t MemoryCap::allocated_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return allocated_;
 }
 
 uint64_t MemoryCap::peak_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return peak_;
 }
 

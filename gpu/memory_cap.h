@@ -13,11 +13,11 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kiln::gpu {
 
@@ -49,7 +49,7 @@ class MemoryCap {
  private:
   const int device_;
   const uint64_t cap_bytes_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   uint64_t allocated_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t peak_ ABSL_GUARDED_BY(mu_) = 0;
 };

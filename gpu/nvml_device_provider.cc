@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "gpu/nvml_health_monitor.h"
 #include "gpu/visible_devices.h"
@@ -75,7 +76,7 @@ NvmlDeviceProvider::NvmlDeviceProvider(std::shared_ptr<internal::NvmlLibrary> li
     : options_(std::move(options)), library_(std::move(library)) {}
 
 absl::StatusOr<std::shared_ptr<internal::NvmlLibrary>> NvmlDeviceProvider::Library() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (library_ != nullptr) return library_;
   auto loaded = NvmlLibrary::Load(options_.library_path);
   if (!loaded.ok()) return loaded.status();

@@ -16,11 +16,11 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gpu/device_provider.h"
 #include "gpu/internal/nvml_api.h"
@@ -53,7 +53,7 @@ class NvmlDeviceProvider final : public DeviceProvider {
   absl::StatusOr<std::shared_ptr<internal::NvmlLibrary>> Library();
 
   const NvmlProviderOptions options_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::shared_ptr<internal::NvmlLibrary> library_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::gpu {
@@ -19,7 +20,7 @@ NvmlHealthMonitor::NvmlHealthMonitor(std::shared_ptr<internal::NvmlLibrary> libr
 NvmlHealthMonitor::~NvmlHealthMonitor() { Stop(); }
 
 absl::Status NvmlHealthMonitor::Start(HealthSink& sink) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (started_) return absl::FailedPreconditionError("NVML health monitor already started");
   const internal::NvmlApi& api = library_->api();
   int rc = api.init();
@@ -80,7 +81,7 @@ absl::Status NvmlHealthMonitor::Start(HealthSink& sink) {
 }
 
 void NvmlHealthMonitor::Stop() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!started_) return;
   stop_ = true;
   if (thread_.joinable()) thread_.join();

@@ -17,10 +17,11 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gpu/health.h"
 #include "gpu/internal/nvml_api.h"
@@ -48,8 +49,8 @@ class NvmlHealthMonitor final : public HealthMonitor {
   const std::shared_ptr<internal::NvmlLibrary> library_;
   const std::vector<DeviceInfo> devices_;
   const absl::Duration lost_check_interval_;
-  std::mutex mu_;  // Start/Stop
-  bool started_ = false;
+  absl::Mutex mu_;  // Start/Stop
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> stop_{false};
   HealthSink* sink_ = nullptr;
   internal::NvmlEventSet event_set_ = nullptr;

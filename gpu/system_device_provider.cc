@@ -1,6 +1,7 @@
 #include "gpu/system_device_provider.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gpu/visible_devices.h"
 #include "spdlog/spdlog.h"
 
@@ -80,7 +81,7 @@ Inventory SystemDeviceProvider::Discover() {
   if (used == primary_.get() && resolve_ordinal_) ResolveOrdinals(resolve_ordinal_, inventory);
   for (DeviceInfo& device : inventory.devices) device.cuda_runtime_version = runtime_version_;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     last_ = used;
   }
   return inventory;
@@ -90,7 +91,7 @@ std::unique_ptr<HealthMonitor> SystemDeviceProvider::CreateHealthMonitor(
     const std::vector<DeviceInfo>& devices) {
   DeviceProvider* used;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     used = last_ != nullptr ? last_ : primary_.get();
   }
   return used->CreateHealthMonitor(devices);

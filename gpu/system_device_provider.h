@@ -15,11 +15,12 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "gpu/device_provider.h"
 #include "gpu/nvml_device_provider.h"
 
@@ -59,8 +60,8 @@ class SystemDeviceProvider final : public DeviceProvider {
   const std::unique_ptr<DeviceProvider> fallback_;
   const int runtime_version_;
   const CudaOrdinalResolver resolve_ordinal_;
-  std::mutex mu_;
-  DeviceProvider* last_ = nullptr;  // guarded by mu_
+  absl::Mutex mu_;
+  DeviceProvider* last_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 // NVML + (in CUDA builds) the CUDA runtime fallback.

@@ -1,5 +1,6 @@
 #include "client/internal/dispatcher.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace kiln::client::internal {
@@ -9,11 +10,11 @@ Dispatcher::Dispatcher()
 
 Dispatcher::~Dispatcher() {
   {
-    std::lock_guard<std::mutex> lock(queue_->mu);
+    absl::MutexLock lock(&queue_->mu);
     queue_->stopping = true;
     queue_->draining = true;
   }
-  queue_->cv.notify_all();
+  queue_->cv.SignalAll();
   if (OnDispatcherThread()) {
     thread_.detach();  // destroyed from one of its own tasks; the thread owns `queue` itself
   } else {
@@ -27,39 +28,43 @@ void Dispatcher::Post(std::function<void()> task, absl::Duration delay) {
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                       absl::ToChronoNanoseconds(delay));
   {
-    std::lock_guard<std::mutex> lock(queue_->mu);
+    absl::MutexLock lock(&queue_->mu);
     queue_->tasks.emplace(due, std::move(task));
   }
-  queue_->cv.notify_all();
+  queue_->cv.SignalAll();
 }
 
 void Dispatcher::Drain() {
   {
-    std::lock_guard<std::mutex> lock(queue_->mu);
+    absl::MutexLock lock(&queue_->mu);
     queue_->draining = true;
   }
-  queue_->cv.notify_all();
+  queue_->cv.SignalAll();
 }
 
 void Dispatcher::Run(std::shared_ptr<Queue> queue) {
-  std::unique_lock<std::mutex> lock(queue->mu);
+  absl::MutexLock lock(&queue->mu);
   while (true) {
     if (queue->tasks.empty()) {
       if (queue->stopping) return;
-      queue->cv.wait(lock);
+      queue->cv.Wait(&queue->mu);
       continue;
     }
     auto first = queue->tasks.begin();
-    if (!queue->draining && first->first > std::chrono::steady_clock::now()) {
-      queue->cv.wait_until(lock, first->first);
+    TimePoint now = std::chrono::steady_clock::now();
+    if (!queue->draining && first->first > now) {
+      // absl::CondVar's timeouts follow the wall clock; waking at least once a second keeps a
+      // step of the wall clock from delaying a retry that is due on the steady clock.
+      absl::Duration left = absl::FromChrono(first->first - now);
+      queue->cv.WaitWithTimeout(&queue->mu, std::min(left, absl::Seconds(1)));
       continue;
     }
     std::function<void()> task = std::move(first->second);
     queue->tasks.erase(first);
-    lock.unlock();
+    queue->mu.Unlock();
     task();
     task = nullptr;  // release what it holds before retaking the queue lock
-    lock.lock();
+    queue->mu.Lock();
   }
 }
 

@@ -7,14 +7,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace kiln::client::internal {
@@ -32,8 +31,8 @@ class Dispatcher {
   using TimePoint = std::chrono::steady_clock::time_point;
   // Shared with the thread, so that a detached thread never touches a destroyed Dispatcher.
   struct Queue {
-    std::mutex mu;
-    std::condition_variable cv;
+    absl::Mutex mu;
+    absl::CondVar cv;
     std::multimap<TimePoint, std::function<void()>> tasks ABSL_GUARDED_BY(mu);
     bool draining ABSL_GUARDED_BY(mu) = false;
     bool stopping ABSL_GUARDED_BY(mu) = false;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gpu/cuda/cuda_status.h"
 #include "gpu/cuda/probe_kernel.h"
 #include "gpu/cuda/scoped_device.h"
@@ -68,7 +69,7 @@ absl::StatusOr<std::unique_ptr<ActivityGpu>> CudaGpuExecution::Acquire(int cuda_
   }
   StreamPool* pool = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     std::unique_ptr<StreamPool>& slot = pools_[cuda_ordinal];
     if (slot == nullptr) slot = std::make_unique<StreamPool>(cuda_ordinal, max_streams_per_device_);
     pool = slot.get();  // pools live as long as this object

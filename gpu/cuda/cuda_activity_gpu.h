@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "gpu/activity_gpu.h"
 #include "gpu/cuda/event_watcher.h"
 #include "gpu/cuda/stream_ordered_allocator.h"
@@ -59,7 +59,7 @@ class CudaGpuExecution final : public GpuExecution {
  private:
   const int max_streams_per_device_;
   EventWatcher watcher_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::map<int, std::unique_ptr<StreamPool>> pools_ ABSL_GUARDED_BY(mu_);
 };
 

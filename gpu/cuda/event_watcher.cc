@@ -45,14 +45,13 @@ EventWatcher::EventWatcher(absl::Duration min_interval, absl::Duration max_inter
 
 EventWatcher::~EventWatcher() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
   thread_.join();
   std::vector<Entry> left;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     left.swap(entries_);
   }
   for (Entry& entry : left) entry.done(absl::CancelledError("event watcher shut down"));
@@ -64,29 +63,32 @@ void EventWatcher::Watch(std::shared_ptr<const Event> event, Callback done) {
 
 void EventWatcher::Watch(std::shared_ptr<const Watchable> work, Callback done) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     entries_.push_back(Entry{std::move(work), std::move(done)});
   }
-  wake_.notify_all();
 }
 
 int EventWatcher::pending() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(entries_.size());
 }
 
 void EventWatcher::Run() {
   absl::Duration interval = min_interval_;
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (!stopping_) {
     if (entries_.empty()) {
       interval = min_interval_;
-      wake_.wait(lock, [this] { return stopping_ || !entries_.empty(); });
+      auto woken = [this] {
+        mu_.AssertReaderHeld();  // for the thread-safety analysis
+        return stopping_ || !entries_.empty();
+      };
+      mu_.Await(absl::Condition(&woken));
       continue;
     }
     std::vector<Entry> polling;
     polling.swap(entries_);
-    lock.unlock();
+    mu_.Unlock();
     int finished = 0;
     std::vector<Entry> still;
     for (Entry& entry : polling) {
@@ -106,7 +108,7 @@ void EventWatcher::Run() {
       ++finished;
       entry.done(ready.status());
     }
-    lock.lock();
+    mu_.Lock();
     for (Entry& entry : still) entries_.push_back(std::move(entry));
     if (finished > 0) {
       interval = min_interval_;
@@ -114,8 +116,11 @@ void EventWatcher::Run() {
     }
     // Nothing finished: back off, but wake at once for new events or shutdown.
     size_t count = entries_.size();
-    wake_.wait_for(lock, absl::ToChronoNanoseconds(interval),
-                   [&] { return stopping_ || entries_.size() != count; });
+    auto changed = [this, count] {
+      mu_.AssertReaderHeld();  // for the thread-safety analysis
+      return stopping_ || entries_.size() != count;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&changed), interval);
     interval = std::min(interval * 2, max_interval_);
   }
 }

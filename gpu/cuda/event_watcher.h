@@ -20,15 +20,14 @@
 //   watcher.Watch(done, [](absl::Status s) { /* resume the activity: OK or the CUDA error */ });
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gpu/activity_gpu.h"
 #include "gpu/cuda/stream.h"
@@ -76,8 +75,7 @@ class EventWatcher {
   const absl::Duration min_interval_;
   const absl::Duration max_interval_;
   const EnterDevice enter_device_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
+  mutable absl::Mutex mu_;  // Run() awaits conditions on it: no condition variable needed
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

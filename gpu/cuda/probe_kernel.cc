@@ -3,9 +3,10 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "gpu/cuda/cuda_status.h"
 #include "gpu/cuda/internal/probe_kernels.h"
 #include "gpu/cuda/scoped_device.h"
@@ -25,7 +26,7 @@ class PinnedResultSlots {
   }
 
   absl::StatusOr<unsigned long long*> Take() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (free_.empty()) {
       void* page = nullptr;
       // Portable: pinned for every device's context, since probes run on any device.
@@ -41,14 +42,14 @@ class PinnedResultSlots {
   }
 
   void Give(unsigned long long* slot) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     free_.push_back(slot);
   }
 
  private:
   static constexpr size_t kPageBytes = 4096;
-  std::mutex mu_;
-  std::vector<unsigned long long*> free_;
+  absl::Mutex mu_;
+  std::vector<unsigned long long*> free_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

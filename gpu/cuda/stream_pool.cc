@@ -1,10 +1,10 @@
 #include "gpu/cuda/stream_pool.h"
 
-#include <mutex>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kiln::gpu::cuda {
 namespace internal {
@@ -13,7 +13,7 @@ struct StreamPoolState {
   StreamPoolState(int device, int max) : device(device), max_streams(max) {}
   const int device;
   const int max_streams;
-  std::mutex mu;
+  absl::Mutex mu;
   std::vector<std::unique_ptr<Stream>> idle ABSL_GUARDED_BY(mu);
   int created ABSL_GUARDED_BY(mu) = 0;
   int leased ABSL_GUARDED_BY(mu) = 0;
@@ -36,7 +36,7 @@ PooledStream::~PooledStream() { Return(); }
 
 void PooledStream::Return() {
   if (pool_ == nullptr || stream_ == nullptr) return;
-  std::lock_guard<std::mutex> lock(pool_->mu);
+  absl::MutexLock lock(&pool_->mu);
   pool_->idle.push_back(std::move(stream_));
   --pool_->leased;
   pool_ = nullptr;
@@ -50,7 +50,7 @@ StreamPool::StreamPool(int device_ordinal, int max_streams)
 
 absl::StatusOr<PooledStream> StreamPool::Acquire() {
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    absl::MutexLock lock(&state_->mu);
     if (!state_->idle.empty()) {
       std::unique_ptr<Stream> stream = std::move(state_->idle.back());
       state_->idle.pop_back();
@@ -67,7 +67,7 @@ absl::StatusOr<PooledStream> StreamPool::Acquire() {
   }
   auto stream = Stream::Create(state_->device);
   if (!stream.ok()) {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    absl::MutexLock lock(&state_->mu);
     --state_->created;
     --state_->leased;
     return stream.status();
@@ -78,12 +78,12 @@ absl::StatusOr<PooledStream> StreamPool::Acquire() {
 int StreamPool::device() const { return state_->device; }
 
 int StreamPool::leased() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   return state_->leased;
 }
 
 int StreamPool::created() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   return state_->created;
 }
 

@@ -16,10 +16,12 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kiln::testing {
 
@@ -27,13 +29,13 @@ namespace internal {
 class PathsRemovedAtExit {
  public:
   void Add(const std::filesystem::path& path) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     paths_.push_back(path);
   }
   ~PathsRemovedAtExit() {
     const char* keep = std::getenv("KILN_KEEP_TEST_FILES");
     if (keep != nullptr && std::string(keep) == "1") return;
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& path : paths_) {
       std::error_code ignored;
       std::filesystem::remove_all(path, ignored);
@@ -41,8 +43,8 @@ class PathsRemovedAtExit {
   }
 
  private:
-  std::mutex mu_;
-  std::vector<std::filesystem::path> paths_;
+  absl::Mutex mu_;
+  std::vector<std::filesystem::path> paths_ ABSL_GUARDED_BY(mu_);
 };
 }  // namespace internal
 
