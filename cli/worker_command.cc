@@ -20,10 +20,10 @@
 #include "executor/diagnostic_activities.h"
 #include "executor/gpu_admin.h"
 #include "executor/gpu_worker_runtime.h"
-#include "executor/metrics/gpu_collector.h"
-#include "executor/metrics/health.h"
-#include "executor/metrics/http_server.h"
-#include "executor/metrics/registry.h"
+#include "routing/gpu_collector.h"
+#include "metrics/health.h"
+#include "metrics/http_server.h"
+#include "metrics/registry.h"
 #include "executor/termination_signals.h"
 #include "executor/worker.h"
 #include "executor/worker_config.h"
@@ -108,7 +108,7 @@ absl::Status ApplyConfigFile(const CLI::App& sub, WorkerFlags& flags) {
 // /readyz "devices": ready with at least one healthy device, or without devices (the CPU path
 // serves the queues). A GPU worker whose every device turned unhealthy or was drained is not
 // ready: it still polls its CPU queues, but it no longer does the work it was deployed for.
-executor::metrics::CheckResult DevicesCheck(const executor::GpuWorkerRuntime& gpus) {
+metrics::CheckResult DevicesCheck(const executor::GpuWorkerRuntime& gpus) {
   if (gpus.slots() == nullptr || gpus.health() == nullptr || gpus.devices().empty()) {
     return {true, "no GPUs in use (" +
                       (gpus.inventory().reason.empty() ? std::string("none found")
@@ -201,27 +201,27 @@ int RunWorker(const WorkerFlags& flags) {
 
   // --metrics-port: the registry the worker records into, the GPU gauges (read at scrape time)
   // and the /metrics server; declared before the worker, so they outlive it.
-  std::unique_ptr<executor::metrics::GpuCollector> gpu_metrics;
-  std::unique_ptr<executor::metrics::MetricsServer> metrics_server;
+  std::unique_ptr<routing::GpuCollector> gpu_metrics;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
   // /readyz on the metrics port: "cluster" (connected and polls answered), "pollers" (polling,
   // not shutting down), "devices" (DevicesCheck). The checks that read the worker are replaced
   // by fixed results before it shuts down, so none runs on a worker that is going away.
-  auto readiness = std::make_shared<executor::metrics::Readiness>();
+  auto readiness = std::make_shared<metrics::Readiness>();
   const std::string where = connection->address + " namespace " + connection->namespace_name;
   readiness->SetFixed("cluster", false, "connecting to " + where);
   readiness->SetFixed("pollers", false, "not polling yet");
   executor::GpuWorkerRuntime* runtime = gpus->get();
   readiness->Set("devices", [runtime] { return DevicesCheck(*runtime); });
   if (flags.metrics_port >= 0) {
-    auto registry = std::make_shared<executor::metrics::Registry>();
+    auto registry = std::make_shared<metrics::Registry>();
     options.metrics = registry;
     if ((*gpus)->slots()) {
-      gpu_metrics = std::make_unique<executor::metrics::GpuCollector>(
+      gpu_metrics = std::make_unique<routing::GpuCollector>(
           registry, (*gpus)->slots(), (*gpus)->devices(), (*gpus)->health());
     }
     // GET /gpus and the loopback-only drain/undrain (and simulated fault) calls that `kiln gpus
     // --worker` uses (executor/gpu_admin.h).
-    auto server = executor::metrics::MetricsServer::Start(registry, flags.metrics_address,
+    auto server = metrics::MetricsServer::Start(registry, flags.metrics_address,
                                                           flags.metrics_port, readiness,
                                                           executor::GpuAdminRoutes(**gpus));
     if (!server.ok()) return ReportError(server.status());
@@ -241,10 +241,10 @@ int RunWorker(const WorkerFlags& flags) {
   if (absl::Status s = worker.Start(); !s.ok()) return ReportError(s);
   readiness->Set("cluster", [&worker, where] {
     if (worker.polls_failing()) {
-      return executor::metrics::CheckResult{
+      return metrics::CheckResult{
           false, "polls to " + where + " are failing; retrying with backoff"};
     }
-    return executor::metrics::CheckResult{true, "polling " + where};
+    return metrics::CheckResult{true, "polling " + where};
   });
   readiness->SetFixed("pollers", true,
                       absl::StrCat(worker.task_queues().size(), " task queues polled: ",

@@ -9,7 +9,7 @@ include(CMakePackageConfigHelpers)
 set(KILN_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/Kiln)
 set(KILN_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/kiln)
 # Bottom of the dependency graph last: the order a linker wants them in (pkg-config, docs).
-set(KILN_SDK_MODULES executor client routing gpu payload base proto)
+set(KILN_SDK_MODULES executor routing metrics client gpu payload base proto)
 
 # Kiln::worker: everything a worker program needs, one name to link.
 add_library(kiln_worker INTERFACE)

@@ -34,7 +34,7 @@
 #include "executor/activity_context.h"
 #include "executor/activity_future.h"
 #include "executor/internal/function_traits.h"
-#include "executor/resource_needs.h"
+#include "routing/resource_needs.h"
 #include "payload/application_error.h"
 #include "payload/data_converter.h"
 

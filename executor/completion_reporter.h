@@ -21,9 +21,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "client/temporal_client.h"
-#include "executor/backoff.h"
-#include "executor/metrics/worker_metrics.h"
-#include "executor/timer_queue.h"
+#include "routing/backoff.h"
+#include "metrics/worker_metrics.h"
+#include "base/timer_queue.h"
 
 namespace kiln::executor {
 

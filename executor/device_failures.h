@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "executor/slot_supplier.h"
+#include "routing/slot_supplier.h"
 #include "payload/application_error.h"
 
 namespace kiln::executor {

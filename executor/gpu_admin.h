@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "executor/gpu_worker_runtime.h"
-#include "executor/metrics/http_route.h"
+#include "metrics/http_route.h"
 
 namespace kiln::executor {
 

@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "executor/device_slot_supplier.h"
+#include "routing/device_slot_supplier.h"
 #include "executor/worker_config.h"
 #include "executor/worker_options.h"
 #include "gpu/capacity_ledger.h"

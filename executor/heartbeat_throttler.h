@@ -32,8 +32,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "client/temporal_client.h"
-#include "executor/metrics/worker_metrics.h"
-#include "executor/timer_queue.h"
+#include "metrics/worker_metrics.h"
+#include "base/timer_queue.h"
 #include "payload/data_converter.h"
 
 namespace kiln::executor {

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "client/session.h"
 #include "executor/activity_runner.h"
-#include "executor/fixed_slot_supplier.h"
 #include "payload/application_error.h"
 #include "routing/queue_plan.h"
 #include "spdlog/spdlog.h"
@@ -20,7 +19,7 @@ struct SessionWorker::OpenSession {
   absl::Duration interval;
   ActivityPromise<payload::Payloads> promise;
   base::CancellationRegistration on_cancel;
-  std::mutex mu;
+  absl::Mutex mu;
   // Cleared when the session ends: the context belongs to the runner and may be gone after that.
   ActivityContext* ctx ABSL_GUARDED_BY(mu) = nullptr;
 };
@@ -29,7 +28,7 @@ SessionWorker::SessionWorker(SessionWorkerOptions options, std::string host_id, 
     : options_(options),
       host_id_(std::move(host_id)),
       timers_(timers),
-      slots_(std::make_shared<FixedSlotSupplier>(std::max(1, options.max_concurrent_sessions))) {}
+      slots_(options) {}
 
 SessionWorker::~SessionWorker() { FailAll("the session worker was destroyed"); }
 
@@ -57,18 +56,8 @@ std::shared_ptr<ActivityPoller> SessionWorker::MakePoller(const std::string& log
                                                           std::string build_id,
                                                           std::weak_ptr<ActivityRunner> runner) {
   const std::string queue = client::SessionCreationQueue(logical);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    logical_by_creation_queue_[queue] = logical;
-  }
-  deps.slots = slots_.get();
-  PollerOptions options{.slot_request = {.task_queue = queue},
-                        .pollers = std::max(1, std::min(options_.pollers,
-                                                        options_.max_concurrent_sessions)),
-                        .worker_instance_key = std::move(worker_instance_key),
-                        .build_id = std::move(build_id)};
-  return std::make_shared<ActivityPoller>(
-      deps, std::move(options),
+  return slots_.MakePoller(
+      logical, deps, std::move(worker_instance_key), std::move(build_id),
       [runner, queue](::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task,
                       SlotPermit permit) {
         if (auto r = runner.lock()) r->Run(std::move(task), queue, std::move(permit));
@@ -76,12 +65,7 @@ std::shared_ptr<ActivityPoller> SessionWorker::MakePoller(const std::string& log
 }
 
 ActivityFuture<payload::Payloads> SessionWorker::Create(ActivityContext& ctx) {
-  std::string logical;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = logical_by_creation_queue_.find(ctx.info().task_queue);
-    if (it != logical_by_creation_queue_.end()) logical = it->second;
-  }
+  const std::string logical = slots_.LogicalQueueOf(ctx.info().task_queue);
   if (logical.empty()) {
     // Someone started the internal activity on an ordinary queue: it would hold a normal slot.
     throw payload::ApplicationError(
@@ -101,7 +85,7 @@ ActivityFuture<payload::Payloads> SessionWorker::Create(ActivityContext& ctx) {
   session->ctx = &ctx;
   ActivityFuture<payload::Payloads> future = session->promise.GetFuture();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     session->id = next_id_++;
     open_[session->id] = session;
   }
@@ -129,7 +113,7 @@ void SessionWorker::HeartbeatLater(const std::shared_ptr<OpenSession>& session) 
     auto s = weak.lock();
     if (!worker || !s) return;
     {
-      std::lock_guard<std::mutex> lock(s->mu);
+      absl::MutexLock lock(&s->mu);
       if (s->ctx == nullptr) return;  // ended
       // The throttler sends at most one heartbeat per 0.8 x heartbeat timeout; calling more
       // often keeps one always waiting, so a cancel request is seen within that interval.
@@ -141,12 +125,12 @@ void SessionWorker::HeartbeatLater(const std::shared_ptr<OpenSession>& session) 
 
 void SessionWorker::Finish(const std::shared_ptr<OpenSession>& session, std::exception_ptr error) {
   {
-    std::lock_guard<std::mutex> lock(session->mu);
+    absl::MutexLock lock(&session->mu);
     if (session->ctx == nullptr) return;
     session->ctx = nullptr;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     open_.erase(session->id);
   }
   // Completing the promise lets the runner report the outcome and release the session slot.
@@ -156,7 +140,7 @@ void SessionWorker::Finish(const std::shared_ptr<OpenSession>& session, std::exc
 int SessionWorker::FailAll(const std::string& why) {
   std::map<uint64_t, std::shared_ptr<OpenSession>> open;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     open = open_;
   }
   for (auto& [id, session] : open) {
@@ -170,7 +154,7 @@ int SessionWorker::FailAll(const std::string& why) {
 }
 
 int SessionWorker::OpenSessions() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(open_.size());
 }
 

@@ -1,10 +1,9 @@
-// executor/session_worker.h — `SessionWorker`: the worker side of sessions (client/session.h).
-// With sessions enabled, a Worker serving logical queue Q also polls Q's session-creation queue
-// (client::SessionCreationQueue(Q), "Q/sessions") with its own slot supplier of
-// max_concurrent_sessions slots: a poll is sent only while a session slot is free (reserve
-// before poll), so a worker at its limit never takes a session it cannot hold.
+// executor/session_worker.h — `SessionWorker`: the activity side of sessions (client/session.h).
+// Polling the session-creation queues with their own session slots (reserve before poll) is
+// routing/'s (routing/session_slots.h); this class owns those SessionSlots and the internal
+// activity `kiln.session.create`.
 //
-// The internal activity `kiln.session.create` holds its session slot while the session is open:
+// kiln.session.create holds its session slot while the session is open:
 // it heartbeats at once {"session_id", "task_queue": "Q@H", "host_id": "H"} and then keeps
 // heartbeating (every heartbeat_timeout / 3) without holding an executor thread. It ends when the
 // client completes the session (cancel request -> reported cancelled, slot freed), when the
@@ -22,30 +21,24 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "base/timer_queue.h"
 #include "executor/activity_context.h"
 #include "executor/activity_future.h"
-#include "executor/activity_poller.h"
 #include "executor/activity_registry.h"
-#include "executor/slot_supplier.h"
-#include "executor/timer_queue.h"
+#include "routing/activity_poller.h"
+#include "routing/session_slots.h"
+#include "routing/slot_supplier.h"
 
 namespace kiln::executor {
 
 class ActivityRunner;
 
-struct SessionWorkerOptions {
-  bool enabled = false;
-  // Sessions this worker holds at once (the Go SDK's MaxConcurrentSessionExecutionSize).
-  int max_concurrent_sessions = 1000;
-  // Concurrent long polls per session-creation queue (each still needs a free session slot).
-  int pollers = 2;
-};
+using SessionWorkerOptions = routing::SessionOptions;
 
 class SessionWorker : public std::enable_shared_from_this<SessionWorker> {
  public:
@@ -66,7 +59,7 @@ class SessionWorker : public std::enable_shared_from_this<SessionWorker> {
   int FailAll(const std::string& why);
 
   int OpenSessions() const;
-  SlotSnapshot slots() const { return slots_->Snapshot(); }
+  SlotSnapshot slots() const { return slots_.Snapshot(); }
 
  private:
   struct OpenSession;
@@ -78,9 +71,8 @@ class SessionWorker : public std::enable_shared_from_this<SessionWorker> {
   const SessionWorkerOptions options_;
   const std::string host_id_;
   TimerQueue& timers_;
-  const std::shared_ptr<SlotSupplier> slots_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::string> logical_by_creation_queue_ ABSL_GUARDED_BY(mu_);
+  routing::SessionSlots slots_;
+  mutable absl::Mutex mu_;
   std::map<uint64_t, std::shared_ptr<OpenSession>> open_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };

@@ -30,7 +30,7 @@
 #include "absl/status/status.h"
 #include "client/temporal_client.h"
 #include "executor/activity_registry.h"
-#include "executor/metrics/worker_metrics.h"
+#include "metrics/worker_metrics.h"
 #include "executor/worker_options.h"
 
 namespace kiln::executor {

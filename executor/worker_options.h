@@ -16,10 +16,10 @@
 #include "executor/activity_runner.h"
 #include "executor/executor.h"
 #include "executor/heartbeat_throttler.h"
-#include "executor/metrics/registry.h"
+#include "metrics/registry.h"
 #include "executor/session_worker.h"
-#include "executor/slot_supplier.h"
-#include "executor/timer_queue.h"
+#include "routing/slot_supplier.h"
+#include "base/timer_queue.h"
 #include "payload/data_converter.h"
 #include "routing/queue_plan.h"
 

@@ -14,7 +14,7 @@
 #include "base/clock.h"
 #include "cli/gpu_probe_activity.h"
 #include "executor/activity_runner.h"
-#include "executor/device_slot_supplier.h"
+#include "routing/device_slot_supplier.h"
 #include "gmock/gmock.h"
 #include "gpu/activity_gpu.h"
 #include "gpu/capacity_ledger.h"

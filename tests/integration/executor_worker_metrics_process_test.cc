@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/integration/example_processes.h"
-#include "tests/unit/executor/prometheus_text.h"
+#include "tests/unit/metrics/prometheus_text.h"
 
 namespace kiln::testing {
 namespace {

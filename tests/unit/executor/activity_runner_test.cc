@@ -4,7 +4,7 @@
 #include <string>
 
 #include "base/clock.h"
-#include "executor/fixed_slot_supplier.h"
+#include "routing/fixed_slot_supplier.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/executor/runner_test_base.h"

@@ -3,7 +3,7 @@
 #include "base/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executor/call_recorder.h"
+#include "tests/unit/routing/call_recorder.h"
 
 namespace kiln::executor {
 namespace {

@@ -10,7 +10,7 @@
 #include "base/clock.h"
 #include "executor/activity_context.h"
 #include "executor/activity_runner.h"
-#include "executor/device_slot_supplier.h"
+#include "routing/device_slot_supplier.h"
 #include "gmock/gmock.h"
 #include "gpu/capacity_ledger.h"
 #include "gpu/device_info.h"

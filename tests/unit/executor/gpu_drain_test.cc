@@ -11,15 +11,15 @@
 #include "executor/device_failures.h"
 #include "executor/gpu_admin.h"
 #include "executor/gpu_worker_runtime.h"
-#include "executor/metrics/gpu_collector.h"
-#include "executor/metrics/registry.h"
+#include "routing/gpu_collector.h"
+#include "metrics/registry.h"
 #include "executor/worker.h"
 #include "gmock/gmock.h"
 #include "gpu/fake_device_provider.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/unit/executor/call_recorder.h"
-#include "tests/unit/executor/prometheus_text.h"
+#include "tests/unit/routing/call_recorder.h"
+#include "tests/unit/metrics/prometheus_text.h"
 
 namespace kiln::executor {
 namespace {

@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "payload/data_converter.h"
-#include "tests/unit/executor/call_recorder.h"
+#include "tests/unit/routing/call_recorder.h"
 
 namespace kiln::executor {
 namespace {

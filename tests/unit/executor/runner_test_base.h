@@ -23,11 +23,11 @@
 #include "executor/completion_reporter.h"
 #include "executor/executor.h"
 #include "executor/heartbeat_throttler.h"
-#include "executor/timer_queue.h"
+#include "base/timer_queue.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "payload/data_converter.h"
-#include "tests/unit/executor/call_recorder.h"
+#include "tests/unit/routing/call_recorder.h"
 
 namespace kiln::executor {
 

@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/unit/executor/call_recorder.h"
+#include "tests/unit/routing/call_recorder.h"
 
 namespace kiln::executor {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "executor/activity_context.h"
 #include "executor/activity_runner.h"
-#include "executor/device_slot_supplier.h"
+#include "routing/device_slot_supplier.h"
 #include "executor/gpu_worker_runtime.h"
 #include "gmock/gmock.h"
 #include "gpu/activity_gpu.h"

@@ -6,12 +6,12 @@
 #include <string>
 
 #include "base/clock.h"
-#include "executor/metrics/registry.h"
+#include "metrics/registry.h"
 #include "executor/worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executor/call_recorder.h"
-#include "tests/unit/executor/prometheus_text.h"
+#include "tests/unit/routing/call_recorder.h"
+#include "tests/unit/metrics/prometheus_text.h"
 
 namespace kiln::executor {
 namespace {

@@ -1,5 +1,5 @@
 // DeviceSlotSupplier over simulated devices: placement, starvation freedom and drain.
-#include "executor/device_slot_supplier.h"
+#include "routing/device_slot_supplier.h"
 
 #include <optional>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "gpu/fake_device_provider.h"
 #include "gtest/gtest.h"
 
-namespace kiln::executor {
+namespace kiln::routing {
 namespace {
 
 constexpr char kShared[] = "ml:sm90";
@@ -219,4 +219,4 @@ TEST(DeviceSlotSupplierTest, CpuQueuesTakeOnlyActivitySlots) {
 }
 
 }  // namespace
-}  // namespace kiln::executor
+}  // namespace kiln::routing

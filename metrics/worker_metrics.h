@@ -1,0 +1,101 @@
+// metrics/worker_metrics.h — `WorkerMetrics`: the metrics a Worker records, declared
+// on a Registry under the names the Temporal SDKs use (temporal_ prefix, as the Go/Java SDKs
+// and Core-based SDKs export them; histograms in seconds) plus Kiln's own (kiln_ prefix).
+// docs/METRICS.md lists every name, type and label.
+//
+// The worker's parts keep a std::shared_ptr<WorkerMetrics>; null means "no metrics" and costs
+// one pointer test. Label sets are resolved once per queue (ForQueue) or per activity type and
+// queue (ForActivity, cached here) and the returned pointers kept; updates are then atomics.
+//
+// Thread safety: all methods may be called from any thread. Handles stay valid as long as the
+// registry.
+//
+//   auto wm = std::make_shared<WorkerMetrics>(registry, "default");
+//   WorkerMetrics::QueueHandles q = wm->ForQueue("gpu-jobs");
+//   q.poll_no_task->Inc();
+//   wm->ForActivity("gpu-jobs", "train").execution_latency->Observe(1.5);
+//   wm->CountRequest("RespondActivityTaskCompleted", status);
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "metrics/registry.h"
+
+namespace kiln::metrics {
+
+// Metric names (the SDK reference, docs.temporal.io/references/sdk-metrics, without "temporal_").
+inline constexpr char kActivityExecutionLatency[] = "temporal_activity_execution_latency";
+inline constexpr char kActivityScheduleToStartLatency[] =
+    "temporal_activity_schedule_to_start_latency";
+inline constexpr char kActivityExecutionFailed[] = "temporal_activity_execution_failed";
+inline constexpr char kActivityExecutionCancelled[] = "temporal_activity_execution_cancelled";
+inline constexpr char kActivityPollNoTask[] = "temporal_activity_poll_no_task";
+inline constexpr char kNumPollers[] = "temporal_num_pollers";
+inline constexpr char kRequest[] = "temporal_request";
+inline constexpr char kRequestFailure[] = "temporal_request_failure";
+inline constexpr char kLongRequest[] = "temporal_long_request";
+inline constexpr char kLongRequestFailure[] = "temporal_long_request_failure";
+inline constexpr char kWorkerTaskSlotsAvailable[] = "temporal_worker_task_slots_available";
+inline constexpr char kWorkerTaskSlotsUsed[] = "temporal_worker_task_slots_used";
+inline constexpr char kActivitiesRunning[] = "kiln_activities_running";
+inline constexpr char kHeartbeatFailures[] = "kiln_heartbeat_failures_total";
+
+class WorkerMetrics {
+ public:
+  WorkerMetrics(std::shared_ptr<Registry> registry, std::string namespace_name);
+
+  Registry& registry() const { return *registry_; }
+  const std::string& namespace_name() const { return namespace_; }
+
+  // What a poller of one task queue records.
+  struct QueueHandles {
+    Counter* poll_no_task = nullptr;  // a poll came back empty (or reached its deadline)
+    Counter* long_request = nullptr;  // PollActivityTaskQueue calls
+    Gauge* num_pollers = nullptr;     // polls outstanding now (poller_type="activity_task")
+  };
+  QueueHandles ForQueue(const std::string& task_queue);
+
+  // What the runner records for one activity type polled from one queue.
+  struct ActivityHandles {
+    Histogram* execution_latency = nullptr;          // seconds, start to outcome
+    Histogram* schedule_to_start_latency = nullptr;  // seconds, scheduled to picked up
+    Counter* execution_failed = nullptr;
+    Counter* execution_cancelled = nullptr;
+  };
+  ActivityHandles ForActivity(const std::string& task_queue, const std::string& activity_type);
+
+  // temporal_request{operation} and, when `status` is not OK, temporal_request_failure.
+  void CountRequest(std::string_view operation, const absl::Status& status);
+  // temporal_long_request_failure{operation="PollActivityTaskQueue",task_queue,status_code}.
+  void CountPollFailure(const std::string& task_queue, const absl::Status& status);
+
+  Gauge& activities_running() { return *activities_running_; }
+  Counter& heartbeat_failures() { return *heartbeat_failures_; }
+
+ private:
+  const std::shared_ptr<Registry> registry_;
+  const std::string namespace_;
+  Family<Histogram>& execution_latency_;
+  Family<Histogram>& schedule_to_start_;
+  Family<Counter>& failed_;
+  Family<Counter>& cancelled_;
+  Family<Counter>& poll_no_task_;
+  Family<Gauge>& num_pollers_;
+  Family<Counter>& request_;
+  Family<Counter>& request_failure_;
+  Family<Counter>& long_request_;
+  Family<Counter>& long_request_failure_;
+  Gauge* activities_running_;
+  Counter* heartbeat_failures_;
+  absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, ActivityHandles> activities_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kiln::metrics

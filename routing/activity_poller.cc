@@ -1,0 +1,317 @@
+#include "routing/activity_poller.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "spdlog/spdlog.h"
+
+namespace kiln::routing {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+ActivityPoller::ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandler handler)
+    : deps_(deps), options_(std::move(options)), handler_(std::move(handler)) {
+  if (deps_.metrics) queue_metrics_ = deps_.metrics->ForQueue(options_.slot_request.task_queue);
+  int n = options_.pollers < 1 ? 1 : options_.pollers;
+  loops_.resize(n);
+  for (int i = 0; i < n; ++i) {
+    BackoffOptions backoff = options_.backoff;
+    if (backoff.seed != 0) backoff.seed += i;  // distinct but reproducible jitter per loop
+    loops_[i].backoff.emplace(backoff);
+  }
+}
+
+ActivityPoller::~ActivityPoller() {
+  if (withdraw_listener_ != 0) deps_.slots->RemoveWithdrawListener(withdraw_listener_);
+}
+
+void ActivityPoller::Start() {
+  if (deps_.slots != nullptr && withdraw_listener_ == 0) {
+    std::weak_ptr<ActivityPoller> self = weak_from_this();
+    withdraw_listener_ = deps_.slots->AddWithdrawListener([self](const std::vector<uint64_t>& ids) {
+      if (auto poller = self.lock()) poller->Withdraw(ids);
+    });
+  }
+  int n;
+  {
+    absl::MutexLock lock(&mu_);
+    n = static_cast<int>(loops_.size());
+  }
+  for (int i = 0; i < n; ++i) Reserve(i);
+}
+
+wsv1::PollActivityTaskQueueRequest ActivityPoller::BuildRequest() const {
+  wsv1::PollActivityTaskQueueRequest request;
+  request.set_namespace_(deps_.client->Namespace());
+  request.mutable_task_queue()->set_name(options_.slot_request.task_queue);
+  request.mutable_task_queue()->set_kind(::temporal::api::enums::v1::TASK_QUEUE_KIND_NORMAL);
+  request.set_identity(deps_.client->Identity());
+  request.set_worker_instance_key(options_.worker_instance_key);
+  if (options_.max_task_queue_activities_per_second > 0) {
+    request.mutable_task_queue_metadata()->mutable_max_tasks_per_second()->set_value(
+        options_.max_task_queue_activities_per_second);
+  }
+  if (!options_.build_id.empty()) {
+    // Deprecated in the API, yet what the TS SDK still sends (TEMPORAL-SDK-BEHAVIOUR.md §3.2).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    request.mutable_worker_version_capabilities()->set_build_id(options_.build_id);
+#pragma GCC diagnostic pop
+  }
+  return request;
+}
+
+void ActivityPoller::Reserve(int i) {
+  uint64_t seq;
+  {
+    absl::MutexLock lock(&mu_);
+    Loop& loop = loops_[i];
+    if (stopping_) return EndLoop(loop);
+    loop.phase = Phase::kReserving;
+    seq = ++loop.seq;
+  }
+  std::weak_ptr<ActivityPoller> self = weak_from_this();
+  // The callback may run inline, before Reserve returns.
+  std::shared_ptr<PendingReservation> wait = deps_.slots->Reserve(
+      options_.slot_request, [self, i, seq](absl::StatusOr<SlotPermit> permit) {
+        if (auto poller = self.lock()) poller->OnSlot(i, seq, std::move(permit));
+      });
+  bool cancel = false;
+  {
+    absl::MutexLock lock(&mu_);
+    Loop& loop = loops_[i];
+    if (loop.phase == Phase::kReserving && loop.seq == seq) {
+      loop.reservation = wait;
+      cancel = stopping_;
+    }
+  }
+  if (cancel) wait->Cancel();
+}
+
+void ActivityPoller::OnSlot(int i, uint64_t seq, absl::StatusOr<SlotPermit> permit) {
+  // `permit` outlives the lock: releasing it may run another loop's callback inline.
+  uint64_t next;
+  absl::Duration delay = absl::ZeroDuration();
+  {
+    absl::MutexLock lock(&mu_);
+    Loop& loop = loops_[i];
+    if (loop.seq != seq || loop.phase != Phase::kReserving) return;
+    loop.reservation.reset();
+    if (!permit.ok() || stopping_) return EndLoop(loop);
+    loop.permit = *std::move(permit);
+    if (deps_.rate_limiter != nullptr) delay = deps_.rate_limiter->Acquire();
+    if (delay > absl::ZeroDuration()) loop.phase = Phase::kRateWait;
+    next = ++loop.seq;
+  }
+  if (delay <= absl::ZeroDuration()) return Poll(i, next);
+  std::weak_ptr<ActivityPoller> self = weak_from_this();
+  deps_.timers->RunAfter(delay, [self, i, next] {
+    if (auto poller = self.lock()) poller->Poll(i, next);
+  });
+}
+
+void ActivityPoller::Poll(int i, uint64_t seq) {
+  wsv1::PollActivityTaskQueueRequest request = BuildRequest();
+  SlotPermit unused;  // released after the lock, when stopping or withdrawn
+  uint64_t next;
+  bool withdrawn = false;
+  {
+    absl::MutexLock lock(&mu_);
+    Loop& loop = loops_[i];
+    if (loop.seq != seq) return;
+    if (stopping_) {
+      unused = std::move(loop.permit);
+      return EndLoop(loop);
+    }
+    withdrawn = std::exchange(loop.withdrawn, false);
+    if (!withdrawn) {
+      loop.phase = Phase::kPolling;
+      loop.poll_sent = deps_.timers->clock().Now();
+      next = ++loop.seq;
+    } else {
+      unused = std::move(loop.permit);
+      loop.phase = Phase::kIdle;
+      ++loop.seq;
+    }
+  }
+  if (withdrawn) {  // withdrawn before the poll was sent: reserve again instead
+    unused.Release();
+    return Reserve(i);
+  }
+  if (queue_metrics_.long_request != nullptr) {
+    queue_metrics_.long_request->Inc();
+    queue_metrics_.num_pollers->Add(1);
+  }
+  std::weak_ptr<ActivityPoller> self = weak_from_this();
+  std::shared_ptr<client::PendingCall> call = deps_.client->PollActivityTaskQueue(
+      request, options_.poll_timeout,
+      [self, i, next](absl::StatusOr<wsv1::PollActivityTaskQueueResponse> response) {
+        if (auto poller = self.lock()) poller->OnPoll(i, next, std::move(response));
+      });
+  bool cancel = false;
+  {
+    absl::MutexLock lock(&mu_);
+    Loop& loop = loops_[i];
+    if (loop.phase == Phase::kPolling && loop.seq == next) {
+      loop.call = call;
+      cancel = stopping_ || loop.withdrawn;
+    }
+  }
+  if (cancel && call) call->Cancel();
+}
+
+void ActivityPoller::OnPoll(int i, uint64_t seq,
+                            absl::StatusOr<wsv1::PollActivityTaskQueueResponse> response) {
+  if (queue_metrics_.num_pollers != nullptr) {
+    queue_metrics_.num_pollers->Add(-1);
+    if (response.ok() ? response->task_token().empty()
+                      : absl::IsDeadlineExceeded(response.status())) {
+      queue_metrics_.poll_no_task->Inc();
+    } else if (!response.ok() && !absl::IsCancelled(response.status())) {
+      deps_.metrics->CountPollFailure(task_queue(), response.status());
+    }
+  }
+  SlotPermit permit;
+  bool stopping;
+  std::optional<absl::Duration> backoff;
+  uint64_t next = 0;
+  absl::Time sent;
+  {
+    absl::MutexLock lock(&mu_);
+    Loop& loop = loops_[i];
+    if (loop.seq != seq) return;
+    permit = std::move(loop.permit);
+    loop.call.reset();
+    sent = loop.poll_sent;
+    stopping = stopping_;
+    // A poll cancelled because its permit was withdrawn (a drain) did not fail: reserve again.
+    bool withdrawn = std::exchange(loop.withdrawn, false) && absl::IsCancelled(response.status());
+    // A poll that reached its own deadline got no answer; poll again as after an empty one.
+    bool failed = !response.ok() && !absl::IsDeadlineExceeded(response.status()) && !withdrawn;
+    if (failed && !stopping) {
+      backoff = loop.backoff->Next();
+      loop.phase = Phase::kBackoff;
+      next = ++loop.seq;
+    } else if (!failed) {
+      loop.backoff->Reset();
+    }
+  }
+  if (response.ok()) {
+    deps_.outage->Succeeded(sent);
+    if (!response->task_token().empty()) {
+      handler_(*std::move(response), std::move(permit));
+    }
+  } else if (backoff) {
+    deps_.outage->Failed(task_queue(), response.status());
+  } else if (absl::IsDeadlineExceeded(response.status())) {
+    spdlog::debug("poll of task queue '{}' reached its deadline unanswered", task_queue());
+  } else if (!stopping && absl::IsCancelled(response.status())) {
+    spdlog::debug("poll of task queue '{}' withdrawn: its device was drained", task_queue());
+  }
+  permit.Release();
+  if (!backoff) return Reserve(i);  // Reserve ends the loop when stopping
+  std::weak_ptr<ActivityPoller> self = weak_from_this();
+  deps_.timers->RunAfter(*backoff, [self, i, next] {
+    if (auto poller = self.lock()) {
+      bool resume;
+      {
+        absl::MutexLock lock(&poller->mu_);
+        const Loop& loop = poller->loops_[i];
+        resume = loop.seq == next && loop.phase == Phase::kBackoff;
+      }
+      if (resume) poller->Reserve(i);
+    }
+  });
+}
+
+void ActivityPoller::Withdraw(const std::vector<uint64_t>& permit_ids) {
+  std::vector<std::shared_ptr<client::PendingCall>> calls;
+  std::vector<int> rate_waiting;
+  std::vector<SlotPermit> permits;  // released after the lock
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      Loop& loop = loops_[i];
+      if (!loop.permit.valid() ||
+          std::find(permit_ids.begin(), permit_ids.end(), loop.permit.id()) == permit_ids.end()) {
+        continue;
+      }
+      if (loop.phase == Phase::kRateWait) {
+        permits.push_back(std::move(loop.permit));
+        ++loop.seq;  // the pending timer finds a stale sequence number
+        loop.phase = Phase::kIdle;
+        rate_waiting.push_back(static_cast<int>(i));
+      } else {
+        // Polling: cancel the call (or Poll() does, when the call is not stored yet); about to
+        // poll: Poll() reserves again instead.
+        loop.withdrawn = true;
+        if (loop.phase == Phase::kPolling && loop.call) calls.push_back(loop.call);
+      }
+    }
+  }
+  for (auto& call : calls) call->Cancel();
+  permits.clear();
+  for (int i : rate_waiting) Reserve(i);
+}
+
+void ActivityPoller::Stop() {
+  std::vector<std::shared_ptr<PendingReservation>> reservations;
+  std::vector<std::shared_ptr<client::PendingCall>> calls;
+  std::vector<SlotPermit> permits;  // released after the lock
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (Loop& loop : loops_) {
+      switch (loop.phase) {
+        case Phase::kReserving:
+          if (loop.reservation) reservations.push_back(loop.reservation);
+          break;
+        case Phase::kPolling:
+          if (loop.call) calls.push_back(loop.call);
+          break;
+        case Phase::kRateWait:
+        case Phase::kBackoff:
+        case Phase::kIdle:
+          permits.push_back(std::move(loop.permit));
+          ++loop.seq;  // the pending timer finds a stale sequence number
+          EndLoop(loop);
+          break;
+        case Phase::kDone:
+          break;
+      }
+    }
+  }
+  for (auto& wait : reservations) wait->Cancel();
+  for (auto& call : calls) call->Cancel();
+}
+
+void ActivityPoller::EndLoop(Loop& loop) {
+  if (loop.phase == Phase::kDone) return;
+  loop.phase = Phase::kDone;
+  loop.reservation.reset();
+  loop.call.reset();
+  ++ended_;  // WaitStopped's condition is evaluated again when mu_ is released
+}
+
+bool ActivityPoller::AllEnded() const { return ended_ == static_cast<int>(loops_.size()); }
+
+bool ActivityPoller::WaitStopped(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(this, &ActivityPoller::AllEnded), timeout);
+}
+
+bool ActivityPoller::stopped() const {
+  absl::MutexLock lock(&mu_);
+  return AllEnded();
+}
+
+int ActivityPoller::OutstandingPolls() const {
+  absl::MutexLock lock(&mu_);
+  int n = 0;
+  for (const Loop& loop : loops_) n += loop.phase == Phase::kPolling ? 1 : 0;
+  return n;
+}
+
+}  // namespace kiln::routing

@@ -1,0 +1,126 @@
+// routing/activity_poller.h — `ActivityPoller`: the long polls of one task queue (one Worker
+// Entity). Each of its `pollers` loops runs:
+//
+//   reserve a slot (SlotSupplier) -> wait for the worker's rate limit, if any ->
+//   PollActivityTaskQueue (asynchronous, no thread held) -> task: hand it and its slot to the
+//   handler | empty: release the slot | error: release the slot, back off with jitter -> again
+//
+// so the worker never accepts a task it cannot start at once. When the SlotSupplier withdraws a
+// permit (its GPU was drained), the loop holding it cancels its long poll at once and reserves
+// again (a drained device's queue then waits for the device to come back); a task that poll
+// returns anyway still goes to the handler, whose TryMarkUsed fails (it fails the task back). Errors back off (200 ms doubling to
+// 10 s, with jitter) and are logged once per outage (PollOutage); polling resumes by itself when
+// the cluster returns. `task_queue_metadata.max_tasks_per_second` is sent when configured.
+//
+// Thread safety: all methods may be called from any thread. The handler runs on a client thread.
+// Must be owned by a std::shared_ptr.
+//
+//   auto poller = std::make_shared<ActivityPoller>(deps, options, handler);
+//   poller->Start();
+//   poller->Stop();                            // cancels slot waits and outstanding polls
+//   poller->WaitStopped(absl::Seconds(5));
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/timer_queue.h"
+#include "client/temporal_client.h"
+#include "metrics/worker_metrics.h"
+#include "routing/backoff.h"
+#include "routing/poll_outage.h"
+#include "routing/rate_limiter.h"
+#include "routing/slot_supplier.h"
+
+namespace kiln::routing {
+
+struct PollerDeps {
+  client::TemporalClient* client = nullptr;
+  SlotSupplier* slots = nullptr;
+  base::TimerQueue* timers = nullptr;
+  PollOutage* outage = nullptr;
+  RateLimiter* rate_limiter = nullptr;  // the worker's activities/second; null: unlimited
+  // Polls, empty polls, poll failures and outstanding polls; null: not recorded.
+  std::shared_ptr<metrics::WorkerMetrics> metrics = nullptr;
+};
+
+struct PollerOptions {
+  SlotRequest slot_request{};  // slot_request.task_queue is the queue polled
+  int pollers = 5;
+  // Sent as task_queue_metadata.max_tasks_per_second when > 0 (a limit for the whole queue,
+  // enforced by the server).
+  double max_task_queue_activities_per_second = 0;
+  absl::Duration poll_timeout = absl::Seconds(70);  // a little over the server's 60 s hold
+  BackoffOptions backoff = {};
+  std::string worker_instance_key{};
+  std::string build_id{};  // sent as worker_version_capabilities when non-empty
+};
+
+class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
+ public:
+  using TaskHandler = std::function<void(
+      ::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task, SlotPermit permit)>;
+
+  ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandler handler);
+
+  void Start();
+  ~ActivityPoller();
+  // Stops polling. Tasks from polls answered meanwhile still go to the handler. Idempotent.
+  void Stop();
+  // Waits (real time) until every loop has ended; true when they have.
+  bool WaitStopped(absl::Duration timeout);
+  bool stopped() const;
+  // Polls currently outstanding.
+  int OutstandingPolls() const;
+  const std::string& task_queue() const { return options_.slot_request.task_queue; }
+
+ private:
+  enum class Phase { kIdle, kReserving, kRateWait, kPolling, kBackoff, kDone };
+  struct Loop {
+    Phase phase = Phase::kIdle;
+    uint64_t seq = 0;  // bumped per step, so stale callbacks are ignored
+    SlotPermit permit;
+    std::shared_ptr<PendingReservation> reservation;
+    std::shared_ptr<client::PendingCall> call;
+    std::optional<Backoff> backoff;
+    absl::Time poll_sent;
+    bool withdrawn = false;  // its permit was withdrawn: the poll was cancelled for a drain
+  };
+
+  void Reserve(int i);
+  void OnSlot(int i, uint64_t seq, absl::StatusOr<SlotPermit> permit);
+  void Poll(int i, uint64_t seq);
+  void OnPoll(int i, uint64_t seq,
+              absl::StatusOr<::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse>
+                  response);
+  // The supplier withdrew these permits: cancel the polls (and rate waits) holding them.
+  void Withdraw(const std::vector<uint64_t>& permit_ids);
+  void EndLoop(Loop& loop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AllEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest BuildRequest() const;
+
+  const PollerDeps deps_;
+  const PollerOptions options_;
+  const TaskHandler handler_;
+  metrics::WorkerMetrics::QueueHandles queue_metrics_{};  // all null without metrics
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int ended_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Loop> loops_ ABSL_GUARDED_BY(mu_);
+  int withdraw_listener_ = 0;  // id on deps_.slots; 0: none
+};
+
+}  // namespace kiln::routing
+
+// executor/ names these unqualified (kiln::executor was their namespace before they moved).
+namespace kiln::executor {
+using routing::PollerDeps;
+using routing::PollerOptions;
+using routing::ActivityPoller;
+}  // namespace kiln::executor

@@ -1,0 +1,20 @@
+#include "routing/backoff.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kiln::routing {
+
+Backoff::Backoff(BackoffOptions options)
+    : options_(options), rng_(options.seed != 0 ? options.seed : std::random_device{}()) {}
+
+absl::Duration Backoff::Next() {
+  double scale = std::pow(options_.multiplier, std::min(attempt_, 62));
+  ++attempt_;
+  absl::Duration base = std::min(options_.max, options_.initial * scale);
+  double jitter = std::clamp(options_.jitter, 0.0, 1.0);
+  std::uniform_real_distribution<double> factor(1.0 - jitter, 1.0);
+  return base * factor(rng_);
+}
+
+}  // namespace kiln::routing

@@ -1,0 +1,50 @@
+#include "routing/slot_supplier.h"
+
+namespace kiln::routing {
+
+SlotPermit& SlotPermit::operator=(SlotPermit&& other) noexcept {
+  if (this != &other) {
+    Release();
+    supplier_ = other.supplier_;
+    id_ = other.id_;
+    used_ = other.used_;
+    other.supplier_ = nullptr;
+    other.id_ = 0;
+    other.used_ = false;
+  }
+  return *this;
+}
+
+absl::Status SlotPermit::TryMarkUsed(const SlotUse& use) {
+  if (supplier_ == nullptr || used_) return absl::OkStatus();
+  absl::Status marked = supplier_->TryMarkSlotUsed(id_, use);
+  if (marked.ok()) used_ = true;
+  return marked;
+}
+
+std::optional<AssignedDevice> SlotPermit::device() const {
+  if (supplier_ == nullptr) return std::nullopt;
+  return supplier_->PermitDevice(id_);
+}
+
+void SlotPermit::Release() {
+  if (supplier_ == nullptr) return;
+  SlotSupplier* supplier = supplier_;
+  supplier_ = nullptr;
+  used_ = false;
+  supplier->ReleaseSlot(id_);
+}
+
+namespace {
+class GrantedReservation final : public PendingReservation {
+ public:
+  void Cancel() override {}
+};
+}  // namespace
+
+std::shared_ptr<PendingReservation> PendingReservation::Granted() {
+  static const auto granted = std::make_shared<GrantedReservation>();
+  return granted;
+}
+
+}  // namespace kiln::routing

@@ -1,0 +1,163 @@
+// routing/slot_supplier.h — `SlotSupplier`: the seam for capacity accounting. A poller reserves a
+// slot *before* it long-polls, so the worker never accepts a task it cannot start at once
+// (sdk-core's SlotSupplier). `SlotPermit` is the move-only proof of a reservation:
+//
+//   reserve (poller, before polling) -> MarkUsed (a task arrived) -> destroyed (activity finished)
+//   reserve -> destroyed unused (the poll came back empty or failed)
+//
+// `FixedSlotSupplier` (fixed_slot_supplier.h) counts CPU activity slots; gpu/ adds a supplier that
+// also reserves device memory for requests whose `device_index` is set.
+//
+// Withdrawal (drain): a supplier may take back unused permits (a device was drained). It tells
+// its withdraw listeners the permit ids; a poller holding one cancels its long poll at once.
+// TryMarkUsed on a withdrawn permit fails, so a task a poll returns in the race window is never
+// started on the withdrawn capacity (the caller fails it back and releases the permit).
+//
+// Thread safety: implementations are safe to call from any thread. A reservation callback runs
+// exactly once: inline in Reserve() when capacity is free at once, otherwise on the thread that
+// frees capacity (or that cancels the wait). Callbacks must not block.
+//
+//   auto wait = supplier.Reserve({.task_queue = "q"}, [](absl::StatusOr<SlotPermit> permit) {
+//     if (permit.ok()) StartPoll(*std::move(permit));   // permit.status(): CANCELLED
+//   });
+//   wait->Cancel();   // e.g. on shutdown
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "routing/resource_needs.h"
+
+namespace kiln::routing {
+
+class SlotSupplier;
+
+// What a poller reserves for: the queue it is about to poll and, for a device queue, the device
+// and the needs of the largest activity that queue may deliver.
+struct SlotRequest {
+  std::string task_queue{};
+  std::optional<int> device_index{};  // set for `Q@H/gpuN` queues
+  ResourceNeeds needs = ResourceNeeds::Cpu();
+};
+
+// The GPU a permit holds capacity on (DeviceSlotSupplier); what ActivityContext::device() shows.
+struct AssignedDevice {
+  int index = 0;           // N of Q@H/gpuN
+  std::string uuid{};
+  std::string name{};
+  int cuda_ordinal = -1;   // for the CUDA runtime; -1 when unknown (simulated devices)
+  bool simulated = false;  // a --simulate-gpus device: run the CPU path
+  bool pinned = false;     // the permit's queue is this device's own queue (Q@H/gpuN)
+};
+
+// What a used slot runs (passed to MarkUsed).
+struct SlotUse {
+  std::string activity_type{};
+  std::string activity_id{};
+  ResourceNeeds needs{};
+};
+
+// Move-only proof of a reserved slot. Destroying it releases the slot.
+class SlotPermit {
+ public:
+  SlotPermit() = default;
+  SlotPermit(SlotSupplier* supplier, uint64_t id) : supplier_(supplier), id_(id) {}
+  SlotPermit(SlotPermit&& other) noexcept { *this = std::move(other); }
+  SlotPermit& operator=(SlotPermit&& other) noexcept;
+  SlotPermit(const SlotPermit&) = delete;
+  SlotPermit& operator=(const SlotPermit&) = delete;
+  ~SlotPermit() { Release(); }
+
+  // A task arrived on this slot. Call at most once.
+  void MarkUsed(const SlotUse& use) { (void)TryMarkUsed(use); }
+  // Marks the slot used unless its capacity was withdrawn (its device was drained): then
+  // UNAVAILABLE with the reason, and the slot stays unused (release it; never run the task).
+  absl::Status TryMarkUsed(const SlotUse& use);
+  // Releases the slot now (idempotent).
+  void Release();
+
+  // The device this permit holds capacity on; nullopt for CPU-only permits.
+  std::optional<AssignedDevice> device() const;
+
+  bool valid() const { return supplier_ != nullptr; }
+  bool used() const { return used_; }
+  uint64_t id() const { return id_; }
+
+ private:
+  SlotSupplier* supplier_ = nullptr;
+  uint64_t id_ = 0;
+  bool used_ = false;
+};
+
+// A reservation still waiting for capacity.
+class PendingReservation {
+ public:
+  virtual ~PendingReservation() = default;
+  // Stops waiting: the callback runs with CANCELLED unless it already ran. Idempotent.
+  virtual void Cancel() = 0;
+
+  // For a reservation granted at once: nothing is left to cancel.
+  static std::shared_ptr<PendingReservation> Granted();
+};
+
+// Counts for metrics and logs.
+struct SlotSnapshot {
+  int available = 0;  // slots free right now
+  int reserved = 0;   // held by pollers, no task yet
+  int used = 0;       // running an activity
+};
+
+class SlotSupplier {
+ public:
+  using ReserveCallback = std::function<void(absl::StatusOr<SlotPermit>)>;
+
+  virtual ~SlotSupplier() = default;
+
+  // Reserves a slot for `request`; `done` gets the permit once capacity is free. Permits must be
+  // destroyed before the supplier. Returns a handle to stop waiting.
+  virtual std::shared_ptr<PendingReservation> Reserve(const SlotRequest& request,
+                                                      ReserveCallback done) = 0;
+  virtual SlotSnapshot Snapshot() const = 0;
+  // The device permit `id` holds capacity on (device-aware suppliers); nullopt by default.
+  virtual std::optional<AssignedDevice> PermitDevice(uint64_t /*id*/) const {
+    return std::nullopt;
+  }
+
+  // Withdrawal (see the file comment). A listener gets the ids of unused permits just withdrawn;
+  // it runs on the thread that withdrew them, outside the supplier's lock, and must not block.
+  // Suppliers that never withdraw ignore listeners. Returns an id for RemoveWithdrawListener.
+  using WithdrawListener = std::function<void(const std::vector<uint64_t>& permit_ids)>;
+  virtual int AddWithdrawListener(WithdrawListener /*listener*/) { return 0; }
+  // After it returns the listener is not running and will not run again.
+  virtual void RemoveWithdrawListener(int /*id*/) {}
+
+ protected:
+  friend class SlotPermit;
+  // Called by SlotPermit.
+  virtual void MarkSlotUsed(uint64_t id, const SlotUse& use) = 0;
+  // MarkSlotUsed unless the permit was withdrawn (UNAVAILABLE, not marked).
+  virtual absl::Status TryMarkSlotUsed(uint64_t id, const SlotUse& use) {
+    MarkSlotUsed(id, use);
+    return absl::OkStatus();
+  }
+  virtual void ReleaseSlot(uint64_t id) = 0;
+};
+
+}  // namespace kiln::routing
+
+// executor/ names these unqualified (kiln::executor was their namespace before they moved).
+namespace kiln::executor {
+using routing::SlotRequest;
+using routing::AssignedDevice;
+using routing::SlotUse;
+using routing::SlotPermit;
+using routing::PendingReservation;
+using routing::SlotSnapshot;
+using routing::SlotSupplier;
+}  // namespace kiln::executor
