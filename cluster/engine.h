@@ -1,7 +1,9 @@
-// cluster/engine.h — `ActivityEngine`: the transport-free core of `kiln dev`. It owns the open
-// activity runs, one TaskQueueMatcher per task queue, the timers, and the held long polls, and
-// implements the Standalone-Activity subset of Temporal's WorkflowService on request/response
-// messages. `DevService` (dev_service.h) only adapts gRPC to it.
+// cluster/engine.h — `ActivityEngine`: the transport-free core of `kiln dev`. It implements the
+// Standalone-Activity subset of Temporal's WorkflowService on request/response messages;
+// `DevService` (dev_service.h) only adapts gRPC to it. Under one lock it owns its parts: the runs
+// held in memory (RunCache), one TaskQueueMatcher per task queue, the timers (TimerSet) and the
+// held long polls (HeldPolls). A request names its run through a RunRef, resolved once, so a
+// worker call's task-token and ...ById forms take one path.
 //
 // Every call answers through its `done` callback, exactly once. State changes are written to the
 // TaskStore and `done` runs only after TaskStore::Sync reports them durable, so an answer the
@@ -38,19 +40,21 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "cluster/activity.h"
+#include "cluster/effects.h"
+#include "cluster/held_polls.h"
 #include "cluster/matcher.h"
+#include "cluster/run_cache.h"
+#include "cluster/run_ref.h"
 #include "cluster/task_store.h"
+#include "cluster/timer_set.h"
 #include "cluster/validation.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
@@ -84,8 +88,8 @@ class ActivityEngine {
     int64_t held_polls = 0;     // task and execution long polls being held
   };
   template <typename T>
-  using Done = std::function<void(absl::StatusOr<T>)>;
-  using PollId = uint64_t;
+  using Done = cluster::Done<T>;
+  using PollId = cluster::PollId;
 
   ActivityEngine(Options options, TaskStore& store, base::Clock& clock);
   ActivityEngine(const ActivityEngine&) = delete;
@@ -162,62 +166,43 @@ class ActivityEngine {
   ResidentStats Resident();
 
  private:
-  struct TaskPoll {
-    std::string queue;            // empty for Nexus polls
-    TaskQueueMatcher::Poller poller;
-    Done<wsv1::PollActivityTaskQueueResponse> done;
-    Done<wsv1::PollNexusTaskQueueResponse> nexus_done;
-  };
-  struct ExecPoll {
-    std::string run_id;
-    Done<wsv1::PollActivityExecutionResponse> outcome_done;  // PollActivityExecution
-    Done<wsv1::DescribeActivityExecutionResponse> change_done;  // Describe long poll
-    wsv1::DescribeActivityExecutionRequest describe;
-    int64_t seen_transitions = 0;
-  };
-  struct Timer {
-    enum Kind { kActivity, kPoll, kRateLimit } kind;
-    std::string key;  // run id or queue
-    PollId poll = 0;
-  };
-  // Finds the run a worker call refers to; runs under the lock.
-  using Finder = std::function<absl::StatusOr<Activity*>()>;
-  // Work to do once the writes made under the lock are durable (or failed).
-  using Effects = std::vector<std::function<void(absl::Status)>>;
+  // A worker call's change to the run it holds; its value is what the call answers (a
+  // heartbeat's cancel_requested).
+  using Change = std::function<absl::StatusOr<bool>(Activity&, absl::Time now)>;
+  // A client call's change to a run (cancel, terminate).
+  using ClientChange = std::function<absl::Status(Activity&, absl::Time now)>;
 
   // Runs `effects` after the store syncs; call without the lock.
   void Commit(Effects effects);
-  // The run in memory (open or closed but not yet evicted) by run id, or the latest run of
-  // `activity_id` when `run_id` is empty.
-  Activity* FindInMemory(const std::string& activity_id, const std::string& run_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // As FindInMemory, then the store. NOT_FOUND names the activity.
-  absl::StatusOr<ActivityState> FindAny(const std::string& activity_id, const std::string& run_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The open run a worker call refers to, checked against `attempt` (0 = any).
-  absl::StatusOr<Activity*> FindHeld(const std::string& activity_id, const std::string& run_id,
-                                     int32_t attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Activity*> FindHeldByToken(const std::string& task_token)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The run in memory, else in the store. NOT_FOUND names the activity.
+  absl::StatusOr<ActivityState> FindAny(const TaskToken& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The open run a worker call refers to, held by a worker (for the token's attempt, if any).
+  absl::StatusOr<Activity*> FindHeld(const RunRef& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Persists `a` and brings everything derived from it up to date: backlog membership, timers,
   // held execution polls, dispatch to waiting pollers.
   void Save(Activity& a, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Save without the write (the state is already stored).
   void Refresh(Activity& a, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ArmActivityTimer(const Activity& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ArmTimer(absl::Time at, Timer timer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void NotifyExecPolls(const Activity& a, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmRunTimer(const Activity& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchQueue(const std::string& queue, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The run a queue matched, in memory or loaded from the store; nullptr when it is gone or its
+  // timeout closed it instead.
+  Activity* MatchedRun(const TaskQueueMatcher::Match& match, absl::Time now, Effects& effects)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Answers a held poll empty (or with `status`) and forgets it. False when not held.
   bool FinishPoll(PollId id, const absl::Status& status, Effects& effects)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Holds an execution poll until `hold_until`; returns its id.
+  PollId HoldExecPoll(absl::Time hold_until, HeldPolls::ExecPoll poll)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Evict(const std::string& run_id);
   // Drops a durable, still-backlogged run from memory (its transition count is unchanged since
   // the write that `transitions` belongs to was made durable).
   void Chill(const std::string& run_id, int64_t transitions);
-  // As FindInMemory, else loads an open run from the store into memory. nullptr when not open.
-  Activity* FindOpen(const std::string& activity_id, const std::string& run_id, Effects& effects)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Chills `a` once the writes made so far are durable, if it is still backlogged then.
+  void ChillWhenDurable(const Activity& a, Effects& effects);
+  // As RunCache::Find, else loads an open run from the store into memory. nullptr when not open.
+  Activity* FindOpen(const TaskToken& run, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Brings a cold run (open, only in the store) into memory; it is chilled again once durable
   // unless it changes.
   // `was_spilled` false: the caller knows it was not counted as left in the store.
@@ -227,30 +212,27 @@ class ActivityEngine {
   bool PageBacklog(const std::string& queue_name, TaskQueueMatcher& queue)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TrimWindow(TaskQueueMatcher& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AddColdTimer(absl::Time at, int64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Removes the run's armed activity timer, if any.
-  void DisarmActivityTimer(const std::string& run_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EraseActivityTimer(const std::string& run_id, absl::Time at)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewRunId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The seq of a new run (Options::shared_seq when set).
   int64_t NextSeq() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static wsv1::DescribeActivityExecutionResponse DescribeResponse(
-      const ActivityState& state, const wsv1::DescribeActivityExecutionRequest& request);
   absl::Time Now() const { return clock_.Now(); }
 
-  // Shared bodies of the token and ...ById forms.
-  void Heartbeat(const Finder& find, const temporal::api::common::v1::Payloads* details,
-                 Done<bool> done);
-  void Complete(const Finder& find, const temporal::api::common::v1::Payloads& result,
-                const std::string& identity, Done<bool> done);
-  void Fail(const Finder& find, const temporal::api::failure::v1::Failure& failure,
-            const temporal::api::common::v1::Payloads* last_heartbeat_details,
-            const std::string& identity, Done<bool> done);
-  void Canceled(const Finder& find, const temporal::api::common::v1::Payloads& details,
-                const std::string& identity, Done<bool> done);
-  absl::Status CheckById(const std::string& ns, const std::string& workflow_id,
-                         const std::string& activity_id, const std::string& run_id);
+  // The one path of the token and ...ById forms of the worker calls on a run: `ref`, then
+  // `body` (the request's own checks) must be OK; under the lock the run is found, `change`
+  // applied and saved; `done` gets change's value once durable.
+  void UpdateRun(const absl::StatusOr<RunRef>& ref, const absl::Status& body,
+                 const Change& change, Done<bool> done);
+  template <typename Request, typename Response>
+  void HeartbeatRun(const Request& r, Done<Response> done);
+  template <typename Request, typename Response>
+  void CompleteRun(const Request& r, Done<Response> done);
+  template <typename Request, typename Response>
+  void FailRun(const Request& r, Done<Response> done);
+  template <typename Request, typename Response>
+  void CanceledRun(const Request& r, Done<Response> done);
+  // Cancel and terminate: `change` is applied to the open run (loaded if cold) and saved when it
+  // changed; on a closed run it runs on a copy, for its answer. `answer` runs once durable.
+  void ChangeRun(const absl::StatusOr<RunRef>& ref, const ClientChange& change, Effect answer);
 
   const Options options_;
   TaskStore& store_;
@@ -258,19 +240,10 @@ class ActivityEngine {
 
   absl::Mutex mu_;
   // Open runs, plus closed ones until their close is durable.
-  absl::flat_hash_map<std::string, Activity> runs_ ABSL_GUARDED_BY(mu_);
-  // activity id -> its newest run in runs_.
-  absl::flat_hash_map<std::string, std::string> latest_run_ ABSL_GUARDED_BY(mu_);
+  RunCache runs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, TaskQueueMatcher> queues_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<PollId, TaskPoll> task_polls_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<PollId, ExecPoll> exec_polls_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::vector<PollId>> exec_polls_by_run_ ABSL_GUARDED_BY(mu_);
-  std::multimap<absl::Time, Timer> timers_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, absl::Time> armed_ ABSL_GUARDED_BY(mu_);  // run id -> timer
-  // Timeouts of cold runs: (deadline, seq). May hold stale entries (checked when they fire).
-  std::set<std::pair<absl::Time, int64_t>> cold_timers_ ABSL_GUARDED_BY(mu_);
-  std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
-  PollId next_poll_id_ ABSL_GUARDED_BY(mu_) = 1;
+  HeldPolls polls_ ABSL_GUARDED_BY(mu_);
+  TimerSet timers_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t rng_state_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

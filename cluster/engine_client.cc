@@ -18,13 +18,6 @@ bool ClosedUnsuccessfully(enums::ActivityExecutionStatus status) {
          status == enums::ACTIVITY_EXECUTION_STATUS_TIMED_OUT;
 }
 
-template <typename T>
-std::function<void(absl::Status)> Reply(ActivityEngine::Done<T> done, T response) {
-  return [done = std::move(done), response = std::move(response)](absl::Status s) {
-    s.ok() ? done(response) : done(s);
-  };
-}
-
 temporal::api::activity::v1::ActivityExecutionListInfo ListInfo(const ActivityState& state) {
   const auto& info = state.info();
   temporal::api::activity::v1::ActivityExecutionListInfo out;
@@ -44,17 +37,6 @@ temporal::api::activity::v1::ActivityExecutionListInfo ListInfo(const ActivitySt
 
 }  // namespace
 
-wsv1::DescribeActivityExecutionResponse ActivityEngine::DescribeResponse(
-    const ActivityState& state, const wsv1::DescribeActivityExecutionRequest& request) {
-  wsv1::DescribeActivityExecutionResponse response;
-  response.set_run_id(state.info().run_id());
-  *response.mutable_info() = state.info();
-  if (request.include_input()) *response.mutable_input() = state.input();
-  if (request.include_outcome() && state.has_outcome()) *response.mutable_outcome() = state.outcome();
-  response.set_long_poll_token(absl::StrCat(state.info().state_transition_count()));
-  return response;
-}
-
 void ActivityEngine::StartActivityExecution(wsv1::StartActivityExecutionRequest request,
                                             Done<wsv1::StartActivityExecutionResponse> done) {
   if (auto s = CheckNamespace(request.namespace_(), options_.namespace_name); !s.ok()) return done(s);
@@ -67,7 +49,7 @@ void ActivityEngine::StartActivityExecution(wsv1::StartActivityExecutionRequest 
   absl::Status status = [&]() -> absl::Status {
     absl::MutexLock lock(&mu_);
     std::optional<ActivityState> latest;
-    if (Activity* a = FindInMemory(request.activity_id(), "")) {
+    if (Activity* a = runs_.Find(request.activity_id(), "")) {
       latest = a->state();
     } else {
       auto stored = store_.Get(options_.namespace_name, request.activity_id(), "");
@@ -96,26 +78,23 @@ void ActivityEngine::StartActivityExecution(wsv1::StartActivityExecutionRequest 
     }
     if (shutting_down_) return absl::UnavailableError("kiln dev is shutting down");
     const std::string run_id = NewRunId();
-    auto [it, inserted] = runs_.emplace(
-        run_id, Activity::Schedule(options_.namespace_name, request, run_id, NextSeq(), Now()));
-    latest_run_[request.activity_id()] = run_id;
-    Save(it->second, effects);
+    Save(runs_.Add(Activity::Schedule(options_.namespace_name, request, run_id, NextSeq(), Now())),
+         effects);
     response.set_run_id(run_id);
     response.set_started(true);
     link->set_run_id(run_id);
     return absl::OkStatus();
   }();
   if (!status.ok()) return done(status);
-  effects.push_back(Reply(std::move(done), std::move(response)));
+  effects.push_back(ReplyWhenDurable(std::move(done), std::move(response)));
   Commit(std::move(effects));
 }
 
 ActivityEngine::PollId ActivityEngine::DescribeActivityExecution(
     const wsv1::DescribeActivityExecutionRequest& request, absl::Time hold_until,
     Done<wsv1::DescribeActivityExecutionResponse> done) {
-  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
-  if (s.ok()) s = CheckRunId(request.run_id());
+  auto ref = RunRef::Of(request, options_.namespace_name, options_.limits);
+  absl::Status s = ref.status();
   if (s.ok() && !request.long_poll_token().empty() && request.run_id().empty()) {
     s = absl::InvalidArgumentError("run_id is required when long_poll_token is provided");
   }
@@ -132,7 +111,7 @@ ActivityEngine::PollId ActivityEngine::DescribeActivityExecution(
   PollId id = 0;
   {
     absl::MutexLock lock(&mu_);
-    auto state = FindAny(request.activity_id(), request.run_id());
+    auto state = FindAny(*ref->Resolve());
     if (!state.ok()) {
       answer = state.status();
     } else if (request.long_poll_token().empty() ||
@@ -141,14 +120,10 @@ ActivityEngine::PollId ActivityEngine::DescribeActivityExecution(
                state->info().status() != enums::ACTIVITY_EXECUTION_STATUS_RUNNING) {
       answer = DescribeResponse(*state, request);
     } else {
-      id = next_poll_id_++;
-      ExecPoll& poll = exec_polls_[id];
-      poll.run_id = state->info().run_id();
-      poll.change_done = std::move(done);
-      poll.describe = request;
-      poll.seen_transitions = seen;
-      exec_polls_by_run_[poll.run_id].push_back(id);
-      ArmTimer(hold_until, {Timer::kPoll, "", id});
+      id = HoldExecPoll(hold_until, {.run_id = state->info().run_id(),
+                                     .change_done = std::move(done),
+                                     .describe = request,
+                                     .seen_transitions = seen});
     }
   }
   if (id == 0) done(std::move(answer));
@@ -158,18 +133,16 @@ ActivityEngine::PollId ActivityEngine::DescribeActivityExecution(
 ActivityEngine::PollId ActivityEngine::PollActivityExecution(
     const wsv1::PollActivityExecutionRequest& request, absl::Time hold_until,
     Done<wsv1::PollActivityExecutionResponse> done) {
-  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
-  if (s.ok()) s = CheckRunId(request.run_id());
-  if (!s.ok()) {
-    done(s);
+  auto ref = RunRef::Of(request, options_.namespace_name, options_.limits);
+  if (!ref.ok()) {
+    done(ref.status());
     return 0;
   }
   absl::StatusOr<wsv1::PollActivityExecutionResponse> answer;
   PollId id = 0;
   {
     absl::MutexLock lock(&mu_);
-    auto state = FindAny(request.activity_id(), request.run_id());
+    auto state = FindAny(*ref->Resolve());
     const bool open =
         state.ok() && state->info().status() == enums::ACTIVITY_EXECUTION_STATUS_RUNNING;
     if (!state.ok()) {
@@ -182,105 +155,82 @@ ActivityEngine::PollId ActivityEngine::PollActivityExecution(
       }
       answer = std::move(response);
     } else {
-      id = next_poll_id_++;
-      ExecPoll& poll = exec_polls_[id];
-      poll.run_id = state->info().run_id();
-      poll.outcome_done = std::move(done);
-      exec_polls_by_run_[poll.run_id].push_back(id);
-      ArmTimer(hold_until, {Timer::kPoll, "", id});
+      id = HoldExecPoll(hold_until,
+                        {.run_id = state->info().run_id(), .outcome_done = std::move(done)});
     }
   }
   if (id == 0) done(std::move(answer));
   return id;
 }
 
-void ActivityEngine::RequestCancelActivityExecution(
-    const wsv1::RequestCancelActivityExecutionRequest& request,
-    Done<wsv1::RequestCancelActivityExecutionResponse> done) {
-  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
-  if (s.ok()) s = CheckRunId(request.run_id());
-  if (!s.ok()) return done(s);
+void ActivityEngine::ChangeRun(const absl::StatusOr<RunRef>& ref, const ClientChange& change,
+                               Effect answer) {
+  if (!ref.ok()) return answer(ref.status());
+  const TaskToken run = *ref->Resolve();
   Effects effects;
-  s = [&]() -> absl::Status {
+  absl::Status s = [&]() -> absl::Status {
     absl::MutexLock lock(&mu_);
-    if (Activity* a = FindOpen(request.activity_id(), request.run_id(), effects)) {
+    if (Activity* a = FindOpen(run, effects)) {
       const auto before = a->state().info().state_transition_count();
-      if (auto st = a->RequestCancel(request.request_id(), request.reason(), request.identity(), Now());
-          !st.ok()) {
-        return st;
-      }
+      if (auto st = change(*a, Now()); !st.ok()) return st;
       if (a->state().info().state_transition_count() != before) Save(*a, effects);
       return absl::OkStatus();
     }
-    auto state = FindAny(request.activity_id(), request.run_id());
+    // Closed: the change answers (a repeated request id is accepted) but changes nothing.
+    auto state = FindAny(run);
     if (!state.ok()) return state.status();
-    return Activity(*state).RequestCancel(request.request_id(), request.reason(),
-                                          request.identity(), Now());
+    Activity closed(*std::move(state));
+    return change(closed, Now());
   }();
-  if (!s.ok()) return done(s);
-  effects.push_back(Reply(std::move(done), wsv1::RequestCancelActivityExecutionResponse()));
+  if (!s.ok()) return answer(s);
+  effects.push_back(std::move(answer));
   Commit(std::move(effects));
+}
+
+void ActivityEngine::RequestCancelActivityExecution(
+    const wsv1::RequestCancelActivityExecutionRequest& request,
+    Done<wsv1::RequestCancelActivityExecutionResponse> done) {
+  ChangeRun(RunRef::Of(request, options_.namespace_name, options_.limits),
+            [&request](Activity& a, absl::Time now) {
+              return a.RequestCancel(request.request_id(), request.reason(), request.identity(),
+                                     now);
+            },
+            ReplyWhenDurable(std::move(done), wsv1::RequestCancelActivityExecutionResponse()));
 }
 
 void ActivityEngine::TerminateActivityExecution(
     const wsv1::TerminateActivityExecutionRequest& request,
     Done<wsv1::TerminateActivityExecutionResponse> done) {
-  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
-  if (s.ok()) s = CheckRunId(request.run_id());
-  if (!s.ok()) return done(s);
-  Effects effects;
-  s = [&]() -> absl::Status {
-    absl::MutexLock lock(&mu_);
-    if (Activity* a = FindOpen(request.activity_id(), request.run_id(), effects)) {
-      const bool was_open = a->IsOpen();
-      if (auto st = a->Terminate(request.request_id(), request.reason(), request.identity(), Now());
-          !st.ok()) {
-        return st;
-      }
-      if (was_open) Save(*a, effects);
-      return absl::OkStatus();
-    }
-    auto state = FindAny(request.activity_id(), request.run_id());
-    if (!state.ok()) return state.status();
-    return Activity(*state).Terminate(request.request_id(), request.reason(), request.identity(),
-                                      Now());
-  }();
-  if (!s.ok()) return done(s);
-  effects.push_back(Reply(std::move(done), wsv1::TerminateActivityExecutionResponse()));
-  Commit(std::move(effects));
+  ChangeRun(RunRef::Of(request, options_.namespace_name, options_.limits),
+            [&request](Activity& a, absl::Time now) {
+              return a.Terminate(request.request_id(), request.reason(), request.identity(), now);
+            },
+            ReplyWhenDurable(std::move(done), wsv1::TerminateActivityExecutionResponse()));
 }
 
 void ActivityEngine::DeleteActivityExecution(const wsv1::DeleteActivityExecutionRequest& request,
                                              Done<wsv1::DeleteActivityExecutionResponse> done) {
-  absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckId(options_.limits, "activity_id", request.activity_id());
-  if (s.ok()) s = CheckRunId(request.run_id());
-  if (!s.ok()) return done(s);
+  auto ref = RunRef::Of(request, options_.namespace_name, options_.limits);
+  if (!ref.ok()) return done(ref.status());
   Effects effects;
-  s = [&]() -> absl::Status {
+  absl::Status s = [&]() -> absl::Status {
     absl::MutexLock lock(&mu_);
-    auto state = FindAny(request.activity_id(), request.run_id());
+    auto state = FindAny(*ref->Resolve());
     if (!state.ok()) return state.status();
     const std::string run_id = state->info().run_id();
-    if (Activity* a = FindOpen(request.activity_id(), run_id, effects)) {
+    if (Activity* a = FindOpen({"", request.activity_id(), run_id, 0}, effects)) {
       if (a->IsOpen()) {
         a->Terminate("", "Delete activity execution", "", Now()).IgnoreError();
         Refresh(*a, effects);  // leaves the backlog, answers its pollers
       }
-      runs_.erase(run_id);
-      DisarmActivityTimer(run_id);
-      if (auto latest = latest_run_.find(request.activity_id());
-          latest != latest_run_.end() && latest->second == run_id) {
-        latest_run_.erase(latest);
-      }
+      runs_.Erase(run_id);
+      timers_.DisarmRun(run_id);
     }
     store_.Delete(options_.namespace_name, run_id);
     return absl::OkStatus();
   }();
   if (!s.ok()) return done(s);
-  effects.push_back(Reply(std::move(done), wsv1::DeleteActivityExecutionResponse()));
+  effects.push_back(ReplyWhenDurable(std::move(done), wsv1::DeleteActivityExecutionResponse()));
   Commit(std::move(effects));
 }
 

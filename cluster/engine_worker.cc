@@ -10,10 +10,16 @@ namespace {
 namespace enums = ::temporal::api::enums::v1;
 using temporal::api::common::v1::Payloads;
 
+// The answer of a worker call on a run: empty, or for a heartbeat whether cancel was requested.
 template <typename T>
-ActivityEngine::Done<bool> Respond(ActivityEngine::Done<T> done) {
+Done<bool> Respond(Done<T> done) {
   return [done = std::move(done)](absl::StatusOr<bool> r) {
-    r.ok() ? done(T()) : done(r.status());
+    if (!r.ok()) return done(r.status());
+    T response;
+    if constexpr (requires { response.set_cancel_requested(true); }) {
+      response.set_cancel_requested(*r);
+    }
+    done(response);
   };
 }
 
@@ -39,7 +45,7 @@ ActivityEngine::PollId ActivityEngine::PollActivityTaskQueue(
   PollId id;
   {
     absl::MutexLock lock(&mu_);
-    id = next_poll_id_++;
+    id = polls_.NextId();
     if (shutting_down_) {
       effects.push_back([done = std::move(done)](absl::Status) {
         done(wsv1::PollActivityTaskQueueResponse());
@@ -51,18 +57,18 @@ ActivityEngine::PollId ActivityEngine::PollActivityTaskQueue(
       if (request.task_queue_metadata().has_max_tasks_per_second()) {
         queue.SetRateLimit(request.task_queue_metadata().max_tasks_per_second().value(), now);
       }
-      TaskPoll& poll = task_polls_[id];
+      HeldPolls::TaskPoll& poll = polls_.AddTask(id);
       poll.queue = queue_name;
       poll.poller = {id, request.identity(),
                      WorkerKey(request.worker_instance_key(), request.identity())};
       poll.done = std::move(done);
       queue.AddPoller(poll.poller, now);
       DispatchQueue(queue_name, effects);
-      if (task_polls_.contains(id)) {
+      if (polls_.FindTask(id) != nullptr) {
         if (hold_until <= now) {
           FinishPoll(id, absl::OkStatus(), effects);
         } else {
-          ArmTimer(hold_until, {Timer::kPoll, "", id});
+          timers_.ArmPoll(id, hold_until);
         }
       }
     }
@@ -81,13 +87,13 @@ ActivityEngine::PollId ActivityEngine::PollNexusTaskQueue(
   PollId id;
   {
     absl::MutexLock lock(&mu_);
-    id = next_poll_id_++;
+    id = polls_.NextId();
     if (!shutting_down_ && hold_until > Now()) {
-      TaskPoll& poll = task_polls_[id];
+      HeldPolls::TaskPoll& poll = polls_.AddTask(id);
       poll.poller = {id, request.identity(),
                      WorkerKey(request.worker_instance_key(), request.identity())};
       poll.nexus_done = std::move(done);
-      ArmTimer(hold_until, {Timer::kPoll, "", id});
+      timers_.ArmPoll(id, hold_until);
       return id;
     }
   }
@@ -95,185 +101,125 @@ ActivityEngine::PollId ActivityEngine::PollNexusTaskQueue(
   return id;
 }
 
-void ActivityEngine::Heartbeat(const Finder& find, const Payloads* details, Done<bool> done) {
+void ActivityEngine::UpdateRun(const absl::StatusOr<RunRef>& ref, const absl::Status& body,
+                               const Change& change, Done<bool> done) {
+  if (!ref.ok()) return done(ref.status());
+  if (!body.ok()) return done(body);
   Effects effects;
-  bool cancel_requested = false;
-  absl::Status s = [&]() -> absl::Status {
+  absl::StatusOr<bool> value = [&]() -> absl::StatusOr<bool> {
     absl::MutexLock lock(&mu_);
-    auto a = find();
+    auto a = FindHeld(*ref);
     if (!a.ok()) return a.status();
-    cancel_requested = (*a)->Heartbeat(details, Now());
-    Save(**a, effects);
-    return absl::OkStatus();
+    absl::StatusOr<bool> changed = change(**a, Now());
+    if (changed.ok()) Save(**a, effects);
+    return changed;
   }();
-  if (!s.ok()) return done(s);
-  effects.push_back([done = std::move(done), cancel_requested](absl::Status st) {
-    st.ok() ? done(cancel_requested) : done(st);
+  if (!value.ok()) return done(value.status());
+  effects.push_back([done = std::move(done), value = *value](absl::Status s) {
+    s.ok() ? done(value) : done(s);
   });
   Commit(std::move(effects));
 }
 
-void ActivityEngine::Complete(const Finder& find, const Payloads& result,
-                              const std::string& identity, Done<bool> done) {
-  Effects effects;
-  absl::Status s = [&]() -> absl::Status {
-    absl::MutexLock lock(&mu_);
-    auto a = find();
-    if (!a.ok()) return a.status();
-    (*a)->Complete(result, identity, Now());
-    Save(**a, effects);
-    return absl::OkStatus();
-  }();
-  if (!s.ok()) return done(s);
-  effects.push_back([done = std::move(done)](absl::Status st) { st.ok() ? done(true) : done(st); });
-  Commit(std::move(effects));
+// Each worker call on a run: its request's own checks and its change. `Request` is the task-token
+// form or the ...ById form; both carry the same fields besides the reference.
+template <typename Request, typename Response>
+void ActivityEngine::HeartbeatRun(const Request& r, Done<Response> done) {
+  const Payloads* details = r.has_details() ? &r.details() : nullptr;
+  UpdateRun(
+      RunRef::Of(r, options_.namespace_name, options_.limits),
+      details ? CheckPayloadSize(options_.limits, "details", details->ByteSizeLong())
+              : absl::OkStatus(),
+      [details](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
+        return a.Heartbeat(details, now);
+      },
+      Respond(std::move(done)));
 }
 
-void ActivityEngine::Fail(const Finder& find, const temporal::api::failure::v1::Failure& failure,
-                          const Payloads* last_heartbeat_details, const std::string& identity,
-                          Done<bool> done) {
-  Effects effects;
-  absl::Status s = [&]() -> absl::Status {
-    absl::MutexLock lock(&mu_);
-    auto a = find();
-    if (!a.ok()) return a.status();
-    (*a)->Fail(failure, last_heartbeat_details, identity, Now());
-    Save(**a, effects);
-    return absl::OkStatus();
-  }();
-  if (!s.ok()) return done(s);
-  effects.push_back([done = std::move(done)](absl::Status st) { st.ok() ? done(true) : done(st); });
-  Commit(std::move(effects));
+template <typename Request, typename Response>
+void ActivityEngine::CompleteRun(const Request& r, Done<Response> done) {
+  UpdateRun(RunRef::Of(r, options_.namespace_name, options_.limits),
+            CheckPayloadSize(options_.limits, "result", r.result().ByteSizeLong()),
+            [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
+              a.Complete(r.result(), r.identity(), now);
+              return true;
+            },
+            Respond(std::move(done)));
 }
 
-void ActivityEngine::Canceled(const Finder& find, const Payloads& details,
-                              const std::string& identity, Done<bool> done) {
-  Effects effects;
-  absl::Status s = [&]() -> absl::Status {
-    absl::MutexLock lock(&mu_);
-    auto a = find();
-    if (!a.ok()) return a.status();
-    if (auto st = (*a)->ReportCanceled(details, identity, Now()); !st.ok()) return st;
-    Save(**a, effects);
-    return absl::OkStatus();
-  }();
-  if (!s.ok()) return done(s);
-  effects.push_back([done = std::move(done)](absl::Status st) { st.ok() ? done(true) : done(st); });
-  Commit(std::move(effects));
-}
-
-absl::Status ActivityEngine::CheckById(const std::string& ns, const std::string& workflow_id,
-                                       const std::string& activity_id, const std::string& run_id) {
-  if (auto s = CheckNamespace(ns, options_.namespace_name); !s.ok()) return s;
-  if (!workflow_id.empty()) {
-    return absl::InvalidArgumentError(
-        "workflow_id is set, but kiln dev runs only standalone activities: leave it empty");
+template <typename Request, typename Response>
+void ActivityEngine::FailRun(const Request& r, Done<Response> done) {
+  absl::Status body = CheckFailure(options_.limits, "failure", r.failure());
+  if (body.ok()) {
+    body = CheckPayloadSize(options_.limits, "last_heartbeat_details",
+                            r.last_heartbeat_details().ByteSizeLong());
   }
-  if (auto s = CheckId(options_.limits, "activity_id", activity_id); !s.ok()) return s;
-  return CheckRunId(run_id);
+  UpdateRun(RunRef::Of(r, options_.namespace_name, options_.limits), body,
+            [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
+              a.Fail(r.failure(),
+                     r.has_last_heartbeat_details() ? &r.last_heartbeat_details() : nullptr,
+                     r.identity(), now);
+              return true;
+            },
+            Respond(std::move(done)));
+}
+
+template <typename Request, typename Response>
+void ActivityEngine::CanceledRun(const Request& r, Done<Response> done) {
+  UpdateRun(RunRef::Of(r, options_.namespace_name, options_.limits),
+            CheckPayloadSize(options_.limits, "details", r.details().ByteSizeLong()),
+            [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
+              if (auto s = a.ReportCanceled(r.details(), r.identity(), now); !s.ok()) return s;
+              return true;
+            },
+            Respond(std::move(done)));
 }
 
 void ActivityEngine::RecordActivityTaskHeartbeat(
     const wsv1::RecordActivityTaskHeartbeatRequest& r,
     Done<wsv1::RecordActivityTaskHeartbeatResponse> done) {
-  absl::Status s = CheckNamespace(r.namespace_(), options_.namespace_name);
-  if (s.ok() && r.has_details()) {
-    s = CheckPayloadSize(options_.limits, "details", r.details().ByteSizeLong());
-  }
-  if (!s.ok()) return done(s);
-  Heartbeat([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return FindHeldByToken(r.task_token()); },
-            r.has_details() ? &r.details() : nullptr, [done](absl::StatusOr<bool> cancel) {
-              if (!cancel.ok()) return done(cancel.status());
-              wsv1::RecordActivityTaskHeartbeatResponse response;
-              response.set_cancel_requested(*cancel);
-              done(response);
-            });
+  HeartbeatRun(r, std::move(done));
 }
 
 void ActivityEngine::RecordActivityTaskHeartbeatById(
     const wsv1::RecordActivityTaskHeartbeatByIdRequest& r,
     Done<wsv1::RecordActivityTaskHeartbeatByIdResponse> done) {
-  absl::Status s = CheckById(r.namespace_(), r.workflow_id(), r.activity_id(), r.run_id());
-  if (s.ok() && r.has_details()) {
-    s = CheckPayloadSize(options_.limits, "details", r.details().ByteSizeLong());
-  }
-  if (!s.ok()) return done(s);
-  Heartbeat([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return FindHeld(r.activity_id(), r.run_id(), 0); },
-            r.has_details() ? &r.details() : nullptr, [done](absl::StatusOr<bool> cancel) {
-              if (!cancel.ok()) return done(cancel.status());
-              wsv1::RecordActivityTaskHeartbeatByIdResponse response;
-              response.set_cancel_requested(*cancel);
-              done(response);
-            });
+  HeartbeatRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskCompleted(
     const wsv1::RespondActivityTaskCompletedRequest& r,
     Done<wsv1::RespondActivityTaskCompletedResponse> done) {
-  absl::Status s = CheckNamespace(r.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckPayloadSize(options_.limits, "result", r.result().ByteSizeLong());
-  if (!s.ok()) return done(s);
-  Complete([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return FindHeldByToken(r.task_token()); },
-           r.result(), r.identity(), Respond(std::move(done)));
+  CompleteRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskCompletedById(
     const wsv1::RespondActivityTaskCompletedByIdRequest& r,
     Done<wsv1::RespondActivityTaskCompletedByIdResponse> done) {
-  absl::Status s = CheckById(r.namespace_(), r.workflow_id(), r.activity_id(), r.run_id());
-  if (s.ok()) s = CheckPayloadSize(options_.limits, "result", r.result().ByteSizeLong());
-  if (!s.ok()) return done(s);
-  Complete([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return FindHeld(r.activity_id(), r.run_id(), 0); },
-           r.result(), r.identity(), Respond(std::move(done)));
+  CompleteRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskFailed(const wsv1::RespondActivityTaskFailedRequest& r,
                                                Done<wsv1::RespondActivityTaskFailedResponse> done) {
-  absl::Status s = CheckNamespace(r.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckFailure(options_.limits, "failure", r.failure());
-  if (s.ok()) {
-    s = CheckPayloadSize(options_.limits, "last_heartbeat_details",
-                         r.last_heartbeat_details().ByteSizeLong());
-  }
-  if (!s.ok()) return done(s);
-  Fail([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return FindHeldByToken(r.task_token()); },
-       r.failure(), r.has_last_heartbeat_details() ? &r.last_heartbeat_details() : nullptr,
-       r.identity(), Respond(std::move(done)));
+  FailRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskFailedById(
     const wsv1::RespondActivityTaskFailedByIdRequest& r,
     Done<wsv1::RespondActivityTaskFailedByIdResponse> done) {
-  absl::Status s = CheckById(r.namespace_(), r.workflow_id(), r.activity_id(), r.run_id());
-  if (s.ok()) s = CheckFailure(options_.limits, "failure", r.failure());
-  if (s.ok()) {
-    s = CheckPayloadSize(options_.limits, "last_heartbeat_details",
-                         r.last_heartbeat_details().ByteSizeLong());
-  }
-  if (!s.ok()) return done(s);
-  Fail([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return FindHeld(r.activity_id(), r.run_id(), 0); },
-       r.failure(), r.has_last_heartbeat_details() ? &r.last_heartbeat_details() : nullptr,
-       r.identity(), Respond(std::move(done)));
+  FailRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskCanceled(
     const wsv1::RespondActivityTaskCanceledRequest& r,
     Done<wsv1::RespondActivityTaskCanceledResponse> done) {
-  absl::Status s = CheckNamespace(r.namespace_(), options_.namespace_name);
-  if (s.ok()) s = CheckPayloadSize(options_.limits, "details", r.details().ByteSizeLong());
-  if (!s.ok()) return done(s);
-  Canceled([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return FindHeldByToken(r.task_token()); },
-           r.details(), r.identity(), Respond(std::move(done)));
+  CanceledRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskCanceledById(
     const wsv1::RespondActivityTaskCanceledByIdRequest& r,
     Done<wsv1::RespondActivityTaskCanceledByIdResponse> done) {
-  absl::Status s = CheckById(r.namespace_(), r.workflow_id(), r.activity_id(), r.run_id());
-  if (s.ok()) s = CheckPayloadSize(options_.limits, "details", r.details().ByteSizeLong());
-  if (!s.ok()) return done(s);
-  Canceled([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return FindHeld(r.activity_id(), r.run_id(), 0); },
-           r.details(), r.identity(), Respond(std::move(done)));
+  CanceledRun(r, std::move(done));
 }
 
 void ActivityEngine::ShutdownWorker(const wsv1::ShutdownWorkerRequest& request,
@@ -289,12 +235,10 @@ void ActivityEngine::ShutdownWorker(const wsv1::ShutdownWorkerRequest& request,
     for (auto& [name, queue] : queues_) {
       for (PollId id : queue.RemoveWorkerPollers(key)) ids.push_back(id);
     }
-    for (const auto& [id, poll] : task_polls_) {
-      if (poll.queue.empty() && poll.poller.worker_instance_key == key) ids.push_back(id);
-    }
+    for (PollId id : polls_.NexusPollsOf(key)) ids.push_back(id);
     for (PollId id : ids) FinishPoll(id, absl::OkStatus(), effects);
   }
-  for (auto& effect : effects) effect(absl::OkStatus());
+  RunNow(effects);
   done(wsv1::ShutdownWorkerResponse());
 }
 
