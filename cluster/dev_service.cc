@@ -1,8 +1,10 @@
+// DevService: the reactor of one call, the handler table and the one template that serves an
+// engine method (unary or long poll).
 #include "cluster/dev_service.h"
 
 #include <chrono>
 #include <cstring>
-#include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -100,7 +102,7 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
   void Held(ActivityEngine& engine, ActivityEngine::PollId id) {
     bool cancelled;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       engine_ = &engine;
       id_ = id;
       cancelled = cancelled_;
@@ -120,7 +122,7 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
     ActivityEngine::PollId id;
     ActivityEngine* engine;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       cancelled_ = true;
       id = id_;
       engine = engine_;
@@ -134,28 +136,16 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
   grpc::GenericCallbackServerContext* const ctx_;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
-  std::mutex mu_;
-  ActivityEngine* engine_ = nullptr;
-  ActivityEngine::PollId id_ = 0;
-  bool cancelled_ = false;
+  absl::Mutex mu_;
+  ActivityEngine* engine_ ABSL_GUARDED_BY(mu_) = nullptr;
+  ActivityEngine::PollId id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 namespace {
 
-// A method answered once, after the engine's (durable) reply.
-template <typename Req, typename Resp>
-std::function<void(DevService::Call&)> Forward(
-    const DevService& service,
-    void (ActivityEngine::*method)(const Req&, ActivityEngine::Done<Resp>)) {
-  return [&service, method](DevService::Call& call) {
-    Req request;
-    if (!call.Parse(request)) return;
-    (service.EngineFor(request.namespace_()).*method)(request, call.Done<Resp>());
-  };
-}
-
 // A method that does nothing in kiln dev but must say so.
-std::function<void(DevService::Call&)> NotSupported(const char* why) {
+DevService::Handler NotSupported(const char* why) {
   return [why](DevService::Call& call) {
     call.Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                              absl::StrCat(call.ctx()->method().substr(
@@ -164,7 +154,50 @@ std::function<void(DevService::Call&)> NotSupported(const char* why) {
   };
 }
 
+// The WorkflowService method whose request is `Request`: "StartActivityExecutionRequest" is
+// StartActivityExecution's.
+template <typename Request>
+std::string MethodOf() {
+  const std::string name(Request::descriptor()->name());
+  return name.substr(0, name.size() - std::strlen("Request"));
+}
+
+// The request and response types of an ActivityEngine method, and whether it is a long poll.
+template <typename Method>
+struct EngineMethod;
+template <typename Arg, typename Resp>
+struct EngineMethod<void (ActivityEngine::*)(Arg, ActivityEngine::Done<Resp>)> {
+  using Request = std::remove_cvref_t<Arg>;  // const Req&, or Req by value
+  using Response = Resp;
+  static constexpr bool kLongPoll = false;
+};
+template <typename Arg, typename Resp>
+struct EngineMethod<ActivityEngine::PollId (ActivityEngine::*)(Arg, absl::Time,
+                                                                ActivityEngine::Done<Resp>)> {
+  using Request = std::remove_cvref_t<Arg>;
+  using Response = Resp;
+  static constexpr bool kLongPoll = true;
+};
+
 }  // namespace
+
+template <typename Method>
+void DevService::Serve(Method method, absl::Duration ActivityEngine::Options::*max_hold) {
+  using Request = typename EngineMethod<Method>::Request;
+  using Response = typename EngineMethod<Method>::Response;
+  handlers_[MethodOf<Request>()] = [this, method, max_hold](Call& call) {
+    Request request;
+    if (!call.Parse(request)) return;
+    ActivityEngine& engine = EngineFor(request.namespace_());
+    if constexpr (EngineMethod<Method>::kLongPoll) {
+      call.Held(engine, (engine.*method)(request, HoldUntil(call.ctx(), engine.options().*max_hold),
+                                         call.Done<Response>()));
+    } else {
+      static_cast<void>(max_hold);  // long polls only
+      (engine.*method)(std::move(request), call.Done<Response>());
+    }
+  };
+}
 
 std::string DevService::NamespaceId(const std::string& name) {
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
@@ -270,46 +303,29 @@ void DevService::AddHandlers() {
     if (!s.ok()) return call.Finish(internal::ToGrpcStatus(s));
     call.Reply(wsv1::RecordWorkerHeartbeatResponse());
   };
-  handlers_["StartActivityExecution"] = [this](Call& call) {
-    wsv1::StartActivityExecutionRequest req;
-    if (!call.Parse(req)) return;
-    ActivityEngine& engine = EngineFor(req.namespace_());
-    engine.StartActivityExecution(std::move(req),
-                                  call.Done<wsv1::StartActivityExecutionResponse>());
-  };
-
-  // Long polls: held until a task or outcome arrives, the hold time ends, or the caller cancels.
-#define KILN_HOLD(Method, hold)                                                                  \
-  handlers_[#Method] = [this](Call& call) {                                                      \
-    wsv1::Method##Request req;                                                                   \
-    if (!call.Parse(req)) return;                                                                \
-    ActivityEngine& engine = EngineFor(req.namespace_());                                        \
-    call.Held(engine, engine.Method(req, HoldUntil(call.ctx(), engine.options().hold),           \
-                                    call.Done<wsv1::Method##Response>()));                       \
-  }
-  KILN_HOLD(PollActivityTaskQueue, max_task_poll_hold);
-  KILN_HOLD(PollNexusTaskQueue, max_task_poll_hold);
-  KILN_HOLD(PollActivityExecution, execution_poll_hold);
-  KILN_HOLD(DescribeActivityExecution, execution_poll_hold);
-#undef KILN_HOLD
-
-#define KILN_FORWARD(Method) handlers_[#Method] = Forward(*this, &ActivityEngine::Method)
-  KILN_FORWARD(RespondActivityTaskCompleted);
-  KILN_FORWARD(RespondActivityTaskFailed);
-  KILN_FORWARD(RespondActivityTaskCanceled);
-  KILN_FORWARD(RespondActivityTaskCompletedById);
-  KILN_FORWARD(RespondActivityTaskFailedById);
-  KILN_FORWARD(RespondActivityTaskCanceledById);
-  KILN_FORWARD(RecordActivityTaskHeartbeat);
-  KILN_FORWARD(RecordActivityTaskHeartbeatById);
-  KILN_FORWARD(RequestCancelActivityExecution);
-  KILN_FORWARD(TerminateActivityExecution);
-  KILN_FORWARD(ListActivityExecutions);
-  KILN_FORWARD(CountActivityExecutions);
-  KILN_FORWARD(DeleteActivityExecution);
-  KILN_FORWARD(DescribeTaskQueue);
-  KILN_FORWARD(ShutdownWorker);
-#undef KILN_FORWARD
+  // Held until a task or outcome arrives, the hold time ends, or the caller cancels.
+  using Options = ActivityEngine::Options;
+  Serve(&ActivityEngine::PollActivityTaskQueue, &Options::max_task_poll_hold);
+  Serve(&ActivityEngine::PollNexusTaskQueue, &Options::max_task_poll_hold);
+  Serve(&ActivityEngine::PollActivityExecution, &Options::execution_poll_hold);
+  Serve(&ActivityEngine::DescribeActivityExecution, &Options::execution_poll_hold);
+  // Answered once, after the engine's (durable) reply.
+  Serve(&ActivityEngine::StartActivityExecution);
+  Serve(&ActivityEngine::RespondActivityTaskCompleted);
+  Serve(&ActivityEngine::RespondActivityTaskFailed);
+  Serve(&ActivityEngine::RespondActivityTaskCanceled);
+  Serve(&ActivityEngine::RespondActivityTaskCompletedById);
+  Serve(&ActivityEngine::RespondActivityTaskFailedById);
+  Serve(&ActivityEngine::RespondActivityTaskCanceledById);
+  Serve(&ActivityEngine::RecordActivityTaskHeartbeat);
+  Serve(&ActivityEngine::RecordActivityTaskHeartbeatById);
+  Serve(&ActivityEngine::RequestCancelActivityExecution);
+  Serve(&ActivityEngine::TerminateActivityExecution);
+  Serve(&ActivityEngine::ListActivityExecutions);
+  Serve(&ActivityEngine::CountActivityExecutions);
+  Serve(&ActivityEngine::DeleteActivityExecution);
+  Serve(&ActivityEngine::DescribeTaskQueue);
+  Serve(&ActivityEngine::ShutdownWorker);
 
   for (const char* method : {"UpdateWorkerBuildIdCompatibility", "GetWorkerBuildIdCompatibility",
                              "GetWorkerTaskReachability"}) {

@@ -63,12 +63,19 @@ class DevService final : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
   class Call;  // one RPC (dev_service.cc)
-
- private:
   using Handler = std::function<void(Call&)>;
 
+ private:
   // Fills handlers_ with the served WorkflowService methods.
   void AddHandlers();
+  // Serves `method` under its WorkflowService name (its request type's, less "Request"): parses
+  // the request, calls the engine of its namespace and answers once with the engine's (durable)
+  // reply. A long poll is held up to that engine's `max_hold` option, bounded by the caller's
+  // deadline, and abandoned when the caller cancels.
+  // `method` is an ActivityEngine method: unary (request, done), or a long poll (request,
+  // hold_until, done) returning its poll id.
+  template <typename Method>
+  void Serve(Method method, absl::Duration ActivityEngine::Options::*max_hold = nullptr);
   // Runs the handler of the call's method, or answers UNIMPLEMENTED.
   void Dispatch(Call& call);
   // When a poll held under `ctx` must be answered: the earlier of now + max_hold and the
