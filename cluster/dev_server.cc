@@ -1,3 +1,5 @@
+// DevServer: binding checks, TLS credentials, start-up (store, engines, timer thread, gRPC) and
+// shutdown.
 #include "cluster/dev_server.h"
 
 #include <netdb.h>
@@ -14,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "cluster/dev_service.h"
 #include "cluster/memory_task_store.h"
 #include "cluster/sqlite_task_store.h"
@@ -158,9 +161,9 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
                                                  " from ", options.db_path, ": ", s.message()));
     }
     engine->SetTimerWakeup([raw = server.get()] {
-      std::lock_guard<std::mutex> lock(raw->timer_mu_);
+      absl::MutexLock lock(&raw->timer_mu_);
       raw->timer_wake_ = true;
-      raw->timer_cv_.notify_one();
+      raw->timer_cv_.Signal();
     });
     server->engines_.push_back(std::move(engine));
   }
@@ -210,7 +213,7 @@ void DevServer::TimerLoop() {
       engine->FireDueTimers();
       if (auto at = engine->NextTimerTime(); at && (!next || *at < *next)) next = at;
     }
-    std::unique_lock<std::mutex> lock(timer_mu_);
+    absl::MutexLock lock(&timer_mu_);
     if (stopping_) return;
     if (timer_wake_) {
       timer_wake_ = false;
@@ -219,8 +222,10 @@ void DevServer::TimerLoop() {
     absl::Duration wait = absl::Hours(1);
     if (next) wait = std::clamp(*next - clock_.Now(), absl::ZeroDuration(), absl::Hours(1));
     // Real time: with a SimulatedClock this merely polls, which tests do not rely on.
-    timer_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait + absl::Milliseconds(1)),
-                       [&] { return stopping_ || timer_wake_; });
+    const absl::Time until = absl::Now() + wait + absl::Milliseconds(1);
+    while (!stopping_ && !timer_wake_) {
+      if (timer_cv_.WaitWithDeadline(&timer_mu_, until)) break;  // timed out
+    }
     if (stopping_) return;
     timer_wake_ = false;
   }
@@ -232,26 +237,19 @@ void DevServer::Shutdown() {
   for (auto& engine : engines_) engine->Shutdown();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   {
-    std::lock_guard<std::mutex> lock(timer_mu_);
+    absl::MutexLock lock(&timer_mu_);
     stopping_ = true;
   }
-  timer_cv_.notify_all();
+  timer_cv_.SignalAll();
   if (timer_thread_.joinable()) timer_thread_.join();
   for (auto& engine : engines_) engine->SetTimerWakeup(nullptr);
   server_.reset();
   service_.reset();
   // Commit everything queued before the store goes away (its destructor drains it too).
   if (store_) {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool synced = false;
-    store_->Sync([&](absl::Status) {
-      std::lock_guard<std::mutex> lock(mu);
-      synced = true;
-      cv.notify_all();
-    });
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return synced; });
+    absl::Notification synced;
+    store_->Sync([&](absl::Status) { synced.Notify(); });
+    synced.WaitForNotification();
   }
   engines_.clear();
   store_.reset();

@@ -14,14 +14,14 @@
 //   (*server)->Shutdown();
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "cluster/engine.h"
 #include "cluster/task_store.h"
@@ -92,10 +92,10 @@ class DevServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
-  std::mutex timer_mu_;
-  std::condition_variable timer_cv_;
-  bool timer_wake_ = false;
-  bool stopping_ = false;
+  absl::Mutex timer_mu_;
+  absl::CondVar timer_cv_;
+  bool timer_wake_ ABSL_GUARDED_BY(timer_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(timer_mu_) = false;
   std::thread timer_thread_;
   bool shut_down_ = false;
 };

@@ -25,7 +25,7 @@ void MemoryTaskStore::Unindex(const ActivityState& state) {
 }
 
 void MemoryTaskStore::Put(const ActivityState& state) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto old = runs_.find(state.seq());
   if (old != runs_.end()) Unindex(old->second);
   seq_by_run_[state.info().run_id()] = state.seq();
@@ -38,7 +38,7 @@ void MemoryTaskStore::Put(const ActivityState& state) {
 }
 
 void MemoryTaskStore::Delete(const std::string& namespace_name, const std::string& run_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = seq_by_run_.find(run_id);
   if (it == seq_by_run_.end()) return;
   auto run = runs_.find(it->second);
@@ -53,7 +53,7 @@ void MemoryTaskStore::Sync(std::function<void(absl::Status)> done) { done(absl::
 
 absl::StatusOr<std::optional<ActivityState>> MemoryTaskStore::Get(
     const std::string& namespace_name, const std::string& activity_id, const std::string& run_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!run_id.empty()) {
     auto it = seq_by_run_.find(run_id);
     if (it == seq_by_run_.end()) return std::nullopt;
@@ -69,7 +69,7 @@ absl::StatusOr<std::optional<ActivityState>> MemoryTaskStore::Get(
 }
 
 absl::StatusOr<std::vector<ActivityState>> MemoryTaskStore::LoadOpen() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<ActivityState> open;
   for (const auto& [seq, state] : runs_) {
     if (state.info().status() == enums::ACTIVITY_EXECUTION_STATUS_RUNNING) open.push_back(state);
@@ -78,7 +78,7 @@ absl::StatusOr<std::vector<ActivityState>> MemoryTaskStore::LoadOpen() {
 }
 
 absl::StatusOr<int64_t> MemoryTaskStore::MaxSeq() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return runs_.empty() ? 0 : runs_.rbegin()->first;
 }
 
@@ -87,7 +87,7 @@ absl::StatusOr<ListPage> MemoryTaskStore::List(const std::string& namespace_name
                                                const std::string& page_token) {
   auto below = ParsePageToken(page_token);
   if (!below.ok()) return below.status();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ListPage page;
   for (auto it = std::make_reverse_iterator(runs_.lower_bound(*below)); it != runs_.rend(); ++it) {
     if (it->second.namespace_() != namespace_name || !filter.Matches(it->second)) continue;
@@ -102,7 +102,7 @@ absl::StatusOr<ListPage> MemoryTaskStore::List(const std::string& namespace_name
 
 absl::StatusOr<int64_t> MemoryTaskStore::Count(const std::string& namespace_name,
                                                const ListFilter& filter) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   int64_t n = 0;
   for (const auto& [seq, state] : runs_) {
     if (state.namespace_() == namespace_name && filter.Matches(state)) ++n;
@@ -111,7 +111,7 @@ absl::StatusOr<int64_t> MemoryTaskStore::Count(const std::string& namespace_name
 }
 
 absl::StatusOr<std::optional<ActivityState>> MemoryTaskStore::GetBySeq(int64_t seq) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = runs_.find(seq);
   if (it == runs_.end()) return std::nullopt;
   return it->second;
@@ -120,7 +120,7 @@ absl::StatusOr<std::optional<ActivityState>> MemoryTaskStore::GetBySeq(int64_t s
 absl::StatusOr<std::vector<ActivityState>> MemoryTaskStore::ListBacklog(
     const std::string& namespace_name, const std::string& task_queue, int priority, int64_t seq,
     int limit) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<ActivityState> out;
   auto queue = backlog_.find({namespace_name, task_queue});
   if (queue == backlog_.end()) return out;

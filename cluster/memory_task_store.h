@@ -13,12 +13,12 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <set>
 #include <utility>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "cluster/task_store.h"
 
 namespace kiln::cluster {
@@ -45,7 +45,7 @@ class MemoryTaskStore final : public TaskStore {
                                                          int limit) override;
 
  private:
-  std::mutex mu_;
+  absl::Mutex mu_;
   // Keyed by seq, so iteration is creation order.
   std::map<int64_t, ActivityState> runs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> seq_by_run_ ABSL_GUARDED_BY(mu_);

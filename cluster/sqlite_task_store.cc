@@ -104,10 +104,10 @@ SqliteTaskStore::SqliteTaskStore(std::string path, sqlite3* writer, sqlite3* rea
 
 SqliteTaskStore::~SqliteTaskStore() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   writer_thread_.join();
   sqlite3_close(reader_);
   sqlite3_close(writer_);
@@ -126,10 +126,10 @@ void SqliteTaskStore::Put(const ActivityState& state) {
   w.backlog = InBacklog(state);
   w.blob = internal::EncodeState(state);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     pending_.writes.push_back(std::move(w));
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void SqliteTaskStore::Delete(const std::string& namespace_name, const std::string& run_id) {
@@ -137,22 +137,22 @@ void SqliteTaskStore::Delete(const std::string& namespace_name, const std::strin
   w.is_delete = true;
   w.run_id = run_id;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     pending_.writes.push_back(std::move(w));
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void SqliteTaskStore::Sync(std::function<void(absl::Status)> done) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     pending_.callbacks.push_back(std::move(done));
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 int64_t SqliteTaskStore::CommitCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return commits_;
 }
 
@@ -161,10 +161,8 @@ void SqliteTaskStore::WriterLoop() {
     Batch batch;
     absl::Status broken;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] {
-        return stopping_ || !pending_.writes.empty() || !pending_.callbacks.empty();
-      });
+      absl::MutexLock lock(&mu_);
+      while (!stopping_ && pending_.writes.empty() && pending_.callbacks.empty()) cv_.Wait(&mu_);
       if (pending_.writes.empty() && pending_.callbacks.empty()) return;  // stopping, drained
       std::swap(batch, pending_);
       broken = broken_;
@@ -172,7 +170,7 @@ void SqliteTaskStore::WriterLoop() {
     absl::Status status = broken;
     if (status.ok() && !batch.writes.empty()) status = Commit(batch.writes);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (!status.ok() && broken_.ok()) {
         spdlog::error("dev cluster store {} failed; nothing more will be acknowledged: {}", path_,
                       status.ToString());
@@ -257,7 +255,7 @@ bool SqliteTaskStore::ReadRow(sqlite3_stmt* stmt, ActivityState& out) {
 void SqliteTaskStore::Quarantine(int64_t seq, const std::string& run_id,
                                  const std::string& activity_id, const std::string& reason) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!quarantined_.insert(seq).second) return;  // already reported and queued
     Write w;
     w.seq = seq;
@@ -265,7 +263,7 @@ void SqliteTaskStore::Quarantine(int64_t seq, const std::string& run_id,
     w.quarantine_reason = reason;
     pending_.writes.push_back(std::move(w));
   }
-  cv_.notify_one();
+  cv_.Signal();
   spdlog::error(
       "dev cluster store {}: run {} of activity {} (seq {}) cannot be read back and is skipped: "
       "{}. It is moved to table activity_runs_quarantine; the other runs are served. Inspect it "
@@ -288,7 +286,7 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ReadStates(sqlite3_s
 absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::string& namespace_name,
                                                                   const std::string& activity_id,
                                                                   const std::string& run_id) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   std::string sql = absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE namespace = ? AND activity_id = ?");
   std::vector<Arg> args = {namespace_name, activity_id};
   if (!run_id.empty()) {
@@ -306,7 +304,7 @@ absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::str
 }
 
 absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::LoadOpen() {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns,
                                        " FROM activity_runs WHERE status = ? ORDER BY seq"));
   if (!stmt.ok()) return stmt.Error("prepare load");
@@ -315,7 +313,7 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::LoadOpen() {
 }
 
 absl::StatusOr<int64_t> SqliteTaskStore::MaxSeq() {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   // Quarantined runs keep their seq: a new run never takes it.
   Statement stmt(reader_,
                  "SELECT MAX(COALESCE((SELECT MAX(seq) FROM activity_runs), 0), "
@@ -334,7 +332,7 @@ absl::StatusOr<ListPage> SqliteTaskStore::List(const std::string& namespace_name
   AppendFilter(filter, sql, args);
   sql += " ORDER BY seq DESC LIMIT ?";
   args.push_back(static_cast<int64_t>(page_size) + 1);
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   Statement stmt(reader_, sql);
   if (!stmt.ok()) return stmt.Error("prepare list");
   stmt.Bind(args);
@@ -354,7 +352,7 @@ absl::StatusOr<int64_t> SqliteTaskStore::Count(const std::string& namespace_name
   std::string sql = "SELECT COUNT(*) FROM activity_runs WHERE namespace = ?";
   std::vector<Arg> args = {namespace_name};
   AppendFilter(filter, sql, args);
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   Statement stmt(reader_, sql);
   if (!stmt.ok()) return stmt.Error("prepare count");
   stmt.Bind(args);
@@ -363,7 +361,7 @@ absl::StatusOr<int64_t> SqliteTaskStore::Count(const std::string& namespace_name
 }
 
 absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::GetBySeq(int64_t seq) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE seq = ?"));
   if (!stmt.ok()) return stmt.Error("prepare get by seq");
   sqlite3_bind_int64(stmt.get(), 1, seq);
@@ -376,7 +374,7 @@ absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::GetBySeq(int64_t s
 absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ListBacklog(
     const std::string& namespace_name, const std::string& task_queue, int priority, int64_t seq,
     int limit) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   Statement stmt(reader_,
                  absl::StrCat("SELECT ", kRunColumns,
                               " FROM activity_runs WHERE backlog = 1 AND namespace = ? AND "
@@ -392,7 +390,7 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ListBacklog(
 }
 
 absl::Status SqliteTaskStore::ScanOpen(const std::function<void(ActivityState&&)>& visit) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns,
                                        " FROM activity_runs WHERE status = ? ORDER BY seq"));
   if (!stmt.ok()) return stmt.Error("prepare scan");

@@ -13,9 +13,7 @@
 //   (*store)->Sync([](absl::Status s) { /* committed */ });
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,6 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "cluster/task_store.h"
 
 struct sqlite3;
@@ -92,11 +91,11 @@ class SqliteTaskStore final : public TaskStore {
 
   const std::string path_;
   sqlite3* const writer_;  // used only by the writer thread
-  std::mutex read_mu_;
+  absl::Mutex read_mu_;
   sqlite3* const reader_ ABSL_PT_GUARDED_BY(read_mu_);
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;
   Batch pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);  // sticky commit error
