@@ -1,9 +1,6 @@
 // `kiln dev` + `kiln worker` as processes: `kiln activity execute --follow` of kiln.sleep over a
 // pipe prints plain progress lines with growing percentages and then the result; the C++ client
 // example (examples/clients/cpp) follows the same activity type and exits 0 with its result.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <regex>
 #include <string>
 #include <vector>
@@ -13,41 +10,6 @@
 
 namespace kiln::testing {
 namespace {
-
-struct ProcessRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs argv to completion with stdout and stderr on one pipe.
-ProcessRun RunToEnd(const std::vector<std::string>& argv) {
-  ProcessRun run;
-  int out[2];
-  if (pipe(out) != 0) return run;
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    DieWithParent(parent);
-    dup2(out[1], STDOUT_FILENO);
-    dup2(out[1], STDERR_FILENO);
-    close(out[0]);
-    close(out[1]);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(out[0], buf, sizeof(buf))) > 0) run.output.append(buf, static_cast<size_t>(n));
-  close(out[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
 
 std::vector<int> Percentages(const std::string& output) {
   std::vector<int> out;

@@ -9,11 +9,7 @@
 //   - the backlog benchmark removes its database when interrupted;
 //   - on a host without GPUs, `kiln worker` explains the missing GPU once, and a bad queue name
 //     is a usage error reported before any device discovery.
-#include <fcntl.h>
 #include <signal.h>
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -22,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "example_processes.h"
@@ -34,62 +31,19 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct ProcessRun {
-  int exit_code = -1;   // -1: killed at the deadline
-  std::string output;   // stdout and stderr together
-};
-
 // Runs argv in `cwd` with `env` added to a minimal environment (PATH, and HOME/TMPDIR pointing
 // into `cwd` unless given), kills it after `timeout`.
 ProcessRun RunProgram(const std::vector<std::string>& argv, const std::string& cwd,
-               std::map<std::string, std::string> env = {},
-               std::chrono::seconds timeout = std::chrono::seconds(20)) {
+                      std::map<std::string, std::string> env = {},
+                      std::chrono::seconds timeout = std::chrono::seconds(20)) {
   env.emplace("HOME", cwd);
   env.emplace("TMPDIR", cwd);
   env.emplace("PATH", "/usr/bin:/bin");
-  ProcessRun run;
-  int out[2];
-  if (pipe(out) != 0) return run;
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    DieWithParent(parent);
-    dup2(out[1], STDOUT_FILENO);
-    dup2(out[1], STDERR_FILENO);
-    close(out[0]);
-    close(out[1]);
-    if (chdir(cwd.c_str()) != 0) _exit(126);
-    std::vector<std::string> env_text;
-    for (const auto& [k, v] : env) env_text.push_back(k + "=" + v);
-    std::vector<char*> args, envp;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    for (const std::string& e : env_text) envp.push_back(const_cast<char*>(e.c_str()));
-    args.push_back(nullptr);
-    envp.push_back(nullptr);
-    execve(args[0], args.data(), envp.data());
-    _exit(127);
-  }
-  close(out[1]);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{out[0], POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    ssize_t n = read(out[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    run.output.append(buf, static_cast<size_t>(n));
-  }
-  close(out[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  RunOptions options;
+  options.cwd = cwd;
+  options.env = std::move(env);
+  options.timeout = timeout;
+  return RunToEnd(argv, options);
 }
 
 std::set<std::string> Listing(const std::string& dir) {

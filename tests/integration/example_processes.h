@@ -1,26 +1,36 @@
-// tests/integration/example_processes.h — for tests that run Kiln's binaries as real processes:
-// `ChildProcess` (fork/exec, killed by pid when destroyed, and with the test binary),
-// `KilnDevProcess` (a `kiln dev` on port 0, or a given port, with a database in a directory)
-// and `RunActivity` (start a Standalone Activity and wait for its JSON result). Directories from
-// TempDir are removed when the test binary exits.
+// tests/integration/example_processes.h — for tests that run Kiln's binaries as real processes,
+// the one place that forks and execs them:
+//   ChildProcess    a program in the background (fork/exec), killed by pid when destroyed and
+//                   with the test binary; its stdout to a log file, or read line by line
+//   RunToEnd        a program run to its end: exit code and output (stdout and stderr together)
+//   KilnDevProcess  a `kiln dev` on port 0, or a given port, with a database in a directory
+//   RunActivity     start a Standalone Activity and wait for its JSON result
+// Directories from TempDir are removed when the test binary exits.
 //
 // Thread safety: none; use from the test's thread.
 //
 //   KilnDevProcess dev(KILN_BINARY, TempDir("train"));
 //   ChildProcess worker({WORKER, "--address", dev.address()}, TempDir("train") + "/worker.log");
 //   auto result = RunActivity(*client, "train-1", "train", "ml-training", input);
+//   ProcessRun help = RunToEnd({KILN_BINARY, "gpus", "--help"});  // help.exit_code, help.output
 #pragma once
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,7 +55,8 @@ inline std::string TempDir(const std::string& name) {
 class ChildProcess {
  public:
   // Runs argv; stdout and stderr go to `log_path`, or, when `log_path` is empty, stdout to a
-  // pipe readable with ReadLine() and stderr to `stderr_path` (inherited when that is empty).
+  // pipe read with ReadLine() or WaitForLine(), and stderr to `stderr_path` (inherited when that
+  // is empty).
   ChildProcess(const std::vector<std::string>& argv, const std::string& log_path,
                const std::string& stderr_path = "") {
     int out[2] = {-1, -1};
@@ -76,7 +87,7 @@ class ChildProcess {
     }
     if (log_path.empty()) {
       close(out[1]);
-      stdout_ = fdopen(out[0], "r");
+      stdout_ = out[0];
     }
   }
   ~ChildProcess() {
@@ -84,7 +95,7 @@ class ChildProcess {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
-    if (stdout_ != nullptr) std::fclose(stdout_);
+    if (stdout_ >= 0) close(stdout_);
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -117,17 +128,134 @@ class ChildProcess {
     return status;
   }
 
-  std::string ReadLine() {
-    char line[1024];
-    if (stdout_ == nullptr || std::fgets(line, sizeof(line), stdout_) == nullptr) return "";
-    return line;
+  // The next stdout line, with its '\n' ("" at the end of the output); blocks until it comes.
+  std::string ReadLine() { return NextLine(std::nullopt).value_or(""); }
+
+  // The first stdout line (without its '\n') that matches `pattern` within `timeout`; the lines
+  // before it are skipped. "" when the output ends or the time runs out first.
+  std::string WaitForLine(const std::string& pattern, std::chrono::milliseconds timeout) {
+    const std::regex re(pattern);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      std::optional<std::string> line = NextLine(deadline);
+      if (!line.has_value() || line->empty() || line->back() != '\n') return "";
+      line->pop_back();
+      if (std::regex_search(*line, re)) return *line;
+    }
   }
+
   pid_t pid() const { return pid_; }
 
  private:
+  // The next stdout line with its '\n', or what is left at the end of the output ("" when
+  // nothing); nullopt when `deadline` passes first.
+  std::optional<std::string> NextLine(
+      std::optional<std::chrono::steady_clock::time_point> deadline) {
+    while (true) {
+      const size_t end = buffered_.find('\n');
+      if (end != std::string::npos) {
+        std::string line = buffered_.substr(0, end + 1);
+        buffered_.erase(0, end + 1);
+        return line;
+      }
+      if (stdout_ < 0 || ended_) return std::exchange(buffered_, "");
+      int wait_ms = -1;
+      if (deadline.has_value()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            *deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        wait_ms = static_cast<int>(left.count());
+      }
+      pollfd p{stdout_, POLLIN, 0};
+      const int ready = poll(&p, 1, wait_ms);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) return std::nullopt;
+      char chunk[4096];
+      const ssize_t n = ready < 0 ? -1 : read(stdout_, chunk, sizeof(chunk));
+      if (n <= 0) {
+        ended_ = true;
+      } else {
+        buffered_.append(chunk, static_cast<size_t>(n));
+      }
+    }
+  }
+
   pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
+  int stdout_ = -1;       // the read end of the stdout pipe, or -1 with a log file
+  std::string buffered_;  // read from stdout_, not yet returned
+  bool ended_ = false;    // stdout_ reached its end
 };
+
+// How a program run by RunToEnd ended.
+struct ProcessRun {
+  int exit_code = -1;  // -1: killed by a signal, or at the deadline
+  std::string output;  // stdout, and stderr unless RunOptions::with_stderr is false
+};
+
+struct RunOptions {
+  std::string cwd;  // empty: the test's working directory
+  // Given: the program's whole environment; otherwise it inherits the test's.
+  std::optional<std::map<std::string, std::string>> env;
+  std::chrono::milliseconds timeout = std::chrono::minutes(2);  // then SIGKILL
+  bool with_stderr = true;  // false: stderr to /dev/null, the output is stdout alone
+};
+
+// Runs argv to its end (killed after options.timeout) and returns its exit code and output.
+inline ProcessRun RunToEnd(const std::vector<std::string>& argv, const RunOptions& options = {}) {
+  ProcessRun run;
+  int out[2];
+  if (pipe(out) != 0) return run;
+  std::vector<std::string> env_text;
+  if (options.env.has_value()) {
+    for (const auto& [name, value] : *options.env) env_text.push_back(name + "=" + value);
+  }
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    DieWithParent(parent);  // never outlives the test binary, even when ctest kills it
+    dup2(out[1], STDOUT_FILENO);
+    if (options.with_stderr) {
+      dup2(out[1], STDERR_FILENO);
+    } else if (int null = open("/dev/null", O_WRONLY); null >= 0) {
+      dup2(null, STDERR_FILENO);
+    }
+    close(out[0]);
+    close(out[1]);
+    if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) _exit(126);
+    std::vector<char*> args, envp;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& e : env_text) envp.push_back(const_cast<char*>(e.c_str()));
+    args.push_back(nullptr);
+    envp.push_back(nullptr);
+    if (options.env.has_value()) {
+      execve(args[0], args.data(), envp.data());
+    } else {
+      execv(args[0], args.data());
+    }
+    _exit(127);
+  }
+  close(out[1]);
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  char chunk[4096];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      kill(pid, SIGKILL);
+      break;
+    }
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = read(out[0], chunk, sizeof(chunk));
+    if (n <= 0) break;
+    run.output.append(chunk, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
 
 // `kiln dev --port 0` on `dir`/dev.db; address() is empty when it did not start.
 class KilnDevProcess {
