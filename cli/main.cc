@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/bench_command.h"
 #include "cli/client_commands.h"
 #include "cli/commands.h"
 #include "cli/dev_command.h"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
         return plan->Names();
       });
   kiln::cli::AddWorkerCommand(registry);
+  kiln::cli::AddBenchCommand(registry);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

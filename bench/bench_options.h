@@ -1,0 +1,51 @@
+// bench/bench_options.h — the settings of one `kiln bench` run, and their validation (bad input
+// gets an error naming the flag and what is allowed, before anything starts).
+//
+// Thread safety: plain values.
+//
+//   BenchOptions options;
+//   options.scenario = "e2e";
+//   if (absl::Status s = ValidateOptions(options); !s.ok()) ...;  // INVALID_ARGUMENT
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace kiln::bench {
+
+inline constexpr const char* kScenarios[] = {"e2e", "schedule", "drain", "heartbeat", "floor"};
+
+struct BenchOptions {
+  std::string scenario;            // one of kScenarios
+  int64_t activities = 3000;       // N (e2e, schedule, drain, floor)
+  int concurrency = 64;            // C: activities (or starts) in flight
+  int64_t warmup = -1;             // activities run before the measured window; -1: C
+  std::string activity = "noop";   // e2e: noop (kiln.echo), sleep, heartbeat (kiln.sleep)
+  int sleep_ms = 100;              // sleep / heartbeat activities: how long each runs
+  int heartbeat_ms = 1000;         // heartbeat activities and scenario: K, 1 to 1000
+  int workers = 1;                 // drain: W worker processes
+  int heartbeating = 200;          // heartbeat: H activities running at once
+  double duration_s = 10;          // heartbeat: D, the measured window
+  bool floor = false;              // run the floor scenario first, to report "x% of floor"
+  // The cluster: a `kiln dev` child on a temporary SQLite file or in memory, or `address`.
+  std::string store = "sqlite";    // sqlite | memory
+  std::string address;             // HOST:PORT of a running cluster (then store is unused)
+  std::string namespace_name = "default";
+  int cluster_pid = 0;             // with address: a local cluster process to measure
+  // The worker: `kiln worker` children, or "none" (one already serves task_queue).
+  std::string worker = "kiln";     // kiln | none
+  std::string task_queue;          // default kiln-bench-PID
+  int worker_pid = 0;              // with worker none: a local worker process to measure
+  int pollers = 5;                 // --pollers-per-queue of each kiln worker
+  int slots = 0;                   // --max-concurrent-activities; 0: enough for the load
+  int64_t latency_sample = 2000;   // activities described after the run (schedule-to-start)
+  std::string output = "table";    // table | json
+  std::string kiln_binary;         // default: this executable
+};
+
+// INVALID_ARGUMENT naming the flag, its value and what is allowed.
+absl::Status ValidateOptions(const BenchOptions& options);
+
+}  // namespace kiln::bench

@@ -1,0 +1,111 @@
+// bench/load.cc — the concurrent load loop and the activity requests of `kiln bench`.
+#include "bench/load.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "payload/data_converter.h"
+
+namespace kiln::bench {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+LoadOutcome RunConcurrently(const std::string& label, int64_t n, int concurrency,
+                            const std::function<absl::Status(int64_t)>& op, bool progress) {
+  std::atomic<int64_t> next{0}, done{0}, errors{0};
+  std::mutex mu;
+  std::string first_error;
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  const int count = static_cast<int>(std::min<int64_t>(concurrency, n));
+  for (int t = 0; t < count; ++t) {
+    threads.emplace_back([&] {
+      for (int64_t i; (i = next.fetch_add(1)) < n;) {
+        absl::Status s = op(i);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (errors.fetch_add(1) == 0) first_error = s.ToString();
+        }
+        done.fetch_add(1);
+      }
+    });
+  }
+  // Progress from this thread while the load threads run.
+  absl::Time last_print = start;
+  while (done.load() < n) {
+    absl::SleepFor(absl::Milliseconds(20));
+    if (progress && absl::Now() - last_print >= absl::Seconds(2)) {
+      last_print = absl::Now();
+      const double secs = absl::ToDoubleSeconds(last_print - start);
+      std::fprintf(stderr, "%s: %lld/%lld, %.0f/s, %lld errors\n", label.c_str(),
+                   static_cast<long long>(done.load()), static_cast<long long>(n),
+                   done.load() / secs, static_cast<long long>(errors.load()));
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  LoadOutcome out;
+  out.elapsed_s = absl::ToDoubleSeconds(absl::Now() - start);
+  out.done = done.load();
+  out.errors = errors.load();
+  out.first_error = first_error;
+  return out;
+}
+
+std::string UniqueIdPrefix() {
+  return absl::StrCat("bench-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
+}
+
+namespace {
+
+wsv1::StartActivityExecutionRequest BaseRequest(const std::string& activity_id,
+                                                const std::string& task_queue,
+                                                const char* type, const nlohmann::json& input) {
+  wsv1::StartActivityExecutionRequest start;
+  start.set_activity_id(activity_id);
+  start.mutable_activity_type()->set_name(type);
+  start.mutable_task_queue()->set_name(task_queue);
+  payload::DataConverter converter;
+  if (absl::StatusOr<payload::Payloads> args = converter.ToPayloads(input); args.ok()) {
+    *start.mutable_input() = *args;
+  }
+  // Backlogged activities of a run against a shared cluster expire instead of piling up.
+  start.mutable_schedule_to_close_timeout()->set_seconds(600);
+  start.mutable_start_to_close_timeout()->set_seconds(300);
+  start.mutable_retry_policy()->set_maximum_attempts(1);  // a failure is an error, not a retry
+  return start;
+}
+
+}  // namespace
+
+wsv1::StartActivityExecutionRequest ActivityRequest(const BenchOptions& options,
+                                                    const std::string& activity_id,
+                                                    const std::string& task_queue) {
+  if (options.activity == "noop") return BaseRequest(activity_id, task_queue, "kiln.echo", "x");
+  if (options.activity == "heartbeat") {
+    return HeartbeatingRequest(options, activity_id, task_queue,
+                               absl::Milliseconds(options.sleep_ms));
+  }
+  return BaseRequest(activity_id, task_queue, "kiln.sleep", options.sleep_ms);
+}
+
+wsv1::StartActivityExecutionRequest HeartbeatingRequest(const BenchOptions& options,
+                                                        const std::string& activity_id,
+                                                        const std::string& task_queue,
+                                                        absl::Duration sleep) {
+  wsv1::StartActivityExecutionRequest start = BaseRequest(
+      activity_id, task_queue, "kiln.sleep", absl::ToInt64Milliseconds(sleep));
+  // kiln.sleep heartbeats every heartbeat timeout / 4.
+  const int64_t timeout_ms = 4 * static_cast<int64_t>(options.heartbeat_ms);
+  start.mutable_heartbeat_timeout()->set_seconds(timeout_ms / 1000);
+  start.mutable_heartbeat_timeout()->set_nanos(static_cast<int32_t>(timeout_ms % 1000) * 1000000);
+  return start;
+}
+
+}  // namespace kiln::bench

@@ -1,0 +1,48 @@
+// bench/load.h — the load loop of `kiln bench`: run N operations with C in flight on C threads,
+// count errors (keeping the first message) and print progress to stderr on long runs; plus the
+// StartActivityExecution requests the scenarios send.
+//
+// Thread safety: RunConcurrently calls `op` from C threads at once; `op` must be thread-safe
+// (writing only its own index of a pre-sized vector is).
+//
+//   LoadOutcome out = RunConcurrently("e2e", 3000, 64, [&](int64_t i) { return Run(i); });
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "bench/bench_options.h"
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace kiln::bench {
+
+struct LoadOutcome {
+  int64_t done = 0;      // operations that returned (ok or not)
+  int64_t errors = 0;
+  std::string first_error;
+  double elapsed_s = 0;
+};
+
+// Runs op(0) .. op(n-1) on `concurrency` threads; progress lines ("LABEL: 1500/3000, 980/s,
+// 0 errors") go to stderr every 2 s when `progress` is set.
+LoadOutcome RunConcurrently(const std::string& label, int64_t n, int concurrency,
+                            const std::function<absl::Status(int64_t)>& op, bool progress = true);
+
+// A prefix for activity ids unique to this process and moment ("bench-PID-MICROS").
+std::string UniqueIdPrefix();
+
+// A StartActivityExecutionRequest for the activity options.activity (noop: kiln.echo; sleep:
+// kiln.sleep for sleep_ms; heartbeat: kiln.sleep for sleep_ms with a heartbeat timeout of
+// 4 x heartbeat_ms, so it heartbeats every heartbeat_ms) on `task_queue`, one attempt only.
+temporal::api::workflowservice::v1::StartActivityExecutionRequest ActivityRequest(
+    const BenchOptions& options, const std::string& activity_id, const std::string& task_queue);
+
+// A kiln.sleep request for `sleep` with a heartbeat every options.heartbeat_ms.
+temporal::api::workflowservice::v1::StartActivityExecutionRequest HeartbeatingRequest(
+    const BenchOptions& options, const std::string& activity_id, const std::string& task_queue,
+    absl::Duration sleep);
+
+}  // namespace kiln::bench
