@@ -269,10 +269,13 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
   });
   const int64_t expected = started.done - started.errors;
   const absl::Time ramp_deadline = absl::Now() + absl::Seconds(60 + o.heartbeating / 100);
-  double running = 0;
-  while (running < expected && absl::Now() < ramp_deadline) {
+  double running = 0, last_running = -1;
+  absl::Time last_change = absl::Now();
+  while (running < expected && absl::Now() < ramp_deadline &&
+         absl::Now() - last_change < absl::Seconds(10)) {
     absl::SleepFor(absl::Milliseconds(100));
     running = (*env)->WorkerMetric("kiln_activities_running").value_or(0);
+    if (running != last_running) last_change = absl::Now(), last_running = running;
   }
   const std::map<std::string, std::string> heartbeats = {
       {"operation", "RecordActivityTaskHeartbeat"}};
@@ -336,6 +339,12 @@ absl::StatusOr<std::vector<ScenarioResult>> RunBench(const BenchOptions& options
     absl::StatusOr<ScenarioResult> floor = RunFloor(options);
     if (!floor.ok()) return floor.status();
     floor_rate = floor->rate;
+    // A start is one unary RPC: its floor is the floor's RPC rate, not its activity rate.
+    if (options.scenario == "schedule") {
+      for (const auto& [name, value] : floor->figures) {
+        if (name == "unary RPCs per activity") *floor_rate *= value;
+      }
+    }
     results.push_back(*std::move(floor));
   }
   absl::StatusOr<ScenarioResult> r;
@@ -346,6 +355,9 @@ absl::StatusOr<std::vector<ScenarioResult>> RunBench(const BenchOptions& options
   if (options.scenario == "floor") r = RunFloor(options);
   if (!r.ok()) return r.status();
   if (floor_rate && options.scenario != "heartbeat") r->floor_rate = floor_rate;
+  if (floor_rate && options.scenario == "schedule") {
+    r->notes.push_back("floor here: the floor's unary RPCs per second (a start is one RPC)");
+  }
   if (floor_rate && options.scenario == "heartbeat") {
     r->notes.push_back("no share of floor: heartbeat RPCs are not activities");
   }
