@@ -222,14 +222,10 @@ class ActivityEngine {
   // applied and saved; `done` gets change's value once durable.
   void UpdateRun(const absl::StatusOr<RunRef>& ref, const absl::Status& body,
                  const Change& change, Done<bool> done);
+  // Heartbeat, complete, fail or cancelled, in either form: the request's own checks and change,
+  // through UpdateRun.
   template <typename Request, typename Response>
-  void HeartbeatRun(const Request& r, Done<Response> done);
-  template <typename Request, typename Response>
-  void CompleteRun(const Request& r, Done<Response> done);
-  template <typename Request, typename Response>
-  void FailRun(const Request& r, Done<Response> done);
-  template <typename Request, typename Response>
-  void CanceledRun(const Request& r, Done<Response> done);
+  void OnRun(const Request& r, Done<Response> done);
   // Cancel and terminate: `change` is applied to the open run (loaded if cold) and saved when it
   // changed; on a closed run it runs on a copy, for its answer. `answer` runs once durable.
   void ChangeRun(const absl::StatusOr<RunRef>& ref, const ClientChange& change, Effect answer);

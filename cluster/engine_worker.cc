@@ -121,105 +121,92 @@ void ActivityEngine::UpdateRun(const absl::StatusOr<RunRef>& ref, const absl::St
   Commit(std::move(effects));
 }
 
-// Each worker call on a run: its request's own checks and its change. `Request` is the task-token
-// form or the ...ById form; both carry the same fields besides the reference.
 template <typename Request, typename Response>
-void ActivityEngine::HeartbeatRun(const Request& r, Done<Response> done) {
-  const Payloads* details = r.has_details() ? &r.details() : nullptr;
-  UpdateRun(
-      RunRef::Of(r, options_.namespace_name, options_.limits),
-      details ? CheckPayloadSize(options_.limits, "details", details->ByteSizeLong())
-              : absl::OkStatus(),
-      [details](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
-        return a.Heartbeat(details, now);
-      },
-      Respond(std::move(done)));
-}
-
-template <typename Request, typename Response>
-void ActivityEngine::CompleteRun(const Request& r, Done<Response> done) {
-  UpdateRun(RunRef::Of(r, options_.namespace_name, options_.limits),
-            CheckPayloadSize(options_.limits, "result", r.result().ByteSizeLong()),
-            [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
-              a.Complete(r.result(), r.identity(), now);
-              return true;
-            },
-            Respond(std::move(done)));
-}
-
-template <typename Request, typename Response>
-void ActivityEngine::FailRun(const Request& r, Done<Response> done) {
-  absl::Status body = CheckFailure(options_.limits, "failure", r.failure());
-  if (body.ok()) {
-    body = CheckPayloadSize(options_.limits, "last_heartbeat_details",
-                            r.last_heartbeat_details().ByteSizeLong());
+void ActivityEngine::OnRun(const Request& r, Done<Response> done) {
+  // What each call checks in its request besides the reference, and what it does to the run.
+  // The task-token and ...ById forms carry the same fields besides the reference.
+  const Limits& limits = options_.limits;
+  absl::Status body;
+  Change change;
+  if constexpr (requires { r.result(); }) {  // RespondActivityTaskCompleted
+    body = CheckPayloadSize(limits, "result", r.result().ByteSizeLong());
+    change = [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
+      a.Complete(r.result(), r.identity(), now);
+      return true;
+    };
+  } else if constexpr (requires { r.failure(); }) {  // RespondActivityTaskFailed
+    body = CheckFailure(limits, "failure", r.failure());
+    if (body.ok()) {
+      body = CheckPayloadSize(limits, "last_heartbeat_details",
+                              r.last_heartbeat_details().ByteSizeLong());
+    }
+    change = [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
+      a.Fail(r.failure(), r.has_last_heartbeat_details() ? &r.last_heartbeat_details() : nullptr,
+             r.identity(), now);
+      return true;
+    };
+  } else if constexpr (requires { Response().cancel_requested(); }) {  // RecordActivityTaskHeartbeat
+    const Payloads* details = r.has_details() ? &r.details() : nullptr;
+    if (details) body = CheckPayloadSize(limits, "details", details->ByteSizeLong());
+    change = [details](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
+      return a.Heartbeat(details, now);
+    };
+  } else {  // RespondActivityTaskCanceled
+    body = CheckPayloadSize(limits, "details", r.details().ByteSizeLong());
+    change = [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
+      if (auto s = a.ReportCanceled(r.details(), r.identity(), now); !s.ok()) return s;
+      return true;
+    };
   }
-  UpdateRun(RunRef::Of(r, options_.namespace_name, options_.limits), body,
-            [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
-              a.Fail(r.failure(),
-                     r.has_last_heartbeat_details() ? &r.last_heartbeat_details() : nullptr,
-                     r.identity(), now);
-              return true;
-            },
-            Respond(std::move(done)));
-}
-
-template <typename Request, typename Response>
-void ActivityEngine::CanceledRun(const Request& r, Done<Response> done) {
-  UpdateRun(RunRef::Of(r, options_.namespace_name, options_.limits),
-            CheckPayloadSize(options_.limits, "details", r.details().ByteSizeLong()),
-            [&r](Activity& a, absl::Time now) -> absl::StatusOr<bool> {
-              if (auto s = a.ReportCanceled(r.details(), r.identity(), now); !s.ok()) return s;
-              return true;
-            },
+  UpdateRun(RunRef::Of(r, options_.namespace_name, limits), body, change,
             Respond(std::move(done)));
 }
 
 void ActivityEngine::RecordActivityTaskHeartbeat(
     const wsv1::RecordActivityTaskHeartbeatRequest& r,
     Done<wsv1::RecordActivityTaskHeartbeatResponse> done) {
-  HeartbeatRun(r, std::move(done));
+  OnRun(r, std::move(done));
 }
 
 void ActivityEngine::RecordActivityTaskHeartbeatById(
     const wsv1::RecordActivityTaskHeartbeatByIdRequest& r,
     Done<wsv1::RecordActivityTaskHeartbeatByIdResponse> done) {
-  HeartbeatRun(r, std::move(done));
+  OnRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskCompleted(
     const wsv1::RespondActivityTaskCompletedRequest& r,
     Done<wsv1::RespondActivityTaskCompletedResponse> done) {
-  CompleteRun(r, std::move(done));
+  OnRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskCompletedById(
     const wsv1::RespondActivityTaskCompletedByIdRequest& r,
     Done<wsv1::RespondActivityTaskCompletedByIdResponse> done) {
-  CompleteRun(r, std::move(done));
+  OnRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskFailed(const wsv1::RespondActivityTaskFailedRequest& r,
                                                Done<wsv1::RespondActivityTaskFailedResponse> done) {
-  FailRun(r, std::move(done));
+  OnRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskFailedById(
     const wsv1::RespondActivityTaskFailedByIdRequest& r,
     Done<wsv1::RespondActivityTaskFailedByIdResponse> done) {
-  FailRun(r, std::move(done));
+  OnRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskCanceled(
     const wsv1::RespondActivityTaskCanceledRequest& r,
     Done<wsv1::RespondActivityTaskCanceledResponse> done) {
-  CanceledRun(r, std::move(done));
+  OnRun(r, std::move(done));
 }
 
 void ActivityEngine::RespondActivityTaskCanceledById(
     const wsv1::RespondActivityTaskCanceledByIdRequest& r,
     Done<wsv1::RespondActivityTaskCanceledByIdResponse> done) {
-  CanceledRun(r, std::move(done));
+  OnRun(r, std::move(done));
 }
 
 void ActivityEngine::ShutdownWorker(const wsv1::ShutdownWorkerRequest& request,
