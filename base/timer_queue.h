@@ -36,6 +36,9 @@ class TimerQueue {
   virtual void RunAt(absl::Time when, std::function<void()> fn) = 0;
   // The clock `when` is measured by.
   virtual const base::Clock& clock() const = 0;
+  // Stops running callbacks; pending ones are dropped. Idempotent. Not from a timer callback.
+  // A queue without a thread of its own has nothing to stop.
+  virtual void Shutdown() {}
 
   void RunAfter(absl::Duration delay, std::function<void()> fn) {
     RunAt(clock().Now() + delay, std::move(fn));
@@ -72,9 +75,8 @@ class ThreadTimerQueue final : public TimerQueue {
   // TimerQueue
   void RunAt(absl::Time when, std::function<void()> fn) override;
   const base::Clock& clock() const override { return clock_; }
-
   // Stops the thread; pending callbacks are dropped. Idempotent. Not from a timer callback.
-  void Shutdown();
+  void Shutdown() override;
 
  private:
   void Loop();

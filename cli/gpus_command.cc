@@ -9,14 +9,14 @@
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
 #include "cli/gpus_worker.h"
-#include "executor/gpu_worker_runtime.h"
-#include "executor/worker_config.h"
+#include "executor/gpu_options.h"
 #include "gpu/capacity_ledger.h"
 #include "gpu/fake_device_provider.h"
 #include "gpu/system_device_provider.h"
 #include "gpu/tags.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
+#include "worker_main/worker_config.h"
 
 namespace kiln::cli {
 namespace {
@@ -27,7 +27,7 @@ struct GpusFlags {
   std::vector<std::string> tag_rules;
   std::vector<std::string> task_queues;
   std::string host_id;
-  std::string config_file;  // Kiln worker settings (executor/worker_config.h)
+  std::string config_file;  // Kiln worker settings (worker_main/worker_config.h)
   GpusWorkerRequest worker;  // --worker: a running worker's live state (cli/gpus_worker.h)
   // What `kiln worker` would give each device: its defaults, then the file's [gpu] settings.
   gpu::CapacityOptions capacity = executor::GpuWorkerOptions{}.capacity;
@@ -38,14 +38,15 @@ struct GpusFlags {
 // --config F` would serve.
 absl::Status ApplyConfigFile(const CLI::App& sub, GpusFlags& flags) {
   if (flags.config_file.empty()) return absl::OkStatus();
-  absl::StatusOr<executor::WorkerConfig> file = executor::LoadWorkerConfig(flags.config_file);
+  absl::StatusOr<worker_main::WorkerConfig> file =
+      worker_main::LoadWorkerConfig(flags.config_file);
   if (!file.ok()) return file.status();
   auto unset = [&sub](const char* flag) { return sub.get_option(flag)->count() == 0; };
   if (file->gpu.simulate && unset("--simulate-gpus")) flags.simulate = *file->gpu.simulate;
   if (file->task_queues && unset("--task-queue")) flags.task_queues = *file->task_queues;
   if (file->host_id && unset("--host-id")) flags.host_id = *file->host_id;
   executor::GpuWorkerOptions gpu;
-  gpu.ApplyConfig(file->gpu);
+  worker_main::ApplyGpuConfig(file->gpu, gpu);
   flags.capacity = gpu.capacity;
   if (file->gpu.tags && unset("--gpu-tag")) {
     flags.tag_rules.clear();
@@ -232,7 +233,7 @@ void AddGpusCommand(CommandRegistry& registry, QueuePlanHook queue_plan) {
   sub->add_option("--config", flags->config_file,
                   "Kiln worker settings file (TOML, docs/CONFIG.md; env KILN_CONFIG_FILE): its "
                   "[gpu] simulate and tags, task_queues and host_id apply unless given as flags")
-      ->envname(executor::kConfigFileEnv);
+      ->envname(worker_main::kConfigFileEnv);
   sub->add_option("--worker", flags->worker.worker,
                   "Show the live GPU state of a running kiln worker instead: HOST:PORT of its "
                   "--metrics-port (e.g. 127.0.0.1:9464)");

@@ -9,13 +9,14 @@
 //               [--simulate-gpus 2xH100:80:sm90] [--gpu-tag 'NAME: PREDICATE']...
 //               [--gpu-slots-per-device 4] [--config kiln-worker.toml]
 //
-// --config (or env KILN_CONFIG_FILE) reads worker settings from a TOML file
-// (executor/worker_config.h, docs/CONFIG.md); flags given on the command line override it.
+// The command line and the run are kiln::WorkerMain's (worker_main/worker_main.h), which any
+// worker binary can use. --config (or env KILN_CONFIG_FILE) reads worker settings from a TOML
+// file (worker_main/worker_config.h, docs/CONFIG.md); flags given on the command line override it.
 // --task-queue is required unless the file sets task_queues.
 //
 // With GPUs (real, or simulated: identity gets a "+sim" suffix) each queue Q is also served as
 // Q@H/gpuN per device and Q:TAG per device tag (routing/gpu_queue_contributor.h), with device
-// capacity reserved before each poll (executor/device_slot_supplier.h). A device that turns
+// capacity reserved before each poll (routing/device_slot_supplier.h). A device that turns
 // unhealthy is drained: its queues stop polling.
 //
 // Once polling, exactly one line goes to stdout (flushed):

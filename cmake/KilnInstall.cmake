@@ -9,13 +9,18 @@ include(CMakePackageConfigHelpers)
 set(KILN_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/Kiln)
 set(KILN_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/kiln)
 # Bottom of the dependency graph last: the order a linker wants them in (pkg-config, docs).
-set(KILN_SDK_MODULES executor routing metrics client gpu payload base proto)
+set(KILN_SDK_MODULES worker_main cli_flags executor routing metrics client gpu payload base proto)
 
 # Kiln::worker: everything a worker program needs, one name to link.
 add_library(kiln_worker INTERFACE)
 add_library(Kiln::worker ALIAS kiln_worker)
 set_target_properties(kiln_worker PROPERTIES EXPORT_NAME worker)
 target_compile_features(kiln_worker INTERFACE cxx_std_20)
+# The public headers a worker program includes: <kiln/worker.h>, <kiln/activity.h>,
+# <kiln/client.h>, <kiln/gpu.h>, <kiln/payload.h>, <kiln/worker_main.h> (include/kiln/).
+target_include_directories(kiln_worker INTERFACE
+  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 foreach(module ${KILN_SDK_MODULES})
   target_link_libraries(kiln_worker INTERFACE kiln_${module})
   set_target_properties(kiln_${module} PROPERTIES EXPORT_NAME ${module})
@@ -51,14 +56,19 @@ foreach(module ${KILN_SDK_MODULES})
       file(RELATIVE_PATH relative ${CMAKE_BINARY_DIR}/proto/gen ${source})
       set(destination ${KILN_INSTALL_INCLUDEDIR})
     else()
+      # At its path in the tree (cli_flags' headers are cli/..., as the code includes them).
       set(relative ${source})
-      set(destination ${KILN_INSTALL_INCLUDEDIR}/${module})
+      file(RELATIVE_PATH folder ${PROJECT_SOURCE_DIR} ${source_dir})
+      set(destination ${KILN_INSTALL_INCLUDEDIR}/${folder})
       set(source ${source_dir}/${source})
     endif()
     get_filename_component(subdir ${relative} DIRECTORY)
     install(FILES ${source} DESTINATION ${destination}/${subdir} COMPONENT sdk)
   endforeach()
 endforeach()
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/kiln DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  COMPONENT sdk FILES_MATCHING PATTERN "*.h")
 
 install(TARGETS kiln_worker EXPORT KilnTargets)
 foreach(module ${KILN_SDK_MODULES})

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gpu/device_info.h"
 #include "gpu/memory_cap.h"
+#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace kiln::executor {
@@ -36,7 +37,20 @@ ActivityContext::ActivityContext(ActivityInfo info, const payload::DataConverter
     : info_(std::move(info)),
       converter_(converter),
       sink_(std::move(sink)),
-      token_(source_.Token()) {}
+      token_(source_.Token()),
+      logger_(absl::StrCat("[", info_.activity_type, " ", info_.activity_id, " attempt ",
+                           info_.attempt, "]")) {}
+
+void ActivityContext::ReportProgress(double fraction, const std::string& message) {
+  nlohmann::json progress = {{"fraction", fraction}};
+  if (!message.empty()) progress["message"] = message;
+  Heartbeat(nlohmann::json{{"progress", std::move(progress)}});
+}
+
+void ActivityContext::Logger::Log(spdlog::level::level_enum level,
+                                  std::string_view message) const {
+  spdlog::log(level, "{} {}", label_, message);
+}
 
 void ActivityContext::HeartbeatPayloads(payload::Payloads details) {
   if (sink_) sink_(std::move(details));
@@ -45,12 +59,6 @@ void ActivityContext::HeartbeatPayloads(payload::Payloads details) {
 void ActivityContext::ThrowIfCancelled() const {
   if (!IsCancelled()) return;
   throw CancelledError(std::string("activity cancelled: ") + CancelReasonName(reason_.load()));
-}
-
-bool ActivityContext::Cancel(CancelReason reason, const std::string& message) {
-  CancelReason expected = CancelReason::kNone;
-  if (!reason_.compare_exchange_strong(expected, reason)) return false;
-  return source_.Cancel(message);
 }
 
 GpuContext::GpuContext()
@@ -154,45 +162,6 @@ void GpuContext::Release() {
   resources_.reset();
   status_ = absl::FailedPreconditionError(
       "the activity has ended: its GPU stream went back to the device's pool");
-}
-
-std::unique_ptr<gpu::DeviceScope> ActivityContext::PrepareGpu(gpu::GpuExecution* execution) {
-  if (!device_) return nullptr;  // CPU queue: the default "not placed on a GPU" status
-  const AssignedDevice& d = *device_;
-  const std::string label = absl::StrCat("gpu", d.index, " (", d.name, ", ", d.uuid, ")");
-  if (d.simulated) {
-    gpu_.SetUnavailable(absl::FailedPreconditionError(absl::StrCat(
-        label, " is a simulated device (--simulate-gpus): it has no CUDA stream or device "
-        "memory; run the CPU path when ctx.device()->simulated")));
-    return nullptr;
-  }
-  if (execution == nullptr) {
-    gpu_.SetUnavailable(absl::UnavailableError(absl::StrCat(
-        "this Kiln was built without CUDA (KILN_CUDA=OFF or no nvcc at build time), so ", label,
-        " has no CUDA stream or device memory in this worker; rebuild with KILN_CUDA=AUTO|ON")));
-    return nullptr;
-  }
-  const uint64_t cap = needs_.needs_gpu() && needs_.gpu_memory_bytes > 0
-                           ? static_cast<uint64_t>(needs_.gpu_memory_bytes)
-                           : 0;
-  absl::StatusOr<std::unique_ptr<gpu::ActivityGpu>> lease = execution->Acquire(d.cuda_ordinal, cap);
-  if (!lease.ok()) {
-    gpu_.NoteError(lease.status());
-    gpu_.SetUnavailable(lease.status());
-    throw ApplicationError(absl::StrCat("could not get a CUDA stream on ", label, ": ",
-                                        lease.status().ToString()),
-                           "GpuUnavailable");
-  }
-  absl::StatusOr<std::unique_ptr<gpu::DeviceScope>> current = (*lease)->MakeCurrent();
-  if (!current.ok()) {
-    gpu_.NoteError(current.status());
-    gpu_.SetUnavailable(current.status());
-    throw ApplicationError(absl::StrCat("could not make ", label, " current: ",
-                                        current.status().ToString()),
-                           "GpuUnavailable");
-  }
-  gpu_.Attach(*std::move(lease), label);
-  return *std::move(current);
 }
 
 void ActivityContext::LogDroppedHeartbeat(const absl::Status& status) const {

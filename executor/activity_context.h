@@ -1,6 +1,9 @@
-// executor/activity_context.h — `ActivityContext`: what a running activity can see and do: its
-// info, heartbeats (with details), the previous attempt's heartbeat details, cancellation and its
-// deadline. `CancelledError` is what an activity throws to honour a cancellation.
+// executor/activity_context.h — `ActivityContext` (public as <kiln/activity.h>): what a running
+// activity can see and do, and nothing else: its info, heartbeats (with details, and progress),
+// the previous attempt's heartbeat details, cancellation and its deadline, its device, stream and
+// allocator, and a logger. The worker's side of an attempt (placement, leasing the GPU resources,
+// cancelling) is ActivityAttempt's (executor/activity_attempt.h). `CancelledError` is what an
+// activity throws to honour a cancellation.
 //
 // Thread safety: all methods may be called from any thread while the activity runs (for an
 // asynchronous activity: until its future completes). The context is owned by the worker.
@@ -36,6 +39,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -47,6 +51,7 @@
 #include "gpu/activity_gpu.h"
 #include "payload/application_error.h"
 #include "payload/data_converter.h"
+#include "spdlog/spdlog.h"
 
 namespace kiln::executor {
 
@@ -74,9 +79,10 @@ class CancelledError : public std::runtime_error {
 // placed on a real (non-simulated) device in a build with CUDA; otherwise stream() is null and
 // the other calls fail with status(), which says why (CPU queue, simulated device, no CUDA in
 // this build) and what to do. Activities on simulated devices run their CPU path.
-// Thread safety: as ActivityContext while the activity runs; Attach/SetUnavailable/Release are
-// the worker's, before the body starts and after the outcome is known. WhenDone's future
-// completes on the event watcher's thread, so continuations attached to it must not block.
+// Thread safety: as ActivityContext while the activity runs; the worker attaches the resources
+// before the body starts and releases them after the outcome is known (ActivityAttempt).
+// WhenDone's future completes on the event watcher's thread, so continuations attached to it must
+// not block.
 class GpuContext {
  public:
   GpuContext();
@@ -119,13 +125,15 @@ class GpuContext {
   // from gpu::cuda::CudaStatus); only sticky ones are kept. Thread-safe.
   void NoteError(const absl::Status& status);
 
-  // Worker side, before the activity runs / after it ends.
+ private:
+  friend class ActivityAttempt;  // the worker's side: attaches and releases the resources
+
+  // Before the activity runs / after it ends.
   void Attach(std::unique_ptr<gpu::ActivityGpu> resources, std::string device_label);
   void SetUnavailable(absl::Status why);
   // Returns the stream to its pool (outstanding DeviceMemory stays valid until freed).
   void Release();
 
- private:
   std::unique_ptr<gpu::ActivityGpu> resources_;
   absl::Status status_;
   std::string device_label_;  // "gpu0 (NVIDIA H100 ...)" for failure messages
@@ -185,30 +193,39 @@ class ActivityContext {
   // The GPU this activity was placed on (index, uuid, name, simulated), or nullopt when it was
   // polled from a CPU queue (Q, Q@H). On a simulated device run the CPU path.
   const std::optional<AssignedDevice>& device() const { return device_; }
-  // Worker side: set once, before the activity runs.
-  void set_device(std::optional<AssignedDevice> device) { device_ = std::move(device); }
 
   // The activity's GPU resources (stream, capped allocator, WhenDone); see GpuContext.
   GpuContext& gpu() { return gpu_; }
   const GpuContext& gpu() const { return gpu_; }
-  // Worker side: what the activity declared; the GPU memory cap comes from it.
+  // What the activity declared at registration; the GPU memory cap comes from it.
   const ResourceNeeds& needs() const { return needs_; }
-  void set_needs(ResourceNeeds needs) { needs_ = needs; }
-  // Worker side, on the thread about to run the body, after set_device/set_needs: for a real
-  // device, leases a stream and a capped allocator from `execution` (null: a build without
-  // CUDA) into gpu() and returns the scope keeping the device current; for a simulated device
-  // or none, records in gpu() why there are no GPU resources and returns null. Throws a
-  // retryable ApplicationError "GpuUnavailable" when the lease or the device can't be had.
-  std::unique_ptr<gpu::DeviceScope> PrepareGpu(gpu::GpuExecution* execution);
 
   // When the server will time this attempt out (InfiniteFuture() when it has no timeout).
   absl::Time deadline() const { return info_.deadline; }
 
-  // Worker side: cancels the token for `reason`; the first reason wins. True if this call
-  // cancelled.
-  bool Cancel(CancelReason reason, const std::string& message);
+  // Heartbeats progress in the documented convention (docs/PROGRESS.md): one detail
+  // {"progress": {"fraction": 0..1, "message": ...}} that `kiln activity describe --follow`
+  // shows as a progress bar. Throttled and non-blocking like Heartbeat().
+  void ReportProgress(double fraction, const std::string& message = "");
+
+  // Log lines about this activity, prefixed "[type id attempt N]", through the process logger.
+  class Logger {
+   public:
+    explicit Logger(std::string label) : label_(std::move(label)) {}
+    void Log(spdlog::level::level_enum level, std::string_view message) const;
+    void Debug(std::string_view message) const { Log(spdlog::level::debug, message); }
+    void Info(std::string_view message) const { Log(spdlog::level::info, message); }
+    void Warn(std::string_view message) const { Log(spdlog::level::warn, message); }
+    void Error(std::string_view message) const { Log(spdlog::level::err, message); }
+
+   private:
+    std::string label_;
+  };
+  const Logger& logger() const { return logger_; }
 
  private:
+  friend class ActivityAttempt;  // the worker's side: placement, GPU resources, cancellation
+
   void LogDroppedHeartbeat(const absl::Status& status) const;
 
   const ActivityInfo info_;
@@ -220,6 +237,7 @@ class ActivityContext {
   std::optional<AssignedDevice> device_{};
   ResourceNeeds needs_{};
   GpuContext gpu_{};
+  const Logger logger_;
 };
 
 }  // namespace kiln::executor

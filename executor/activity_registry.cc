@@ -23,7 +23,7 @@ absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
                                    ActivityOptions options) {
   if (name.empty()) return absl::InvalidArgumentError("an activity type name must not be empty");
   if (!fn) return absl::InvalidArgumentError("activity '" + name + "' has no function");
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (definitions_.count(name) != 0) {
     return absl::AlreadyExistsError("activity type '" + name +
                                     "' is already registered; each name maps to one function");
@@ -35,25 +35,34 @@ absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
 }
 
 std::shared_ptr<const ActivityDefinition> ActivityRegistry::Find(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = definitions_.find(name);
   return it == definitions_.end() ? nullptr : it->second;
 }
 
 std::vector<std::string> ActivityRegistry::Names() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<std::string> names;
   for (const auto& [name, def] : definitions_) names.push_back(name);
   return names;
 }
 
 int64_t ActivityRegistry::MaxGpuMemoryBytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   int64_t max = 0;
   for (const auto& [name, def] : definitions_) {
     if (def->needs.needs_gpu()) max = std::max(max, def->needs.gpu_memory_bytes);
   }
   return max;
+}
+
+std::vector<std::string> ActivityRegistry::GpuActivityNames() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, def] : definitions_) {
+    if (def->needs.needs_gpu()) names.push_back(name);
+  }
+  return names;
 }
 
 }  // namespace kiln::executor

@@ -31,6 +31,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "executor/activity_context.h"
 #include "executor/activity_future.h"
 #include "executor/internal/function_traits.h"
@@ -161,11 +162,13 @@ class ActivityRegistry {
   std::vector<std::string> Names() const;
   // The largest GPU memory any registered activity declares (0 when none needs a GPU).
   int64_t MaxGpuMemoryBytes() const;
+  // Names of the activities that declare GPU needs, sorted.
+  std::vector<std::string> GpuActivityNames() const;
 
  private:
   absl::Status Add(std::string name, ActivityFunction fn, ActivityOptions options);
 
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const ActivityDefinition>> definitions_
       ABSL_GUARDED_BY(mu_);
 };

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "executor/activity_attempt.h"
 #include "executor/device_failures.h"
 #include "payload/failure_converter.h"
 #include "spdlog/spdlog.h"
@@ -17,7 +18,7 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 struct ActivityRunner::Activity {
   std::string label;  // "[type id attempt N]" for log lines
   wsv1::PollActivityTaskQueueResponse task;
-  std::unique_ptr<ActivityContext> context;
+  std::unique_ptr<ActivityAttempt> attempt;  // owns the context the body sees
   std::shared_ptr<const ActivityDefinition> definition;
   SlotPermit permit;
   std::atomic<bool> finished{false};
@@ -36,9 +37,9 @@ std::string Label(const ActivityInfo& info) {
 // health sink, the entry point the NVML monitor reports Xids to, so the device is drained the
 // same way (its pollers withdrawn, its running activities cancelled), and marks this activity
 // as failed by its device. Returns the reason, in CancelOnDevice's words.
-std::string OnStickyCudaError(ActivityContext& ctx, const std::string& label,
+std::string OnStickyCudaError(ActivityAttempt& attempt, const std::string& label,
                               gpu::HealthSink* health, const absl::Status& sticky) {
-  const AssignedDevice& device = *ctx.device();
+  const AssignedDevice& device = *attempt.context().device();
   const gpu::DeviceFault fault = gpu::DeviceFault::StickyCudaError(
       device.uuid, gpu::StickyCudaErrorCode(sticky).value_or(0), std::string(sticky.message()));
   const std::string why =
@@ -46,7 +47,7 @@ std::string OnStickyCudaError(ActivityContext& ctx, const std::string& label,
   spdlog::error("{} {}: the device's CUDA context is corrupt for this process; draining it", label,
                 why);
   if (health != nullptr) health->ReportFault(fault);
-  ctx.Cancel(CancelReason::kDeviceFault, why);  // no-op when the drain cancelled it already
+  attempt.Cancel(CancelReason::kDeviceFault, why);  // no-op when the drain cancelled it already
   return why;
 }
 
@@ -96,24 +97,24 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
   const absl::Time deadline = info.deadline;
   std::weak_ptr<HeartbeatThrottler> heartbeats = deps_.heartbeats;
-  activity->context = std::make_unique<ActivityContext>(
-      std::move(info), *deps_.converter, [heartbeats, token](payload::Payloads details) {
+  activity->attempt = std::make_unique<ActivityAttempt>(
+      std::move(info), *deps_.converter,
+      [heartbeats, token](payload::Payloads details) {
         if (auto throttler = heartbeats.lock()) throttler->Record(token, std::move(details));
-      });
-  activity->context->set_device(activity->permit.device());
-  activity->context->set_needs(activity->definition->needs);
+      },
+      activity->permit.device(), activity->definition->needs);
   std::optional<std::string> device_fault;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     running_[token] = activity;
     // Its device failed after the slot was taken but before CancelOnDevice could see it.
-    if (const auto& device = activity->context->device()) {
+    if (const auto& device = activity->attempt->context().device()) {
       if (auto it = faulted_devices_.find(device->index); it != faulted_devices_.end()) {
         device_fault = it->second;
       }
     }
   }
-  if (device_fault) activity->context->Cancel(CancelReason::kDeviceFault, *device_fault);
+  if (device_fault) activity->attempt->Cancel(CancelReason::kDeviceFault, *device_fault);
   std::weak_ptr<ActivityRunner> self = weak_from_this();
   deps_.heartbeats->Track(token, heartbeat_timeout, [self, token](HeartbeatSignal signal) {
     if (auto runner = self.lock()) runner->OnSignal(token, signal);
@@ -162,11 +163,12 @@ void ActivityRunner::Execute(std::shared_ptr<Activity> activity) {
   ActivityFuture<payload::Payloads> future;
   try {
     // A real device: pooled stream + capped allocator, device current while the body runs here.
-    std::unique_ptr<gpu::DeviceScope> current_device = activity->context->PrepareGpu(
+    std::unique_ptr<gpu::DeviceScope> current_device = activity->attempt->PrepareGpu(
         options_.gpu_execution ? options_.gpu_execution.get()
         : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process().get()
                                : nullptr);
-    future = activity->definition->function(*activity->context, activity->task.input());
+    future =
+        activity->definition->function(activity->attempt->context(), activity->task.input());
   } catch (...) {
     future = ActivityFuture<payload::Payloads>::FromError(std::current_exception());
   }
@@ -179,12 +181,13 @@ void ActivityRunner::Execute(std::shared_ptr<Activity> activity) {
 void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
                             ActivityFuture<payload::Payloads>::Result result) {
   if (activity->finished.exchange(true)) return;  // abandoned at shutdown
-  ActivityContext& ctx = *activity->context;
+  ActivityContext& ctx = activity->attempt->context();
   const std::string& token = ctx.info().task_token;
   std::optional<payload::Payloads> last_details = deps_.heartbeats->Finish(token);
   std::optional<std::string> device_broken;
   if (std::optional<absl::Status> sticky = ctx.gpu().sticky_error(); sticky && ctx.device()) {
-    device_broken = OnStickyCudaError(ctx, activity->label, options_.device_health, *sticky);
+    device_broken =
+        OnStickyCudaError(*activity->attempt, activity->label, options_.device_health, *sticky);
   }
   CancelReason reason = ctx.cancel_reason();
 
@@ -246,12 +249,11 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     deps_.reporter->Failed(std::move(request), activity->label);
   }
 
-  ctx.gpu().Release();  // the stream goes back to the device's pool
+  activity->attempt->ReleaseGpu();  // the stream goes back to the device's pool
   activity->permit.Release();
   if (deps_.metrics) deps_.metrics->activities_running().Add(-1);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   running_.erase(token);
-  if (running_.empty()) idle_.notify_all();
 }
 
 void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool cancelled) {
@@ -264,7 +266,7 @@ void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool c
 
 std::shared_ptr<ActivityRunner::Activity> ActivityRunner::Lookup(
     const std::string& task_token) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = running_.find(task_token);
   return it == running_.end() ? nullptr : it->second;
 }
@@ -287,7 +289,7 @@ void ActivityRunner::OnSignal(const std::string& task_token, HeartbeatSignal sig
       reason = CancelReason::kReset;
       break;
   }
-  if (activity->context->Cancel(reason, CancelReasonName(reason))) {
+  if (activity->attempt->Cancel(reason, CancelReasonName(reason))) {
     spdlog::info("{} cancellation: {}", activity->label, CancelReasonName(reason));
   }
 }
@@ -295,40 +297,41 @@ void ActivityRunner::OnSignal(const std::string& task_token, HeartbeatSignal sig
 void ActivityRunner::OnLocalTimeout(const std::string& task_token) {
   std::shared_ptr<Activity> activity = Lookup(task_token);
   if (!activity) return;
-  if (activity->context->Cancel(CancelReason::kTimedOut, CancelReasonName(CancelReason::kTimedOut))) {
+  if (activity->attempt->Cancel(CancelReason::kTimedOut,
+                                CancelReasonName(CancelReason::kTimedOut))) {
     spdlog::warn("{} passed its deadline plus {}; cancelling it", activity->label,
                  absl::FormatDuration(options_.local_timeout_buffer));
   }
 }
 
 int ActivityRunner::Running() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(running_.size());
 }
 
 void ActivityRunner::CancelAll(CancelReason reason) {
   std::vector<std::shared_ptr<Activity>> all;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (auto& [token, activity] : running_) all.push_back(activity);
   }
-  for (auto& activity : all) activity->context->Cancel(reason, CancelReasonName(reason));
+  for (auto& activity : all) activity->attempt->Cancel(reason, CancelReasonName(reason));
 }
 
 int ActivityRunner::CancelOnDevice(int index, const std::string& uuid, const std::string& reason) {
   std::vector<std::shared_ptr<Activity>> on_device;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     faulted_devices_[index] = "gpu" + std::to_string(index) + " (" + uuid + ") failed: " + reason;
     for (auto& [token, activity] : running_) {
-      const auto& device = activity->context->device();
+      const auto& device = activity->attempt->context().device();
       if (device && device->index == index) on_device.push_back(activity);
     }
   }
   int cancelled = 0;
   const std::string why = "gpu" + std::to_string(index) + " (" + uuid + ") failed: " + reason;
   for (auto& activity : on_device) {
-    if (activity->context->Cancel(CancelReason::kDeviceFault, why)) {
+    if (activity->attempt->Cancel(CancelReason::kDeviceFault, why)) {
       spdlog::warn("{} cancelled: {}", activity->label, why);
       ++cancelled;
     }
@@ -337,19 +340,19 @@ int ActivityRunner::CancelOnDevice(int index, const std::string& uuid, const std
 }
 
 void ActivityRunner::ClearDeviceFault(int index) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   faulted_devices_.erase(index);
 }
 
 void ActivityRunner::AbandonAll() {
   std::vector<std::shared_ptr<Activity>> all;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (auto& [token, activity] : running_) all.push_back(activity);
   }
   for (auto& activity : all) {
     if (activity->finished.exchange(true)) continue;
-    const std::string& token = activity->context->info().task_token;
+    const std::string& token = activity->attempt->context().info().task_token;
     wsv1::RespondActivityTaskFailedRequest request;
     request.set_task_token(token);
     *request.mutable_failure() = ShutdownFailure();
@@ -362,17 +365,16 @@ void ActivityRunner::AbandonAll() {
     if (deps_.metrics) deps_.metrics->activities_running().Add(-1);
     deps_.reporter->Failed(std::move(request), activity->label);
     activity->permit.Release();
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     running_.erase(token);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (running_.empty()) idle_.notify_all();
 }
 
 bool ActivityRunner::WaitIdle(absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                        [&] { return running_.empty(); });
+  absl::MutexLock lock(&mu_);
+  using Running = std::map<std::string, std::shared_ptr<Activity>>;
+  return mu_.AwaitWithTimeout(
+      absl::Condition(+[](Running* running) { return running->empty(); }, &running_), timeout);
 }
 
 }  // namespace kiln::executor

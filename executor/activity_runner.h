@@ -37,6 +37,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "executor/activity_context.h"
 #include "executor/activity_registry.h"
@@ -121,8 +122,7 @@ class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
 
   const RunnerDeps deps_;
   const RunnerOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable idle_;
+  mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
   std::map<int, std::string> faulted_devices_ ABSL_GUARDED_BY(mu_);  // index -> why
 };

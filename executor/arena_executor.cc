@@ -24,35 +24,50 @@ ArenaExecutor::ArenaExecutor(int max_concurrency)
 }
 
 ArenaExecutor::~ArenaExecutor() {
-  std::unique_lock<std::mutex> lock(mu_);
-  idle_.wait(lock, [&] { return in_flight_ == 0; });
+  absl::MutexLock lock(&state_->mu);
+  State& state = *state_;
+  state.mu.Await(absl::Condition(
+      +[](State* st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st->mu) {
+        return st->in_flight == 0 || st->abandoned;
+      },
+      &state));
 }
 
 void ArenaExecutor::Post(std::function<void()> work) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++in_flight_;
+    absl::MutexLock lock(&state_->mu);
+    ++state_->in_flight;
   }
-  arena_->enqueue([this, work = std::move(work)] {
+  arena_->enqueue([state = state_, work = std::move(work)] {
     try {
       work();
     } catch (const std::exception& e) {
       // Activity code is wrapped by ActivityRunner; reaching here is a bug in Kiln.
       spdlog::critical("uncaught exception on the activity arena: {}", e.what());
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--in_flight_ == 0) idle_.notify_all();
+    absl::MutexLock lock(&state->mu);
+    --state->in_flight;
   });
 }
 
 int ArenaExecutor::InFlight() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return in_flight_;
+  absl::MutexLock lock(&state_->mu);
+  return state_->in_flight;
 }
 
 bool ArenaExecutor::WaitIdle(absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return in_flight_ == 0; });
+  absl::MutexLock lock(&state_->mu);
+  State& state = *state_;
+  return state.mu.AwaitWithTimeout(
+      absl::Condition(
+          +[](State* st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st->mu) { return st->in_flight == 0; },
+          &state),
+      timeout);
+}
+
+void ArenaExecutor::Abandon() {
+  absl::MutexLock lock(&state_->mu);
+  state_->abandoned = true;
 }
 
 }  // namespace kiln::executor

@@ -4,17 +4,16 @@
 // (tbb::global_control) while it lives.
 //
 // Thread safety: Post() may be called from any thread. The destructor waits for posted work to
-// finish; stop posting before destroying it.
+// finish (unless Abandon() was called); stop posting before destroying it.
 //
 //   ArenaExecutor executor(/*max_concurrency=*/8);
 //   executor.Post([] { RunActivityBody(); });
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "executor/executor.h"
 #include "tbb/global_control.h"
@@ -37,14 +36,23 @@ class ArenaExecutor final : public Executor {
   // Waits (real time) until nothing is in flight; true when drained.
   bool WaitIdle(absl::Duration timeout);
   int max_concurrency() const { return max_concurrency_; }
+  // The work still in flight is left to run on its own (activity code that ignores
+  // cancellation): the destructor no longer waits for it. The arena's threads keep running it;
+  // what they touch lives in the work itself.
+  void Abandon();
 
  private:
+  // Shared with the work posted, so work left running after Abandon() outlives the executor.
+  struct State {
+    absl::Mutex mu;
+    int in_flight ABSL_GUARDED_BY(mu) = 0;
+    bool abandoned ABSL_GUARDED_BY(mu) = false;
+  };
+
   const int max_concurrency_;
   std::unique_ptr<tbb::global_control> thread_limit_;
   std::unique_ptr<tbb::task_arena> arena_;
-  mutable std::mutex mu_;
-  std::condition_variable idle_;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  const std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 }  // namespace kiln::executor

@@ -73,7 +73,7 @@ void CompletionReporter::Canceled(wsv1::RespondActivityTaskCanceledRequest reque
 
 void CompletionReporter::Attempt(std::shared_ptr<Report> report) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (report->backoff.attempts() == 0) ++outstanding_;
   }
   std::weak_ptr<CompletionReporter> self = weak_from_this();
@@ -112,19 +112,21 @@ void CompletionReporter::OnAnswer(std::shared_ptr<Report> report, const absl::St
 }
 
 void CompletionReporter::Done() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (--outstanding_ == 0) idle_.notify_all();
+  absl::MutexLock lock(&mu_);
+  --outstanding_;
 }
 
 int CompletionReporter::Outstanding() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return outstanding_;
 }
 
 bool CompletionReporter::WaitIdle(absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                        [&] { return outstanding_ == 0; });
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](int* outstanding) { return *outstanding == 0; },
+                                  &outstanding_),
+                              timeout);
 }
 
 }  // namespace kiln::executor

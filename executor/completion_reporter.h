@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "client/temporal_client.h"
@@ -66,8 +67,7 @@ class CompletionReporter : public std::enable_shared_from_this<CompletionReporte
   TimerQueue& timers_;
   const ReporterOptions options_;
   const std::shared_ptr<metrics::WorkerMetrics> metrics_;
-  mutable std::mutex mu_;
-  std::condition_variable idle_;
+  mutable absl::Mutex mu_;
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

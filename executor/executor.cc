@@ -3,14 +3,14 @@
 namespace kiln::executor {
 
 void ManualExecutor::Post(std::function<void()> work) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(work));
 }
 
 bool ManualExecutor::RunOne() {
   std::function<void()> work;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (queue_.empty()) return false;
     work = std::move(queue_.front());
     queue_.pop_front();
@@ -26,7 +26,7 @@ int ManualExecutor::RunAll() {
 }
 
 int ManualExecutor::Pending() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(queue_.size());
 }
 

@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kiln::executor {
 
@@ -38,7 +39,7 @@ class ManualExecutor final : public Executor {
   int Pending() const;
 
  private:
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -7,10 +7,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "executor/worker.h"
 #include "gpu/fake_device_provider.h"
 #include "gpu/system_device_provider.h"
-#include "routing/gpu_queue_contributor.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::executor {
@@ -39,34 +37,27 @@ absl::Status ScheduleFaults(const std::vector<std::string>& faults, gpu::FakeDev
 
 }  // namespace
 
-void GpuWorkerOptions::ApplyConfig(const GpuConfig& config) {
-  if (config.simulate) simulate = *config.simulate;
-  if (config.slots_per_device) capacity.slots_per_device = *config.slots_per_device;
-  if (config.memory_reserve_bytes) capacity.memory_reserve_bytes = *config.memory_reserve_bytes;
-  if (config.memory_budget_bytes) capacity.memory_budget_bytes = *config.memory_budget_bytes;
-  if (config.tags) tag_rules = *config.tags;
-}
-
 absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
-    GpuWorkerOptions gpu_options, WorkerOptions& options) {
-  if (gpu_options.capacity.slots_per_device < 1) {
+    const GpuWorkerOptions& options, int activity_slots) {
+  if (options.capacity.slots_per_device < 1) {
     return absl::InvalidArgumentError(
         "GPU slots per device (--gpu-slots-per-device, "
         "gpu.slots_per_device) must be at least 1");
   }
   std::unique_ptr<GpuWorkerRuntime> runtime(new GpuWorkerRuntime());
-  if (gpu_options.provider != nullptr) {
-    runtime->fake_ = dynamic_cast<gpu::FakeDeviceProvider*>(gpu_options.provider.get());
-    runtime->provider_ = std::move(gpu_options.provider);
-  } else if (!gpu_options.simulate.empty()) {
-    auto fake = gpu::FakeDeviceProvider::FromSpec(gpu_options.simulate);
+  runtime->health_monitoring_ = options.health_monitoring;
+  if (options.provider != nullptr) {
+    runtime->fake_ = dynamic_cast<gpu::FakeDeviceProvider*>(options.provider.get());
+    runtime->provider_ = options.provider;
+  } else if (!options.simulate.empty()) {
+    auto fake = gpu::FakeDeviceProvider::FromSpec(options.simulate);
     if (!fake.ok()) {
       return absl::InvalidArgumentError("--simulate-gpus: " + std::string(fake.status().message()));
     }
-    if (absl::Status s = ScheduleFaults(gpu_options.simulate_faults, **fake); !s.ok()) return s;
+    if (absl::Status s = ScheduleFaults(options.simulate_faults, **fake); !s.ok()) return s;
     runtime->fake_ = fake->get();
     runtime->provider_ = *std::move(fake);
-  } else if (!gpu_options.simulate_faults.empty()) {
+  } else if (!options.simulate_faults.empty()) {
     return absl::InvalidArgumentError("--simulate-gpu-fault needs --simulate-gpus");
   } else {
     runtime->provider_ =
@@ -85,58 +76,62 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
                 gpu::FormatBytes(d.total_memory_bytes), d.compute_capability.major,
                 d.compute_capability.minor, d.simulated ? " SIMULATED: no real GPU is used" : "");
   }
-  std::vector<SuppliedDevice> supplied;
+  std::vector<routing::SuppliedDevice> supplied;
   for (const gpu::DeviceInfo& d : devices) {
     supplied.push_back({d, std::make_shared<gpu::CapacityLedger>(
-                               d.uuid, gpu::DefaultCapacity(d, gpu_options.capacity))});
+                               d.uuid, gpu::DefaultCapacity(d, options.capacity))});
   }
   runtime->slots_ =
-      std::make_shared<DeviceSlotSupplier>(options.max_concurrent_activities, std::move(supplied));
-  auto gpu_queues = std::make_shared<routing::GpuQueueContributor>(devices, gpu_options.tag_rules);
-  options.queue_contributors = {std::make_shared<routing::CpuQueueContributor>(), gpu_queues};
-  absl::StatusOr<routing::QueuePlan> plan =
-      routing::QueuePlan::Build({.logical_queues = options.task_queues, .host_id = options.host_id},
-                                options.queue_contributors);
-  if (!plan.ok()) return plan.status();
-  for (const routing::PlannedQueue& q : plan->queues()) {
+      std::make_shared<routing::DeviceSlotSupplier>(activity_slots, std::move(supplied));
+  runtime->queues_ = std::make_shared<routing::GpuQueueContributor>(devices, options.tag_rules);
+  // Drain: a device that turns unhealthy (or is drained) takes no new work; its queues stop
+  // polling and shared queues place on the other devices. Sticky CUDA errors met by activities
+  // enter the tracker too (the Worker hands it to its runner), so they drain like a fatal Xid.
+  runtime->health_ = std::make_unique<gpu::HealthTracker>(devices);
+  GpuWorkerRuntime* self = runtime.get();  // the tracker, and so its listener, dies with it
+  runtime->health_->AddListener(
+      [self](const gpu::HealthChange& change) { self->OnHealthChange(change); });
+  return runtime;
+}
+
+void GpuWorkerRuntime::UsePlan(const routing::QueuePlan& plan) {
+  if (!queues_) return;
+  for (const routing::PlannedQueue& q : plan.queues()) {
     if (q.kind == routing::QueueKind::kTag) {
-      runtime->slots_->SetSharedQueueDevices(q.name, gpu_queues->DevicesForQueue(q));
+      slots_->SetSharedQueueDevices(q.name, queues_->DevicesForQueue(q));
     }
   }
-  options.slot_supplier = runtime->slots_;
+}
 
-  // Drain: a device that turns unhealthy (or is drained) takes no new work; its queues stop
-  // polling and shared queues place on the other devices.
-  runtime->health_ = std::make_unique<gpu::HealthTracker>(devices);
-  // Sticky CUDA errors met by activities enter here too, so they drain like a fatal Xid.
-  options.runner.device_health = runtime->health_.get();
-  std::weak_ptr<DeviceSlotSupplier> weak_slots = runtime->slots_;
-  std::atomic<Worker*>* worker = &runtime->worker_;
-  runtime->health_->AddListener([weak_slots, worker](const gpu::HealthChange& change) {
-    if (change.current.state == gpu::HealthState::kHealthy) {
-      spdlog::warn("gpu{} {} is back in service: its queues poll again", change.index,
-                   change.uuid);
-      if (Worker* w = worker->load()) w->DeviceRestored(change.index);
-      if (auto slots = weak_slots.lock()) slots->ReopenDevice(change.index);
-      return;
-    }
-    spdlog::error("gpu{} {} is {}: {}; draining it (its waiting polls are withdrawn and its "
-                  "queues stop polling)",
-                  change.index, change.uuid, gpu::HealthStateName(change.current.state),
-                  change.current.reason);
-    if (auto slots = weak_slots.lock()) {
-      slots->CloseDevice(change.index, absl::UnavailableError(change.current.reason));
-    }
-    if (change.current.state != gpu::HealthState::kUnhealthy) return;  // draining: let finish
-    if (Worker* w = worker->load()) {
-      w->CancelActivitiesOnDevice(change.index, change.uuid, change.current.reason);
-    }
-  });
-  runtime->monitor_ = runtime->provider_->CreateHealthMonitor(devices);
-  if (absl::Status s = runtime->monitor_->Start(*runtime->health_); !s.ok()) {
+void GpuWorkerRuntime::ConfigureRunner(RunnerOptions& options) const {
+  if (health_) options.device_health = health_.get();
+}
+
+void GpuWorkerRuntime::Start(ActivityRunner& runner) {
+  runner_ = &runner;
+  if (!health_ || monitor_ || !health_monitoring_) return;
+  monitor_ = provider_->CreateHealthMonitor(inventory_.devices);
+  if (absl::Status s = monitor_->Start(*health_); !s.ok()) {
     spdlog::warn("GPU health monitoring is off: {}", s.ToString());
   }
-  return runtime;
+}
+
+void GpuWorkerRuntime::OnHealthChange(const gpu::HealthChange& change) {
+  if (change.current.state == gpu::HealthState::kHealthy) {
+    spdlog::warn("gpu{} {} is back in service: its queues poll again", change.index, change.uuid);
+    if (ActivityRunner* runner = runner_.load()) runner->ClearDeviceFault(change.index);
+    slots_->ReopenDevice(change.index);
+    return;
+  }
+  spdlog::error("gpu{} {} is {}: {}; draining it (its waiting polls are withdrawn and its "
+                "queues stop polling)",
+                change.index, change.uuid, gpu::HealthStateName(change.current.state),
+                change.current.reason);
+  slots_->CloseDevice(change.index, absl::UnavailableError(change.current.reason));
+  if (change.current.state != gpu::HealthState::kUnhealthy) return;  // draining: let finish
+  if (ActivityRunner* runner = runner_.load()) {
+    runner->CancelOnDevice(change.index, change.uuid, change.current.reason);
+  }
 }
 
 GpuWorkerRuntime::~GpuWorkerRuntime() { Stop(); }
@@ -180,7 +175,7 @@ absl::Status GpuWorkerRuntime::InjectFault(int index, int xid) {
 
 void GpuWorkerRuntime::Stop() {
   if (monitor_) monitor_->Stop();
-  worker_ = nullptr;
+  runner_ = nullptr;
 }
 
 }  // namespace kiln::executor

@@ -23,7 +23,7 @@ absl::Duration HeartbeatThrottler::IntervalFor(absl::Duration heartbeat_timeout,
 
 void HeartbeatThrottler::Track(const std::string& task_token, absl::Duration heartbeat_timeout,
                                SignalCallback on_signal) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Entry& entry = entries_[task_token];
   entry = Entry{};
   entry.id = next_id_++;
@@ -35,7 +35,7 @@ void HeartbeatThrottler::Record(const std::string& task_token, payload::Payloads
   std::optional<wsv1::RecordActivityTaskHeartbeatRequest> request;
   uint64_t id = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = entries_.find(task_token);
     if (it == entries_.end()) return;
     Entry& entry = it->second;
@@ -50,7 +50,7 @@ void HeartbeatThrottler::Record(const std::string& task_token, payload::Payloads
 }
 
 std::optional<payload::Payloads> HeartbeatThrottler::Finish(const std::string& task_token) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(task_token);
   if (it == entries_.end()) return std::nullopt;
   std::optional<payload::Payloads> latest = std::move(it->second.latest);
@@ -59,7 +59,7 @@ std::optional<payload::Payloads> HeartbeatThrottler::Finish(const std::string& t
 }
 
 int HeartbeatThrottler::Tracked() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(entries_.size());
 }
 
@@ -92,7 +92,7 @@ void HeartbeatThrottler::Send(wsv1::RecordActivityTaskHeartbeatRequest request, 
 void HeartbeatThrottler::OnTimer(const std::string& task_token, uint64_t id) {
   std::optional<wsv1::RecordActivityTaskHeartbeatRequest> request;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = entries_.find(task_token);
     if (it == entries_.end() || it->second.id != id) return;
     Entry& entry = it->second;
@@ -116,7 +116,7 @@ void HeartbeatThrottler::OnResponse(
   SignalCallback on_signal;
   std::optional<wsv1::RecordActivityTaskHeartbeatRequest> request;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = entries_.find(task_token);
     if (it == entries_.end() || it->second.id != id) return;
     Entry& entry = it->second;

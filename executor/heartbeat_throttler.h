@@ -30,6 +30,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/temporal_client.h"
 #include "metrics/worker_metrics.h"
@@ -95,7 +96,7 @@ class HeartbeatThrottler : public std::enable_shared_from_this<HeartbeatThrottle
   TimerQueue& timers_;
   const HeartbeatOptions options_;
   const std::shared_ptr<metrics::WorkerMetrics> metrics_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };

@@ -6,6 +6,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <thread>
+
+#include "spdlog/spdlog.h"
 
 namespace kiln::executor {
 namespace {
@@ -35,8 +38,9 @@ TerminationSignals::TerminationSignals() {
 }
 
 TerminationSignals& TerminationSignals::Install() {
-  static TerminationSignals* signals = new TerminationSignals();  // lives as long as the process
-  return *signals;
+  // Outlives every thread that may still wait on it while the process exits.
+  static TerminationSignals signals;
+  return signals;
 }
 
 int TerminationSignals::Wait() {
@@ -52,6 +56,42 @@ int TerminationSignals::Wait() {
 void TerminationSignals::Notify() {
   unsigned char byte = 0;
   [[maybe_unused]] ssize_t n = write(g_write_fd, &byte, 1);
+}
+
+namespace {
+
+// Turns the first signal into a stop request. Destroyed at exit: Notify() wakes the watcher,
+// which then finds `closing` set and ends without a stop request.
+class SignalStopSource {
+ public:
+  SignalStopSource() : signals_(TerminationSignals::Install()) {
+    watcher_ = std::thread([this] {
+      int sig = signals_.Wait();
+      if (closing_.load()) return;
+      spdlog::info("received signal {}; shutting down gracefully (send it again to exit at once)",
+                   sig);
+      source_.request_stop();
+    });
+  }
+  ~SignalStopSource() {
+    closing_ = true;
+    signals_.Notify();
+    watcher_.join();
+  }
+  std::stop_token token() const { return source_.get_token(); }
+
+ private:
+  TerminationSignals& signals_;
+  std::stop_source source_;
+  std::atomic<bool> closing_{false};
+  std::thread watcher_;
+};
+
+}  // namespace
+
+std::stop_token StopOnSignals() {
+  static SignalStopSource source;
+  return source.token();
 }
 
 }  // namespace kiln::executor

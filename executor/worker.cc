@@ -1,17 +1,19 @@
 #include "executor/worker.h"
 
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <random>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "routing/activity_poller.h"
 #include "executor/arena_executor.h"
+#include "executor/gpu_worker_runtime.h"
 #include "routing/fixed_slot_supplier.h"
 #include "routing/poll_outage.h"
 #include "routing/rate_limiter.h"
 #include "executor/session_worker.h"
-#include "executor/termination_signals.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::executor {
@@ -49,12 +51,48 @@ absl::StatusOr<T> Await(const std::function<void(client::Callback<T>)>& call,
 Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions options)
     : client_(std::move(client)), options_(std::move(options)) {
   timers_ = options_.timers ? options_.timers : std::make_shared<ThreadTimerQueue>();
-  executor_ = options_.executor
-                  ? options_.executor
-                  : std::make_shared<ArenaExecutor>(options_.max_concurrent_activities);
-  slot_supplier_ = options_.slot_supplier
-                       ? options_.slot_supplier
-                       : std::make_shared<FixedSlotSupplier>(options_.max_concurrent_activities);
+  if (options_.executor) {
+    executor_ = options_.executor;
+  } else {
+    own_executor_ = std::make_shared<ArenaExecutor>(options_.max_concurrent_activities);
+    executor_ = own_executor_;
+  }
+  // The queue plan, built once. Names are checked before any device discovery, so a bad name
+  // is reported alone rather than after the GPU discovery output.
+  const routing::QueuePlanOptions plan_options{.logical_queues = options_.task_queues,
+                                               .host_id = options_.host_id};
+  std::vector<std::shared_ptr<const routing::QueueContributor>> contributors =
+      options_.queue_contributors;
+  if (contributors.empty()) {
+    contributors.push_back(std::make_shared<routing::CpuQueueContributor>());
+  }
+  init_error_ = routing::QueuePlan::Build(plan_options, {}).status();
+  if (init_error_.ok() && options_.gpus) {
+    absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> gpus =
+        GpuWorkerRuntime::Create(*options_.gpus, options_.max_concurrent_activities);
+    if (gpus.ok()) {
+      gpus_ = *std::move(gpus);
+      if (gpus_->queue_contributor()) contributors.push_back(gpus_->queue_contributor());
+    } else {
+      init_error_ = gpus.status();
+    }
+  }
+  if (init_error_.ok()) {
+    absl::StatusOr<routing::QueuePlan> plan = routing::QueuePlan::Build(plan_options, contributors);
+    if (plan.ok()) {
+      plan_ = *std::move(plan);
+      if (gpus_) gpus_->UsePlan(*plan_);
+    } else {
+      init_error_ = plan.status();
+    }
+  }
+  if (options_.slot_supplier) {
+    slot_supplier_ = options_.slot_supplier;
+  } else if (gpus_ && gpus_->slots()) {
+    slot_supplier_ = gpus_->slots();
+  } else {
+    slot_supplier_ = std::make_shared<FixedSlotSupplier>(options_.max_concurrent_activities);
+  }
   converter_ = options_.data_converter ? options_.data_converter
                                        : std::make_shared<const payload::DataConverter>();
   outage_ = std::make_unique<PollOutage>(timers_->clock());
@@ -85,10 +123,13 @@ Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions opt
   heartbeats_ =
       std::make_shared<HeartbeatThrottler>(*client_, *timers_, options_.heartbeat, metrics_);
   reporter_ = std::make_shared<CompletionReporter>(*client_, *timers_, ReporterOptions{}, metrics_);
+  RunnerOptions runner_options = options_.runner;
+  if (gpus_) gpus_->ConfigureRunner(runner_options);
   runner_ = std::make_shared<ActivityRunner>(
       RunnerDeps{&registry_, executor_.get(), timers_.get(), heartbeats_, reporter_, converter_,
                  metrics_},
-      options_.runner);
+      runner_options);
+  if (gpus_) gpus_->Start(*runner_);
   if (options_.sessions.enabled) {
     sessions_ = std::make_shared<SessionWorker>(
         options_.sessions,
@@ -99,7 +140,20 @@ Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions opt
 
 Worker::~Worker() {
   Shutdown();
+  if (gpus_) gpus_->Stop();  // no health event reaches the runner once it goes
   if (slots_collector_ != 0) options_.metrics->RemoveCollector(slots_collector_);
+}
+
+absl::Status Worker::CheckNeeds(const std::string& name, const ResourceNeeds& needs) const {
+  if (!needs.needs_gpu() || options_.gpus || !options_.queue_contributors.empty()) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      "activity '" + name +
+      "' declares GPU needs (ResourceNeeds::Gpu) but this worker serves no GPUs, so it would "
+      "only ever run on the CPU queues without a device: set WorkerOptions::gpus "
+      "(kiln::GpuOptions{} serves this host's devices, .simulate = \"1xH100:80:sm90\" simulated "
+      "ones) or register it without GPU needs");
 }
 
 absl::Status Worker::CheckServer() {
@@ -134,19 +188,20 @@ absl::Status Worker::CheckServer() {
 
 absl::Status Worker::Start() {
   if (started_) return absl::FailedPreconditionError("the worker was already started");
-  std::vector<std::shared_ptr<const routing::QueueContributor>> contributors =
-      options_.queue_contributors;
-  if (contributors.empty()) contributors.push_back(std::make_shared<routing::CpuQueueContributor>());
-  absl::StatusOr<routing::QueuePlan> plan = routing::QueuePlan::Build(
-      {.logical_queues = options_.task_queues, .host_id = options_.host_id}, contributors);
-  if (!plan.ok()) return plan.status();
+  if (!init_error_.ok()) return init_error_;
   if (registry_.Names().empty()) spdlog::warn("no activities registered; every task will fail");
+  if (gpus_ && gpus_->devices().empty() && !registry_.GpuActivityNames().empty()) {
+    // GPU serving is on but the host has none (logged above): a CPU-only fallback, said loudly.
+    spdlog::warn("activities declaring GPU needs ({}) run on the CPU queues without a device: "
+                 "this worker found no GPU",
+                 absl::StrJoin(registry_.GpuActivityNames(), ", "));
+  }
   if (!session_error_.ok()) return session_error_;
   if (absl::Status s = CheckServer(); !s.ok()) return s;
   started_ = true;
 
   std::weak_ptr<ActivityRunner> runner = runner_;
-  for (const routing::PlannedQueue& queue : plan->queues()) {
+  for (const routing::PlannedQueue& queue : plan_->queues()) {
     SlotRequest request{.task_queue = queue.name, .device_index = queue.device_index};
     if (queue.kind == routing::QueueKind::kDevice || queue.kind == routing::QueueKind::kTag) {
       request.needs = ResourceNeeds::Gpu(registry_.MaxGpuMemoryBytes());
@@ -185,6 +240,7 @@ absl::Status Worker::Start() {
 }
 
 std::vector<std::string> Worker::task_queues() const {
+  if (pollers_.empty()) return plan_ ? plan_->Names() : std::vector<std::string>{};
   std::vector<std::string> names;
   for (const auto& poller : pollers_) names.push_back(poller->task_queue());
   return names;
@@ -220,14 +276,13 @@ void Worker::Shutdown() {
                   reporter_->Outstanding(), absl::FormatDuration(options_.flush_timeout));
   }
   ShutdownWorkerCalls();
-  if (abandoned && !options_.executor) {
+  if (abandoned && own_executor_) {
     // Activity code that ignores cancellation still occupies arena threads; destroying the arena
-    // would wait for it forever. The process is about to exit: keep the arena alive.
-    new std::shared_ptr<Executor>(executor_);  // NOLINT: intentional leak
+    // must not wait for it forever. It keeps running on its own until the process exits.
+    own_executor_->Abandon();
   }
-  if (auto* thread_timers = dynamic_cast<ThreadTimerQueue*>(timers_.get())) {
-    thread_timers->Shutdown();
-  }
+  if (gpus_) gpus_->Stop();
+  timers_->Shutdown();
   spdlog::info("worker shut down");
 }
 
@@ -250,11 +305,13 @@ void Worker::ShutdownWorkerCalls() {
   }
 }
 
-absl::Status Worker::Run() {
-  TerminationSignals& signals = TerminationSignals::Install();
+absl::Status Worker::Run(std::stop_token stop) {
   if (absl::Status s = Start(); !s.ok()) return s;
-  int sig = signals.Wait();
-  spdlog::info("received signal {}; shutting down gracefully (send it again to exit at once)", sig);
+  std::mutex mu;
+  std::condition_variable_any stopped;
+  std::unique_lock<std::mutex> lock(mu);
+  stopped.wait(lock, stop, [] { return false; });
+  lock.unlock();
   Shutdown();
   return absl::OkStatus();
 }

@@ -1,29 +1,34 @@
-// executor/worker.h — `Worker` (also `kiln::Worker`): a Worker Process. It wires the parts and
-// owns their lifetime; each part does one job:
+// executor/worker.h — `Worker` (also `kiln::Worker`, public as <kiln/worker.h>): a Worker
+// Process. It wires the parts and owns their lifetime; each part does one job:
 //
-//   routing::QueuePlan   which queues to poll (Q and Q@H per logical queue; GPU queues later)
+//   routing::QueuePlan   which queues to poll (Q and Q@H per logical queue; with GPU serving
+//                        also Q@H/gpuN and Q:TAG), built once, by the constructor
+//   GpuWorkerRuntime     with WorkerOptions::gpus: devices, their admission, health and drains
 //   ActivityPoller       per queue (one Worker Entity each): reserve a slot, long-poll, back off
-//   SlotSupplier         capacity accounting (max concurrent activities)
+//   SlotSupplier         capacity accounting (max concurrent activities; device capacity)
 //   ActivityRunner       runs a task on the Executor (oneTBB arena) and reports its outcome
 //   HeartbeatThrottler   one per process
 //   CompletionReporter   Respond* calls, retried while the cluster is unreachable
 //
 // Start() calls GetSystemInfo and DescribeNamespace, then polls. Shutdown() stops polling
 // (cancelling outstanding polls), lets running activities finish within the grace period, then
-// cancels them, flushes results and calls ShutdownWorker for each queue.
+// cancels them, flushes results and calls ShutdownWorker for each queue. Run(stop) is Start(),
+// a wait for `stop`, then Shutdown(). The worker installs no signal handlers of its own.
 //
 // Thread safety: register activities before Start(). Start(), Shutdown() and Run() from one
 // controlling thread.
 //
-//   auto client = ...;   // a client::TemporalClient (GrpcTemporalClient in production)
-//   kiln::Worker worker(client, {.task_queues = {"hello"}});
+//   absl::StatusOr<kiln::Client> client = kiln::Connect();   // like the temporal CLI
+//   kiln::Worker worker(*client, {.task_queues = {"hello"}});
 //   worker.RegisterActivity("greet", [](kiln::ActivityContext&, std::string name) {
 //     return "Hello, " + name + "!";
 //   });
-//   return worker.Run().ok() ? 0 : 1;   // until SIGINT/SIGTERM
+//   return kiln::ExitCode(worker.Run(kiln::StopOnSignals()));   // until SIGINT/SIGTERM
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -32,76 +37,97 @@
 #include "executor/activity_registry.h"
 #include "metrics/worker_metrics.h"
 #include "executor/worker_options.h"
+#include "routing/queue_plan.h"
 
-namespace kiln::executor {
-
+namespace kiln::routing {
 class ActivityPoller;
 class PollOutage;
 class RateLimiter;
+}  // namespace kiln::routing
+
+namespace kiln::executor {
+
+class ArenaExecutor;
+class GpuWorkerRuntime;
 class SessionWorker;
 
 class Worker {
  public:
+  // Builds the parts; with options.gpus also discovers the devices. Bad options (queue names,
+  // host id, GPU settings) are not thrown: Start() and Run() return them.
   Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions options);
   ~Worker();  // Shutdown() if still running
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   ActivityRegistry& registry() { return registry_; }
-  // See ActivityRegistry::Register. Errors: ALREADY_EXISTS, INVALID_ARGUMENT.
+  // See ActivityRegistry::Register. Errors: ALREADY_EXISTS, INVALID_ARGUMENT, and
+  // FAILED_PRECONDITION for an activity with GPU needs on a worker that serves no GPUs
+  // (WorkerOptions::gpus unset). The message says which.
   template <typename F>
   absl::Status RegisterActivity(std::string name, F fn, ActivityOptions options = {}) {
+    if (absl::Status s = CheckNeeds(name, options.needs); !s.ok()) return s;
     return registry_.Register(std::move(name), std::move(fn), options);
   }
 
   // Checks the server (GetSystemInfo, DescribeNamespace) and starts polling. Errors:
-  // INVALID_ARGUMENT (bad queue names or host id), UNAVAILABLE (server unreachable),
-  // NOT_FOUND (no such namespace), FAILED_PRECONDITION (already started).
+  // INVALID_ARGUMENT (bad queue names, host id or GPU settings), UNAVAILABLE (server
+  // unreachable), NOT_FOUND (no such namespace), FAILED_PRECONDITION (already started).
   absl::Status Start();
   // Graceful shutdown (see the file comment). Blocks; idempotent.
   void Shutdown();
-  // Start(), then wait for SIGINT/SIGTERM (a second signal ends the process at once), then
-  // Shutdown(). Returns Start()'s error, if any.
-  absl::Status Run();
+  // Start(), then wait until `stop` is stopped, then Shutdown(). Returns Start()'s error, if any.
+  // The worker installs no signal handlers: pass kiln::StopOnSignals() to run until
+  // SIGINT/SIGTERM (executor/termination_signals.h).
+  absl::Status Run(std::stop_token stop);
 
-  // Drain support: cancels the activities running on GPU `index`; they fail as retryable
-  // "DeviceFault" with `uuid` and `reason` (ActivityRunner::CancelOnDevice). Any thread.
-  int CancelActivitiesOnDevice(int index, const std::string& uuid, const std::string& reason) {
-    return runner_->CancelOnDevice(index, uuid, reason);
-  }
-  // GPU `index` is back in service: activities placed on it run again. Any thread.
-  void DeviceRestored(int index) { runner_->ClearDeviceFault(index); }
-
-  // The task queues polled (after Start()).
+  // OK, or what is wrong with the options (queue names, host id, GPU settings): the error
+  // Start() will return. Lets a program report it before setting up anything else.
+  const absl::Status& status() const { return init_error_; }
+  const WorkerOptions& options() const { return options_; }
+  // The host id in host queue names Q@H (options.host_id, or the hostname).
+  std::string host_id() const { return plan_ ? plan_->host_id() : options_.host_id; }
+  // The task queues polled: the queue plan's (before Start()), then the pollers' (sessions'
+  // creation queues included).
   std::vector<std::string> task_queues() const;
   SlotSnapshot slots() const { return slot_supplier_->Snapshot(); }
+  // The supplier polls reserve from (options.slot_supplier, the GPU runtime's, or a fixed one).
+  const std::shared_ptr<SlotSupplier>& slot_supplier() const { return slot_supplier_; }
   const std::string& identity() const { return client_->Identity(); }
   // True while polls to the cluster are failing (an outage began and no poll sent since has
   // been answered). Any thread; for readiness checks.
   bool polls_failing() const;
+  // The GPU side (devices, their slots and health, drain controls); null without
+  // WorkerOptions::gpus or when its settings were bad.
+  GpuWorkerRuntime* gpus() const { return gpus_.get(); }
 
  private:
+  absl::Status CheckNeeds(const std::string& name, const ResourceNeeds& needs) const;
   absl::Status CheckServer();
   void ShutdownWorkerCalls();
 
   const std::shared_ptr<client::TemporalClient> client_;
   const WorkerOptions options_;
+  absl::Status init_error_;  // bad options, returned by Start()
   ActivityRegistry registry_;
-  // Declaration order is destruction order reversed: the executor goes before the slots.
+  // Declaration order is destruction order reversed: the timers go last, the pollers first.
   std::shared_ptr<TimerQueue> timers_;
+  std::shared_ptr<Executor> executor_;
+  std::shared_ptr<ArenaExecutor> own_executor_;  // executor_, unless options.executor was set
+  std::unique_ptr<GpuWorkerRuntime> gpus_;  // null unless options.gpus
+  std::optional<routing::QueuePlan> plan_;  // unset when the options were bad
   std::shared_ptr<SlotSupplier> slot_supplier_;
   std::shared_ptr<SessionWorker> sessions_;  // null unless options.sessions.enabled
   absl::Status session_error_;                // from registering kiln.session.create
-  std::shared_ptr<Executor> executor_;
   std::shared_ptr<const payload::DataConverter> converter_;
   std::shared_ptr<metrics::WorkerMetrics> metrics_;  // null without options.metrics
   int slots_collector_ = 0;                          // id on options.metrics, 0: none
-  std::unique_ptr<PollOutage> outage_;
-  std::unique_ptr<RateLimiter> rate_limiter_;
+  std::unique_ptr<routing::PollOutage> outage_;
+  std::unique_ptr<routing::RateLimiter> rate_limiter_;
   std::shared_ptr<HeartbeatThrottler> heartbeats_;
   std::shared_ptr<CompletionReporter> reporter_;
   std::shared_ptr<ActivityRunner> runner_;
-  std::vector<std::shared_ptr<ActivityPoller>> pollers_;
+  std::vector<std::shared_ptr<routing::ActivityPoller>> pollers_;
   std::vector<std::string> instance_keys_;
   bool build_ids_supported_ = false;
   bool started_ = false;

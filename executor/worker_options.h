@@ -9,12 +9,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "executor/activity_runner.h"
 #include "executor/executor.h"
+#include "executor/gpu_options.h"
 #include "executor/heartbeat_throttler.h"
 #include "metrics/registry.h"
 #include "executor/session_worker.h"
@@ -54,12 +56,20 @@ struct WorkerOptions {
   // Deadline of each start-up call (GetSystemInfo, DescribeNamespace) and of ShutdownWorker.
   absl::Duration rpc_timeout = absl::Seconds(10);
 
+  // GPU serving (executor/gpu_options.h): unset, CPU queues only and no device discovery; set
+  // (kiln::GpuOptions{} for this host's devices), the worker discovers devices when it is built,
+  // polls their queues Q@H/gpuN and Q:TAG, reserves device capacity before each poll and drains a
+  // device that turns unhealthy. Registering an activity with GPU needs on a worker without it is
+  // an error (FAILED_PRECONDITION).
+  std::optional<GpuWorkerOptions> gpus{};
+
   HeartbeatOptions heartbeat{};
   RunnerOptions runner{};
   std::shared_ptr<const payload::DataConverter> data_converter{};  // null: no codec
 
-  // Seams; null: FixedSlotSupplier(max_concurrent_activities), ArenaExecutor(same),
-  // ThreadTimerQueue on the real clock, {CpuQueueContributor}.
+  // Seams; null: FixedSlotSupplier(max_concurrent_activities) (with `gpus` and devices: the
+  // DeviceSlotSupplier), ArenaExecutor(same), ThreadTimerQueue on the real clock,
+  // {CpuQueueContributor} (plus the GPU queues with `gpus`).
   std::shared_ptr<SlotSupplier> slot_supplier{};
   std::shared_ptr<Executor> executor{};
   std::shared_ptr<TimerQueue> timers{};

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "httplib.h"
-#include "payload/application_error.h"
+#include "kiln/payload.h"
 
 namespace kiln::examples::files {
 namespace {

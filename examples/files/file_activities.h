@@ -20,7 +20,7 @@
 
 #include <string>
 
-#include "executor/activity_context.h"
+#include "kiln/activity.h"
 #include "nlohmann/json.hpp"
 
 namespace kiln::examples::files {

@@ -26,7 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "examples/train/logistic_model.h"
-#include "gpu/activity_gpu.h"
+#include "gpu/activity_gpu.h"  // CUDA-compiled (C++17): the GPU lease alone
 
 namespace kiln::examples::train {
 

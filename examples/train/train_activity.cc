@@ -10,7 +10,7 @@
 
 #include "examples/train/cuda_gradient_engine.h"
 #include "examples/train/logistic_model.h"
-#include "payload/application_error.h"
+#include "kiln/payload.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::examples::train {

@@ -39,6 +39,8 @@ endfunction()
 
 step("cmake --install" ${CMAKE_COMMAND} --install "${KILN_BUILD_DIR}" --prefix "${prefix}")
 foreach(file bin/kiln lib/cmake/Kiln/KilnConfig.cmake lib/pkgconfig/kiln.pc
+             include/kiln/worker.h include/kiln/activity.h include/kiln/client.h
+             include/kiln/gpu.h include/kiln/payload.h include/kiln/worker_main.h
              include/kiln/executor/worker.h include/kiln/client/grpc_temporal_client.h
              include/kiln/temporal/api/workflowservice/v1/service.grpc.pb.h)
   if(NOT EXISTS "${prefix}/${file}")

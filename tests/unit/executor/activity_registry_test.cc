@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "executor/activity_attempt.h"
 #include "executor/diagnostic_activities.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -46,7 +47,8 @@ class ActivityRegistryTest : public ::testing::Test {
 
   payload::DataConverter converter_;
   ActivityInfo info_{.activity_type = "t", .activity_id = "a1"};
-  ActivityContext context_{info_, converter_, nullptr};
+  ActivityAttempt attempt_{info_, converter_, nullptr, std::nullopt, ResourceNeeds::Cpu()};
+  ActivityContext& context_ = attempt_.context();
   ActivityRegistry registry_;
 };
 
@@ -164,7 +166,7 @@ TEST_F(ActivityRegistryTest, FailCarriesItsFourthArgumentAsTheFailureDetails) {
 
 TEST_F(ActivityRegistryTest, SleepReturnsAtOnceWhenAlreadyCancelled) {
   ASSERT_TRUE(RegisterDiagnosticActivities(registry_).ok());
-  context_.Cancel(CancelReason::kRequested, "test");
+  attempt_.Cancel(CancelReason::kRequested, "test");
   auto r = Call(kSleepActivity, Args(std::string("1h")));
   ASSERT_TRUE(r.error);
   EXPECT_THROW(std::rethrow_exception(r.error), CancelledError);

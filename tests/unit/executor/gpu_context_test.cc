@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "executor/activity_attempt.h"
 #include "executor/activity_context.h"
 #include "executor/activity_runner.h"
 #include "routing/device_slot_supplier.h"
@@ -33,16 +34,14 @@ AssignedDevice RealDevice() {
 
 class GpuContextTest : public ::testing::Test {
  protected:
-  std::unique_ptr<ActivityContext> MakeContext(std::optional<AssignedDevice> device,
+  // The worker's side of an attempt (ActivityAttempt); the activity sees ctx->context().
+  std::unique_ptr<ActivityAttempt> MakeContext(std::optional<AssignedDevice> device,
                                                ResourceNeeds needs) {
     ActivityInfo info;
     info.activity_type = "scale";
     info.activity_id = "act-1";
     info.task_queue = "q";
-    auto ctx = std::make_unique<ActivityContext>(info, converter_, nullptr);
-    ctx->set_device(std::move(device));
-    ctx->set_needs(needs);
-    return ctx;
+    return std::make_unique<ActivityAttempt>(info, converter_, nullptr, std::move(device), needs);
   }
   template <typename F>
   ApplicationError CatchApplicationError(F fn) {
@@ -63,14 +62,14 @@ TEST_F(GpuContextTest, OnACpuQueueThereIsNoStreamAndAllocationSaysWhereToStartTh
   auto ctx = MakeContext(std::nullopt, ResourceNeeds::Cpu());
   EXPECT_EQ(ctx->PrepareGpu(fake_.get()), nullptr);
   EXPECT_EQ(fake_->leased(), 0);
-  EXPECT_FALSE(ctx->gpu().available());
-  EXPECT_EQ(ctx->gpu().stream(), nullptr);
-  EXPECT_EQ(ctx->gpu().cuda_ordinal(), -1);
-  absl::StatusOr<gpu::DeviceMemory> memory = ctx->gpu().TryAllocate(16);
+  EXPECT_FALSE(ctx->context().gpu().available());
+  EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
+  EXPECT_EQ(ctx->context().gpu().cuda_ordinal(), -1);
+  absl::StatusOr<gpu::DeviceMemory> memory = ctx->context().gpu().TryAllocate(16);
   EXPECT_TRUE(absl::IsFailedPrecondition(memory.status()));
   EXPECT_THAT(memory.status().message(), HasSubstr("not placed on a GPU"));
   EXPECT_THAT(memory.status().message(), HasSubstr("Q@HOST/gpuN"));
-  ApplicationError e = CatchApplicationError([&] { ctx->gpu().Allocate(16); });
+  ApplicationError e = CatchApplicationError([&] { ctx->context().gpu().Allocate(16); });
   EXPECT_EQ(e.type(), "GpuUnavailable");
   EXPECT_TRUE(e.non_retryable());
 }
@@ -80,20 +79,20 @@ TEST_F(GpuContextTest, ASimulatedDeviceGetsNoStreamAndIsToldToRunTheCpuPath) {
   auto ctx = MakeContext(simulated, ResourceNeeds::Gpu(1 << 20));
   EXPECT_EQ(ctx->PrepareGpu(fake_.get()), nullptr);
   EXPECT_EQ(fake_->leased(), 0);
-  EXPECT_EQ(ctx->gpu().stream(), nullptr);
-  EXPECT_THAT(ctx->gpu().status().message(), HasSubstr("gpu0"));
-  EXPECT_THAT(ctx->gpu().status().message(), HasSubstr("simulated"));
-  EXPECT_THAT(ctx->gpu().status().message(), HasSubstr("CPU path"));
+  EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
+  EXPECT_THAT(ctx->context().gpu().status().message(), HasSubstr("gpu0"));
+  EXPECT_THAT(ctx->context().gpu().status().message(), HasSubstr("simulated"));
+  EXPECT_THAT(ctx->context().gpu().status().message(), HasSubstr("CPU path"));
 }
 
 TEST_F(GpuContextTest, ARealDeviceInABuildWithoutCudaHasAClearRetryableError) {
   auto ctx = MakeContext(RealDevice(), ResourceNeeds::Gpu(1 << 20));
   EXPECT_EQ(ctx->PrepareGpu(/*execution=*/nullptr), nullptr);
-  EXPECT_EQ(ctx->gpu().stream(), nullptr);
-  EXPECT_TRUE(absl::IsUnavailable(ctx->gpu().status()));
-  EXPECT_THAT(ctx->gpu().status().message(), HasSubstr("built without CUDA"));
-  EXPECT_THAT(ctx->gpu().status().message(), HasSubstr("gpu1 (NVIDIA H100, GPU-1111)"));
-  ApplicationError e = CatchApplicationError([&] { ctx->gpu().Allocate(16); });
+  EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
+  EXPECT_TRUE(absl::IsUnavailable(ctx->context().gpu().status()));
+  EXPECT_THAT(ctx->context().gpu().status().message(), HasSubstr("built without CUDA"));
+  EXPECT_THAT(ctx->context().gpu().status().message(), HasSubstr("gpu1 (NVIDIA H100, GPU-1111)"));
+  ApplicationError e = CatchApplicationError([&] { ctx->context().gpu().Allocate(16); });
   EXPECT_EQ(e.type(), "GpuUnavailable");
   EXPECT_FALSE(e.non_retryable());  // another worker may have CUDA
 }
@@ -104,27 +103,28 @@ TEST_F(GpuContextTest, ARealDeviceGetsAStreamTheDeviceMadeCurrentAndTheDeclaredC
   ASSERT_NE(current, nullptr);
   EXPECT_EQ(fake_->current_scopes(), 1);
   EXPECT_EQ(fake_->last_ordinal(), 3);  // the CUDA ordinal, not the PCI index
-  EXPECT_TRUE(ctx->gpu().available());
-  EXPECT_EQ(ctx->gpu().stream(), reinterpret_cast<void*>(FakeGpuExecution::kStreamHandle));
-  EXPECT_EQ(ctx->gpu().memory_cap_bytes(), 4u << 20);
+  EXPECT_TRUE(ctx->context().gpu().available());
+  EXPECT_EQ(ctx->context().gpu().stream(),
+            reinterpret_cast<void*>(FakeGpuExecution::kStreamHandle));
+  EXPECT_EQ(ctx->context().gpu().memory_cap_bytes(), 4u << 20);
   {
-    gpu::DeviceMemory a = ctx->gpu().Allocate(3 << 20);
+    gpu::DeviceMemory a = ctx->context().gpu().Allocate(3 << 20);
     EXPECT_NE(a.data(), nullptr);
-    EXPECT_EQ(ctx->gpu().allocated_bytes(), 3u << 20);
+    EXPECT_EQ(ctx->context().gpu().allocated_bytes(), 3u << 20);
   }
-  EXPECT_EQ(ctx->gpu().allocated_bytes(), 0u);  // freed memory goes back to the cap
+  EXPECT_EQ(ctx->context().gpu().allocated_bytes(), 0u);  // freed memory goes back to the cap
   current.reset();
   EXPECT_EQ(fake_->current_scopes(), 0);
-  ctx->gpu().Release();
+  ctx->ReleaseGpu();
   EXPECT_EQ(fake_->leased(), 0);
-  EXPECT_EQ(ctx->gpu().stream(), nullptr);
+  EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
 }
 
 TEST_F(GpuContextTest, AllocatingPastTheCapIsANonRetryableFailureNamingRequestCapAndDevice) {
   auto ctx = MakeContext(RealDevice(), ResourceNeeds::Gpu(1 << 20));
   auto current = ctx->PrepareGpu(fake_.get());
-  gpu::DeviceMemory held = ctx->gpu().Allocate(512 << 10);
-  ApplicationError e = CatchApplicationError([&] { ctx->gpu().Allocate(2 << 20); });
+  gpu::DeviceMemory held = ctx->context().gpu().Allocate(512 << 10);
+  ApplicationError e = CatchApplicationError([&] { ctx->context().gpu().Allocate(2 << 20); });
   EXPECT_EQ(e.type(), "GpuMemoryCapExceeded");
   EXPECT_TRUE(e.non_retryable());
   EXPECT_THAT(e.message(), HasSubstr("requested 2.0 MiB"));
@@ -132,21 +132,21 @@ TEST_F(GpuContextTest, AllocatingPastTheCapIsANonRetryableFailureNamingRequestCa
   EXPECT_THAT(e.message(), HasSubstr("gpu1 (NVIDIA H100, GPU-1111)"));
   EXPECT_EQ(*converter_.FromPayloads<int64_t>(e.details(), 0), int64_t{2} << 20);
   EXPECT_EQ(*converter_.FromPayloads<int64_t>(e.details(), 1), int64_t{1} << 20);
-  EXPECT_EQ(ctx->gpu().allocated_bytes(), 512u << 10);  // the activity keeps what it had
+  EXPECT_EQ(ctx->context().gpu().allocated_bytes(), 512u << 10);  // the activity keeps what it had
 }
 
 TEST_F(GpuContextTest, AnActivityThatDeclaredNoGpuMemoryCanAllocateNone) {
   auto ctx = MakeContext(RealDevice(), ResourceNeeds::Cpu());
   auto current = ctx->PrepareGpu(fake_.get());
-  EXPECT_EQ(ctx->gpu().memory_cap_bytes(), 0u);
-  EXPECT_EQ(CatchApplicationError([&] { ctx->gpu().Allocate(1); }).type(),
+  EXPECT_EQ(ctx->context().gpu().memory_cap_bytes(), 0u);
+  EXPECT_EQ(CatchApplicationError([&] { ctx->context().gpu().Allocate(1); }).type(),
             "GpuMemoryCapExceeded");
 }
 
 TEST_F(GpuContextTest, WhenDoneCompletesOnlyWhenTheEventFires) {
   auto ctx = MakeContext(RealDevice(), ResourceNeeds::Gpu(1 << 20));
   auto current = ctx->PrepareGpu(fake_.get());
-  ActivityFuture<void> ok = ctx->gpu().WhenDone();
+  ActivityFuture<void> ok = ctx->context().gpu().WhenDone();
   EXPECT_FALSE(ok.IsReady());
   fake_->FireAll(absl::OkStatus());
   ASSERT_TRUE(ok.IsReady());
@@ -155,7 +155,7 @@ TEST_F(GpuContextTest, WhenDoneCompletesOnlyWhenTheEventFires) {
   ASSERT_TRUE(result.has_value());
   EXPECT_FALSE(result->error);
 
-  ActivityFuture<void> failed = ctx->gpu().WhenDone();
+  ActivityFuture<void> failed = ctx->context().gpu().WhenDone();
   fake_->FireAll(absl::UnavailableError("cudaEventQuery: cudaErrorIllegalAddress (700)"));
   std::optional<ActivityFuture<void>::Result> bad;
   failed.Then([&](ActivityFuture<void>::Result r) { bad = std::move(r); });
@@ -171,7 +171,7 @@ TEST_F(GpuContextTest, WhenDoneCompletesOnlyWhenTheEventFires) {
 
 TEST_F(GpuContextTest, WhenDoneWithoutAGpuFailsAtOnce) {
   auto ctx = MakeContext(std::nullopt, ResourceNeeds::Cpu());
-  ActivityFuture<void> future = ctx->gpu().WhenDone();
+  ActivityFuture<void> future = ctx->context().gpu().WhenDone();
   ASSERT_TRUE(future.IsReady());
   std::optional<ActivityFuture<void>::Result> result;
   future.Then([&](ActivityFuture<void>::Result r) { result = std::move(r); });

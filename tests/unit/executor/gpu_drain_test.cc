@@ -74,9 +74,8 @@ class GpuDrainTest : public ::testing::Test {
     }
     body_cv_.notify_all();
     if (worker_) worker_->Shutdown();
-    worker_.reset();
     collector_.reset();
-    if (gpus_) gpus_->Stop();
+    worker_.reset();
   }
 
   // Starts a worker serving "ml" on host h1 with two simulated H100s, one poller per queue.
@@ -93,12 +92,12 @@ class GpuDrainTest : public ::testing::Test {
     options.graceful_shutdown_timeout = absl::Seconds(5);
     options.cancel_grace = absl::Seconds(5);
     options.metrics = registry_;
-    auto gpus = GpuWorkerRuntime::Create(std::move(gpu_options), options);
-    ASSERT_TRUE(gpus.ok()) << gpus.status();
-    gpus_ = *std::move(gpus);
-    collector_ = std::make_unique<metrics::GpuCollector>(registry_, gpus_->slots(),
-                                                         gpus_->devices(), gpus_->health());
+    options.gpus = std::move(gpu_options);
     worker_ = std::make_unique<Worker>(client_, std::move(options));
+    ASSERT_TRUE(worker_->status().ok()) << worker_->status();
+    gpus_ = worker_->gpus();
+    collector_ = std::make_unique<routing::GpuCollector>(registry_, gpus_->slots(),
+                                                         gpus_->devices(), gpus_->health());
     // "train" runs until it is cancelled (then honours it) or the test ends.
     ASSERT_TRUE(worker_
                     ->RegisterActivity("train",
@@ -119,7 +118,6 @@ class GpuDrainTest : public ::testing::Test {
                                          ctx.ThrowIfCancelled();
                                        })
                     .ok());
-    gpus_->Attach(*worker_);
     ASSERT_TRUE(worker_->Start().ok());
   }
 
@@ -174,8 +172,8 @@ class GpuDrainTest : public ::testing::Test {
       std::make_shared<NiceMock<kiln::testing::MockTemporalClient>>();
   kiln::testing::CallRecorder recorder_{*client_};
   std::shared_ptr<metrics::Registry> registry_ = std::make_shared<metrics::Registry>();
-  std::unique_ptr<GpuWorkerRuntime> gpus_;
-  std::unique_ptr<metrics::GpuCollector> collector_;
+  GpuWorkerRuntime* gpus_ = nullptr;  // the worker's
+  std::unique_ptr<routing::GpuCollector> collector_;
   std::unique_ptr<Worker> worker_;
   // Polls recorded by UseLatePolls(), and whether their cancellation is late.
   std::shared_ptr<std::atomic<bool>> late_ = std::make_shared<std::atomic<bool>>(true);

@@ -167,15 +167,15 @@ TEST_F(StickyCudaErrorTest, AnOrdinaryCudaErrorFailsOnlyTheActivityAndTheDeviceS
 }
 
 TEST(StickyCudaErrorWiringTest, TheGpuWorkerRuntimeHandsItsHealthTrackerToTheRunner) {
-  WorkerOptions options;
-  options.task_queues = {"ml-training"};
+  RunnerOptions options;
   GpuWorkerOptions gpu_options;
   gpu_options.simulate = "1xH100:80:sm90";
-  auto runtime = GpuWorkerRuntime::Create(std::move(gpu_options), options);
+  auto runtime = GpuWorkerRuntime::Create(gpu_options, 100);
   ASSERT_TRUE(runtime.ok()) << runtime.status();
   ASSERT_NE((*runtime)->health(), nullptr);
+  (*runtime)->ConfigureRunner(options);  // what the Worker does with its runner's options
   // The sink sticky errors go to is the tracker the Xid monitor feeds and the drain listens to.
-  EXPECT_EQ(options.runner.device_health, (*runtime)->health());
+  EXPECT_EQ(options.device_health, (*runtime)->health());
 }
 
 }  // namespace

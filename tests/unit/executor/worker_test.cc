@@ -1,6 +1,9 @@
 #include "executor/worker.h"
 
+#include <signal.h>
+
 #include <atomic>
+#include <stop_token>
 #include <thread>
 
 #include "base/clock.h"
@@ -84,6 +87,34 @@ TEST_F(WorkerTest, StartRejectsAnInvalidHostId) {
   options.host_id = "bad/host";
   Worker worker(client_, options);
   EXPECT_TRUE(absl::IsInvalidArgument(worker.Start()));
+}
+
+// Run() polls until its stop token is stopped, then shuts down; it installs no signal handler.
+TEST_F(WorkerTest, RunPollsUntilItsStopTokenIsStoppedThenShutsDown) {
+  struct sigaction before = {};
+  sigaction(SIGTERM, nullptr, &before);
+  Worker worker(client_, Options());
+  ASSERT_TRUE(worker.RegisterActivity("noop", [](ActivityContext&) {}).ok());
+  std::stop_source stop;
+  absl::Status run;
+  std::thread runner([&] { run = worker.Run(stop.get_token()); });
+  ASSERT_TRUE(recorder_.WaitFor([&] { return recorder_.OpenPolls().size() == 2; }));
+  EXPECT_TRUE(recorder_.shutdowns.empty());
+  stop.request_stop();
+  runner.join();
+  EXPECT_TRUE(run.ok()) << run;
+  EXPECT_TRUE(recorder_.OpenPolls().empty());
+  EXPECT_EQ(recorder_.shutdowns.size(), 2u);
+  struct sigaction after = {};
+  sigaction(SIGTERM, nullptr, &after);
+  EXPECT_EQ(after.sa_handler, before.sa_handler) << "Run() installed a SIGTERM handler";
+}
+
+TEST_F(WorkerTest, RunReturnsStartsErrorWithoutWaiting) {
+  recorder_.system_info = absl::UnavailableError("connection refused");
+  Worker worker(client_, Options());
+  std::stop_source never;
+  EXPECT_TRUE(absl::IsUnavailable(worker.Run(never.get_token())));
 }
 
 TEST_F(WorkerTest, ShutdownCancelsPollsAndCallsShutdownWorkerForEachQueue) {

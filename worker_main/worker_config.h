@@ -1,4 +1,5 @@
-// executor/worker_config.h — the Kiln worker settings file (TOML): what a Worker Process serves,
+// worker_main/worker_config.h — the Kiln worker settings file (TOML) that `kiln worker` and
+// kiln::WorkerMain read with --config: what a Worker Process serves,
 // its limits and its GPU setup. Connection settings (address, namespace, TLS, API key) are NOT
 // here: they stay in Temporal's client environment configuration (client/env_config.h:
 // TEMPORAL_* variables and temporal.toml profiles). The format is documented in docs/CONFIG.md;
@@ -22,8 +23,8 @@
 //
 // Thread safety: pure functions; the returned values are plain data.
 //
-//   absl::StatusOr<kiln::executor::WorkerConfig> config =
-//       kiln::executor::LoadWorkerConfig("/etc/kiln/worker.toml");
+//   absl::StatusOr<kiln::worker_main::WorkerConfig> config =
+//       kiln::worker_main::LoadWorkerConfig("/etc/kiln/worker.toml");
 //   if (!config.ok()) return config.status();          // exit code 2 in the CLI
 //   if (config->max_concurrent_activities) options.max_concurrent_activities =
 //       *config->max_concurrent_activities;
@@ -37,12 +38,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "executor/gpu_options.h"
 #include "gpu/tag_rule.h"
 
-namespace kiln::executor {
+namespace kiln::worker_main {
 
 // The [gpu] table. Values are checked (simulate is a valid spec, tags parse) but not applied:
-// GpuWorkerOptions (executor/gpu_worker_runtime.h) consumes them.
+// ApplyGpuConfig puts them into GpuWorkerOptions (executor/gpu_options.h).
 struct GpuConfig {
   std::optional<std::string> simulate;  // gpu/simulate_spec.h, e.g. "2xH100:80:sm90"
   std::optional<int> slots_per_device;  // >= 1
@@ -80,7 +82,10 @@ absl::StatusOr<WorkerConfig> LoadWorkerConfig(const std::string& path);
 // KiB MiB GiB TiB, decimal units KB MB GB TB (case-insensitive). InvalidArgument otherwise.
 absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
 
+// Takes the [gpu] settings that `config` sets into `options`; the others stay as they are.
+void ApplyGpuConfig(const GpuConfig& config, executor::GpuWorkerOptions& options);
+
 // The environment variable naming the settings file when --config is not given.
 inline constexpr char kConfigFileEnv[] = "KILN_CONFIG_FILE";
 
-}  // namespace kiln::executor
+}  // namespace kiln::worker_main

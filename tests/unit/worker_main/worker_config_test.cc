@@ -1,17 +1,17 @@
-// Unit tests for the Kiln worker settings file (executor/worker_config.h) and the GPU runtime
-// it feeds (executor/gpu_worker_runtime.h).
-#include "executor/worker_config.h"
+// Unit tests for the Kiln worker settings file (worker_main/worker_config.h) and the GPU options
+// it feeds (executor/gpu_options.h).
+#include "worker_main/worker_config.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
-#include "executor/gpu_worker_runtime.h"
+#include "executor/gpu_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace kiln::executor {
+namespace kiln::worker_main {
 namespace {
 
 using ::testing::ElementsAre;
@@ -208,8 +208,8 @@ TEST(GpuWorkerOptionsTest, FileSettingsReplaceTheDefaultsWhereSet) {
       "[gpu]\nsimulate = \"1xA100:40:sm80\"\nmemory_reserve = \"3GiB\"\n"
       "[[gpu.tags]]\nname = \"ampere\"\npredicate = \"arch == \\\"sm80\\\"\"\n");
   ASSERT_TRUE(config.ok()) << config.status();
-  GpuWorkerOptions options;
-  options.ApplyConfig(config->gpu);
+  executor::GpuWorkerOptions options;
+  ApplyGpuConfig(config->gpu, options);
   EXPECT_EQ(options.simulate, "1xA100:40:sm80");
   EXPECT_EQ(options.capacity.slots_per_device, 4);  // not in the file: the default stays
   EXPECT_EQ(options.capacity.memory_reserve_bytes, 3 * gpu::kGiB);
@@ -218,56 +218,5 @@ TEST(GpuWorkerOptionsTest, FileSettingsReplaceTheDefaultsWhereSet) {
   EXPECT_EQ(options.tag_rules[0].name(), "ampere");
 }
 
-TEST(GpuWorkerRuntimeTest, SimulatedDevicesGetTheGpuQueueFamilyAndAdmission) {
-  GpuWorkerOptions gpu_options;
-  gpu_options.simulate = "2xH100:80:sm90";
-  gpu_options.tag_rules.push_back(*gpu::TagRule::Parse("bigmem: memory_gib >= 70"));
-  gpu_options.capacity.slots_per_device = 2;
-  WorkerOptions options;
-  options.task_queues = {"ml-training"};
-  options.host_id = "h1";
-  absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> runtime =
-      GpuWorkerRuntime::Create(std::move(gpu_options), options);
-  ASSERT_TRUE(runtime.ok()) << runtime.status();
-  EXPECT_TRUE((*runtime)->simulated());
-  ASSERT_EQ((*runtime)->devices().size(), 2u);
-  ASSERT_NE((*runtime)->slots(), nullptr);
-  EXPECT_EQ(options.slot_supplier, (*runtime)->slots());
-  ASSERT_NE((*runtime)->health(), nullptr);
-
-  absl::StatusOr<routing::QueuePlan> plan =
-      routing::QueuePlan::Build({.logical_queues = options.task_queues, .host_id = options.host_id},
-                                options.queue_contributors);
-  ASSERT_TRUE(plan.ok()) << plan.status();
-  std::vector<std::string> names = plan->Names();
-  for (const char* want :
-       {"ml-training", "ml-training@h1", "ml-training@h1/gpu0", "ml-training@h1/gpu1",
-        "ml-training:h100", "ml-training:sm90", "ml-training:bigmem"}) {
-    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
-  }
-  std::vector<gpu::LedgerSnapshot> ledgers = (*runtime)->slots()->DeviceSnapshots();
-  ASSERT_EQ(ledgers.size(), 2u);
-  EXPECT_EQ(ledgers[0].capacity.slots, 2);
-  (*runtime)->Stop();
-}
-
-TEST(GpuWorkerRuntimeTest, BadSettingsAreInvalidArgument) {
-  WorkerOptions options{.task_queues = {"q"}};
-  GpuWorkerOptions bad_spec;
-  bad_spec.simulate = "H100";
-  EXPECT_EQ(GpuWorkerRuntime::Create(std::move(bad_spec), options).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  GpuWorkerOptions no_slots;
-  no_slots.simulate = "1xH100:80:sm90";
-  no_slots.capacity.slots_per_device = 0;
-  EXPECT_EQ(GpuWorkerRuntime::Create(std::move(no_slots), options).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  GpuWorkerOptions fault_without_sim;
-  fault_without_sim.simulate_faults = {"0:79:1s"};
-  EXPECT_EQ(GpuWorkerRuntime::Create(std::move(fault_without_sim), options).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(options.slot_supplier, nullptr);
-}
-
 }  // namespace
-}  // namespace kiln::executor
+}  // namespace kiln::worker_main

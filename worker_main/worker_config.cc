@@ -1,4 +1,4 @@
-#include "executor/worker_config.h"
+#include "worker_main/worker_config.h"
 
 #include <cerrno>
 #include <cmath>
@@ -15,7 +15,7 @@
 #include "gpu/simulate_spec.h"
 #include "toml++/toml.h"
 
-namespace kiln::executor {
+namespace kiln::worker_main {
 namespace {
 
 constexpr const char* kTopKeys[] = {"task_queues",
@@ -364,4 +364,16 @@ absl::StatusOr<WorkerConfig> LoadWorkerConfig(const std::string& path) {
   return ParseWorkerConfig(text.str(), path);
 }
 
-}  // namespace kiln::executor
+void ApplyGpuConfig(const GpuConfig& config, executor::GpuWorkerOptions& options) {
+  if (config.simulate) options.simulate = *config.simulate;
+  if (config.slots_per_device) options.capacity.slots_per_device = *config.slots_per_device;
+  if (config.memory_reserve_bytes) {
+    options.capacity.memory_reserve_bytes = *config.memory_reserve_bytes;
+  }
+  if (config.memory_budget_bytes) {
+    options.capacity.memory_budget_bytes = *config.memory_budget_bytes;
+  }
+  if (config.tags) options.tag_rules = *config.tags;
+}
+
+}  // namespace kiln::worker_main

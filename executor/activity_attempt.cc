@@ -1,0 +1,65 @@
+#include "executor/activity_attempt.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "payload/application_error.h"
+
+namespace kiln::executor {
+
+ActivityAttempt::ActivityAttempt(ActivityInfo info, const payload::DataConverter& converter,
+                                 ActivityContext::HeartbeatSink sink,
+                                 std::optional<AssignedDevice> device, ResourceNeeds needs)
+    : context_(std::move(info), converter, std::move(sink)) {
+  context_.device_ = std::move(device);
+  context_.needs_ = needs;
+}
+
+bool ActivityAttempt::Cancel(CancelReason reason, const std::string& message) {
+  CancelReason expected = CancelReason::kNone;
+  if (!context_.reason_.compare_exchange_strong(expected, reason)) return false;
+  return context_.source_.Cancel(message);
+}
+
+std::unique_ptr<gpu::DeviceScope> ActivityAttempt::PrepareGpu(gpu::GpuExecution* execution) {
+  if (!context_.device_) return nullptr;  // CPU queue: the default "not placed on a GPU" status
+  const AssignedDevice& d = *context_.device_;
+  GpuContext& resources = context_.gpu_;
+  const ResourceNeeds& needs = context_.needs_;
+  const std::string label = absl::StrCat("gpu", d.index, " (", d.name, ", ", d.uuid, ")");
+  if (d.simulated) {
+    resources.SetUnavailable(absl::FailedPreconditionError(absl::StrCat(
+        label, " is a simulated device (--simulate-gpus): it has no CUDA stream or device "
+        "memory; run the CPU path when ctx.device()->simulated")));
+    return nullptr;
+  }
+  if (execution == nullptr) {
+    resources.SetUnavailable(absl::UnavailableError(absl::StrCat(
+        "this Kiln was built without CUDA (KILN_CUDA=OFF or no nvcc at build time), so ", label,
+        " has no CUDA stream or device memory in this worker; rebuild with KILN_CUDA=AUTO|ON")));
+    return nullptr;
+  }
+  const uint64_t cap = needs.needs_gpu() && needs.gpu_memory_bytes > 0
+                           ? static_cast<uint64_t>(needs.gpu_memory_bytes)
+                           : 0;
+  absl::StatusOr<std::unique_ptr<gpu::ActivityGpu>> lease = execution->Acquire(d.cuda_ordinal, cap);
+  if (!lease.ok()) {
+    resources.NoteError(lease.status());
+    resources.SetUnavailable(lease.status());
+    throw ApplicationError(absl::StrCat("could not get a CUDA stream on ", label, ": ",
+                                        lease.status().ToString()),
+                           "GpuUnavailable");
+  }
+  absl::StatusOr<std::unique_ptr<gpu::DeviceScope>> current = (*lease)->MakeCurrent();
+  if (!current.ok()) {
+    resources.NoteError(current.status());
+    resources.SetUnavailable(current.status());
+    throw ApplicationError(absl::StrCat("could not make ", label, " current: ",
+                                        current.status().ToString()),
+                           "GpuUnavailable");
+  }
+  resources.Attach(*std::move(lease), label);
+  return *std::move(current);
+}
+
+}  // namespace kiln::executor

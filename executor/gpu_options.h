@@ -1,0 +1,47 @@
+// executor/gpu_options.h — `GpuWorkerOptions` (also `kiln::GpuOptions`): how a Worker serves
+// GPUs, set as WorkerOptions::gpus. Unset, the worker serves CPU queues only and discovers
+// nothing. Set, the worker discovers this host's devices (or simulated ones) when it is built and
+// owns everything that follows (executor/gpu_worker_runtime.h): the GPU queues Q@H/gpuN and Q:TAG,
+// admission reserving device capacity before each poll, health monitoring and drains. Without
+// devices it logs why and serves CPU queues only.
+//
+// Thread safety: a value type, read once by the Worker's constructor.
+//
+//   kiln::WorkerOptions options{.task_queues = {"ml-training"}};
+//   options.gpus = kiln::GpuOptions{.simulate = "2xH100:80:sm90"};   // {}: this host's devices
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gpu/capacity_ledger.h"
+#include "gpu/device_provider.h"
+#include "gpu/tag_rule.h"
+
+namespace kiln::executor {
+
+struct GpuWorkerOptions {
+  // Simulated devices (gpu/simulate_spec.h), e.g. "2xH100:80:sm90"; empty: this host's devices.
+  std::string simulate{};
+  // With `simulate`: "INDEX:XID:DELAY" faults to inject (e.g. "1:79:5s"), to exercise drains.
+  std::vector<std::string> simulate_faults{};
+  // Operator tags: devices a rule matches also serve Q:NAME.
+  std::vector<gpu::TagRule> tag_rules{};
+  // Per-device capacity: slots (activities and polls at once), memory budget and reserve.
+  gpu::CapacityOptions capacity{.slots_per_device = 4,
+                                .memory_budget_bytes = std::nullopt,
+                                .memory_reserve_bytes = gpu::kGiB};
+  // Watch device health (NVML Xid events; injected faults on simulated devices) and drain a
+  // device that turns unhealthy. Off: devices are only drained by an operator.
+  bool health_monitoring = true;
+  // Tests: discover through this provider instead (simulate must then be empty).
+  std::shared_ptr<gpu::DeviceProvider> provider{};
+};
+
+}  // namespace kiln::executor
+
+namespace kiln {
+using GpuOptions = executor::GpuWorkerOptions;
+}  // namespace kiln
