@@ -23,6 +23,9 @@ struct BenchOptions {
   int concurrency = 64;            // C: activities (or starts) in flight
   int64_t warmup = -1;             // activities run before the measured window; -1: C
   std::string activity = "noop";   // e2e: noop (kiln.echo), sleep, heartbeat (kiln.sleep)
+  // Overrides the activity type (e.g. peer.noop, peer.sleep of bench/peers' SDK workers); a noop
+  // of another type gets no input, a sleep its milliseconds as one number.
+  std::string activity_type;
   int sleep_ms = 100;              // sleep / heartbeat activities: how long each runs
   int heartbeat_ms = 1000;         // heartbeat activities and scenario: K, 1 to 1000
   int workers = 1;                 // drain: W worker processes

@@ -66,13 +66,16 @@ namespace {
 
 wsv1::StartActivityExecutionRequest BaseRequest(const std::string& activity_id,
                                                 const std::string& task_queue,
-                                                const char* type, const nlohmann::json& input) {
+                                                const std::string& type,
+                                                const nlohmann::json& input) {
   wsv1::StartActivityExecutionRequest start;
   start.set_activity_id(activity_id);
   start.mutable_activity_type()->set_name(type);
   start.mutable_task_queue()->set_name(task_queue);
   payload::DataConverter converter;
-  if (absl::StatusOr<payload::Payloads> args = converter.ToPayloads(input); args.ok()) {
+  if (input.is_null()) {
+    // no input
+  } else if (absl::StatusOr<payload::Payloads> args = converter.ToPayloads(input); args.ok()) {
     *start.mutable_input() = *args;
   }
   // Backlogged activities of a run against a shared cluster expire instead of piling up.
@@ -82,17 +85,26 @@ wsv1::StartActivityExecutionRequest BaseRequest(const std::string& activity_id,
   return start;
 }
 
+std::string SleepType(const BenchOptions& options) {
+  return options.activity_type.empty() ? "kiln.sleep" : options.activity_type;
+}
+
 }  // namespace
 
 wsv1::StartActivityExecutionRequest ActivityRequest(const BenchOptions& options,
                                                     const std::string& activity_id,
                                                     const std::string& task_queue) {
-  if (options.activity == "noop") return BaseRequest(activity_id, task_queue, "kiln.echo", "x");
+  if (options.activity == "noop") {
+    if (!options.activity_type.empty()) {
+      return BaseRequest(activity_id, task_queue, options.activity_type, nullptr);
+    }
+    return BaseRequest(activity_id, task_queue, "kiln.echo", "x");
+  }
   if (options.activity == "heartbeat") {
     return HeartbeatingRequest(options, activity_id, task_queue,
                                absl::Milliseconds(options.sleep_ms));
   }
-  return BaseRequest(activity_id, task_queue, "kiln.sleep", options.sleep_ms);
+  return BaseRequest(activity_id, task_queue, SleepType(options), options.sleep_ms);
 }
 
 wsv1::StartActivityExecutionRequest HeartbeatingRequest(const BenchOptions& options,
@@ -100,7 +112,7 @@ wsv1::StartActivityExecutionRequest HeartbeatingRequest(const BenchOptions& opti
                                                         const std::string& task_queue,
                                                         absl::Duration sleep) {
   wsv1::StartActivityExecutionRequest start = BaseRequest(
-      activity_id, task_queue, "kiln.sleep", absl::ToInt64Milliseconds(sleep));
+      activity_id, task_queue, SleepType(options), absl::ToInt64Milliseconds(sleep));
   // kiln.sleep heartbeats every heartbeat timeout / 4.
   const int64_t timeout_ms = 4 * static_cast<int64_t>(options.heartbeat_ms);
   start.mutable_heartbeat_timeout()->set_seconds(timeout_ms / 1000);

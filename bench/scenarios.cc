@@ -39,6 +39,7 @@ nlohmann::json Config(const BenchOptions& o, const BenchEnv& env) {
   }
   c.update({{"activities", o.activities}, {"concurrency", o.concurrency}});
   if (o.scenario == "e2e") c["activity"] = o.activity;
+  if (!o.activity_type.empty()) c["activity_type"] = o.activity_type;
   if (o.scenario == "e2e" && o.activity != "noop") c["sleep_ms"] = o.sleep_ms;
   if (o.scenario == "e2e" && o.activity == "heartbeat") c["heartbeat_ms"] = o.heartbeat_ms;
   if (o.scenario == "drain") c["workers"] = o.workers;

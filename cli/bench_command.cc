@@ -47,6 +47,9 @@ void AddBenchCommand(CommandRegistry& registry) {
   sub->add_option("--activity", o->activity,
                   "e2e: noop (kiln.echo), sleep or heartbeat (kiln.sleep)")
       ->capture_default_str();
+  sub->add_option("--activity-type", o->activity_type,
+                  "activity type instead of kiln.echo / kiln.sleep (e.g. peer.noop with "
+                  "--worker none; a noop then gets no input)");
   sub->add_option("--sleep-ms", o->sleep_ms, "M: how long sleep/heartbeat activities run")
       ->capture_default_str();
   sub->add_option("--heartbeat-ms", o->heartbeat_ms, "K: heartbeat every K ms (1 to 1000)")
