@@ -3,7 +3,7 @@
 namespace kiln::base {
 
 void ManualTimerQueue::RunAt(absl::Time when, std::function<void()> fn) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   timers_.emplace(std::make_pair(when, seq_++), std::move(fn));
 }
 
@@ -12,7 +12,7 @@ int ManualTimerQueue::RunDue() {
   for (;;) {
     std::function<void()> fn;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (timers_.empty() || timers_.begin()->first.first > clock_.Now()) return ran;
       fn = std::move(timers_.begin()->second);
       timers_.erase(timers_.begin());
@@ -23,12 +23,12 @@ int ManualTimerQueue::RunDue() {
 }
 
 int ManualTimerQueue::Pending() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(timers_.size());
 }
 
 absl::Time ManualTimerQueue::NextDue() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return timers_.empty() ? absl::InfiniteFuture() : timers_.begin()->first.first;
 }
 
@@ -39,42 +39,42 @@ ThreadTimerQueue::~ThreadTimerQueue() { Shutdown(); }
 
 void ThreadTimerQueue::RunAt(absl::Time when, std::function<void()> fn) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stop_) return;
     timers_.emplace(std::make_pair(when, seq_++), std::move(fn));
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void ThreadTimerQueue::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stop_ && !thread_.joinable()) return;
     stop_ = true;
     timers_.clear();
   }
-  cv_.notify_one();
+  cv_.Signal();
   if (thread_.joinable()) thread_.join();
 }
 
 void ThreadTimerQueue::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (!stop_) {
     if (timers_.empty()) {
-      cv_.wait(lock);
+      cv_.Wait(&mu_);
       continue;
     }
     absl::Duration left = timers_.begin()->first.first - clock_.Now();
     if (left > absl::ZeroDuration()) {
       // Real-time wait: this queue is for clocks that move on their own.
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(left));
+      cv_.WaitWithTimeout(&mu_, left);
       continue;
     }
     std::function<void()> fn = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
-    lock.unlock();
+    mu_.Unlock();
     fn();
-    lock.lock();
+    mu_.Lock();
   }
 }
 

@@ -77,7 +77,7 @@ constexpr const char* kFlags[] = {"n",      "size",   "clients",
 
 // 0 to run; otherwise the exit code (after --help, or a flag that is not known or has no value).
 int CheckArgs(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // each flag is followed by its value
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
@@ -90,7 +90,6 @@ int CheckArgs(int argc, char** argv) {
                    known ? "missing value for" : "unknown flag", arg.c_str(), kUsage);
       return 2;
     }
-    ++i;
   }
   return 0;
 }
