@@ -191,9 +191,10 @@ absl::Status Worker::Start() {
   if (!init_error_.ok()) return init_error_;
   if (registry_.Names().empty()) spdlog::warn("no activities registered; every task will fail");
   if (gpus_ && gpus_->devices().empty() && !registry_.GpuActivityNames().empty()) {
-    // GPU serving is on but the host has none (logged above): a CPU-only fallback, said loudly.
-    spdlog::warn("activities declaring GPU needs ({}) run on the CPU queues without a device: "
-                 "this worker found no GPU",
+    // GPU serving is on but the host has no device (said once, at discovery): the activities
+    // that declare GPU needs fall back to the CPU queues, said loudly.
+    spdlog::warn("activities that declare GPU needs ({}) will run on the CPU queues, without a "
+                 "device",
                  absl::StrJoin(registry_.GpuActivityNames(), ", "));
   }
   if (!session_error_.ok()) return session_error_;
