@@ -82,7 +82,10 @@ ActivityFuture<payload::Payloads> SessionWorker::Create(ActivityContext& ctx) {
                       {"host_id", host_id_}};
   const absl::Duration timeout = ctx.info().heartbeat_timeout;
   session->interval = timeout > absl::ZeroDuration() ? timeout / 3 : absl::Seconds(10);
-  session->ctx = &ctx;
+  {
+    absl::MutexLock lock(&session->mu);  // not shared yet; taken so the analysis sees the contract
+    session->ctx = &ctx;
+  }
   ActivityFuture<payload::Payloads> future = session->promise.GetFuture();
   {
     absl::MutexLock lock(&mu_);
