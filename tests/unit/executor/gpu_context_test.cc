@@ -16,7 +16,7 @@
 #include "gpu/capacity_ledger.h"
 #include "gpu/device_info.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executor/runner_test_base.h"
+#include "tests/unit/executor/gpu_runner_test_base.h"
 #include "tests/unit/executor/fake_gpu_execution.h"
 
 namespace kiln::executor {
@@ -179,31 +179,13 @@ TEST_F(GpuContextTest, WhenDoneWithoutAGpuFailsAtOnce) {
 }
 
 // The runner: a fake device slot supplier hands out permits on a real (non-simulated) device.
-class GpuRunnerTest : public RunnerTestBase {
+class GpuRunnerTest : public GpuRunnerTestBase {
  protected:
-  void Deliver(const std::string& type, const std::string& id) {
-    std::optional<SlotPermit> permit;
-    slots_.Reserve({.task_queue = "q@h/gpu0", .device_index = 0,
-                    .needs = ResourceNeeds::Gpu(1 << 20)},
-                   [&](absl::StatusOr<SlotPermit> p) { permit = *std::move(p); });
-    ASSERT_TRUE(permit.has_value());
-    runner_->Run(Task(type, id, id), "q@h/gpu0", std::move(*permit));
-  }
-  static std::vector<SuppliedDevice> Devices() {
-    gpu::DeviceInfo d;
-    d.index = 0;
-    d.cuda_ordinal = 0;
-    d.uuid = "GPU-real-0";
-    d.name = "NVIDIA H100";
-    d.total_memory_bytes = d.free_memory_bytes = 80 * gpu::kGiB;
-    return {{d, std::make_shared<gpu::CapacityLedger>(
-                    d.uuid, gpu::DeviceCapacity{.slots = 4, .memory_bytes = 80 * gpu::kGiB})}};
-  }
+  ActivityRunner& runner() override { return *runner_; }
   const wsv1::RespondActivityTaskFailedRequest& Failed(size_t i) {
     return recorder_.failed.at(i)->request;
   }
 
-  DeviceSlotSupplier slots_{4, Devices()};
   std::shared_ptr<FakeGpuExecution> fake_ = std::make_shared<FakeGpuExecution>();
   std::shared_ptr<ActivityRunner> runner_ = MakeRunner({.gpu_execution = fake_});
 };

@@ -19,7 +19,7 @@
 #include "gpu/health.h"
 #include "gtest/gtest.h"
 #include "tests/unit/executor/fake_gpu_execution.h"
-#include "tests/unit/executor/runner_test_base.h"
+#include "tests/unit/executor/gpu_runner_test_base.h"
 
 namespace kiln::executor {
 namespace {
@@ -39,17 +39,8 @@ absl::Status IllegalAddress() {
       kCudaErrorIllegalAddress);
 }
 
-gpu::DeviceInfo Device() {
-  gpu::DeviceInfo d;
-  d.index = 0;
-  d.cuda_ordinal = 0;
-  d.uuid = "GPU-real-0";
-  d.name = "NVIDIA H100";
-  d.total_memory_bytes = d.free_memory_bytes = 80 * gpu::kGiB;
-  return d;
-}
 
-class StickyCudaErrorTest : public RunnerTestBase {
+class StickyCudaErrorTest : public GpuRunnerTestBase {
  protected:
   StickyCudaErrorTest() {
     // What GpuWorkerRuntime's listener does with any health change: close the device to new
@@ -62,24 +53,13 @@ class StickyCudaErrorTest : public RunnerTestBase {
     });
   }
 
-  void Deliver(const std::string& type, const std::string& id) {
-    std::optional<SlotPermit> permit;
-    slots_.Reserve({.task_queue = "q@h/gpu0", .device_index = 0,
-                    .needs = ResourceNeeds::Gpu(1 << 20)},
-                   [&](absl::StatusOr<SlotPermit> p) { permit = *std::move(p); });
-    ASSERT_TRUE(permit.has_value());
-    runner_->Run(Task(type, id, id), "q@h/gpu0", std::move(*permit));
-  }
+  ActivityRunner& runner() override { return *runner_; }
   const ::temporal::api::failure::v1::Failure& FailureAt(size_t i) {
     return recorder_.failed.at(i)->request.failure();
   }
 
-  gpu::HealthTracker health_{{Device()}};
+  gpu::HealthTracker health_{{RealH100()}};
   std::vector<gpu::HealthChange> changes_;
-  DeviceSlotSupplier slots_{
-      4, {{Device(), std::make_shared<gpu::CapacityLedger>(
-                         "GPU-real-0", gpu::DeviceCapacity{.slots = 4,
-                                                           .memory_bytes = 80 * gpu::kGiB})}}};
   std::shared_ptr<FakeGpuExecution> fake_ = std::make_shared<FakeGpuExecution>();
   std::shared_ptr<ActivityRunner> runner_ =
       MakeRunner({.gpu_execution = fake_, .device_health = &health_});
