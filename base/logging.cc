@@ -1,6 +1,7 @@
 #include "base/logging.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -21,6 +22,10 @@ absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view name) {
 }
 
 void InitLogging(spdlog::level::level_enum level) {
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex acquisition also updates a
+  // lock-order graph (GraphCycles) for deadlock detection: about 1% of kiln worker's CPU under
+  // load (perf, docs/BENCHMARKS.md). Programs turn it off; tests, which don't call this, keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto logger = spdlog::stderr_color_mt("kiln");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%t] %v");
   logger->set_level(level);

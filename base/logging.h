@@ -16,7 +16,9 @@ namespace kiln::base {
 // "trace", "debug", "info", "warn", "error", "off" (case-insensitive).
 absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view name);
 
-// Logs go to stderr with time, level and thread id; user-facing output stays on stdout.
+// Logs go to stderr with time, level and thread id; user-facing output stays on stdout. Also
+// switches off Abseil's mutex deadlock detection for the process (a per-lock cost in the debug
+// Abseil Debian ships); tests don't call this and keep it.
 void InitLogging(spdlog::level::level_enum level);
 
 }  // namespace kiln::base

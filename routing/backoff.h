@@ -21,7 +21,7 @@ struct BackoffOptions {
   absl::Duration max = absl::Seconds(10);
   double multiplier = 2.0;
   double jitter = 0.2;  // fraction of the delay that is random
-  uint64_t seed = 0;    // 0: seeded from std::random_device
+  uint64_t seed = 0;    // 0: a fresh seed from a per-thread generator
 };
 
 class Backoff {
