@@ -131,11 +131,7 @@ absl::StatusOr<ScenarioResult> RunFloor(const BenchOptions& o) {
   r.scenario = "floor";
   r.config = {{"activities", o.activities}, {"concurrency", o.concurrency},
               {"service", "in-process, answers at once"}};
-  r.count = out.done;
-  r.errors = out.errors;
-  r.first_error = out.first_error;
-  r.elapsed_s = out.elapsed_s;
-  r.rate = out.done / out.elapsed_s;
+  r.MeasuredBy(out);
   r.processes = Costs({before}, {after}, out.done);
   r.figures.emplace_back("unary RPCs per activity",
                          static_cast<double>(calls) / std::max<int64_t>(1, out.done));

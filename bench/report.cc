@@ -28,7 +28,7 @@ namespace {
 
 std::string FloorShare(const ScenarioResult& r) {
   if (!r.floor_rate || *r.floor_rate <= 0) return "";
-  return absl::StrFormat(" (%.0f%% of floor %.0f/s)", 100.0 * r.rate / *r.floor_rate,
+  return absl::StrFormat(" (%.0f%% of floor %.0f/s)", 100.0 * r.rate() / *r.floor_rate,
                          *r.floor_rate);
 }
 
@@ -38,7 +38,7 @@ void PrintTable(const ScenarioResult& r, std::ostream& out) {
   out << absl::StrFormat("kiln bench %s: %s\n", r.scenario, r.config.dump());
   out << absl::StrFormat("  %-36s %lld %s(s) in %.2f s\n", "measured", r.count, r.unit,
                          r.elapsed_s);
-  out << absl::StrFormat("  %-36s %.1f %s/s%s\n", "rate", r.rate, r.unit, FloorShare(r));
+  out << absl::StrFormat("  %-36s %.1f %s/s%s\n", "rate", r.rate(), r.unit, FloorShare(r));
   out << absl::StrFormat("  %-36s %lld%s\n", "errors", r.errors,
                          r.errors > 0 ? "  first: " + r.first_error : "");
   for (const auto& [name, value] : r.figures) {
@@ -70,10 +70,10 @@ nlohmann::json ToJson(const ScenarioResult& r) {
   j["errors"] = r.errors;
   j["first_error"] = r.first_error;
   j["elapsed_s"] = r.elapsed_s;
-  j["rate_per_s"] = r.rate;
+  j["rate_per_s"] = r.rate();
   j["floor_rate_per_s"] = r.floor_rate ? nlohmann::json(*r.floor_rate) : nlohmann::json();
   j["percent_of_floor"] = r.floor_rate && *r.floor_rate > 0
-                              ? nlohmann::json(100.0 * r.rate / *r.floor_rate)
+                              ? nlohmann::json(100.0 * r.rate() / *r.floor_rate)
                               : nlohmann::json();
   nlohmann::json latency = nlohmann::json::object();
   for (const auto& [name, s] : r.latencies) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench/bench_env.h"
+#include "bench/load.h"
 #include "bench/stats.h"
 #include "nlohmann/json.hpp"
 
@@ -38,12 +39,21 @@ struct ScenarioResult {
   int64_t errors = 0;
   std::string first_error;
   double elapsed_s = 0;
-  double rate = 0;                // units per second
   std::optional<double> floor_rate;  // activities/s of the floor scenario in the same run
   std::vector<std::pair<std::string, LatencySummary>> latencies;  // name, ms
   std::vector<ProcessCost> processes;
   std::vector<std::pair<std::string, double>> figures;  // other named figures
   std::vector<std::string> notes;
+
+  // Units per second over the measured window.
+  double rate() const { return elapsed_s > 0 ? static_cast<double>(count) / elapsed_s : 0; }
+  // The window of one load run: its operations, errors, first error and duration.
+  void MeasuredBy(const LoadOutcome& out) {
+    count = out.done;
+    errors = out.errors;
+    first_error = out.first_error;
+    elapsed_s = out.elapsed_s;
+  }
 };
 
 // The cost of each process between two samples of BenchEnv::Sample(), per unit of `units`.

@@ -130,11 +130,7 @@ absl::StatusOr<ScenarioResult> RunE2e(const BenchOptions& o) {
   ScenarioResult r;
   r.scenario = "e2e";
   r.config = Config(o, **env);
-  r.count = out.done;
-  r.errors = out.errors;
-  r.first_error = out.first_error;
-  r.elapsed_s = out.elapsed_s;
-  r.rate = out.done / out.elapsed_s;
+  r.MeasuredBy(out);
   r.processes = Costs(before, after, out.done);
   latency.erase(std::remove(latency.begin(), latency.end(), -1.0), latency.end());
   r.latencies.emplace_back("schedule-to-start", ScheduleToStart(**client, o, prefix, runs));
@@ -172,11 +168,7 @@ absl::StatusOr<ScenarioResult> RunSchedule(const BenchOptions& o) {
   r.config = Config(o, **env);
   r.config["task_queue"] = queue;
   r.unit = "start";
-  r.count = out.done;
-  r.errors = out.errors;
-  r.first_error = out.first_error;
-  r.elapsed_s = out.elapsed_s;
-  r.rate = out.done / out.elapsed_s;
+  r.MeasuredBy(out);
   r.processes = Costs(before, after, out.done);
   latency.erase(std::remove(latency.begin(), latency.end(), -1.0), latency.end());
   r.latencies.emplace_back("StartActivityExecution", Summarize(std::move(latency)));
@@ -237,7 +229,6 @@ absl::StatusOr<ScenarioResult> RunDrain(const BenchOptions& o) {
              (stalled.empty() ? 0 : 1);
   r.first_error = !backlog.first_error.empty() ? backlog.first_error : stalled;
   r.elapsed_s = elapsed;
-  r.rate = done / elapsed;
   r.processes = Costs(before, after, r.count);
   r.figures.emplace_back("backlog start rate (starts/s)", backlog.done / backlog.elapsed_s);
   r.notes.push_back("the window includes the workers' start-up; completions are counted from "
@@ -317,7 +308,6 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
                       ? absl::StrCat("only ", running, " of ", expected, " activities running")
                       : "";
   r.elapsed_s = elapsed;
-  r.rate = r.count / elapsed;
   r.processes = Costs(before, after, r.count);
   for (size_t i = 0; i < baseline.size() && i < after.size(); ++i) {
     if (after[i].role.rfind("worker", 0) != 0 || running_after <= 0) continue;
@@ -326,7 +316,7 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
         static_cast<double>(after[i].sample.rss_kib - baseline[i].sample.rss_kib) / running_after);
   }
   r.figures.emplace_back("activities running", running_after);
-  r.figures.emplace_back("heartbeat RPCs per activity per s", r.rate / std::max(1.0, running_after));
+  r.figures.emplace_back("heartbeat RPCs per activity per s", r.rate() / std::max(1.0, running_after));
   r.notes.push_back("heartbeat RPCs are the worker's temporal_request{operation="
                     "\"RecordActivityTaskHeartbeat\"}: what the cluster sees after throttling");
   return r;
@@ -339,7 +329,7 @@ absl::StatusOr<std::vector<ScenarioResult>> RunBench(const BenchOptions& options
   if (options.floor && options.scenario != "floor") {
     absl::StatusOr<ScenarioResult> floor = RunFloor(options);
     if (!floor.ok()) return floor.status();
-    floor_rate = floor->rate;
+    floor_rate = floor->rate();
     // A start is one unary RPC: its floor is the floor's RPC rate, not its activity rate.
     if (options.scenario == "schedule") {
       for (const auto& [name, value] : floor->figures) {

@@ -40,7 +40,7 @@ TEST(ReportTest, JsonCarriesRateShareOfFloorAndLatencies) {
   ScenarioResult r;
   r.scenario = "e2e";
   r.count = 300;
-  r.rate = 500;
+  r.elapsed_s = 0.6;  // 500/s
   r.floor_rate = 2000;
   r.latencies.emplace_back("start-to-result", Summarize({1, 2, 3}));
   nlohmann::json j = ToJson(r);
