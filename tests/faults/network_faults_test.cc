@@ -1,0 +1,266 @@
+// tests/faults/network_faults_test.cc — a TCP proxy (fault_proxy.h) between a real `kiln worker`
+// and the cluster resets, delays, black-holes and half-opens its connections; each test runs
+// against `kiln dev` and the real Temporal dev server (skipped, saying why, when it cannot be
+// installed):
+//
+//   reconnect     an outage (every connection reset, new ones refused): the worker retries its
+//                 connection with backoff, not in a loop, and serves again once the network is
+//                 back; after many resets it holds one connection, not one per reset
+//   dead polls    half-open (the cluster sees the worker leave, the worker sees nothing): tasks go
+//                 to a live worker at once, none to the dead polls; black-holed (both sides think
+//                 the connection is up): a task handed to a poll held through it is retried on the
+//                 live worker after its start-to-close timeout, never later
+//   idempotent    a completion whose answer is lost is sent again with the same task token: the
+//                 result is recorded once, the first one
+//
+// Every test prints its figures, prefixed with the cluster's name.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "tests/faults/fault_cluster.h"
+#include "tests/faults/fault_proxy.h"
+
+namespace kiln::testing {
+namespace {
+
+namespace enums = ::temporal::api::enums::v1;
+using Mode = FaultProxy::Mode;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string CodeName(const grpc::Status& status) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+}
+
+class NetworkFaultsTest : public ::testing::TestWithParam<ClusterKind> {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir(absl::StrCat("net_faults_", GetParam() == ClusterKind::kKilnDev ? "dev" : "tmp"));
+    cluster_ = std::make_unique<Cluster>(GetParam(), dir_);
+    if (!cluster_->available()) {
+      if (GetParam() == ClusterKind::kTemporal) GTEST_SKIP() << cluster_->why();
+      FAIL() << cluster_->why();
+    }
+    stub_ = Stub(cluster_->address());
+    proxy_ = std::make_unique<FaultProxy>(cluster_->address());
+  }
+  std::unique_ptr<KilnWorker> Worker(const std::string& address, const std::string& queue,
+                                     const std::string& name) {
+    return std::make_unique<KilnWorker>(address, queue, absl::StrCat(dir_, "/", name, ".log"));
+  }
+  // Seconds until `id` closes (completed), or -1 after `timeout`.
+  double AwaitClosed(const std::string& id, SteadyClock::time_point since, seconds timeout) {
+    wsv1::DescribeActivityExecutionResponse d;
+    if (!WaitFor([&] {
+          d = Describe(*stub_, id);
+          return d.info().status() != enums::ACTIVITY_EXECUTION_STATUS_RUNNING &&
+                 d.info().status() != enums::ACTIVITY_EXECUTION_STATUS_UNSPECIFIED;
+        }, timeout)) {
+      return -1;
+    }
+    EXPECT_EQ(d.info().status(), enums::ACTIVITY_EXECUTION_STATUS_COMPLETED) << d.DebugString();
+    return Seconds(SteadyClock::now() - since);
+  }
+  wsv1::StartActivityExecutionRequest Quick(const std::string& id, const std::string& queue,
+                                            int start_to_close_s = 60) {
+    auto start = SleepRequest(id, queue, "50ms", 0);
+    start.mutable_start_to_close_timeout()->set_seconds(start_to_close_s);
+    return start;
+  }
+  const char* name() const { return cluster_->name(); }
+
+  std::string dir_;
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<wsv1::WorkflowService::Stub> stub_;
+  std::unique_ptr<FaultProxy> proxy_;
+};
+
+TEST_P(NetworkFaultsTest, AfterAnOutageTheWorkerReconnectsWithBackoffAndServesAgain) {
+  auto worker = Worker(proxy_->address(), "net-reconnect", "worker");
+  auto t = SteadyClock::now();
+  ASSERT_TRUE(StartActivity(*stub_, Quick("before", "net-reconnect")).ok());
+  ASSERT_GE(AwaitClosed("before", t, seconds(20)), 0) << worker->log();
+
+  // The outage: every connection reset, new ones refused, for 6 s.
+  proxy_->SetMode(Mode::kRefuse);
+  proxy_->ResetAll();
+  const auto down_at = SteadyClock::now();
+  const size_t accepted_before = proxy_->Accepted().size();
+  ASSERT_TRUE(StartActivity(*stub_, Quick("during", "net-reconnect")).ok());
+  std::this_thread::sleep_for(seconds(6));
+  std::vector<FaultProxy::Clock::time_point> tries = proxy_->Accepted();
+  tries.erase(tries.begin(), tries.begin() + static_cast<long>(accepted_before));
+  proxy_->SetMode(Mode::kPass);
+  const auto up_at = SteadyClock::now();
+  const double recovered_s = AwaitClosed("during", up_at, seconds(30));
+  std::vector<std::string> gaps;
+  for (size_t i = 0; i < tries.size(); ++i) {
+    gaps.push_back(absl::StrFormat("%.2f", Seconds(tries[i] - (i == 0 ? down_at : tries[i - 1]))));
+  }
+
+  // Twenty resets 300 ms apart: the worker keeps one connection, not one per reset.
+  for (int i = 0; i < 20; ++i) {
+    proxy_->ResetAll();
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+  t = SteadyClock::now();
+  ASSERT_TRUE(StartActivity(*stub_, Quick("after-resets", "net-reconnect")).ok());
+  const double after_resets_s = AwaitClosed("after-resets", t, seconds(30));
+  const int open = proxy_->OpenUpstream();
+
+  // 300 ms each way on every chunk: ten activities all complete, once each.
+  proxy_->SetMode(Mode::kDelay, milliseconds(300));
+  t = SteadyClock::now();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(StartActivity(*stub_, Quick(absl::StrCat("slow-", i), "net-reconnect")).ok());
+  }
+  double slowest_s = 0;
+  for (int i = 0; i < 10; ++i) {
+    slowest_s = std::max(slowest_s, AwaitClosed(absl::StrCat("slow-", i), t, seconds(40)));
+  }
+  proxy_->SetMode(Mode::kPass);
+
+  std::printf("[%s] reconnect: %zu connection attempts in a 6 s outage, gaps (s): %s; served "
+              "again %.2f s after the network came back; after 20 resets %d connection(s) open "
+              "and an activity completed in %.2f s; with 300 ms delay each way 10 activities in "
+              "%.2f s\n",
+              name(), tries.size(), absl::StrJoin(gaps, " ").c_str(), recovered_s, open,
+              after_resets_s, slowest_s);
+  EXPECT_GE(tries.size(), 1u) << "the worker never tried to reconnect";
+  EXPECT_LE(tries.size(), 30u) << "reconnects without backoff: " << absl::StrJoin(gaps, " ");
+  EXPECT_GE(recovered_s, 0) << worker->log();
+  EXPECT_LE(recovered_s, 15) << "the worker took too long to come back";
+  EXPECT_GE(after_resets_s, 0);
+  EXPECT_LE(open, 2);
+  EXPECT_GE(slowest_s, 0);
+}
+
+TEST_P(NetworkFaultsTest, NoTaskIsLostToAHalfOpenOrBlackHoledPollBeyondItsTimeout) {
+  auto cut_off = Worker(proxy_->address(), "net-dead", "cut-off");
+  std::this_thread::sleep_for(seconds(1));  // its long polls are held by the cluster
+
+  // Half-open: the cluster sees the worker leave; the worker's side stays open, silent.
+  proxy_->SetMode(Mode::kBlackhole);
+  proxy_->HalfOpenAll();
+  auto live = Worker(cluster_->address(), "net-dead", "live");
+  std::this_thread::sleep_for(milliseconds(500));
+  double half_open_worst = 0;
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = absl::StrCat("half-", i);
+    const auto t = SteadyClock::now();
+    ASSERT_TRUE(StartActivity(*stub_, Quick(id, "net-dead", 3)).ok());
+    const double s = AwaitClosed(id, t, seconds(20));
+    ASSERT_GE(s, 0) << id;
+    half_open_worst = std::max(half_open_worst, s);
+  }
+
+  // Black-holed with both sides open: the cluster still holds the polls made through the proxy
+  // and hands them tasks, whose answers go nowhere. The worker behind the proxy comes back (a
+  // reset reaches it) and is the only one polling, then the hole opens and a live worker starts.
+  live.reset();
+  proxy_->SetMode(Mode::kPass);
+  proxy_->ResetAll();
+  auto t = SteadyClock::now();
+  ASSERT_TRUE(StartActivity(*stub_, Quick("canary", "net-dead")).ok());
+  const double back_s = AwaitClosed("canary", t, seconds(40));
+  ASSERT_GE(back_s, 0) << cut_off->log();
+  std::this_thread::sleep_for(milliseconds(500));  // its pollers are waiting again
+  proxy_->SetMode(Mode::kBlackhole);
+  live = Worker(cluster_->address(), "net-dead", "live2");
+  t = SteadyClock::now();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(StartActivity(*stub_, Quick(absl::StrCat("hole-", i), "net-dead", 3)).ok());
+  }
+  double hole_worst = 0;
+  int retried = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string id = absl::StrCat("hole-", i);
+    const double s = AwaitClosed(id, t, seconds(30));
+    ASSERT_GE(s, 0) << id << ": " << Describe(*stub_, id).DebugString();
+    hole_worst = std::max(hole_worst, s);
+    if (Describe(*stub_, id).info().attempt() > 1) ++retried;
+  }
+  proxy_->SetMode(Mode::kPass);
+  proxy_->ResetAll();
+
+  std::printf("[%s] dead polls: half-open, 6 tasks each completed within %.2f s by the live "
+              "worker; the cut-off worker served again %.2f s after a reset; black-holed, %d of 8 tasks were handed to polls held through the hole and "
+              "retried, all completed within %.2f s (start-to-close 3 s + retry 1 s)\n",
+              name(), half_open_worst, back_s, retried, hole_worst);
+  EXPECT_LE(half_open_worst, 2.0) << "a task went to a poll whose connection was gone";
+  EXPECT_LE(hole_worst, 3.0 + 1.0 + 2.0) << "a task stayed with a dead poll past its timeout";
+}
+
+TEST_P(NetworkFaultsTest, ACompletionWhoseAnswerIsLostIsRetriedAndRecordedOnce) {
+  auto via_proxy = Stub(proxy_->address());
+  auto start = Quick("idem-1", "net-idem");
+  start.mutable_activity_type()->set_name("faults.idem");
+  ASSERT_TRUE(StartActivity(*stub_, start).ok());
+  wsv1::PollActivityTaskQueueRequest poll;
+  poll.set_namespace_("default");
+  poll.mutable_task_queue()->set_name("net-idem");
+  poll.set_identity("idem-worker");
+  wsv1::PollActivityTaskQueueResponse task;
+  for (int i = 0; i < 5 && task.task_token().empty(); ++i) {
+    via_proxy->PollActivityTaskQueue(Deadline(seconds(10)).get(), poll, &task);
+  }
+  ASSERT_FALSE(task.task_token().empty());
+  auto complete = [&](const std::string& result, milliseconds deadline) {
+    wsv1::RespondActivityTaskCompletedRequest request;
+    request.set_namespace_("default");
+    request.set_task_token(task.task_token());
+    request.set_identity("idem-worker");
+    auto* payload = request.mutable_result()->add_payloads();
+    (*payload->mutable_metadata())["encoding"] = "json/plain";
+    payload->set_data(nlohmann::json(result).dump());
+    wsv1::RespondActivityTaskCompletedResponse response;
+    grpc::Status status;
+    const auto until = SteadyClock::now() + seconds(10);
+    do {  // as a worker does: UNAVAILABLE (reconnecting) is retried
+      status = via_proxy->RespondActivityTaskCompleted(Deadline(deadline).get(), request, &response);
+    } while (status.error_code() == grpc::StatusCode::UNAVAILABLE && SteadyClock::now() < until);
+    return status;
+  };
+
+  proxy_->SetMode(Mode::kDropDown);  // the request arrives, its answer is lost
+  const grpc::Status lost = complete("r1", milliseconds(1000));
+  proxy_->SetMode(Mode::kPass);
+  proxy_->ResetAll();
+  const grpc::Status retry = complete("r1", milliseconds(5000));
+  const grpc::Status other = complete("r1-different", milliseconds(5000));
+  const wsv1::DescribeActivityExecutionResponse d = Describe(*stub_, "idem-1");
+
+  std::printf("[%s] idempotent completion: first answer lost (%s); the retry with the same "
+              "token: %s; a third with another result: %s; recorded %s, attempt %d\n",
+              name(), CodeName(lost).c_str(), CodeName(retry).c_str(), CodeName(other).c_str(),
+              d.outcome().result().payloads_size() > 0
+                  ? d.outcome().result().payloads(0).data().c_str() : "nothing",
+              d.info().attempt());
+  EXPECT_FALSE(lost.ok()) << "the proxy did not drop the answer";
+  EXPECT_TRUE(retry.ok() || retry.error_code() == grpc::StatusCode::NOT_FOUND)
+      << CodeName(retry) << " " << retry.error_message();
+  EXPECT_TRUE(other.ok() || other.error_code() == grpc::StatusCode::NOT_FOUND)
+      << CodeName(other) << " " << other.error_message();
+  EXPECT_EQ(d.info().status(), enums::ACTIVITY_EXECUTION_STATUS_COMPLETED) << d.DebugString();
+  ASSERT_EQ(d.outcome().result().payloads_size(), 1) << d.DebugString();
+  EXPECT_EQ(d.outcome().result().payloads(0).data(), "\"r1\"");
+  EXPECT_EQ(d.info().attempt(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Clusters, NetworkFaultsTest,
+                         ::testing::Values(ClusterKind::kKilnDev, ClusterKind::kTemporal),
+                         [](const auto& param) {
+                           return param.param == ClusterKind::kKilnDev ? "KilnDev" : "Temporal";
+                         });
+
+}  // namespace
+}  // namespace kiln::testing
