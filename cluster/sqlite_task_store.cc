@@ -2,8 +2,8 @@
 // The schema and the SQLite helpers are in internal/sqlite_util.cc.
 //
 // GCC 12 reports a false "may be used uninitialized" inside std::variant<std::string, int64_t>
-// (the Arg lists below, bound by internal::Statement) once this file's inlining changes; the code
-// initialises every variant. Set before the includes so that it covers Statement::Bind too.
+// (the Arg lists below, bound by internal::Statement::BindArgs) once this file's inlining
+// changes; the code initialises every variant. Set before the includes so that it covers BindArgs.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
@@ -27,7 +27,7 @@ namespace enums = ::temporal::api::enums::v1;
 using Arg = internal::SqliteArg;
 using internal::Exec;
 using internal::SqliteError;
-using internal::Statement;
+using internal::CachedStatement;
 
 // The columns every read of runs selects (ReadStates relies on the order).
 constexpr char kRunColumns[] = "state, seq, run_id, activity_id";
@@ -98,7 +98,11 @@ absl::StatusOr<std::unique_ptr<SqliteTaskStore>> SqliteTaskStore::Open(const std
 }
 
 SqliteTaskStore::SqliteTaskStore(std::string path, sqlite3* writer, sqlite3* reader)
-    : path_(std::move(path)), writer_(writer), reader_(reader) {
+    : path_(std::move(path)),
+      writer_(writer),
+      writes_(std::make_unique<internal::StatementCache>(writer)),
+      reader_(reader),
+      reads_(std::make_unique<internal::StatementCache>(reader)) {
   writer_thread_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -109,6 +113,11 @@ SqliteTaskStore::~SqliteTaskStore() {
   }
   cv_.SignalAll();
   writer_thread_.join();
+  writes_.reset();  // statements are finalized before their connections close
+  {
+    absl::MutexLock lock(&read_mu_);
+    reads_.reset();
+  }
   sqlite3_close(reader_);
   sqlite3_close(writer_);
 }
@@ -183,56 +192,66 @@ void SqliteTaskStore::WriterLoop() {
 }
 
 absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
-  if (auto s = Exec(writer_, "BEGIN IMMEDIATE;"); !s.ok()) return s;
-  Statement upsert(writer_,
-                   "INSERT INTO activity_runs(seq, run_id, namespace, activity_id, activity_type, "
-                   "task_queue, status, state, priority, backlog) VALUES(?,?,?,?,?,?,?,?,?,?) "
-                   "ON CONFLICT(seq) DO UPDATE SET status=excluded.status, state=excluded.state, "
-                   "priority=excluded.priority, backlog=excluded.backlog");
-  Statement remove(writer_, "DELETE FROM activity_runs WHERE run_id = ?");
-  Statement quarantine(
-      writer_,
-      "INSERT INTO activity_runs_quarantine(seq, run_id, namespace, activity_id, activity_type, "
-      "task_queue, status, state, reason, quarantined_at) SELECT seq, run_id, namespace, "
-      "activity_id, activity_type, task_queue, status, state, ?, "
-      "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM activity_runs WHERE seq = ?");
-  Statement unlist(writer_, "DELETE FROM activity_runs WHERE seq = ?");
-  if (!upsert.ok() || !remove.ok() || !quarantine.ok() || !unlist.ok()) {
-    absl::Status s = SqliteError(writer_, "prepare write");
+  // Any error below rolls the transaction back and is returned.
+  const auto fail = [this](absl::Status s) {
     Exec(writer_, "ROLLBACK;").IgnoreError();
     return s;
+  };
+  {
+    CachedStatement begin = writes_->Use("BEGIN IMMEDIATE");
+    if (!begin.ok() || sqlite3_step(begin.get()) != SQLITE_DONE) return begin.Error("begin write");
   }
+  CachedStatement upsert = writes_->Use(
+      "INSERT INTO activity_runs(seq, run_id, namespace, activity_id, activity_type, task_queue, "
+      "status, state, priority, backlog) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(seq) DO UPDATE "
+      "SET status=excluded.status, state=excluded.state, priority=excluded.priority, "
+      "backlog=excluded.backlog");
+  CachedStatement remove = writes_->Use("DELETE FROM activity_runs WHERE run_id = ?");
+  if (!upsert.ok() || !remove.ok()) return fail(SqliteError(writer_, "prepare write"));
   for (const Write& w : writes) {
     if (w.quarantine_reason) {
-      sqlite3_reset(quarantine.get());
+      CachedStatement quarantine = writes_->Use(
+          "INSERT INTO activity_runs_quarantine(seq, run_id, namespace, activity_id, "
+          "activity_type, task_queue, status, state, reason, quarantined_at) SELECT seq, run_id, "
+          "namespace, activity_id, activity_type, task_queue, status, state, ?, "
+          "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM activity_runs WHERE seq = ?");
+      CachedStatement unlist = writes_->Use("DELETE FROM activity_runs WHERE seq = ?");
+      if (!quarantine.ok() || !unlist.ok()) return fail(SqliteError(writer_, "prepare quarantine"));
       quarantine.Bind({*w.quarantine_reason, w.seq});
-      sqlite3_reset(unlist.get());
       unlist.Bind({w.seq});
       if (sqlite3_step(quarantine.get()) != SQLITE_DONE || sqlite3_step(unlist.get()) != SQLITE_DONE) {
-        absl::Status s = SqliteError(writer_, absl::StrCat("quarantine run ", w.run_id));
-        Exec(writer_, "ROLLBACK;").IgnoreError();
-        return s;
+        return fail(SqliteError(writer_, absl::StrCat("quarantine run ", w.run_id)));
       }
       continue;
     }
     sqlite3_stmt* stmt = w.is_delete ? remove.get() : upsert.get();
     sqlite3_reset(stmt);
     if (w.is_delete) {
-      remove.Bind({w.run_id});
+      sqlite3_bind_text(stmt, 1, w.run_id.data(), w.run_id.size(), SQLITE_STATIC);
     } else {
-      upsert.Bind({w.seq, w.run_id, w.namespace_name, w.activity_id, w.activity_type, w.task_queue,
-                   static_cast<int64_t>(w.status)});
+      const auto text = [stmt](int column, const std::string& value) {
+        sqlite3_bind_text(stmt, column, value.data(), value.size(), SQLITE_STATIC);
+      };
+      sqlite3_bind_int64(stmt, 1, w.seq);
+      text(2, w.run_id);
+      text(3, w.namespace_name);
+      text(4, w.activity_id);
+      text(5, w.activity_type);
+      text(6, w.task_queue);
+      sqlite3_bind_int64(stmt, 7, w.status);
       sqlite3_bind_blob(stmt, 8, w.blob.data(), w.blob.size(), SQLITE_STATIC);
       sqlite3_bind_int64(stmt, 9, w.priority);
       sqlite3_bind_int64(stmt, 10, w.backlog ? 1 : 0);
     }
     if (sqlite3_step(stmt) != SQLITE_DONE) {
-      absl::Status s = SqliteError(writer_, absl::StrCat("write run ", w.run_id));
-      Exec(writer_, "ROLLBACK;").IgnoreError();
-      return s;
+      return fail(SqliteError(writer_, absl::StrCat("write run ", w.run_id)));
     }
   }
-  return Exec(writer_, "COMMIT;");
+  CachedStatement commit = writes_->Use("COMMIT");
+  if (!commit.ok() || sqlite3_step(commit.get()) != SQLITE_DONE) {
+    return fail(commit.Error("commit"));
+  }
+  return absl::OkStatus();
 }
 
 bool SqliteTaskStore::ReadRow(sqlite3_stmt* stmt, ActivityState& out) {
@@ -294,7 +313,7 @@ absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::str
     args.push_back(run_id);
   }
   sql += " ORDER BY seq DESC LIMIT 1";
-  Statement stmt(reader_, sql);
+  CachedStatement stmt = reads_->Use(sql);
   if (!stmt.ok()) return stmt.Error("prepare get");
   stmt.Bind(args);
   auto states = ReadStates(stmt.get());
@@ -305,8 +324,8 @@ absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::str
 
 absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::LoadOpen() {
   absl::MutexLock lock(&read_mu_);
-  Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns,
-                                       " FROM activity_runs WHERE status = ? ORDER BY seq"));
+  CachedStatement stmt = reads_->Use(
+      absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE status = ? ORDER BY seq"));
   if (!stmt.ok()) return stmt.Error("prepare load");
   stmt.Bind({static_cast<int64_t>(enums::ACTIVITY_EXECUTION_STATUS_RUNNING)});
   return ReadStates(stmt.get());
@@ -315,9 +334,9 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::LoadOpen() {
 absl::StatusOr<int64_t> SqliteTaskStore::MaxSeq() {
   absl::MutexLock lock(&read_mu_);
   // Quarantined runs keep their seq: a new run never takes it.
-  Statement stmt(reader_,
-                 "SELECT MAX(COALESCE((SELECT MAX(seq) FROM activity_runs), 0), "
-                 "COALESCE((SELECT MAX(seq) FROM activity_runs_quarantine), 0))");
+  CachedStatement stmt =
+      reads_->Use("SELECT MAX(COALESCE((SELECT MAX(seq) FROM activity_runs), 0), "
+                  "COALESCE((SELECT MAX(seq) FROM activity_runs_quarantine), 0))");
   if (!stmt.ok() || sqlite3_step(stmt.get()) != SQLITE_ROW) return stmt.Error("max seq");
   return sqlite3_column_int64(stmt.get(), 0);
 }
@@ -333,7 +352,7 @@ absl::StatusOr<ListPage> SqliteTaskStore::List(const std::string& namespace_name
   sql += " ORDER BY seq DESC LIMIT ?";
   args.push_back(static_cast<int64_t>(page_size) + 1);
   absl::MutexLock lock(&read_mu_);
-  Statement stmt(reader_, sql);
+  CachedStatement stmt = reads_->Use(sql);
   if (!stmt.ok()) return stmt.Error("prepare list");
   stmt.Bind(args);
   auto states = ReadStates(stmt.get());
@@ -353,7 +372,7 @@ absl::StatusOr<int64_t> SqliteTaskStore::Count(const std::string& namespace_name
   std::vector<Arg> args = {namespace_name};
   AppendFilter(filter, sql, args);
   absl::MutexLock lock(&read_mu_);
-  Statement stmt(reader_, sql);
+  CachedStatement stmt = reads_->Use(sql);
   if (!stmt.ok()) return stmt.Error("prepare count");
   stmt.Bind(args);
   if (sqlite3_step(stmt.get()) != SQLITE_ROW) return stmt.Error("count");
@@ -362,7 +381,8 @@ absl::StatusOr<int64_t> SqliteTaskStore::Count(const std::string& namespace_name
 
 absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::GetBySeq(int64_t seq) {
   absl::MutexLock lock(&read_mu_);
-  Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE seq = ?"));
+  CachedStatement stmt =
+      reads_->Use(absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE seq = ?"));
   if (!stmt.ok()) return stmt.Error("prepare get by seq");
   sqlite3_bind_int64(stmt.get(), 1, seq);
   auto states = ReadStates(stmt.get());
@@ -375,11 +395,10 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ListBacklog(
     const std::string& namespace_name, const std::string& task_queue, int priority, int64_t seq,
     int limit) {
   absl::MutexLock lock(&read_mu_);
-  Statement stmt(reader_,
-                 absl::StrCat("SELECT ", kRunColumns,
-                              " FROM activity_runs WHERE backlog = 1 AND namespace = ? AND "
-                              "task_queue = ? AND (priority, seq) >= (?, ?) ORDER BY priority, "
-                              "seq LIMIT ?"));
+  CachedStatement stmt = reads_->Use(
+      absl::StrCat("SELECT ", kRunColumns,
+                   " FROM activity_runs WHERE backlog = 1 AND namespace = ? AND task_queue = ? AND "
+                   "(priority, seq) >= (?, ?) ORDER BY priority, seq LIMIT ?"));
   if (!stmt.ok()) return stmt.Error("prepare backlog page");
   sqlite3_bind_text(stmt.get(), 1, namespace_name.data(), namespace_name.size(), SQLITE_TRANSIENT);
   sqlite3_bind_text(stmt.get(), 2, task_queue.data(), task_queue.size(), SQLITE_TRANSIENT);
@@ -391,8 +410,8 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ListBacklog(
 
 absl::Status SqliteTaskStore::ScanOpen(const std::function<void(ActivityState&&)>& visit) {
   absl::MutexLock lock(&read_mu_);
-  Statement stmt(reader_, absl::StrCat("SELECT ", kRunColumns,
-                                       " FROM activity_runs WHERE status = ? ORDER BY seq"));
+  CachedStatement stmt = reads_->Use(
+      absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE status = ? ORDER BY seq"));
   if (!stmt.ok()) return stmt.Error("prepare scan");
   sqlite3_bind_int64(stmt.get(), 1, enums::ACTIVITY_EXECUTION_STATUS_RUNNING);
   int rc;

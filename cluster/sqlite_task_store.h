@@ -3,7 +3,8 @@
 // One SQLite file in WAL mode with synchronous=FULL. Put/Delete queue the write; a single writer
 // thread commits everything queued in one transaction (group commit: one fsync for all the RPCs
 // that arrived meanwhile) and then runs the Sync callbacks registered before that batch. Reads
-// use a separate connection and see committed data. Schema: cluster/README.md.
+// use a separate connection and see committed data. Every statement is prepared once per
+// connection and reused. Schema: cluster/README.md.
 //
 // Thread safety: safe from any thread. Sync callbacks run on the writer thread.
 //
@@ -28,6 +29,9 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace kiln::cluster {
+namespace internal {
+class StatementCache;
+}  // namespace internal
 
 class SqliteTaskStore final : public TaskStore {
  public:
@@ -91,8 +95,11 @@ class SqliteTaskStore final : public TaskStore {
 
   const std::string path_;
   sqlite3* const writer_;  // used only by the writer thread
+  // The writer's statements, prepared once (used only by the writer thread).
+  std::unique_ptr<internal::StatementCache> writes_;
   absl::Mutex read_mu_;
   sqlite3* const reader_ ABSL_PT_GUARDED_BY(read_mu_);
+  std::unique_ptr<internal::StatementCache> reads_ ABSL_PT_GUARDED_BY(read_mu_);
 
   mutable absl::Mutex mu_;
   absl::CondVar cv_;

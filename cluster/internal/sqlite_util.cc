@@ -96,6 +96,24 @@ absl::Status SqliteError(sqlite3* db, const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(db)));
 }
 
+StatementCache::~StatementCache() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+}
+
+CachedStatement StatementCache::Use(const std::string& sql) {
+  if (auto it = statements_.find(sql); it != statements_.end()) {
+    return CachedStatement(db_, it->second);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return CachedStatement(db_, nullptr);
+  }
+  statements_.emplace(sql, stmt);
+  return CachedStatement(db_, stmt);
+}
+
 absl::Status Exec(sqlite3* db, const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
