@@ -146,6 +146,16 @@ class Parser {
   absl::StatusOr<NodePtr> ParseAnd() { return ParseBinary(Node::Kind::kAnd, "&&", "and", &Parser::ParseFactor); }
 
   absl::StatusOr<NodePtr> ParseFactor() {
+    // Each '!' and '(' is a level of recursion: a limit keeps a long rule from overflowing the
+    // stack (found by fuzz/tag_rule_fuzzer.cc).
+    struct Level {
+      int& depth;
+      explicit Level(int& d) : depth(++d) {}
+      ~Level() { --depth; }
+    } level(depth_);
+    if (depth_ > kMaxNesting) {
+      return Error(Peek(), absl::StrCat("nesting deeper than ", kMaxNesting, " levels of '!' and '('"));
+    }
     if (Accept("!") || Accept("not")) {
       auto inner = ParseFactor();
       if (!inner.ok()) return inner;
@@ -244,9 +254,11 @@ class Parser {
     return NodePtr(node);
   }
 
+  static constexpr int kMaxNesting = 64;
   std::string_view input_;
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int depth_ = 0;  // ParseFactor calls in progress
 };
 
 template <typename T>

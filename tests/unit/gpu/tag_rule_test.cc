@@ -104,6 +104,27 @@ TEST(TagRuleTest, BadRulesGiveClearErrors) {
   }
 }
 
+// A rule of 100,000 '!' or '(' overflowed the parser's stack and killed the worker reading its
+// config (found by fuzz/tag_rule_fuzzer.cc; fuzz/corpus/tag_rule/deep_nesting replays it).
+TEST(TagRuleTest, DeepNestingIsRefusedInsteadOfOverflowingTheStack) {
+  const std::string deep[] = {
+      "x: " + std::string(100000, '!') + "cc >= 9.0",
+      "x: " + std::string(100000, '(') + "cc >= 9.0" + std::string(100000, ')'),
+      "x: " + std::string(50000, '!') + std::string(50000, '(') + "cc >= 9.0",
+  };
+  for (const std::string& text : deep) {
+    auto rule = TagRule::Parse(text);
+    ASSERT_FALSE(rule.ok());
+    EXPECT_EQ(rule.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(rule.status().message(), HasSubstr("nesting deeper than 64"));
+  }
+  auto nested = TagRule::Parse("x: " + std::string(63, '(') + "cc >= 9.0" + std::string(63, ')'));
+  EXPECT_TRUE(nested.ok()) << nested.status();
+  std::string many = "x: (cc >= 9.0)";
+  for (int i = 0; i < 200; ++i) many += " || !(memory_gib > 1)";
+  EXPECT_TRUE(TagRule::Parse(many).ok()) << "many groups side by side are not nesting";
+}
+
 TEST(TagRuleTest, ErrorQuotesTheRule) {
   auto rule = TagRule::Parse("bigmem: memory_gb >= 70");
   EXPECT_THAT(rule.status().message(), HasSubstr("tag rule 'bigmem: memory_gb >= 70'"));
