@@ -8,18 +8,30 @@
 
 namespace kiln::cli {
 
+namespace {
+
+// `value` with every string made valid UTF-8 (invalid bytes become U+FFFD): a payload's metadata
+// is bytes, and nlohmann::json's dump throws on a string that is not UTF-8, which aborted
+// `kiln activity describe` on a payload whose encoding was not (found by
+// fuzz/json_payload_fuzzer.cc).
+nlohmann::json Utf8Safe(const nlohmann::json& value) {
+  return nlohmann::json::parse(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+}  // namespace
+
 nlohmann::json PayloadToJson(const payload::Payload& payload,
                              const payload::DataConverter& converter) {
   absl::StatusOr<nlohmann::json> json = converter.FromPayload<nlohmann::json>(payload);
   if (json.ok()) return *json;
   absl::StatusOr<payload::Payload> decoded = converter.FromPayload<payload::Payload>(payload);
   if (decoded.ok() && payload::EncodingOf(*decoded) != "binary/encrypted") {
-    return {{"encoding", payload::EncodingOf(*decoded)},
-            {"base64", absl::Base64Escape(decoded->data())}};
+    return Utf8Safe({{"encoding", payload::EncodingOf(*decoded)},
+                     {"base64", absl::Base64Escape(decoded->data())}});
   }
   std::string why = decoded.ok() ? std::string(json.status().message())
                                  : std::string(decoded.status().message());
-  return {{"encoding", payload::EncodingOf(payload)}, {"error", why}};
+  return Utf8Safe({{"encoding", payload::EncodingOf(payload)}, {"error", why}});
 }
 
 nlohmann::json PayloadsToJson(const payload::Payloads& payloads,
