@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cluster/internal/proto_codec.h"
 #include "cluster/internal/sqlite_util.h"
 #include "cluster/task_store.h"
@@ -65,6 +66,28 @@ void AppendFilter(const ListFilter& filter, std::string& sql, std::vector<Arg>& 
     sql += " AND status = ?";
     args.push_back(static_cast<int64_t>(*filter.status));
   }
+}
+
+// How long the writer waits before committing a failed batch again.
+constexpr absl::Duration kRetryUnstored = absl::Seconds(1);
+
+// A commit's error as the callers are answered: a full disk is RESOURCE_EXHAUSTED, an I/O error or
+// a read-only file UNAVAILABLE (both retried by clients), each naming the file and what to do.
+absl::Status WriteFailure(const std::string& path, const absl::Status& error) {
+  const std::string message(error.message());
+  const auto has = [&](const char* text) { return message.find(text) != std::string::npos; };
+  const std::string what = absl::StrCat("kiln dev could not store this change in ", path, " (",
+                                        message, "); nothing was acknowledged. ");
+  if (has("disk is full")) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, "Its disk is full: free space there; kiln dev stores and serves again by itself."));
+  }
+  if (has("I/O error") || has("readonly") || has("unable to open")) {
+    return absl::UnavailableError(absl::StrCat(
+        what, "Its disk failed a write, is full or is read-only: check it; kiln dev retries "
+              "and serves again once writes succeed."));
+  }
+  return absl::UnavailableError(absl::StrCat(what, "kiln dev retries the write."));
 }
 
 }  // namespace
@@ -166,27 +189,55 @@ int64_t SqliteTaskStore::CommitCount() const {
 }
 
 void SqliteTaskStore::WriterLoop() {
+  // A failed commit's writes, committed again (first) before anything else is acknowledged: the
+  // engine already shows them, so they are stored once the disk takes writes again.
+  std::vector<Write> unstored;
   while (true) {
     Batch batch;
-    absl::Status broken;
     {
       absl::MutexLock lock(&mu_);
-      while (!stopping_ && pending_.writes.empty() && pending_.callbacks.empty()) cv_.Wait(&mu_);
-      if (pending_.writes.empty() && pending_.callbacks.empty()) return;  // stopping, drained
+      while (!stopping_ && pending_.writes.empty() && pending_.callbacks.empty()) {
+        if (unstored.empty()) {
+          cv_.Wait(&mu_);
+        } else if (cv_.WaitWithTimeout(&mu_, kRetryUnstored)) {
+          break;  // retry them even when nothing new comes
+        }
+      }
+      if (stopping_ && pending_.writes.empty() && pending_.callbacks.empty()) {
+        if (!unstored.empty()) {
+          spdlog::error("dev cluster store {}: {} unacknowledged writes could not be stored", path_,
+                        unstored.size());
+        }
+        return;  // stopping, drained
+      }
       std::swap(batch, pending_);
-      broken = broken_;
     }
-    absl::Status status = broken;
-    if (status.ok() && !batch.writes.empty()) status = Commit(batch.writes);
+    if (!unstored.empty()) {
+      batch.writes.insert(batch.writes.begin(), std::make_move_iterator(unstored.begin()),
+                          std::make_move_iterator(unstored.end()));
+      unstored.clear();
+    }
+    absl::Status status;
+    if (!batch.writes.empty()) {
+      status = Commit(batch.writes);
+      if (!status.ok() && sqlite3_get_autocommit(writer_) == 0) {
+        Exec(writer_, "ROLLBACK;").IgnoreError();  // a failed COMMIT leaves its transaction open
+      }
+      if (!status.ok()) status = WriteFailure(path_, status);
+    }
     {
       absl::MutexLock lock(&mu_);
       if (!status.ok() && broken_.ok()) {
-        spdlog::error("dev cluster store {} failed; nothing more will be acknowledged: {}", path_,
-                      status.ToString());
-        broken_ = status;
+        spdlog::error("dev cluster store {} cannot write; nothing is acknowledged until it can "
+                      "(retried every {}): {}",
+                      path_, absl::FormatDuration(kRetryUnstored), status.ToString());
+      } else if (status.ok() && !broken_.ok() && !batch.writes.empty()) {
+        spdlog::warn("dev cluster store {} writes again; serving", path_);
       }
+      if (!batch.writes.empty()) broken_ = status;
       if (!batch.writes.empty() && status.ok()) ++commits_;
     }
+    if (!status.ok()) unstored = std::move(batch.writes);
     for (auto& done : batch.callbacks) done(status);
   }
 }

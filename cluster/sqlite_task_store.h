@@ -6,6 +6,10 @@
 // use a separate connection and see committed data. Every statement is prepared once per
 // connection and reused. Schema: cluster/README.md.
 //
+// A commit that fails (disk full, I/O error, read-only file) fails its Sync callbacks with
+// RESOURCE_EXHAUSTED or UNAVAILABLE; its writes are kept and committed again, first, with the
+// next batch or after a second, so the store serves again once the disk takes writes.
+//
 // Thread safety: safe from any thread. Sync callbacks run on the writer thread.
 //
 //   auto store = kiln::cluster::SqliteTaskStore::Open("/home/me/.local/share/kiln/dev.db");
@@ -105,7 +109,7 @@ class SqliteTaskStore final : public TaskStore {
   absl::CondVar cv_;
   Batch pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status broken_ ABSL_GUARDED_BY(mu_);  // sticky commit error
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);  // the last commit's error, until one succeeds
   int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<int64_t> quarantined_ ABSL_GUARDED_BY(mu_);  // seqs already reported
   std::thread writer_thread_;
