@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "cluster/auth_secret.h"
 #include "cluster/dev_service.h"
 #include "cluster/memory_task_store.h"
 #include "cluster/sqlite_task_store.h"
@@ -67,7 +68,29 @@ std::string HostPort(const std::string& ip, int port) {
   return absl::StrContains(ip, ":") ? absl::StrCat("[", ip, "]:", port) : absl::StrCat(ip, ":", port);
 }
 
+bool IsLoopback(const std::string& ip) {
+  return ip == "localhost" || ip == "::1" || absl::StartsWith(ip, "127.");
+}
+
 }  // namespace
+
+std::vector<std::string> ExposureWarnings(const DevServerOptions& options) {
+  std::vector<std::string> warnings;
+  if (IsLoopback(options.ip)) return warnings;
+  const std::string where = HostPort(options.ip, options.port);
+  if (options.tls_cert_path.empty()) {
+    warnings.push_back(absl::StrCat(
+        "serving ", where, " in plaintext: anyone on the network can read and alter calls, "
+        "payloads and API keys; serve TLS with --tls-cert and --tls-key, or bind 127.0.0.1"));
+  }
+  if (options.api_key_file.empty() && options.tls_client_ca_path.empty()) {
+    warnings.push_back(absl::StrCat(
+        "serving ", where, " without credentials: anyone who can connect can start, complete, "
+        "cancel and terminate any activity and read its input; require keys with "
+        "--api-key-file, or client certificates with --tls-client-ca"));
+  }
+  return warnings;
+}
 
 absl::Status CheckBindable(const std::string& ip, int port) {
   const std::string where = HostPort(ip, port);
@@ -129,6 +152,12 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentials(options);
   if (!credentials.ok()) return credentials.status();
+  if (absl::Status limits = CheckServerLimits(options.server_limits); !limits.ok()) return limits;
+  if (!options.tls_client_namespaces.empty() && options.tls_client_ca_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-client-namespace maps verified client certificates, so it needs mTLS: add "
+        "--tls-client-ca (with --tls-cert and --tls-key)");
+  }
   // Checked before anything else starts, so a wrong --ip or a busy port gets one clear line.
   if (absl::Status bindable = CheckBindable(options.ip, options.port); !bindable.ok()) {
     return bindable;
@@ -146,6 +175,15 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
     if (name.empty()) return absl::InvalidArgumentError("a namespace name cannot be empty");
     if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   }
+  auto access = AccessControl::Create({.api_key_file = options.api_key_file,
+                                       .tls_client_namespaces = options.tls_client_namespaces,
+                                       .served_namespaces = names});
+  if (!access.ok()) return access.status();
+  server->access_ = *std::move(access);
+  absl::StatusOr<std::string> token_key = LoadOrCreateTokenKey(options.db_path);
+  if (!token_key.ok()) return token_key.status();
+  server->tokens_ = std::make_unique<TaskTokenSigner>(*std::move(token_key));
+  server->polls_ = std::make_unique<PollLimiter>(options.server_limits);
   auto shared_seq = std::make_shared<std::atomic<int64_t>>(1);
   for (const auto& name : names) {
     ActivityEngine::Options engine_options;
@@ -171,7 +209,9 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
 
   std::vector<ActivityEngine*> engines;
   for (auto& engine : server->engines_) engines.push_back(engine.get());
-  server->service_ = std::make_unique<DevService>(engines, clock);
+  server->service_ = std::make_unique<DevService>(
+      engines, clock,
+      DevServiceGuards{server->access_.get(), server->polls_.get(), server->tokens_.get()});
   grpc::ServerBuilder builder;
   const std::string host =
       absl::StrContains(options.ip, ":") ? absl::StrCat("[", options.ip, "]") : options.ip;
@@ -181,12 +221,15 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
   builder.RegisterCallbackGenericService(server->service_.get());
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(4 * options.limits.max_payload_bytes + (1 << 20), INT32_MAX)));
-  builder.SetMaxSendMessageSize(64 << 20);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  const ServerLimits& limits = options.server_limits;
+  builder.SetMaxSendMessageSize(limits.max_send_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, limits.keepalive_time_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, limits.keepalive_timeout_ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             limits.min_client_ping_interval_ms);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     server->server_.reset();
@@ -194,6 +237,11 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", HostPort(options.ip, options.port),
         " (gRPC could not bind it; its log above says why)"));
+  }
+  for (const std::string& warning : ExposureWarnings(options)) spdlog::warn("kiln dev: {}", warning);
+  if (server->access_ != nullptr) {
+    spdlog::info("kiln dev: access control on: {} API key(s){}", server->access_->key_count(),
+                 options.tls_client_namespaces.empty() ? "" : ", client certificates mapped");
   }
   return server;
 }

@@ -1,10 +1,17 @@
 // cluster/dev_server.h — `DevServer`: a running `kiln dev`: the store (SQLite file or memory),
 // the ActivityEngine, its timer thread and a gRPC server serving DevService.
 //
-// gRPC limits are explicit: max receive message = 4 x the payload limit + 1 MiB, max send 64 MiB,
-// 1000 concurrent streams per connection, keepalive pings every 60 s (20 s timeout), and client
-// pings accepted every 10 s even without calls (the TS client pings every 30 s). Request gzip is
-// decompressed (gRPC default; the TS worker gzips every request).
+// gRPC limits are explicit (ServerLimits, call_limits.h): max receive message = 4 x the payload
+// limit + 1 MiB, max send 64 MiB, 1000 concurrent streams per connection, 800 long polls per
+// connection and 10,000 in all (answered RESOURCE_EXHAUSTED naming the limit beyond), keepalive
+// pings every 60 s (20 s timeout), and client pings accepted every 10 s even without calls (the
+// TS client pings every 30 s; faster pingers are disconnected). Request gzip is decompressed
+// (gRPC default; the TS worker gzips every request).
+//
+// Access control (auth.h) is off unless asked for: `api_key_file` requires a key on every call,
+// `tls_client_namespaces` maps verified client certificates to namespaces. Task tokens are
+// sealed with the cluster's HMAC key (task_token.h), kept in the SQLite file. Start logs a
+// warning when it serves an address other than loopback without TLS or without credentials.
 //
 // Thread safety: Start/Shutdown from one thread; engine() is thread-safe.
 //
@@ -23,6 +30,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
+#include "cluster/auth.h"
+#include "cluster/call_limits.h"
 #include "cluster/engine.h"
 #include "cluster/task_store.h"
 
@@ -54,7 +63,16 @@ struct DevServerOptions {
   std::string tls_cert_path;
   std::string tls_key_path;
   std::string tls_client_ca_path;
+  // Access control (auth.h): the API key file, and CN=NAMESPACE mappings of verified client
+  // certificates (needs tls_client_ca_path). Both empty: every caller may do everything.
+  std::string api_key_file;
+  std::vector<std::string> tls_client_namespaces;
+  ServerLimits server_limits;
 };
+
+// The warnings Start logs for `options`: one line each for serving an address other than
+// loopback in plaintext, and without credentials (no API key file and no client CA).
+std::vector<std::string> ExposureWarnings(const DevServerOptions& options);
 
 // Whether `ip`:`port` can be bound for listening: OK, or one line saying why not and what to do
 // (an address not on this host, a port in use, a privileged port, an unknown host).
@@ -75,6 +93,8 @@ class DevServer {
   std::string address() const;
   // The engine of namespace_name.
   ActivityEngine& engine() { return *engines_.front(); }
+  // Long polls held now (under the poll limits).
+  int held_polls() const { return polls_->held(); }
 
   // Answers held polls, stops the gRPC server and the timer thread, then closes the store after
   // committing what is queued. Idempotent.
@@ -87,6 +107,9 @@ class DevServer {
   const DevServerOptions options_;
   base::Clock& clock_;
   std::unique_ptr<TaskStore> store_;
+  std::unique_ptr<AccessControl> access_;  // null: no credentials checked
+  std::unique_ptr<PollLimiter> polls_;
+  std::unique_ptr<TaskTokenSigner> tokens_;
   std::vector<std::unique_ptr<ActivityEngine>> engines_;  // namespace_name's first
   std::unique_ptr<DevService> service_;
   std::unique_ptr<grpc::Server> server_;

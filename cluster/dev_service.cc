@@ -98,6 +98,18 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
     StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
   }
 
+  // The caller's grant, when kiln dev checks credentials (auth.h).
+  void SetGrant(const Grant* grant) { grant_ = grant; }
+  // Whether the caller may use `namespace_name`; if not, answers PERMISSION_DENIED.
+  bool Allowed(const std::string& namespace_name) {
+    if (grant_ == nullptr) return true;
+    absl::Status allowed = grant_->Allows(namespace_name);
+    if (!allowed.ok()) Finish(internal::ToGrpcStatus(allowed));
+    return allowed.ok();
+  }
+  // The long poll's place under the poll limits, freed with the call.
+  void Hold(PollLimiter::Lease lease) { lease_ = std::move(lease); }
+
   // Called once by a long-poll handler with the engine's poll id (0 = answered at once).
   void Held(ActivityEngine& engine, ActivityEngine::PollId id) {
     bool cancelled;
@@ -140,6 +152,8 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
   ActivityEngine* engine_ ABSL_GUARDED_BY(mu_) = nullptr;
   ActivityEngine::PollId id_ ABSL_GUARDED_BY(mu_) = 0;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  const Grant* grant_ = nullptr;
+  PollLimiter::Lease lease_;
 };
 
 namespace {
@@ -187,14 +201,35 @@ void DevService::Serve(Method method, absl::Duration ActivityEngine::Options::*m
   using Response = typename EngineMethod<Method>::Response;
   handlers_[MethodOf<Request>()] = [this, method, max_hold](Call& call) {
     Request request;
-    if (!call.Parse(request)) return;
+    if (!call.Parse(request) || !call.Allowed(request.namespace_())) return;
+    if constexpr (requires { request.task_token(); }) {
+      if (guards_.tokens != nullptr) {
+        absl::StatusOr<std::string> token = guards_.tokens->Open(request.task_token());
+        if (!token.ok()) return call.Finish(internal::ToGrpcStatus(token.status()));
+        *request.mutable_task_token() = *std::move(token);
+      }
+    }
+    ActivityEngine::Done<Response> done = call.Done<Response>();
+    if constexpr (requires(Response r) { r.task_token(); }) {
+      if (guards_.tokens != nullptr) {
+        done = [done = std::move(done), tokens = guards_.tokens](absl::StatusOr<Response> r) {
+          if (r.ok() && !r->task_token().empty()) r->set_task_token(tokens->Seal(r->task_token()));
+          done(std::move(r));
+        };
+      }
+    }
     ActivityEngine& engine = EngineFor(request.namespace_());
     if constexpr (EngineMethod<Method>::kLongPoll) {
+      if (guards_.polls != nullptr) {
+        absl::StatusOr<PollLimiter::Lease> lease = guards_.polls->Acquire(call.ctx()->peer());
+        if (!lease.ok()) return call.Finish(internal::ToGrpcStatus(lease.status()));
+        call.Hold(*std::move(lease));
+      }
       call.Held(engine, (engine.*method)(request, HoldUntil(call.ctx(), engine.options().*max_hold),
-                                         call.Done<Response>()));
+                                         std::move(done)));
     } else {
       static_cast<void>(max_hold);  // long polls only
-      (engine.*method)(std::move(request), call.Done<Response>());
+      (engine.*method)(std::move(request), std::move(done));
     }
   };
 }
@@ -244,8 +279,9 @@ absl::Time DevService::HoldUntil(grpc::CallbackServerContext* ctx, absl::Duratio
   return until;
 }
 
-DevService::DevService(std::vector<ActivityEngine*> engines, base::Clock& clock)
-    : engines_(std::move(engines)), clock_(clock) {
+DevService::DevService(std::vector<ActivityEngine*> engines, base::Clock& clock,
+                       DevServiceGuards guards)
+    : engines_(std::move(engines)), clock_(clock), guards_(guards) {
   AddHandlers();
 }
 
@@ -261,6 +297,11 @@ grpc::ServerGenericBidiReactor* DevService::CreateReactor(grpc::GenericCallbackS
 }
 
 void DevService::Dispatch(Call& call) {
+  if (guards_.access != nullptr) {
+    absl::StatusOr<const Grant*> grant = guards_.access->Authenticate(*call.ctx());
+    if (!grant.ok()) return call.Finish(internal::ToGrpcStatus(grant.status()));
+    call.SetGrant(*grant);
+  }
   const std::string& path = call.ctx()->method();
   if (absl::StartsWith(path, kWorkflowServicePath)) {
     auto it = handlers_.find(path.substr(std::strlen(kWorkflowServicePath)));
@@ -283,6 +324,7 @@ void DevService::AddHandlers() {
       const auto& options = engine->options();
       if (by_id ? req.id() == NamespaceId(options.namespace_name)
                 : req.namespace_() == options.namespace_name) {
+        if (!call.Allowed(options.namespace_name)) return;
         return call.Reply(NamespaceDescription(options.namespace_name, options.limits));
       }
       served.push_back(options.namespace_name);
@@ -297,7 +339,7 @@ void DevService::AddHandlers() {
     // Accepted and not kept: kiln dev does not advertise worker_heartbeats, so SDKs do not send
     // them.
     wsv1::RecordWorkerHeartbeatRequest req;
-    if (!call.Parse(req)) return;
+    if (!call.Parse(req) || !call.Allowed(req.namespace_())) return;
     absl::Status s =
         CheckNamespace(req.namespace_(), EngineFor(req.namespace_()).options().namespace_name);
     if (!s.ok()) return call.Finish(internal::ToGrpcStatus(s));

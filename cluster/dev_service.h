@@ -27,7 +27,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "base/clock.h"
+#include "cluster/auth.h"
+#include "cluster/call_limits.h"
 #include "cluster/engine.h"
+#include "cluster/task_token.h"
 #include "grpcpp/generic/async_generic_service.h"
 
 namespace kiln::cluster {
@@ -43,11 +46,25 @@ inline constexpr char kUnservedHint[] =
     "Nexus and operator calls on a Temporal dev server instead (`temporal server start-dev`, or "
     "scripts/temporal-dev in the Kiln repository); see docs/COMPATIBILITY.md";
 
+// Checks DevService makes before a call reaches an engine (dev_server.h sets them; each may be
+// null, which skips it). They must outlive the service.
+struct DevServiceGuards {
+  // Credentials (before the request is parsed) and the request's namespace (after): a call that
+  // fails either is answered UNAUTHENTICATED or PERMISSION_DENIED and changes nothing.
+  const AccessControl* access = nullptr;
+  // Long polls over the per-connection or global limit: RESOURCE_EXHAUSTED naming the limit.
+  PollLimiter* polls = nullptr;
+  // Task tokens leave sealed and come back opened; a token that does not open is
+  // INVALID_ARGUMENT.
+  const TaskTokenSigner* tokens = nullptr;
+};
+
 class DevService final : public grpc::CallbackGenericService {
  public:
   // `engines`: one per namespace served (the first answers requests for unknown namespaces with
   // NOT_FOUND). Each must outlive the service.
-  DevService(std::vector<ActivityEngine*> engines, base::Clock& clock);
+  DevService(std::vector<ActivityEngine*> engines, base::Clock& clock,
+             DevServiceGuards guards = {});
 
   // The engine serving `namespace_name`, else the first.
   ActivityEngine& EngineFor(const std::string& namespace_name) const;
@@ -84,6 +101,7 @@ class DevService final : public grpc::CallbackGenericService {
 
   const std::vector<ActivityEngine*> engines_;
   base::Clock& clock_;
+  const DevServiceGuards guards_;
   // Method name (after kWorkflowServicePath) -> handler.
   absl::flat_hash_map<std::string, Handler> handlers_;
 };
