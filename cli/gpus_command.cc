@@ -71,10 +71,31 @@ std::string HostName() {
   return name;
 }
 
+// "nvlink gpu1 gpu2 gpu3; pcie-switch gpu4": the devices this one reaches by NVLink or a shared
+// PCIe switch (multi-GPU placement, docs/ROUTING.md); empty when none. --output json has all.
+std::string LinksText(const gpu::DeviceInfo& d) {
+  std::vector<std::string> parts;
+  for (gpu::LinkLevel level : {gpu::LinkLevel::kNvlink, gpu::LinkLevel::kPcieSwitch}) {
+    std::vector<std::string> peers;
+    for (const auto& [index, link] : d.links) {
+      if (link == level) peers.push_back(absl::StrCat("gpu", index));
+    }
+    if (!peers.empty()) {
+      parts.push_back(absl::StrCat(gpu::LinkLevelName(level), " ", absl::StrJoin(peers, " ")));
+    }
+  }
+  return absl::StrJoin(parts, "; ");
+}
+
 nlohmann::json DeviceJson(const gpu::DeviceInfo& d, const std::vector<std::string>& tags,
                           const gpu::CapacityOptions& options) {
   gpu::DeviceCapacity capacity = gpu::DefaultCapacity(d, options);
+  nlohmann::json links = nlohmann::json::object();
+  for (const auto& [index, link] : d.links) {
+    links[absl::StrCat("gpu", index)] = gpu::LinkLevelName(link);
+  }
   return {{"index", d.index},
+          {"links", links},
           {"uuid", d.uuid},
           {"name", d.name},
           {"pci_bus_id", d.pci_bus_id},
@@ -143,6 +164,9 @@ std::string RenderText(const Report& r) {
     absl::StrAppend(&out, "      state ", gpu::HealthStateName(d.health.state),
                     d.health.reason.empty() ? "" : " (" + d.health.reason + ")", "\n");
     absl::StrAppend(&out, "      tags ", absl::StrJoin(r.tags[i], " "), "\n");
+    if (std::string links = LinksText(d); !links.empty()) {
+      absl::StrAppend(&out, "      links ", links, "\n");
+    }
   }
   if (!r.inventory.notes.empty()) {
     absl::StrAppend(&out, "Notes:\n");
@@ -223,7 +247,8 @@ void AddGpusCommand(CommandRegistry& registry, QueuePlanHook queue_plan) {
       ->capture_default_str();
   sub->add_option("--simulate-gpus", flags->simulate,
                   "Use simulated devices instead of real ones, e.g. 2xH100:80:sm90 "
-                  "(COUNTxNAME:MEMORY_GIB:ARCH, several separated by ',')");
+                  "(COUNTxNAME:MEMORY_GIB:ARCH, several separated by ','; NVLink domains "
+                  "with :nvlink=0-3+4-7)");
   sub->add_option("--gpu-tag", flags->tag_rules,
                   "Operator tag rule 'NAME: EXPR', e.g. 'bigmem: memory_gib >= 70' (repeatable)");
   sub->add_option("--task-queue,-q", flags->task_queues,

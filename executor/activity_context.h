@@ -40,6 +40,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -193,6 +194,12 @@ class ActivityContext {
   // The GPU this activity was placed on (index, uuid, name, simulated), or nullopt when it was
   // polled from a CPU queue (Q, Q@H). On a simulated device run the CPU path.
   const std::optional<AssignedDevice>& device() const { return device_; }
+  // Every device the activity holds, in placement order: all N of a multi-GPU activity
+  // (ResourceNeeds::Gpus, Q:gpusN), else its one device, else none. A stream on each:
+  // gpu::AcquireEach; a child process's CUDA_VISIBLE_DEVICES: routing::CudaVisibleDevices.
+  std::vector<routing::AssignedDevice> devices() const {
+    return device_ ? device_->All() : std::vector<routing::AssignedDevice>{};
+  }
 
   // The activity's GPU resources (stream, capped allocator, WhenDone); see GpuContext.
   GpuContext& gpu() { return gpu_; }

@@ -51,9 +51,23 @@ int64_t ActivityRegistry::MaxGpuMemoryBytes() const {
   absl::MutexLock lock(&mu_);
   int64_t max = 0;
   for (const auto& [name, def] : definitions_) {
-    if (def->needs.needs_gpu()) max = std::max(max, def->needs.gpu_memory_bytes);
+    if (def->needs.needs_gpu() && !def->needs.multi_gpu()) {
+      max = std::max(max, def->needs.gpu_memory_bytes);
+    }
   }
   return max;
+}
+
+std::optional<routing::ResourceNeeds> ActivityRegistry::DeviceSetNeeds(int gpus) const {
+  absl::MutexLock lock(&mu_);
+  std::optional<routing::ResourceNeeds> needs;
+  for (const auto& [name, def] : definitions_) {
+    if (!def->needs.needs_gpu() || def->needs.gpus != gpus) continue;
+    if (!needs) needs = routing::ResourceNeeds::Gpus(gpus, 0);
+    needs->gpu_memory_bytes = std::max(needs->gpu_memory_bytes, def->needs.gpu_memory_bytes);
+    needs->interconnect = std::max(needs->interconnect, def->needs.interconnect);
+  }
+  return needs;
 }
 
 std::vector<std::string> ActivityRegistry::GpuActivityNames() const {

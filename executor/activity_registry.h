@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -160,8 +161,12 @@ class ActivityRegistry {
   std::shared_ptr<const ActivityDefinition> Find(const std::string& name) const;
   // Registered names, sorted.
   std::vector<std::string> Names() const;
-  // The largest GPU memory any registered activity declares (0 when none needs a GPU).
+  // The largest GPU memory any registered single-device activity declares (0 when none).
   int64_t MaxGpuMemoryBytes() const;
+  // What a poll of a Q:gpusN queue reserves: `gpus` devices with the largest memory per device
+  // and the strictest interconnect of the activities declaring exactly `gpus` devices; nullopt
+  // when none does (the queue is not polled).
+  std::optional<routing::ResourceNeeds> DeviceSetNeeds(int gpus) const;
   // Names of the activities that declare GPU needs, sorted.
   std::vector<std::string> GpuActivityNames() const;
 

@@ -109,8 +109,8 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     running_[token] = activity;
     // Its device failed after the slot was taken but before CancelOnDevice could see it.
     if (const auto& device = activity->attempt->context().device()) {
-      if (auto it = faulted_devices_.find(device->index); it != faulted_devices_.end()) {
-        device_fault = it->second;
+      for (const auto& [index, why] : faulted_devices_) {
+        if (device->Holds(index)) device_fault = why;
       }
     }
   }
@@ -325,7 +325,7 @@ int ActivityRunner::CancelOnDevice(int index, const std::string& uuid, const std
     faulted_devices_[index] = "gpu" + std::to_string(index) + " (" + uuid + ") failed: " + reason;
     for (auto& [token, activity] : running_) {
       const auto& device = activity->attempt->context().device();
-      if (device && device->index == index) on_device.push_back(activity);
+      if (device && device->Holds(index)) on_device.push_back(activity);
     }
   }
   int cancelled = 0;

@@ -1,7 +1,8 @@
 // executor/gpu_options.h — `GpuWorkerOptions` (also `kiln::GpuOptions`): how a Worker serves
 // GPUs, set as WorkerOptions::gpus. Unset, the worker serves CPU queues only and discovers
 // nothing. Set, the worker discovers this host's devices (or simulated ones) when it is built and
-// owns everything that follows (executor/gpu_worker_runtime.h): the GPU queues Q@H/gpuN and Q:TAG,
+// owns everything that follows (executor/gpu_worker_runtime.h): the GPU queues Q@H/gpuN, Q:TAG
+// and Q:gpusN,
 // admission reserving device capacity before each poll, health monitoring and drains. Without
 // devices it logs why and serves CPU queues only.
 //
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "gpu/capacity_ledger.h"
 #include "gpu/device_provider.h"
 #include "gpu/tag_rule.h"
@@ -33,6 +35,13 @@ struct GpuWorkerOptions {
   gpu::CapacityOptions capacity{.slots_per_device = 4,
                                 .memory_budget_bytes = std::nullopt,
                                 .memory_reserve_bytes = gpu::kGiB};
+  // The N of the Q:gpusN queues for multi-GPU activities (ResourceNeeds::Gpus); empty: 2, 4,
+  // 8, ... up to the device count, and the count itself. Polled only for registered activities
+  // that declare N devices.
+  std::vector<int> device_set_sizes{};
+  // How long a multi-GPU poll waits for its N devices before single-device work is held back
+  // from them, so that 4-GPU activities are not starved by 1-GPU ones (docs/ROUTING.md).
+  absl::Duration multi_gpu_hold_after = absl::Seconds(30);
   // Watch device health (NVML Xid events; injected faults on simulated devices) and drain a
   // device that turns unhealthy. Off: devices are only drained by an operator.
   bool health_monitoring = true;

@@ -81,9 +81,11 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
     supplied.push_back({d, std::make_shared<gpu::CapacityLedger>(
                                d.uuid, gpu::DefaultCapacity(d, options.capacity))});
   }
-  runtime->slots_ =
-      std::make_shared<routing::DeviceSlotSupplier>(activity_slots, std::move(supplied));
-  runtime->queues_ = std::make_shared<routing::GpuQueueContributor>(devices, options.tag_rules);
+  runtime->slots_ = std::make_shared<routing::DeviceSlotSupplier>(
+      activity_slots, std::move(supplied),
+      routing::DeviceSupplierOptions{.multi_gpu_hold_after = options.multi_gpu_hold_after});
+  runtime->queues_ = std::make_shared<routing::GpuQueueContributor>(devices, options.tag_rules,
+                                                                     options.device_set_sizes);
   // Drain: a device that turns unhealthy (or is drained) takes no new work; its queues stop
   // polling and shared queues place on the other devices. Sticky CUDA errors met by activities
   // enter the tracker too (the Worker hands it to its runner), so they drain like a fatal Xid.
@@ -97,7 +99,7 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
 void GpuWorkerRuntime::UsePlan(const routing::QueuePlan& plan) {
   if (!queues_) return;
   for (const routing::PlannedQueue& q : plan.queues()) {
-    if (q.kind == routing::QueueKind::kTag) {
+    if (q.kind == routing::QueueKind::kTag || q.kind == routing::QueueKind::kDeviceSet) {
       slots_->SetSharedQueueDevices(q.name, queues_->DevicesForQueue(q));
     }
   }

@@ -4,11 +4,13 @@
 //
 //   discovery     real devices (NVML, then CUDA runtime) or simulated ones (--simulate-gpus)
 //   queues        for each logical queue Q: Q@H/gpuN per device and Q:TAG per device tag
-//                 (routing/gpu_queue_contributor.h, operator tags from gpu/tag_rule.h); the
+//                 (routing/gpu_queue_contributor.h, operator tags from gpu/tag_rule.h), and
+//                 Q:gpusN for activities needing N devices at once; the
 //                 Worker builds its one QueuePlan with queue_contributor() and hands it back
 //                 (UsePlan) so shared tag queues know their devices
 //   admission     a DeviceSlotSupplier reserving device capacity (slots, declared memory)
-//                 before each poll of a GPU queue (routing/device_slot_supplier.h)
+//                 before each poll of a GPU queue, all N devices at once for Q:gpusN
+//                 (routing/device_slot_supplier.h)
 //   health/drain  a HealthMonitor feeds a HealthTracker; a device that turns unhealthy or is
 //                 drained takes no new work: its waiting long polls are withdrawn at once
 //                 (DeviceSlotSupplier::CloseDevice), a task a poll still returns is failed back
@@ -52,9 +54,9 @@ class GpuWorkerRuntime {
   GpuWorkerRuntime(const GpuWorkerRuntime&) = delete;
   GpuWorkerRuntime& operator=(const GpuWorkerRuntime&) = delete;
 
-  // The GPU queues (Q@H/gpuN, Q:TAG); null without devices.
+  // The GPU queues (Q@H/gpuN, Q:TAG, Q:gpusN); null without devices.
   std::shared_ptr<const routing::QueueContributor> queue_contributor() const { return queues_; }
-  // Tells the slot supplier which devices serve each shared (tag) queue of `plan`.
+  // Tells the slot supplier which devices serve each shared (tag, device-set) queue of `plan`.
   void UsePlan(const routing::QueuePlan& plan);
   // Sets what the runner needs from the devices: their health tracker, which sticky CUDA errors
   // met by activities enter, so they drain the device like a fatal Xid. No-op without devices.

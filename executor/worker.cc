@@ -207,6 +207,13 @@ absl::Status Worker::Start() {
     if (queue.kind == routing::QueueKind::kDevice || queue.kind == routing::QueueKind::kTag) {
       request.needs = ResourceNeeds::Gpu(registry_.MaxGpuMemoryBytes());
     }
+    if (queue.kind == routing::QueueKind::kDeviceSet) {
+      // Q:gpusN polls only for activities that declare N devices (ResourceNeeds::Gpus).
+      std::optional<routing::ResourceNeeds> needs = registry_.DeviceSetNeeds(queue.gpus);
+      if (!needs) continue;
+      if (queue.nvlink) needs->interconnect = routing::Interconnect::kNvlink;
+      request.needs = *needs;
+    }
     instance_keys_.push_back(NewUuid());
     PollerOptions poller_options{
         .slot_request = request,

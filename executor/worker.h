@@ -139,6 +139,7 @@ class Worker {
 namespace kiln {
 using executor::ActivityOptions;
 using executor::ResourceNeeds;
+using routing::Interconnect;
 using executor::Worker;
 using executor::WorkerOptions;
 }  // namespace kiln

@@ -80,6 +80,17 @@ std::shared_ptr<GpuExecution> GpuExecution::Process() {
   return *process;
 }
 
+absl::StatusOr<std::vector<std::unique_ptr<ActivityGpu>>> AcquireEach(
+    GpuExecution& execution, const std::vector<int>& cuda_ordinals, uint64_t memory_cap_bytes) {
+  std::vector<std::unique_ptr<ActivityGpu>> leases;
+  for (int ordinal : cuda_ordinals) {
+    absl::StatusOr<std::unique_ptr<ActivityGpu>> lease = execution.Acquire(ordinal, memory_cap_bytes);
+    if (!lease.ok()) return lease.status();  // the leases taken so far are returned
+    leases.push_back(*std::move(lease));
+  }
+  return leases;
+}
+
 absl::Status LaunchProbe(ActivityGpu& gpu, int64_t elements,
                          std::function<void(absl::StatusOr<ProbeResult>)> done) {
 #if KILN_HAVE_CUDA

@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -127,6 +128,12 @@ class GpuExecution {
   static std::shared_ptr<GpuExecution> Process();
   static constexpr int kMaxStreamsPerDevice = 64;
 };
+
+// Leases on several devices at once, for a multi-GPU activity: one stream and an allocator
+// capped at `memory_cap_bytes` on each of `cuda_ordinals`, in order. All or nothing: on an error
+// (as Acquire's) the leases already taken are returned.
+absl::StatusOr<std::vector<std::unique_ptr<ActivityGpu>>> AcquireEach(
+    GpuExecution& execution, const std::vector<int>& cuda_ordinals, uint64_t memory_cap_bytes);
 
 // Runs the probe (gpu/probe.h) on the lease's stream with memory from its capped allocator
 // (8 bytes per element + 8); `done` runs once, on the watcher thread, with the result (path

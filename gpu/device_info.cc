@@ -18,6 +18,20 @@ const char* MigModeName(MigMode mode) {
   return "unknown";
 }
 
+const char* LinkLevelName(LinkLevel level) {
+  switch (level) {
+    case LinkLevel::kNvlink:
+      return "nvlink";
+    case LinkLevel::kPcieSwitch:
+      return "pcie-switch";
+    case LinkLevel::kHostBridge:
+      return "host-bridge";
+    case LinkLevel::kSystem:
+      return "system";
+  }
+  return "system";
+}
+
 const char* HealthStateName(HealthState state) {
   switch (state) {
     case HealthState::kHealthy:

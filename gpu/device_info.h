@@ -10,6 +10,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,15 @@ const char* MigModeName(MigMode mode);  // "unsupported", "disabled", "enabled"
 // device takes no work and its running activities are failed. kUnhealthy is sticky.
 enum class HealthState { kHealthy, kDraining, kUnhealthy };
 const char* HealthStateName(HealthState state);  // "healthy", "draining", "unhealthy"
+
+// How two devices of one host are connected, best first: NVML's topology levels
+// (nvmlDeviceGetTopologyCommonAncestor) folded to what placement needs, with NVLink on top.
+//   kNvlink      an active NVLink between them (or one NVSwitch fabric)
+//   kPcieSwitch  the same PCIe switch (NVML SINGLE/MULTIPLE)
+//   kHostBridge  the same CPU socket's host bridge (NVML HOSTBRIDGE/NODE)
+//   kSystem      across CPU sockets (NVML SYSTEM), or unknown
+enum class LinkLevel { kNvlink, kPcieSwitch, kHostBridge, kSystem };
+const char* LinkLevelName(LinkLevel level);  // "nvlink", "pcie-switch", "host-bridge", "system"
 
 struct DeviceHealth {
   HealthState state = HealthState::kHealthy;
@@ -61,6 +71,9 @@ struct DeviceInfo {
   int cuda_runtime_version = 0;  // CUDA runtime built into Kiln (same encoding); 0 = none
   bool simulated = false;        // from --simulate-gpus / FakeDeviceProvider
   DeviceHealth health;
+  // How this device reaches the others of the host, by their `index`; a device missing here is
+  // reached through kSystem (unknown). Multi-GPU placement reads it (gpu/placement.h).
+  std::map<int, LinkLevel> links;
 };
 
 // The result of a discovery. Discovery never fails: a missing driver or library, or no device,

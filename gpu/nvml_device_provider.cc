@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
+#include "gpu/internal/nvml_topology.h"
 #include "gpu/nvml_health_monitor.h"
 #include "gpu/visible_devices.h"
 #include "spdlog/spdlog.h"
@@ -19,6 +20,7 @@ using internal::NvmlLibrary;
 struct Found {
   DeviceInfo info;
   std::tuple<unsigned, unsigned, unsigned> pci;  // domain, bus, device: the sort key
+  NvmlDevice handle = nullptr;                   // valid until nvmlShutdown
 };
 
 // Reads one device. A device NVML reports lost is kept, marked unhealthy, so operators see it.
@@ -33,6 +35,7 @@ std::optional<Found> ReadDevice(const NvmlLibrary& lib, unsigned i, std::vector<
     return std::nullopt;
   }
   Found found;
+  found.handle = handle;
   DeviceInfo& d = found.info;
   d.uuid = buffer;
   if (api.device_get_name(handle, buffer, sizeof buffer) == internal::kNvmlSuccess) d.name = buffer;
@@ -135,14 +138,20 @@ Inventory NvmlDeviceProvider::Discover() {
   for (unsigned i = 0; rc == internal::kNvmlSuccess && i < count; ++i) {
     if (auto device = ReadDevice(lib, i, inventory.notes)) found.push_back(std::move(*device));
   }
-  api.shutdown();
-
   // NVML's own enumeration order is not guaranteed to be PCI order; sort so gpuN is stable.
   std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.pci < b.pci; });
+  std::vector<internal::TopologyDevice> topology_devices;
+  for (size_t i = 0; i < found.size(); ++i) {
+    topology_devices.push_back({found[i].handle, static_cast<int>(i), found[i].info.pci_bus_id});
+  }
+  std::vector<std::map<int, LinkLevel>> links = internal::ReadNvmlTopology(api, topology_devices);
+  api.shutdown();
+
   std::vector<DeviceInfo> all;
   for (size_t i = 0; i < found.size(); ++i) {
     DeviceInfo device = std::move(found[i].info);
     device.index = static_cast<int>(i);
+    device.links = std::move(links[i]);
     device.driver_version = driver_version;
     device.cuda_driver_version = cuda_driver_version;
     if (device.mig_mode == MigMode::kEnabled) {

@@ -28,6 +28,42 @@ bool ValidName(std::string_view name) {
   return true;
 }
 
+// "0-3+4-7" into [first, last] ranges within a group of `count` devices.
+absl::Status ParseNvlinkDomains(const std::string& text, SimulatedDeviceSpec& device) {
+  std::vector<bool> seen(device.count, false);
+  for (absl::string_view domain : absl::StrSplit(text, '+')) {
+    std::vector<std::string> ends = absl::StrSplit(domain, '-');
+    int first = 0, last = 0;
+    bool ok = (ends.size() == 1 || ends.size() == 2) && absl::SimpleAtoi(ends.front(), &first) &&
+              absl::SimpleAtoi(ends.back(), &last) && first >= 0 && first <= last &&
+              last < device.count;
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "NVLink domain '", std::string(domain), "' must be A-B or A with 0 <= A <= B < ",
+          device.count, " (device positions in the group, domains joined by '+')"));
+    }
+    for (int i = first; i <= last; ++i) {
+      if (seen[i]) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("device ", i, " is in two NVLink domains"));
+      }
+      seen[i] = true;
+    }
+    device.nvlink_domains.emplace_back(first, last);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseOption(const std::string& option, SimulatedDeviceSpec& device) {
+  std::string text(absl::StripAsciiWhitespace(option));
+  size_t eq = text.find('=');
+  std::string key = eq == std::string::npos ? text : text.substr(0, eq);
+  std::string value = eq == std::string::npos ? "" : text.substr(eq + 1);
+  if (key == "nvlink") return ParseNvlinkDomains(value, device);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown option '", text, "' (known: nvlink=0-3+4-7)"));
+}
+
 }  // namespace
 
 absl::StatusOr<ComputeCapability> ParseArchTag(std::string_view arch) {
@@ -51,7 +87,7 @@ absl::StatusOr<std::vector<SimulatedDeviceSpec>> ParseSimulateSpec(std::string_v
   for (absl::string_view raw_group : absl::StrSplit(input, ',')) {
     std::string group(absl::StripAsciiWhitespace(raw_group));
     std::vector<std::string> parts = absl::StrSplit(group, ':');
-    if (parts.size() != 3) return SpecError(input, group, "need exactly three ':'-separated parts");
+    if (parts.size() < 3) return SpecError(input, group, "need three ':'-separated parts");
     SimulatedDeviceSpec device;
     std::string head(absl::StripAsciiWhitespace(parts[0]));
     // "2xH100": a count, then 'x'. Names may themselves start with digits only if COUNTx is given.
@@ -76,6 +112,11 @@ absl::StatusOr<std::vector<SimulatedDeviceSpec>> ParseSimulateSpec(std::string_v
     auto cc = ParseArchTag(std::string(absl::StripAsciiWhitespace(parts[2])));
     if (!cc.ok()) return SpecError(input, group, std::string(cc.status().message()));
     device.compute_capability = *cc;
+    for (size_t i = 3; i < parts.size(); ++i) {
+      if (absl::Status s = ParseOption(parts[i], device); !s.ok()) {
+        return SpecError(input, group, std::string(s.message()));
+      }
+    }
     total += device.count;
     if (total > kMaxSimulatedDevices) {
       return SpecError(input, group,
@@ -88,8 +129,14 @@ absl::StatusOr<std::vector<SimulatedDeviceSpec>> ParseSimulateSpec(std::string_v
 
 std::vector<DeviceInfo> MakeSimulatedDevices(const std::vector<SimulatedDeviceSpec>& specs) {
   std::vector<DeviceInfo> devices;
+  std::vector<int> domain;  // per device index: its NVLink domain, or -1
   int index = 0;
   for (const SimulatedDeviceSpec& spec : specs) {
+    const int group_start = index;
+    for (int i = 0; i < spec.count; ++i) domain.push_back(-1);
+    for (const auto& [first, last] : spec.nvlink_domains) {
+      for (int i = first; i <= last; ++i) domain[group_start + i] = group_start + first;
+    }
     for (int i = 0; i < spec.count; ++i, ++index) {
       DeviceInfo device;
       device.index = index;
@@ -105,6 +152,13 @@ std::vector<DeviceInfo> MakeSimulatedDevices(const std::vector<SimulatedDeviceSp
       device.driver_version = "simulated";
       device.simulated = true;
       devices.push_back(std::move(device));
+    }
+  }
+  for (DeviceInfo& a : devices) {
+    for (const DeviceInfo& b : devices) {
+      if (a.index == b.index) continue;
+      const bool nvlink = domain[a.index] >= 0 && domain[a.index] == domain[b.index];
+      a.links[b.index] = nvlink ? LinkLevel::kNvlink : LinkLevel::kHostBridge;
     }
   }
   return devices;

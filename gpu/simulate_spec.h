@@ -7,6 +7,12 @@
 // NAME: letters, digits, spaces, '-', '_' and '.'; MEMORY_GIB: a positive number (may have a
 // fraction); ARCH: smXY (X = major, Y = minor digit; "sm100" = 10.0). At most 64 devices.
 //
+// Options may follow as more ':'-separated KEY=VALUE parts:
+//   nvlink=0-3+4-7   NVLink domains, joined by '+' (',' already separates groups): each a range
+//                    A-B or one index, counted from the group's first device. Devices of one
+//                    domain are joined by NVLink; any other pair of devices by the host bridge
+//                    (gpu::LinkLevel). "8xH100:80:sm90:nvlink=0-3+4-7" is two NVLink islands.
+//
 // Thread safety: pure functions.
 //
 //   auto specs = kiln::gpu::ParseSimulateSpec("2xH100:80:sm90");
@@ -16,6 +22,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,6 +35,8 @@ struct SimulatedDeviceSpec {
   std::string name;
   double memory_gib = 0;
   ComputeCapability compute_capability;
+  // NVLink domains as [first, last] device positions within the group.
+  std::vector<std::pair<int, int>> nvlink_domains;
 };
 
 inline constexpr int kMaxSimulatedDevices = 64;
@@ -39,7 +48,8 @@ absl::StatusOr<std::vector<SimulatedDeviceSpec>> ParseSimulateSpec(std::string_v
 absl::StatusOr<ComputeCapability> ParseArchTag(std::string_view arch);
 
 // One DeviceInfo per simulated device, indices 0.. in spec order, simulated = true, free memory
-// = total, deterministic UUIDs (GPU-51300000-0000-4000-8000-<index as 12 hex digits>) and bus ids.
+// = total, deterministic UUIDs (GPU-51300000-0000-4000-8000-<index as 12 hex digits>) and bus ids,
+// and `links` between every two devices (kNvlink within a domain, kHostBridge otherwise).
 std::vector<DeviceInfo> MakeSimulatedDevices(const std::vector<SimulatedDeviceSpec>& specs);
 
 }  // namespace kiln::gpu

@@ -22,6 +22,10 @@ std::string TagQueueName(const std::string& logical, const std::string& tag) {
   return absl::StrCat(logical, ":", tag);
 }
 
+std::string DeviceSetQueueName(const std::string& logical, int gpus, bool nvlink) {
+  return absl::StrCat(logical, ":gpus", gpus, nvlink ? "-nvlink" : "");
+}
+
 std::string DefaultHostId() {
   char name[HOST_NAME_MAX + 1] = {};
   if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";

@@ -5,6 +5,8 @@
 //   Q@H        kHost     this host only (pin a chain of activities to one host)
 //   Q@H/gpuN   kDevice   device N of this host           (GpuQueueContributor)
 //   Q:TAG      kTag      hosts with a device tagged TAG  (GpuQueueContributor)
+//   Q:gpusN    kDeviceSet  N devices of one host at once (GpuQueueContributor; -nvlink: all
+//                          N joined by NVLink)
 //
 // Queues come from `QueueContributor`s: `CpuQueueContributor` (here) gives Q and Q@H; the GPU
 // contributor plugs in beside it without changing the plan. The host id defaults to the hostname
@@ -26,7 +28,7 @@
 
 namespace kiln::routing {
 
-enum class QueueKind { kLogical, kHost, kDevice, kTag };
+enum class QueueKind { kLogical, kHost, kDevice, kTag, kDeviceSet };
 
 struct PlannedQueue {
   std::string name{};     // the task queue name polled
@@ -34,6 +36,8 @@ struct PlannedQueue {
   QueueKind kind = QueueKind::kLogical;
   std::optional<int> device_index{};  // kDevice (and a kTag queue served by one device)
   std::string tag{};                  // kTag
+  int gpus = 0;                       // kDeviceSet: devices per activity
+  bool nvlink = false;                // kDeviceSet: every pair joined by NVLink
 
   friend bool operator==(const PlannedQueue&, const PlannedQueue&) = default;
 };
@@ -44,6 +48,9 @@ std::string HostQueueName(const std::string& logical, const std::string& host_id
 std::string DeviceQueueName(const std::string& logical, const std::string& host_id, int device);
 // "Q:TAG".
 std::string TagQueueName(const std::string& logical, const std::string& tag);
+
+// "Q:gpusN", or "Q:gpusN-nvlink".
+std::string DeviceSetQueueName(const std::string& logical, int gpus, bool nvlink);
 
 // This machine's hostname (the default host id); "localhost" if it cannot be read.
 std::string DefaultHostId();

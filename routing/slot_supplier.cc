@@ -2,6 +2,15 @@
 
 namespace kiln::routing {
 
+std::string CudaVisibleDevices(const std::vector<AssignedDevice>& devices) {
+  std::string out;
+  for (const AssignedDevice& d : devices) {
+    if (!out.empty()) out += ",";
+    out += d.uuid;
+  }
+  return out;
+}
+
 SlotPermit& SlotPermit::operator=(SlotPermit&& other) noexcept {
   if (this != &other) {
     Release();

@@ -47,6 +47,7 @@ struct SlotRequest {
 };
 
 // The GPU a permit holds capacity on (DeviceSlotSupplier); what ActivityContext::device() shows.
+// A multi-GPU permit (Q:gpusN) names its first device here and lists all N in `group`.
 struct AssignedDevice {
   int index = 0;           // N of Q@H/gpuN
   std::string uuid{};
@@ -54,7 +55,28 @@ struct AssignedDevice {
   int cuda_ordinal = -1;   // for the CUDA runtime; -1 when unknown (simulated devices)
   bool simulated = false;  // a --simulate-gpus device: run the CPU path
   bool pinned = false;     // the permit's queue is this device's own queue (Q@H/gpuN)
+  // Multi-GPU permits: every device held, this one first, in placement order; empty otherwise.
+  std::vector<AssignedDevice> group{};
+
+  // Every device held: `group`, or this one alone.
+  std::vector<AssignedDevice> All() const {
+    return group.empty() ? std::vector<AssignedDevice>{*this} : group;
+  }
+  // True when the permit holds device `device_index` (this one or one of its group).
+  bool Holds(int device_index) const {
+    if (index == device_index) return true;
+    for (const AssignedDevice& d : group) {
+      if (d.index == device_index) return true;
+    }
+    return false;
+  }
 };
+
+// CUDA_VISIBLE_DEVICES for a child process (e.g. torchrun) that should see exactly `devices`:
+// their UUIDs, comma-separated ("GPU-…,GPU-…"). UUIDs rather than ordinals, because an ordinal
+// means a different device under the parent's own CUDA_VISIBLE_DEVICES; inside the child the
+// devices are then ordinals 0..N-1, in this order.
+std::string CudaVisibleDevices(const std::vector<AssignedDevice>& devices);
 
 // What a used slot runs (passed to MarkUsed).
 struct SlotUse {

@@ -53,6 +53,9 @@ absl::StatusOr<std::shared_ptr<NvmlLibrary>> NvmlLibrary::Load(const std::string
   Resolve(handle, "nvmlEventSetCreate", api.event_set_create);
   Resolve(handle, "nvmlEventSetWait_v2", api.event_set_wait);
   Resolve(handle, "nvmlEventSetFree", api.event_set_free);
+  Resolve(handle, "nvmlDeviceGetTopologyCommonAncestor", api.device_get_topology_common_ancestor);
+  Resolve(handle, "nvmlDeviceGetNvLinkState", api.device_get_nvlink_state);
+  Resolve(handle, "nvmlDeviceGetNvLinkRemotePciInfo_v2", api.device_get_nvlink_remote_pci_info);
   return std::shared_ptr<NvmlLibrary>(new NvmlLibrary(handle, api, path));
 }
 

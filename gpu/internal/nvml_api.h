@@ -34,6 +34,14 @@ inline constexpr unsigned long long kNvmlEventTypeDoubleBitEccError = 0x2;
 inline constexpr unsigned long long kNvmlEventTypeXidCriticalError = 0x8;
 
 inline constexpr unsigned int kNvmlDeviceMigEnable = 1;
+inline constexpr unsigned int kNvmlNvlinkMaxLinks = 18;  // NVML_NVLINK_MAX_LINKS
+// nvmlGpuTopologyLevel_t
+inline constexpr int kNvmlTopologyInternal = 0;
+inline constexpr int kNvmlTopologySingle = 10;
+inline constexpr int kNvmlTopologyMultiple = 20;
+inline constexpr int kNvmlTopologyHostbridge = 30;
+inline constexpr int kNvmlTopologyNode = 40;
+inline constexpr int kNvmlTopologySystem = 50;
 inline constexpr unsigned int kNvmlBufferSize = 96;  // >= NVML's UUID/name/version buffer sizes
 
 struct NvmlMemory {  // nvmlMemory_t (v1)
@@ -82,6 +90,11 @@ struct NvmlApi {
   NvmlReturn (*event_set_create)(NvmlEventSet*) = nullptr;                           // optional
   NvmlReturn (*event_set_wait)(NvmlEventSet, NvmlEventData*, unsigned int) = nullptr;  // _v2, opt.
   NvmlReturn (*event_set_free)(NvmlEventSet) = nullptr;                              // optional
+  // Topology (multi-GPU placement), all optional.
+  NvmlReturn (*device_get_topology_common_ancestor)(NvmlDevice, NvmlDevice, int*) = nullptr;
+  NvmlReturn (*device_get_nvlink_state)(NvmlDevice, unsigned int, int*) = nullptr;
+  NvmlReturn (*device_get_nvlink_remote_pci_info)(NvmlDevice, unsigned int,
+                                                  NvmlPciInfo*) = nullptr;  // _v2
 
   bool HasEvents() const {
     return device_get_supported_event_types && device_register_events && event_set_create &&

@@ -31,6 +31,7 @@ struct ScriptedGpu {
   int mig = -1;  // -1: not supported
   bool lost = false;
   NvmlReturn register_events_result = internal::kNvmlSuccess;
+  std::vector<unsigned> nvlinks{};  // the bus at the far end of each active NVLink
 };
 
 // The scripted NVML: one global instance, as NVML is a C API of free functions.
@@ -181,6 +182,61 @@ TEST_F(NvmlDeviceProviderTest, ListsDevicesInPciBusOrderWithTheirFacts) {
   EXPECT_EQ(inventory.devices[1].mig_mode, MigMode::kDisabled);
   EXPECT_EQ(inventory.devices[2].mig_mode, MigMode::kUnsupported);
   EXPECT_EQ(nvml_.init_calls, nvml_.shutdown_calls);
+}
+
+// NVML topology: the PCIe common ancestor of each pair and each active NVLink's far end.
+internal::NvmlApi TopologyApi() {
+  internal::NvmlApi api = ScriptedApi();
+  api.device_get_topology_common_ancestor = [](NvmlDevice a, NvmlDevice b, int* level) {
+    // Buses below 0x80 hang off socket 0, the others off socket 1.
+    *level = (Gpu(a).bus < 0x80) == (Gpu(b).bus < 0x80) ? internal::kNvmlTopologyNode
+                                                        : internal::kNvmlTopologySystem;
+    return internal::kNvmlSuccess;
+  };
+  api.device_get_nvlink_state = [](NvmlDevice d, unsigned link, int* active) {
+    *active = link < Gpu(d).nvlinks.size() ? 1 : 0;
+    return internal::kNvmlSuccess;
+  };
+  api.device_get_nvlink_remote_pci_info = [](NvmlDevice d, unsigned link,
+                                             internal::NvmlPciInfo* pci) {
+    std::snprintf(pci->bus_id, sizeof pci->bus_id, "00000000:%02x:00.0", Gpu(d).nvlinks[link]);
+    return internal::kNvmlSuccess;
+  };
+  return api;
+}
+
+TEST_F(NvmlDeviceProviderTest, TopologyComesFromPcieAncestorsAndNvlinkPeers) {
+  nvml_.gpus[0].nvlinks = {0x17, 0x17};  // the A100 (bus 0x3B) and the H100 (0x17): two links
+  nvml_.gpus[1].nvlinks = {0x3B, 0x3B};
+  NvmlDeviceProvider provider(internal::NvmlLibrary::FromApi(TopologyApi(), "scripted"), {});
+  Inventory inventory = provider.Discover();
+  ASSERT_EQ(inventory.devices.size(), 3u);  // gpu0 H100 0x17, gpu1 A100 0x3B, gpu2 T4 0x86
+  EXPECT_EQ(inventory.devices[0].links.at(1), LinkLevel::kNvlink);
+  EXPECT_EQ(inventory.devices[1].links.at(0), LinkLevel::kNvlink);
+  EXPECT_EQ(inventory.devices[0].links.at(2), LinkLevel::kSystem);
+  EXPECT_EQ(inventory.devices[2].links.at(1), LinkLevel::kSystem);
+}
+
+TEST_F(NvmlDeviceProviderTest, DevicesLinkedToAnNvswitchAreAllJoinedByNvlink) {
+  nvml_.gpus[0].nvlinks = {0xE0};  // a bus no GPU has: the NVSwitch
+  nvml_.gpus[1].nvlinks = {0xE1};
+  nvml_.gpus[2].nvlinks = {0xE2};
+  nvml_.gpus[2].bus = 0x40;  // and on socket 0 with the others
+  NvmlDeviceProvider provider(internal::NvmlLibrary::FromApi(TopologyApi(), "scripted"), {});
+  Inventory inventory = provider.Discover();
+  ASSERT_EQ(inventory.devices.size(), 3u);
+  for (const DeviceInfo& d : inventory.devices) {
+    for (const DeviceInfo& other : inventory.devices) {
+      if (d.index == other.index) continue;
+      EXPECT_EQ(d.links.at(other.index), LinkLevel::kNvlink);
+    }
+  }
+}
+
+TEST_F(NvmlDeviceProviderTest, WithoutTopologyFunctionsEveryPairIsUnknown) {
+  Inventory inventory = Provider().Discover();
+  ASSERT_EQ(inventory.devices.size(), 3u);
+  EXPECT_TRUE(inventory.devices[0].links.empty());
 }
 
 TEST_F(NvmlDeviceProviderTest, HonoursCudaVisibleDevicesWithPhysicalIndices) {

@@ -72,5 +72,28 @@ TEST(SimulateSpecTest, ArchTagsParseToComputeCapability) {
   EXPECT_FALSE(ParseArchTag("compute_90").ok());
 }
 
+TEST(SimulateSpecTest, NvlinkDomainsAreRangesWithinTheGroupJoinedByPlus) {
+  auto specs = ParseSimulateSpec("8xH100:80:sm90:nvlink=0-3+4-7,2xL4:24:sm89:nvlink=0-1");
+  ASSERT_TRUE(specs.ok()) << specs.status();
+  EXPECT_EQ((*specs)[0].nvlink_domains, (std::vector<std::pair<int, int>>{{0, 3}, {4, 7}}));
+  std::vector<DeviceInfo> devices = MakeSimulatedDevices(*specs);
+  ASSERT_EQ(devices.size(), 10u);
+  EXPECT_EQ(devices[8].links.at(9), LinkLevel::kNvlink);  // the L4 pair: 0-1 of its group
+  EXPECT_EQ(devices[7].links.at(8), LinkLevel::kHostBridge);
+  EXPECT_EQ(devices[0].links.at(7), LinkLevel::kHostBridge);
+}
+
+TEST(SimulateSpecTest, BadNvlinkDomainsSayWhatIsWrong) {
+  for (const char* bad : {"4xH100:80:sm90:nvlink=0-4", "4xH100:80:sm90:nvlink=0-1+1-2",
+                          "4xH100:80:sm90:nvlink=3-1", "4xH100:80:sm90:nvlink=a-b",
+                          "4xH100:80:sm90:colour=blue"}) {
+    auto specs = ParseSimulateSpec(bad);
+    ASSERT_FALSE(specs.ok()) << "accepted '" << bad << "'";
+    EXPECT_EQ(specs.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_THAT(ParseSimulateSpec("4xH100:80:sm90:nvlink=0-1+1-2").status().message(),
+              HasSubstr("device 1 is in two NVLink domains"));
+}
+
 }  // namespace
 }  // namespace kiln::gpu
