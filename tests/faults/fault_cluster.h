@@ -204,6 +204,7 @@ inline wsv1::DescribeActivityExecutionResponse Describe(wsv1::WorkflowService::S
   request.set_activity_id(id);
   request.set_include_outcome(true);
   request.set_include_heartbeat_details(true);  // the real server leaves them out otherwise
+  request.set_include_last_failure(true);
   wsv1::DescribeActivityExecutionResponse response;
   stub.DescribeActivityExecution(Deadline(std::chrono::seconds(5)).get(), request, &response);
   return response;
