@@ -18,6 +18,11 @@ absl::StatusOr<absl::Duration> ParseGoDuration(const std::string& text, const st
   if (d < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(flag + " must not be negative (got '" + text + "')");
   }
+  // kiln dev refuses longer timeouts (cluster/validation.h); say so before connecting.
+  if (d > absl::Hours(24 * 365 * 100)) {
+    return absl::InvalidArgumentError(flag + " must be at most 100 years (got '" + text +
+                                      "')");
+  }
   return d;
 }
 

@@ -127,6 +127,23 @@ void CheckProfileKeys(const toml::table& root, const std::string& file,
   }
 }
 
+// A string key of a profile: unset, or its text; a value of another type (`address = 5`) is an
+// error naming the file, line and key rather than a setting silently left at its default.
+absl::Status ReadStringKey(const toml::table& table, std::string_view key, const std::string& at,
+                           std::optional<std::string>& out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return absl::OkStatus();
+  if (auto text = node->value<std::string>()) {
+    out = *text;
+    return absl::OkStatus();
+  }
+  std::string where = at;
+  if (node->source().begin.line > 0) where += ":" + std::to_string(node->source().begin.line);
+  return absl::InvalidArgumentError(where + ": " + std::string(key) +
+                                    " must be a string in quotes, e.g. " + std::string(key) +
+                                    " = \"...\"");
+}
+
 absl::Status ApplyProfileFile(const std::string& file, bool file_explicit,
                               const std::string& profile, bool profile_explicit,
                               Settings& s, std::vector<std::string>& warnings) {
@@ -159,9 +176,11 @@ absl::Status ApplyProfileFile(const std::string& file, bool file_explicit,
     return absl::OkStatus();
   }
   const std::string where = "profile '" + profile + "' in " + file;
-  if (auto v = (*table)["address"].value<std::string>()) s.address = *v;
-  if (auto v = (*table)["namespace"].value<std::string>()) s.namespace_name = *v;
-  if (auto v = (*table)["api_key"].value<std::string>()) s.api_key = *v;
+  for (auto [key, slot] : {std::pair{"address", &s.address},
+                           std::pair{"namespace", &s.namespace_name},
+                           std::pair{"api_key", &s.api_key}}) {
+    if (absl::Status st = ReadStringKey(*table, key, file, *slot); !st.ok()) return st;
+  }
   if (const toml::table* tls = (*table)["tls"].as_table()) {
     s.tls_enabled = !(*tls)["disabled"].value_or(false);
     for (auto [name, slot] : {std::pair{"client_cert", &s.cert}, std::pair{"client_key", &s.key},

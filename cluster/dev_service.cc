@@ -319,6 +319,11 @@ void DevService::AddHandlers() {
     wsv1::DescribeNamespaceRequest req;
     if (!call.Parse(req)) return;
     const bool by_id = req.namespace_().empty() && !req.id().empty();
+    if (absl::Status s = CheckLength(engines_.front()->options().limits.max_id_length, "namespace",
+                                     req.namespace_());
+        !s.ok()) {
+      return call.Finish(internal::ToGrpcStatus(s));
+    }
     std::vector<std::string> served;
     for (ActivityEngine* engine : engines_) {
       const auto& options = engine->options();

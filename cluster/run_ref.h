@@ -35,6 +35,7 @@ class RunRef {
   static absl::StatusOr<RunRef> Of(const Request& request, const std::string& served_namespace,
                                    const Limits& limits) {
     if (auto s = CheckNamespace(request.namespace_(), served_namespace); !s.ok()) return s;
+    if (auto s = CheckRequestText(limits, request); !s.ok()) return s;
     if constexpr (requires { request.task_token(); }) {
       return RunRef(served_namespace, request.task_token());
     } else {

@@ -50,8 +50,10 @@ absl::Status NormalizeRetryPolicy(common::RetryPolicy& policy) {
 
 }  // namespace
 
-absl::Status CheckNamespace(const std::string& requested, const std::string& served) {
+absl::Status CheckNamespace(const std::string& requested, const std::string& served,
+                            int max_length) {
   if (requested.empty()) return absl::InvalidArgumentError("namespace is not set on the request");
+  if (auto s = CheckLength(max_length, "namespace", requested); !s.ok()) return s;
   if (requested != served) {
     return absl::NotFoundError(absl::StrCat("namespace ", requested,
                                             " not found: this kiln dev serves namespace ", served,
@@ -60,13 +62,17 @@ absl::Status CheckNamespace(const std::string& requested, const std::string& ser
   return absl::OkStatus();
 }
 
-absl::Status CheckId(const Limits& limits, const char* field, const std::string& value) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is not set"));
-  if (static_cast<int>(value.size()) > limits.max_id_length) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " exceeds length limit. Length=",
-                                                   value.size(), " Limit=", limits.max_id_length));
+absl::Status CheckLength(int64_t limit, const char* field, const std::string& value) {
+  if (static_cast<int64_t>(value.size()) > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " exceeds length limit. Length=", value.size(), " Limit=", limit));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckId(const Limits& limits, const char* field, const std::string& value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is not set"));
+  return CheckLength(limits.max_id_length, field, value);
 }
 
 absl::Status CheckTaskQueueName(const Limits& limits, const char* field, const std::string& name) {
@@ -135,14 +141,7 @@ absl::Status NormalizeStartRequest(
       req.task_queue().kind() != enums::TASK_QUEUE_KIND_NORMAL) {
     return absl::InvalidArgumentError("task_queue.kind must be NORMAL (or unset) for activities");
   }
-  for (const auto& [field, value] : {std::pair<const char*, const std::string*>{"request_id", &req.request_id()},
-                                     {"identity", &req.identity()}}) {
-    if (static_cast<int>(value->size()) > limits.max_id_length) {
-      return absl::InvalidArgumentError(absl::StrCat(field, " exceeds length limit. Length=",
-                                                     value->size(), " Limit=",
-                                                     limits.max_id_length));
-    }
-  }
+  if (auto s = CheckRequestText(limits, req); !s.ok()) return s;
   if (auto s = CheckPayloadSize(limits, "input", req.input().ByteSizeLong()); !s.ok()) return s;
   if (auto s = CheckPayloadSize(limits, "header", req.header().ByteSizeLong()); !s.ok()) return s;
   if (auto s = CheckPayloadSize(limits, "user_metadata", req.user_metadata().ByteSizeLong());

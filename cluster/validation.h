@@ -44,8 +44,33 @@ inline constexpr int kStateRecursionLimit = kRequestRecursionLimit + 64;
 
 inline constexpr char kReservedQueuePrefix[] = "/_sys/";
 
-// The request's namespace must be `served`.
-absl::Status CheckNamespace(const std::string& requested, const std::string& served);
+// The request's namespace must be set, at most `max_length` bytes (INVALID_ARGUMENT, as
+// Temporal) and `served` (else NOT_FOUND).
+absl::Status CheckNamespace(const std::string& requested, const std::string& served,
+                            int max_length = Limits{}.max_id_length);
+// `value` at most `limit` bytes: "<field> exceeds length limit. Length=N Limit=L" otherwise.
+absl::Status CheckLength(int64_t limit, const char* field, const std::string& value);
+
+// The free text a request on a run may carry, checked as Temporal does before it looks the run
+// up: identity and request_id at most limits.max_id_length bytes, reason at most
+// limits.max_payload_bytes. Fields the request type lacks are skipped.
+template <typename Request>
+absl::Status CheckRequestText(const Limits& limits, const Request& request) {
+  if constexpr (requires { request.identity(); }) {
+    if (auto s = CheckLength(limits.max_id_length, "identity", request.identity()); !s.ok()) {
+      return s;
+    }
+  }
+  if constexpr (requires { request.request_id(); }) {
+    if (auto s = CheckLength(limits.max_id_length, "request_id", request.request_id()); !s.ok()) {
+      return s;
+    }
+  }
+  if constexpr (requires { request.reason(); }) {
+    return CheckLength(limits.max_payload_bytes, "reason", request.reason());
+  }
+  return absl::OkStatus();
+}
 // Non-empty and at most `limits.max_id_length` bytes.
 absl::Status CheckId(const Limits& limits, const char* field, const std::string& value);
 // A user task queue name: CheckId plus no reserved "/_sys/" prefix.

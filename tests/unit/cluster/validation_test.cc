@@ -88,5 +88,29 @@ TEST(ValidationTest, RunIdMustBeAUuid) {
   EXPECT_EQ(CheckRunId("not-a-uuid").code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ValidationTest, ANamespaceOverTheIdLimitIsInvalidNotUnknown) {
+  absl::Status s = CheckNamespace(std::string(1001, 'n'), "default");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "namespace exceeds length limit. Length=1001 Limit=1000");
+  EXPECT_EQ(CheckNamespace("other", "default").code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ValidationTest, CancelAndTerminateTextIsLimitedAsTemporalLimitsIt) {
+  wsv1::RequestCancelActivityExecutionRequest cancel;
+  cancel.set_request_id(std::string(1000, 'r'));
+  cancel.set_identity(std::string(1000, 'i'));
+  EXPECT_TRUE(CheckRequestText(Limits(), cancel).ok());
+  cancel.set_request_id(std::string(1001, 'r'));
+  EXPECT_EQ(CheckRequestText(Limits(), cancel).message(),
+            "request_id exceeds length limit. Length=1001 Limit=1000");
+  wsv1::TerminateActivityExecutionRequest terminate;
+  terminate.set_reason(std::string(2 * 1024 * 1024 + 1, 'x'));
+  EXPECT_EQ(CheckRequestText(Limits(), terminate).message(),
+            "reason exceeds length limit. Length=2097153 Limit=2097152");
+  terminate.set_reason("why");
+  terminate.set_identity(std::string(1001, 'i'));
+  EXPECT_EQ(CheckRequestText(Limits(), terminate).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace kiln::cluster
