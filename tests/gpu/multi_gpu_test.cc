@@ -27,9 +27,11 @@ TEST(MultiGpuTest, ATwoGpuLeaseRunsAKernelOnBothDevices) {
   }
   std::vector<SuppliedDevice> supplied;
   std::vector<int> indices;
+  gpu::CapacityOptions capacity;
+  capacity.slots_per_device = 1;
   for (const gpu::DeviceInfo& d : inventory.devices) {
     supplied.push_back({d, std::make_shared<gpu::CapacityLedger>(
-                               d.uuid, gpu::DefaultCapacity(d, {.slots_per_device = 1}))});
+                               d.uuid, gpu::DefaultCapacity(d, capacity))});
     indices.push_back(d.index);
   }
   DeviceSlotSupplier supplier(4, std::move(supplied));
