@@ -175,11 +175,18 @@ test('docs/RELIABILITY.md lists every case with the answers seen', () => {
     const temporal = r.temporal || (old && old[3]) || NOT_RUN;
     return [id, r.rpc, r.cls, r.kiln, temporal];
   });
+  const accepted = rows.filter(([id]) => answered.get(id).kiln === '`OK`').length;
+  const summary = `${rows.length} cases, every one answered: kiln dev accepted the ${accepted} that are valid to ` +
+    `Temporal's API and refused the other ${rows.length - accepted} with an error and a message; it crashed on none, ` +
+    'and no refused request changed its state.';
   if (updating()) {
-    writeCatalogue(SECTION, HEADER, rows);
+    writeCatalogue(SECTION, [summary, '', ...HEADER], rows);
     return;
   }
   const problems = [];
+  if (!fs.readFileSync(path.resolve(__dirname, '../../docs/RELIABILITY.md'), 'utf8').includes(summary)) {
+    problems.push(`the catalogue's first line should read: ${summary}`);
+  }
   for (const [id, rpc, cls, kiln, temporal] of rows) {
     const doc = documented.get(id);
     if (!doc) { problems.push(`missing row ${id}`); continue; }

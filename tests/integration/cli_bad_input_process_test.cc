@@ -189,6 +189,8 @@ TEST(CliBadInputProcessTest, EveryBadCommandLineAndConfigFileIsAUsageErrorSaying
   ASSERT_NE(end, std::string::npos);
   const size_t body = doc.find('\n', begin) + 1;
   std::string table =
+      absl::StrCat(rows.size(), " cases, each exited at once, without a crash, with the code and "
+                   "first line below.\n\n") +
       "| case | command (DIR: a fresh directory; files written there first) | exit code | first "
       "line of output |\n| --- | --- | ---: | --- |\n" +
       absl::StrJoin(rows, "\n") + "\n";
