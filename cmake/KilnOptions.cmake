@@ -12,19 +12,39 @@ if(KILN_WERROR)
   list(APPEND KILN_WARNINGS -Werror)
 endif()
 
+# Sanitizer flags go to the C and C++ compilers only: nvcc compiles the CUDA sources with GCC as its
+# host compiler, uninstrumented, and the link (by the C++ compiler) brings in the runtime.
+set(_kiln_c_cxx "$<COMPILE_LANGUAGE:C,CXX>")
 if(KILN_SANITIZE STREQUAL "address")
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-  add_link_options(-fsanitize=address,undefined)
+  add_compile_options("$<${_kiln_c_cxx}:-fsanitize=address,undefined;-fno-omit-frame-pointer>"
+                      "$<${_kiln_c_cxx}:-fno-sanitize-recover=undefined>")
+  add_link_options("$<HOST_LINK:-fsanitize=address$<COMMA>undefined>")
   # GCC 12 reports false maybe-uninitialized warnings inside libstdc++ (<regex>, std::function)
   # when ASan instruments optimised code; with -Werror they would stop the build.
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    add_compile_options(-Wno-maybe-uninitialized)
+    add_compile_options("$<$<COMPILE_LANGUAGE:CXX>:-Wno-maybe-uninitialized>")
   endif()
 elseif(KILN_SANITIZE STREQUAL "thread")
-  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
-  add_link_options(-fsanitize=thread)
+  add_compile_options("$<${_kiln_c_cxx}:-fsanitize=thread;-fno-omit-frame-pointer>")
+  add_link_options("$<HOST_LINK:-fsanitize=thread>")
 elseif(NOT KILN_SANITIZE STREQUAL "")
   message(FATAL_ERROR "KILN_SANITIZE must be '', 'address' or 'thread', not '${KILN_SANITIZE}'")
+endif()
+# A Clang sanitizer build without debug information (scripts/build-clang: -O0, nothing else) gets
+# line tables, so that reports name files and lines.
+if(KILN_SANITIZE AND CMAKE_CXX_COMPILER_ID MATCHES "Clang"
+   AND NOT "${CMAKE_CXX_FLAGS} ${CMAKE_CXX_FLAGS_${CMAKE_BUILD_TYPE}}" MATCHES "(^| )-g")
+  add_compile_options("$<${_kiln_c_cxx}:-gline-tables-only>")
+endif()
+
+# KILN_FUZZ: the libFuzzer targets of fuzz/ (clang, with KILN_SANITIZE=address). The libraries they
+# exercise get libFuzzer's coverage instrumentation (fuzz/CMakeLists.txt); the ASan runtime that
+# every other binary of the build links provides its callbacks.
+if(KILN_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang" OR NOT KILN_SANITIZE STREQUAL "address")
+    message(FATAL_ERROR "KILN_FUZZ=ON needs clang and KILN_SANITIZE=address (scripts/build-clang "
+                        "sets both), not ${CMAKE_CXX_COMPILER_ID} and '${KILN_SANITIZE}'")
+  endif()
 endif()
 
 # kiln_library(<folder> SOURCES ... [PRIVATE_SOURCES ...] DEPS ... [PRIVATE_DEPS ...])
