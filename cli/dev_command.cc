@@ -28,6 +28,9 @@ struct DevFlags {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  std::string api_key_file;
+  std::vector<std::string> tls_client_namespaces;
+  cluster::ServerLimits limits;
 };
 
 // $XDG_DATA_HOME/kiln/dev.db, else ~/.local/share/kiln/dev.db; empty when neither is known.
@@ -61,6 +64,9 @@ int RunDev(const DevFlags& flags) {
   options.tls_cert_path = flags.tls_cert;
   options.tls_key_path = flags.tls_key;
   options.tls_client_ca_path = flags.tls_client_ca;
+  options.api_key_file = flags.api_key_file;
+  options.tls_client_namespaces = flags.tls_client_namespaces;
+  options.server_limits = flags.limits;
   if (options.db_path.empty()) {
     std::cerr << "kiln dev: no --db given and neither XDG_DATA_HOME nor HOME is set; "
                  "pass --db PATH or --db :memory:\n";
@@ -126,6 +132,32 @@ void AddDevCommand(CommandRegistry& registry) {
   sub->add_option("--tls-client-ca", flags->tls_client_ca,
                   "PEM CA that client certificates must be signed by; requires a client "
                   "certificate on every connection (mTLS)");
+  const std::string access = "Access control";
+  sub->add_option("--api-key-file", flags->api_key_file,
+                  "require `authorization: Bearer KEY` on every call; the file has one "
+                  "`KEY NAMESPACE` per line (NAMESPACE * = all; see docs/OPERATIONS.md)")
+      ->group(access);
+  sub->add_option("--tls-client-namespace", flags->tls_client_namespaces,
+                  "CN=NAMESPACE: a client certificate with this subject CN may use NAMESPACE "
+                  "(* = all); repeatable; needs --tls-client-ca")
+      ->group(access)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  const std::string limits = "Server limits";
+  sub->add_option("--max-concurrent-streams", flags->limits.max_concurrent_streams,
+                  "concurrent calls (HTTP/2 streams) per connection")
+      ->group(limits)
+      ->capture_default_str();
+  sub->add_option("--max-polls-per-connection", flags->limits.max_polls_per_connection,
+                  "long polls held at once per connection (below --max-concurrent-streams); "
+                  "more are answered RESOURCE_EXHAUSTED")
+      ->group(limits)
+      ->capture_default_str();
+  sub->add_option("--max-polls", flags->limits.max_polls,
+                  "long polls held at once for all connections; more are answered "
+                  "RESOURCE_EXHAUSTED")
+      ->group(limits)
+      ->capture_default_str();
   sub->footer(
       "Differences from `temporal server start-dev`: kiln dev serves Standalone Activities only "
       "(workflows need a Temporal dev server), and it KEEPS its state by default, in "

@@ -1,7 +1,8 @@
 // cli/dev_command.h — `kiln dev`: runs the embedded dev cluster (cluster/dev_server.h).
 //
 //   kiln dev [--port 7233] [--ip 127.0.0.1] [--db PATH|:memory:] [--namespace default]...
-//            [--log-level info]
+//            [--log-level info] [--api-key-file F] [--tls-client-namespace CN=NS]...
+//            [--max-concurrent-streams 1000] [--max-polls-per-connection 800] [--max-polls 10000]
 //
 // `temporal server start-dev`'s flag names work too: --db-filename (= --db), --ip, --port,
 // --namespace (repeatable: each is served), --log-level (`never` = off). Unlike start-dev, kiln dev
