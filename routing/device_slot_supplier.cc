@@ -300,6 +300,7 @@ std::deque<std::shared_ptr<DeviceSlotSupplier::Waiter>>& DeviceSlotSupplier::Que
 DeviceSlotSupplier::Grants DeviceSlotSupplier::GrantWaiters() {
   Grants grants;
   auto grant_from = [&](std::deque<std::shared_ptr<Waiter>>& queue, auto avoid_for) {
+    mu_.AssertHeld();  // held by GrantWaiters' caller; tells Clang's analysis inside the lambda
     for (auto it = queue.begin(); it != queue.end();) {
       uint64_t id = TryGrant((*it)->request, avoid_for(**it));
       if (id == 0) {
