@@ -90,10 +90,3 @@ class ThreadTimerQueue final : public TimerQueue {
 };
 
 }  // namespace kiln::base
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using base::ManualTimerQueue;
-using base::ThreadTimerQueue;
-using base::TimerQueue;
-}  // namespace kiln::executor

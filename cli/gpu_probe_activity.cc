@@ -14,7 +14,7 @@
 namespace kiln::cli {
 namespace {
 
-nlohmann::json ResultJson(const executor::AssignedDevice& device, const gpu::ProbeResult& result) {
+nlohmann::json ResultJson(const routing::AssignedDevice& device, const gpu::ProbeResult& result) {
   return {{"device",
            {{"index", device.index},
             {"uuid", device.uuid},
@@ -28,7 +28,7 @@ nlohmann::json ResultJson(const executor::AssignedDevice& device, const gpu::Pro
           {"elapsed_ms", result.elapsed_ms}};
 }
 
-void LogResult(const executor::AssignedDevice& device, const gpu::ProbeResult& result) {
+void LogResult(const routing::AssignedDevice& device, const gpu::ProbeResult& result) {
   spdlog::info("kiln.gpu.probe on gpu{} ({}{}): {} path, {} elements, correct={}, {:.3f} ms",
                device.index, device.name, device.simulated ? ", simulated" : "", result.path,
                result.elements, result.correct, result.elapsed_ms);
@@ -36,7 +36,7 @@ void LogResult(const executor::AssignedDevice& device, const gpu::ProbeResult& r
 
 executor::ActivityFuture<nlohmann::json> Probe(executor::ActivityContext& ctx,
                                                std::optional<nlohmann::json> input) {
-  const std::optional<executor::AssignedDevice>& assigned = ctx.device();
+  const std::optional<routing::AssignedDevice>& assigned = ctx.device();
   if (!assigned) {
     throw ApplicationError(
         "kiln.gpu.probe needs a GPU: start it on a device queue (Q@HOST/gpuN) or a tag queue "
@@ -44,7 +44,7 @@ executor::ActivityFuture<nlohmann::json> Probe(executor::ActivityContext& ctx,
         "NoDeviceAssigned")
         .NonRetryable();
   }
-  const executor::AssignedDevice device = *assigned;
+  const routing::AssignedDevice device = *assigned;
   int64_t elements = int64_t{1} << 20;
   if (input && input->is_object() && input->contains("elements") &&
       (*input)["elements"].is_number_integer()) {
@@ -83,7 +83,7 @@ executor::ActivityFuture<nlohmann::json> Probe(executor::ActivityContext& ctx,
 
 absl::Status RegisterGpuProbeActivity(executor::ActivityRegistry& registry) {
   return registry.Register(kGpuProbeActivity, Probe,
-                           {.needs = executor::ResourceNeeds::Gpu(kGpuProbeMemoryBytes)});
+                           {.needs = routing::ResourceNeeds::Gpu(kGpuProbeMemoryBytes)});
 }
 
 }  // namespace kiln::cli

@@ -9,7 +9,8 @@ namespace kiln::executor {
 
 ActivityAttempt::ActivityAttempt(ActivityInfo info, const payload::DataConverter& converter,
                                  ActivityContext::HeartbeatSink sink,
-                                 std::optional<AssignedDevice> device, ResourceNeeds needs)
+                                 std::optional<routing::AssignedDevice> device,
+                                 routing::ResourceNeeds needs)
     : context_(std::move(info), converter, std::move(sink)) {
   context_.device_ = std::move(device);
   context_.needs_ = needs;
@@ -23,9 +24,9 @@ bool ActivityAttempt::Cancel(CancelReason reason, const std::string& message) {
 
 std::unique_ptr<gpu::DeviceScope> ActivityAttempt::PrepareGpu(gpu::GpuExecution* execution) {
   if (!context_.device_) return nullptr;  // CPU queue: the default "not placed on a GPU" status
-  const AssignedDevice& d = *context_.device_;
+  const routing::AssignedDevice& d = *context_.device_;
   GpuContext& resources = context_.gpu_;
-  const ResourceNeeds& needs = context_.needs_;
+  const routing::ResourceNeeds& needs = context_.needs_;
   const std::string label = absl::StrCat("gpu", d.index, " (", d.name, ", ", d.uuid, ")");
   if (d.simulated) {
     resources.SetUnavailable(absl::FailedPreconditionError(absl::StrCat(

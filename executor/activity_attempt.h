@@ -24,8 +24,8 @@ namespace kiln::executor {
 class ActivityAttempt {
  public:
   ActivityAttempt(ActivityInfo info, const payload::DataConverter& converter,
-                  ActivityContext::HeartbeatSink sink, std::optional<AssignedDevice> device,
-                  ResourceNeeds needs);
+                  ActivityContext::HeartbeatSink sink,
+                  std::optional<routing::AssignedDevice> device, routing::ResourceNeeds needs);
   ActivityAttempt(const ActivityAttempt&) = delete;
   ActivityAttempt& operator=(const ActivityAttempt&) = delete;
 

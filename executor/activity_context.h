@@ -193,7 +193,7 @@ class ActivityContext {
 
   // The GPU this activity was placed on (index, uuid, name, simulated), or nullopt when it was
   // polled from a CPU queue (Q, Q@H). On a simulated device run the CPU path.
-  const std::optional<AssignedDevice>& device() const { return device_; }
+  const std::optional<routing::AssignedDevice>& device() const { return device_; }
   // Every device the activity holds, in placement order: all N of a multi-GPU activity
   // (ResourceNeeds::Gpus, Q:gpusN), else its one device, else none. A stream on each:
   // gpu::AcquireEach; a child process's CUDA_VISIBLE_DEVICES: routing::CudaVisibleDevices.
@@ -205,7 +205,7 @@ class ActivityContext {
   GpuContext& gpu() { return gpu_; }
   const GpuContext& gpu() const { return gpu_; }
   // What the activity declared at registration; the GPU memory cap comes from it.
-  const ResourceNeeds& needs() const { return needs_; }
+  const routing::ResourceNeeds& needs() const { return needs_; }
 
   // When the server will time this attempt out (InfiniteFuture() when it has no timeout).
   absl::Time deadline() const { return info_.deadline; }
@@ -241,8 +241,8 @@ class ActivityContext {
   base::CancellationSource source_;
   const base::CancellationToken token_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
-  std::optional<AssignedDevice> device_{};
-  ResourceNeeds needs_{};
+  std::optional<routing::AssignedDevice> device_{};
+  routing::ResourceNeeds needs_{};
   GpuContext gpu_{};
   const Logger logger_;
 };

@@ -49,13 +49,13 @@ using RawActivityFunction =
     std::function<payload::Payloads(ActivityContext&, const payload::Payloads&)>;
 
 struct ActivityOptions {
-  ResourceNeeds needs = ResourceNeeds::Cpu();
+  routing::ResourceNeeds needs = routing::ResourceNeeds::Cpu();
 };
 
 struct ActivityDefinition {
   std::string name{};
   ActivityFunction function{};
-  ResourceNeeds needs{};
+  routing::ResourceNeeds needs{};
 };
 
 namespace internal {

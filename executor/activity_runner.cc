@@ -15,12 +15,16 @@ namespace kiln::executor {
 
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 
+// What a running activity's body and context refer to lives here (or is shared from here), not
+// in the runner, so an abandoned body may outlive the runner.
 struct ActivityRunner::Activity {
   std::string label;  // "[type id attempt N]" for log lines
   wsv1::PollActivityTaskQueueResponse task;
-  std::unique_ptr<ActivityAttempt> attempt;  // owns the context the body sees
+  std::shared_ptr<const payload::DataConverter> converter;  // the context's
+  std::shared_ptr<gpu::GpuExecution> gpu_execution;         // leases the context's stream
   std::shared_ptr<const ActivityDefinition> definition;
-  SlotPermit permit;
+  std::unique_ptr<ActivityAttempt> attempt;  // owns the context the body sees
+  routing::SlotPermit permit;
   std::atomic<bool> finished{false};
   metrics::WorkerMetrics::ActivityHandles metrics{};  // all null without metrics
   absl::Time started;                                 // on the runner's clock
@@ -39,7 +43,7 @@ std::string Label(const ActivityInfo& info) {
 // as failed by its device. Returns the reason, in CancelOnDevice's words.
 std::string OnStickyCudaError(ActivityAttempt& attempt, const std::string& label,
                               gpu::HealthSink* health, const absl::Status& sticky) {
-  const AssignedDevice& device = *attempt.context().device();
+  const routing::AssignedDevice& device = *attempt.context().device();
   const gpu::DeviceFault fault = gpu::DeviceFault::StickyCudaError(
       device.uuid, gpu::StickyCudaErrorCode(sticky).value_or(0), std::string(sticky.message()));
   const std::string why =
@@ -64,12 +68,15 @@ payload::Failure ShutdownFailure() {
 ActivityRunner::ActivityRunner(RunnerDeps deps, RunnerOptions options)
     : deps_(std::move(deps)), options_(options) {}
 
+ActivityRunner::~ActivityRunner() { scope_.Close(); }
+
 void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::string& task_queue,
-                         SlotPermit permit) {
+                         routing::SlotPermit permit) {
   ActivityInfo info = ActivityInfoFromTask(task, task_queue, deps_.timers->clock().Now());
   std::shared_ptr<const ActivityDefinition> definition = deps_.registry->Find(info.activity_type);
   absl::Status usable = permit.TryMarkUsed(
-      {info.activity_type, info.activity_id, definition ? definition->needs : ResourceNeeds::None()});
+      {info.activity_type, info.activity_id,
+       definition ? definition->needs : routing::ResourceNeeds::None()});
   if (!usable.ok()) return ReportDeviceUnavailable(info, std::move(permit), usable);
   metrics::WorkerMetrics::ActivityHandles handles;
   if (deps_.metrics) {
@@ -93,15 +100,15 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   activity->task = std::move(task);
   activity->definition = std::move(definition);
   activity->permit = std::move(permit);
+  activity->converter = deps_.converter;
+  activity->gpu_execution = options_.gpu_execution ? options_.gpu_execution
+                            : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process()
+                                                   : nullptr;
   const std::string token = info.task_token;
   const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
   const absl::Time deadline = info.deadline;
-  std::weak_ptr<HeartbeatThrottler> heartbeats = deps_.heartbeats;
   activity->attempt = std::make_unique<ActivityAttempt>(
-      std::move(info), *deps_.converter,
-      [heartbeats, token](payload::Payloads details) {
-        if (auto throttler = heartbeats.lock()) throttler->Record(token, std::move(details));
-      },
+      std::move(info), *activity->converter, deps_.heartbeats->SinkFor(token),
       activity->permit.device(), activity->definition->needs);
   std::optional<std::string> device_fault;
   {
@@ -115,21 +122,29 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     }
   }
   if (device_fault) activity->attempt->Cancel(CancelReason::kDeviceFault, *device_fault);
-  std::weak_ptr<ActivityRunner> self = weak_from_this();
-  deps_.heartbeats->Track(token, heartbeat_timeout, [self, token](HeartbeatSignal signal) {
-    if (auto runner = self.lock()) runner->OnSignal(token, signal);
-  });
+  deps_.heartbeats->Track(token, heartbeat_timeout,
+                          [this, guard = scope_.Uncounted(), token](HeartbeatSignal signal) {
+                            guard.Run([&] { OnSignal(token, signal); });
+                          });
   if (deadline != absl::InfiniteFuture()) {
-    deps_.timers->RunAt(deadline + options_.local_timeout_buffer, [self, token] {
-      if (auto runner = self.lock()) runner->OnLocalTimeout(token);
-    });
+    deps_.timers->RunAt(deadline + options_.local_timeout_buffer,
+                        [this, guard = scope_.Uncounted(), token] {
+                          guard.Run([&] { OnLocalTimeout(token); });
+                        });
   }
   spdlog::debug("{} started on task queue '{}'", activity->label, task_queue);
-  auto keep = shared_from_this();
-  deps_.executor->Post([keep, activity] { keep->Execute(activity); });
+  deps_.executor->Post([this, guard = scope_.Uncounted(), activity] {
+    // The body runs outside the guard (see the header): only `activity` is touched until the
+    // outcome re-enters the runner through the guard.
+    // Abandoned at shutdown, or the runner is gone: the body never starts.
+    if (activity->finished || !guard.open()) return;
+    RunBody(*activity).Then([this, guard, activity](ActivityFuture<payload::Payloads>::Result r) {
+      guard.Run([&] { Finish(activity, std::move(r)); });
+    });
+  });
 }
 
-void ActivityRunner::ReportUnknownType(const ActivityInfo& info, SlotPermit permit) {
+void ActivityRunner::ReportUnknownType(const ActivityInfo& info, routing::SlotPermit permit) {
   std::vector<std::string> names = deps_.registry->Names();
   for (std::string& name : names) name = absl::StrCat("\"", name, "\"");
   std::string message =
@@ -145,13 +160,13 @@ void ActivityRunner::ReportUnknownType(const ActivityInfo& info, SlotPermit perm
   permit.Release();
 }
 
-void ActivityRunner::ReportDeviceUnavailable(const ActivityInfo& info, SlotPermit permit,
+void ActivityRunner::ReportDeviceUnavailable(const ActivityInfo& info, routing::SlotPermit permit,
                                              const absl::Status& why) {
-  std::optional<AssignedDevice> device = permit.device();
+  std::optional<routing::AssignedDevice> device = permit.device();
   wsv1::RespondActivityTaskFailedRequest request;
   request.set_task_token(info.task_token);
   *request.mutable_failure() = payload::ApplicationErrorToFailure(
-      DeviceUnavailableError(info.task_queue, device.value_or(AssignedDevice{}),
+      DeviceUnavailableError(info.task_queue, device.value_or(routing::AssignedDevice{}),
                              std::string(why.message())),
       *deps_.converter);
   spdlog::warn("{} not run: {}", Label(info), request.failure().message());
@@ -159,23 +174,15 @@ void ActivityRunner::ReportDeviceUnavailable(const ActivityInfo& info, SlotPermi
   permit.Release();
 }
 
-void ActivityRunner::Execute(std::shared_ptr<Activity> activity) {
-  ActivityFuture<payload::Payloads> future;
+ActivityFuture<payload::Payloads> ActivityRunner::RunBody(Activity& activity) {
   try {
     // A real device: pooled stream + capped allocator, device current while the body runs here.
-    std::unique_ptr<gpu::DeviceScope> current_device = activity->attempt->PrepareGpu(
-        options_.gpu_execution ? options_.gpu_execution.get()
-        : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process().get()
-                               : nullptr);
-    future =
-        activity->definition->function(activity->attempt->context(), activity->task.input());
+    std::unique_ptr<gpu::DeviceScope> current_device =
+        activity.attempt->PrepareGpu(activity.gpu_execution.get());
+    return activity.definition->function(activity.attempt->context(), activity.task.input());
   } catch (...) {
-    future = ActivityFuture<payload::Payloads>::FromError(std::current_exception());
+    return ActivityFuture<payload::Payloads>::FromError(std::current_exception());
   }
-  auto self = shared_from_this();
-  future.Then([self, activity](ActivityFuture<payload::Payloads>::Result result) {
-    self->Finish(activity, std::move(result));
-  });
 }
 
 void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
@@ -233,7 +240,8 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
                             ? ctx.cancellation().Reason().value_or("device fault")
                             : *device_broken;
       *request.mutable_failure() = payload::ApplicationErrorToFailure(
-          DeviceFaultError(ctx.info().task_queue, ctx.device().value_or(AssignedDevice{}), why),
+          DeviceFaultError(ctx.info().task_queue,
+                           ctx.device().value_or(routing::AssignedDevice{}), why),
           *deps_.converter);
     } else if (honoured_cancel && reason == CancelReason::kTimedOut) {
       *request.mutable_failure() = payload::ApplicationErrorToFailure(

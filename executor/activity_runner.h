@@ -24,10 +24,18 @@
 // allocator capped at its declared memory (ActivityContext::gpu()), its device current on the
 // thread that runs the body; the stream goes back to the pool when the outcome is reported.
 //
-// Thread safety: all methods may be called from any thread. Must be owned by a std::shared_ptr.
+// Lifetime: the deps must outlive the runner. Its own callbacks (heartbeat signals, local
+// timeouts, work posted to the executor, an asynchronous body's completion) enter it through a
+// base::CallbackScope, so the owner may destroy it at any time: what comes later does nothing.
+// An activity body is the exception, on purpose: it runs outside the scope, on the Activity
+// state that its posted work owns (task, context, definition, converter, GPU lease), so activity
+// code that ignores cancellation can be abandoned at shutdown (AbandonAll) and finish on its own
+// after the runner is gone; its result is then dropped.
 //
-//   auto runner = std::make_shared<ActivityRunner>(deps, options);
-//   runner->Run(std::move(task), "gpu-jobs", std::move(permit));   // from a poller
+// Thread safety: all methods may be called from any thread.
+//
+//   ActivityRunner runner(deps, options);
+//   runner.Run(std::move(task), "gpu-jobs", std::move(permit));   // from a poller
 #pragma once
 
 #include <condition_variable>
@@ -46,6 +54,7 @@
 #include "executor/heartbeat_throttler.h"
 #include "metrics/worker_metrics.h"
 #include "routing/slot_supplier.h"
+#include "base/callback_scope.h"
 #include "base/timer_queue.h"
 #include "gpu/activity_gpu.h"
 #include "gpu/health.h"
@@ -56,9 +65,9 @@ namespace kiln::executor {
 struct RunnerDeps {
   const ActivityRegistry* registry = nullptr;
   Executor* executor = nullptr;
-  TimerQueue* timers = nullptr;
-  std::shared_ptr<HeartbeatThrottler> heartbeats;
-  std::shared_ptr<CompletionReporter> reporter;
+  base::TimerQueue* timers = nullptr;
+  HeartbeatThrottler* heartbeats = nullptr;
+  CompletionReporter* reporter = nullptr;
   std::shared_ptr<const payload::DataConverter> converter;
   // Latencies, failures, cancellations and running activities; null: not recorded.
   std::shared_ptr<metrics::WorkerMetrics> metrics = nullptr;
@@ -77,13 +86,16 @@ struct RunnerOptions {
   gpu::HealthSink* device_health = nullptr;
 };
 
-class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
+class ActivityRunner {
  public:
   ActivityRunner(RunnerDeps deps, RunnerOptions options = {});
+  ~ActivityRunner();  // what its callbacks and abandoned bodies bring later is dropped
+  ActivityRunner(const ActivityRunner&) = delete;
+  ActivityRunner& operator=(const ActivityRunner&) = delete;
 
   // Runs `task` polled from `task_queue` on the slot `permit` (marked used here).
   void Run(::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task,
-           const std::string& task_queue, SlotPermit permit);
+           const std::string& task_queue, routing::SlotPermit permit);
 
   // Activities started and not yet reported.
   int Running() const;
@@ -106,12 +118,13 @@ class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
  private:
   struct Activity;
 
-  void ReportUnknownType(const ActivityInfo& info, SlotPermit permit);
+  void ReportUnknownType(const ActivityInfo& info, routing::SlotPermit permit);
   // The permit's device was drained before the task could take it: fail the task back
   // (retryable "DeviceUnavailable") without running it.
-  void ReportDeviceUnavailable(const ActivityInfo& info, SlotPermit permit,
+  void ReportDeviceUnavailable(const ActivityInfo& info, routing::SlotPermit permit,
                                const absl::Status& why);
-  void Execute(std::shared_ptr<Activity> activity);
+  // Runs the body; touches only `activity` (see the file comment).
+  static ActivityFuture<payload::Payloads> RunBody(Activity& activity);
   void Finish(const std::shared_ptr<Activity>& activity,
               ActivityFuture<payload::Payloads>::Result result);
   // Records the activity's outcome (no-op without metrics); `failed` or `cancelled`.
@@ -125,6 +138,7 @@ class ActivityRunner : public std::enable_shared_from_this<ActivityRunner> {
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
   std::map<int, std::string> faulted_devices_ ABSL_GUARDED_BY(mu_);  // index -> why
+  base::CallbackScope scope_;  // every callback into the runner; closed first
 };
 
 }  // namespace kiln::executor

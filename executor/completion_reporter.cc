@@ -1,5 +1,7 @@
 #include "executor/completion_reporter.h"
 
+#include <algorithm>
+
 #include "spdlog/spdlog.h"
 
 namespace kiln::executor {
@@ -12,7 +14,7 @@ struct CompletionReporter::Report {
   const char* operation;  // the RPC, as the temporal_request metric names it
   // Issues the RPC once; calls back with its status.
   std::function<void(std::function<void(absl::Status)>)> call;
-  Backoff backoff;
+  routing::Backoff backoff;
   absl::Time first_attempt;
 };
 
@@ -38,10 +40,12 @@ std::function<void(std::function<void(absl::Status)>)> MakeCall(
 
 }  // namespace
 
-CompletionReporter::CompletionReporter(client::TemporalClient& client, TimerQueue& timers,
+CompletionReporter::CompletionReporter(client::TemporalClient& client, base::TimerQueue& timers,
                                        ReporterOptions options,
                                        std::shared_ptr<metrics::WorkerMetrics> metrics)
     : client_(client), timers_(timers), options_(options), metrics_(std::move(metrics)) {}
+
+CompletionReporter::~CompletionReporter() { scope_.Close(); }
 
 void CompletionReporter::Completed(wsv1::RespondActivityTaskCompletedRequest request,
                                    std::string label) {
@@ -49,7 +53,7 @@ void CompletionReporter::Completed(wsv1::RespondActivityTaskCompletedRequest req
       Report{std::move(label), "completion", "RespondActivityTaskCompleted",
              MakeCall(client_, std::move(request),
                       &client::TemporalClient::RespondActivityTaskCompleted),
-             Backoff(options_.retry), timers_.clock().Now()});
+             routing::Backoff(options_.retry), timers_.clock().Now()});
   Attempt(std::move(report));
 }
 
@@ -58,7 +62,7 @@ void CompletionReporter::Failed(wsv1::RespondActivityTaskFailedRequest request,
   auto report = std::make_shared<Report>(Report{
       std::move(label), "failure", "RespondActivityTaskFailed",
       MakeCall(client_, std::move(request), &client::TemporalClient::RespondActivityTaskFailed),
-      Backoff(options_.retry), timers_.clock().Now()});
+      routing::Backoff(options_.retry), timers_.clock().Now()});
   Attempt(std::move(report));
 }
 
@@ -67,7 +71,7 @@ void CompletionReporter::Canceled(wsv1::RespondActivityTaskCanceledRequest reque
   auto report = std::make_shared<Report>(Report{
       std::move(label), "cancellation", "RespondActivityTaskCanceled",
       MakeCall(client_, std::move(request), &client::TemporalClient::RespondActivityTaskCanceled),
-      Backoff(options_.retry), timers_.clock().Now()});
+      routing::Backoff(options_.retry), timers_.clock().Now()});
   Attempt(std::move(report));
 }
 
@@ -76,9 +80,8 @@ void CompletionReporter::Attempt(std::shared_ptr<Report> report) {
     absl::MutexLock lock(&mu_);
     if (report->backoff.attempts() == 0) ++outstanding_;
   }
-  std::weak_ptr<CompletionReporter> self = weak_from_this();
-  report->call([self, report](absl::Status status) {
-    if (auto reporter = self.lock()) reporter->OnAnswer(report, status);
+  report->call([this, guard = scope_.Counted(), report](absl::Status status) {
+    guard.Run([&] { OnAnswer(report, status); });
   });
 }
 
@@ -105,9 +108,8 @@ void CompletionReporter::OnAnswer(std::shared_ptr<Report> report, const absl::St
     spdlog::warn("{} {} not delivered ({}); retrying with backoff", report->label, report->what,
                  status.ToString());
   }
-  std::weak_ptr<CompletionReporter> self = weak_from_this();
-  timers_.RunAfter(delay, [self, report] {
-    if (auto reporter = self.lock()) reporter->Attempt(report);
+  timers_.RunAfter(delay, [this, guard = scope_.Uncounted(), report] {
+    guard.Run([&] { Attempt(report); });
   });
 }
 
@@ -122,11 +124,18 @@ int CompletionReporter::Outstanding() const {
 }
 
 bool CompletionReporter::WaitIdle(absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(
+  const absl::Time deadline = absl::Now() + timeout;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(
                                   +[](int* outstanding) { return *outstanding == 0; },
                                   &outstanding_),
-                              timeout);
+                              timeout)) {
+      return false;
+    }
+  }
+  // The last answer's callback has returned once its guard is gone.
+  return scope_.WaitIdle(std::max(deadline - absl::Now(), absl::ZeroDuration()));
 }
 
 }  // namespace kiln::executor

@@ -4,11 +4,14 @@
 // backoff, so a result is not lost to a short outage or a clean shutdown. NOT_FOUND (the server
 // no longer has the task: timed out, cancelled, completed) is logged and dropped.
 //
-// Thread safety: all methods may be called from any thread. Must be owned by a std::shared_ptr.
+// Lifetime: the owner may destroy it at any time; an answer or retry timer that comes later
+// runs nothing (base::CallbackScope). WaitIdle() is how shutdown waits for the last answer.
 //
-//   auto reporter = std::make_shared<CompletionReporter>(client, timers);
-//   reporter->Completed(std::move(request), "[echo a-1]");
-//   reporter->WaitIdle(absl::Seconds(10));   // at shutdown: every outcome answered
+// Thread safety: all methods may be called from any thread.
+//
+//   CompletionReporter reporter(client, timers);
+//   reporter.Completed(std::move(request), "[echo a-1]");
+//   reporter.WaitIdle(absl::Seconds(10));   // at shutdown: every outcome answered
 #pragma once
 
 #include <condition_variable>
@@ -24,12 +27,13 @@
 #include "client/temporal_client.h"
 #include "routing/backoff.h"
 #include "metrics/worker_metrics.h"
+#include "base/callback_scope.h"
 #include "base/timer_queue.h"
 
 namespace kiln::executor {
 
 struct ReporterOptions {
-  BackoffOptions retry = {.initial = absl::Milliseconds(100),
+  routing::BackoffOptions retry = {.initial = absl::Milliseconds(100),
                           .max = absl::Seconds(5),
                           .multiplier = 1.5,
                           .jitter = 0.2};
@@ -37,12 +41,15 @@ struct ReporterOptions {
   absl::Duration give_up_after = absl::Minutes(5);
 };
 
-class CompletionReporter : public std::enable_shared_from_this<CompletionReporter> {
+class CompletionReporter {
  public:
   // `metrics` (optional) counts each Respond* call (retries included) and its failures.
-  CompletionReporter(client::TemporalClient& client, TimerQueue& timers,
+  CompletionReporter(client::TemporalClient& client, base::TimerQueue& timers,
                      ReporterOptions options = {},
                      std::shared_ptr<metrics::WorkerMetrics> metrics = nullptr);
+  ~CompletionReporter();  // answers that come later are dropped
+  CompletionReporter(const CompletionReporter&) = delete;
+  CompletionReporter& operator=(const CompletionReporter&) = delete;
 
   // `label` prefixes log lines (the activity's type and id).
   void Completed(::temporal::api::workflowservice::v1::RespondActivityTaskCompletedRequest request,
@@ -54,7 +61,8 @@ class CompletionReporter : public std::enable_shared_from_this<CompletionReporte
 
   // Reports not yet answered (including ones waiting to retry).
   int Outstanding() const;
-  // Waits (real time) until Outstanding() is 0; true when it is.
+  // Waits (real time) until Outstanding() is 0 and the last answer's callback has returned;
+  // true when both happened in time.
   bool WaitIdle(absl::Duration timeout);
 
  private:
@@ -64,11 +72,12 @@ class CompletionReporter : public std::enable_shared_from_this<CompletionReporte
   void Done();
 
   client::TemporalClient& client_;
-  TimerQueue& timers_;
+  base::TimerQueue& timers_;
   const ReporterOptions options_;
   const std::shared_ptr<metrics::WorkerMetrics> metrics_;
   mutable absl::Mutex mu_;
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  base::CallbackScope scope_;  // answers (counted) and retry timers; closed first
 };
 
 }  // namespace kiln::executor

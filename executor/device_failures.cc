@@ -4,11 +4,12 @@
 
 namespace kiln::executor {
 
-std::string DeviceLabel(const AssignedDevice& device) {
+std::string DeviceLabel(const routing::AssignedDevice& device) {
   return absl::StrCat("gpu", device.index, " (", device.uuid, ")");
 }
 
-std::string WhatToDoAfterDeviceLoss(std::string_view task_queue, const AssignedDevice& device) {
+std::string WhatToDoAfterDeviceLoss(std::string_view task_queue,
+                                    const routing::AssignedDevice& device) {
   const std::string suffix = absl::StrCat("/gpu", device.index);
   std::string_view host_queue = task_queue;
   if (!device.pinned || !host_queue.ends_with(suffix)) {
@@ -27,14 +28,15 @@ std::string WhatToDoAfterDeviceLoss(std::string_view task_queue, const AssignedD
 }
 
 payload::ApplicationError DeviceFaultError(std::string_view task_queue,
-                                           const AssignedDevice& device, const std::string& why) {
+                                           const routing::AssignedDevice& device,
+                                           const std::string& why) {
   return payload::ApplicationError(why + WhatToDoAfterDeviceLoss(task_queue, device),
                                    kDeviceFaultType)
       .WithDetails(device.uuid, why);
 }
 
 payload::ApplicationError DeviceUnavailableError(std::string_view task_queue,
-                                                 const AssignedDevice& device,
+                                                 const routing::AssignedDevice& device,
                                                  std::string_view reason) {
   std::string why(reason);
   return payload::ApplicationError(

@@ -25,21 +25,23 @@ inline constexpr char kDeviceFaultType[] = "DeviceFault";
 inline constexpr char kDeviceUnavailableType[] = "DeviceUnavailable";
 
 // "gpu1 (GPU-...)".
-std::string DeviceLabel(const AssignedDevice& device);
+std::string DeviceLabel(const routing::AssignedDevice& device);
 
 // For a Q@H/gpuN queue: "; this task was sent to Q@H/gpuN, ...: send it to Q@H (this host) or
 // Q (any worker) instead, or wait ..."; for other queues "; it may be retried on another device".
-std::string WhatToDoAfterDeviceLoss(std::string_view task_queue, const AssignedDevice& device);
+std::string WhatToDoAfterDeviceLoss(std::string_view task_queue,
+                                    const routing::AssignedDevice& device);
 
 // The activity ran on `device` when it failed for `why` ("gpu1 (GPU-..) failed: Xid 79 ...").
 // Details: the device UUID and `why`.
 payload::ApplicationError DeviceFaultError(std::string_view task_queue,
-                                           const AssignedDevice& device, const std::string& why);
+                                           const routing::AssignedDevice& device,
+                                           const std::string& why);
 
 // The task reached a worker after `device` was drained (`reason`); it was not run.
 // Details: the device UUID and `reason`.
 payload::ApplicationError DeviceUnavailableError(std::string_view task_queue,
-                                                 const AssignedDevice& device,
+                                                 const routing::AssignedDevice& device,
                                                  std::string_view reason);
 
 }  // namespace kiln::executor

@@ -96,11 +96,11 @@ void Fail(ActivityContext&, std::optional<std::string> type, std::optional<std::
 absl::Status RegisterDiagnosticActivities(ActivityRegistry& registry) {
   absl::Status s = registry.RegisterRaw(
       kEchoActivity, [](ActivityContext&, const payload::Payloads& input) { return input; },
-      {.needs = ResourceNeeds::None()});
+      {.needs = routing::ResourceNeeds::None()});
   if (!s.ok()) return s;
   s = registry.Register(kSleepActivity, Sleep);
   if (!s.ok()) return s;
-  return registry.Register(kFailActivity, Fail, {.needs = ResourceNeeds::None()});
+  return registry.Register(kFailActivity, Fail, {.needs = routing::ResourceNeeds::None()});
 }
 
 }  // namespace kiln::executor

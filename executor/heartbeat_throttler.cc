@@ -9,10 +9,18 @@ namespace kiln::executor {
 
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 
-HeartbeatThrottler::HeartbeatThrottler(client::TemporalClient& client, TimerQueue& timers,
+HeartbeatThrottler::HeartbeatThrottler(client::TemporalClient& client, base::TimerQueue& timers,
                                        HeartbeatOptions options,
                                        std::shared_ptr<metrics::WorkerMetrics> metrics)
     : client_(client), timers_(timers), options_(options), metrics_(std::move(metrics)) {}
+
+HeartbeatThrottler::~HeartbeatThrottler() { scope_.Close(); }
+
+std::function<void(payload::Payloads)> HeartbeatThrottler::SinkFor(const std::string& task_token) {
+  return [this, guard = scope_.Uncounted(), task_token](payload::Payloads details) {
+    guard.Run([&] { Record(task_token, std::move(details)); });
+  };
+}
 
 absl::Duration HeartbeatThrottler::IntervalFor(absl::Duration heartbeat_timeout,
                                                const HeartbeatOptions& options) {
@@ -73,19 +81,18 @@ wsv1::RecordActivityTaskHeartbeatRequest HeartbeatThrottler::StartSend(
   entry.pending = false;
   entry.in_flight = true;
   entry.timer_armed = true;
-  std::weak_ptr<HeartbeatThrottler> self = weak_from_this();
-  timers_.RunAfter(entry.interval, [self, task_token, id = entry.id] {
-    if (auto throttler = self.lock()) throttler->OnTimer(task_token, id);
+  timers_.RunAfter(entry.interval, [this, guard = scope_.Uncounted(), task_token, id = entry.id] {
+    guard.Run([&] { OnTimer(task_token, id); });
   });
   return request;
 }
 
 void HeartbeatThrottler::Send(wsv1::RecordActivityTaskHeartbeatRequest request, uint64_t id) {
-  std::weak_ptr<HeartbeatThrottler> self = weak_from_this();
   std::string token = request.task_token();
   client_.RecordActivityTaskHeartbeat(
-      request, [self, token, id](absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse> r) {
-        if (auto throttler = self.lock()) throttler->OnResponse(token, id, r);
+      request, [this, guard = scope_.Counted(), token,
+                id](absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse> r) {
+        guard.Run([&] { OnResponse(token, id, r); });
       });
 }
 

@@ -11,14 +11,17 @@
 //     activity's signal callback (each at most once); other errors are logged and the activity
 //     goes on.
 //
-// Thread safety: all methods may be called from any thread. Signal callbacks run on a client
-// or timer thread, outside the throttler's lock, and must not block. Must be owned by a
-// std::shared_ptr (callbacks hold weak references).
+// Lifetime: the owner may destroy it at any time; a heartbeat answer, throttle timer or sink
+// call that comes later does nothing (base::CallbackScope). WaitIdle() is how shutdown waits for
+// the last answer.
 //
-//   auto throttler = std::make_shared<HeartbeatThrottler>(client, timers);
-//   throttler->Track(token, absl::Seconds(10), [&](HeartbeatSignal s) { ctx.Cancel(...); });
-//   throttler->Record(token, details);                   // from ActivityContext::Heartbeat
-//   std::optional<Payloads> last = throttler->Finish(token);
+// Thread safety: all methods may be called from any thread. Signal callbacks run on a client
+// or timer thread, outside the throttler's lock, and must not block.
+//
+//   HeartbeatThrottler throttler(client, timers);
+//   throttler.Track(token, absl::Seconds(10), [&](HeartbeatSignal s) { ctx.Cancel(...); });
+//   auto sink = throttler.SinkFor(token);      // ActivityContext::Heartbeat calls it
+//   std::optional<Payloads> last = throttler.Finish(token);
 #pragma once
 
 #include <cstdint>
@@ -34,6 +37,7 @@
 #include "absl/time/time.h"
 #include "client/temporal_client.h"
 #include "metrics/worker_metrics.h"
+#include "base/callback_scope.h"
 #include "base/timer_queue.h"
 #include "payload/data_converter.h"
 
@@ -46,14 +50,17 @@ struct HeartbeatOptions {
 
 enum class HeartbeatSignal { kCancelRequested, kNotFound, kPaused, kReset };
 
-class HeartbeatThrottler : public std::enable_shared_from_this<HeartbeatThrottler> {
+class HeartbeatThrottler {
  public:
   using SignalCallback = std::function<void(HeartbeatSignal)>;
 
   // `metrics` (optional) counts the RecordActivityTaskHeartbeat calls and their failures.
-  HeartbeatThrottler(client::TemporalClient& client, TimerQueue& timers,
+  HeartbeatThrottler(client::TemporalClient& client, base::TimerQueue& timers,
                      HeartbeatOptions options = {},
                      std::shared_ptr<metrics::WorkerMetrics> metrics = nullptr);
+  ~HeartbeatThrottler();  // answers and sink calls that come later are dropped
+  HeartbeatThrottler(const HeartbeatThrottler&) = delete;
+  HeartbeatThrottler& operator=(const HeartbeatThrottler&) = delete;
 
   // The throttle interval for a task with `heartbeat_timeout` (zero: none).
   static absl::Duration IntervalFor(absl::Duration heartbeat_timeout,
@@ -64,10 +71,16 @@ class HeartbeatThrottler : public std::enable_shared_from_this<HeartbeatThrottle
              SignalCallback on_signal);
   // Records a heartbeat (sent now or when the throttle allows).
   void Record(const std::string& task_token, payload::Payloads details);
+  // Record() for `task_token`, as a function that activity code may call even after this
+  // throttler is gone (an activity abandoned at shutdown): it then does nothing.
+  std::function<void(payload::Payloads)> SinkFor(const std::string& task_token);
   // Stops tracking; drops a heartbeat still waiting in the throttle. Returns the latest details
   // recorded (sent or not), or nullopt when the activity never heartbeated.
   std::optional<payload::Payloads> Finish(const std::string& task_token);
   int Tracked() const;
+  // Waits (real time) until no heartbeat call is outstanding and the last answer's callback has
+  // returned; true when that happened in time.
+  bool WaitIdle(absl::Duration timeout) { return scope_.WaitIdle(timeout); }
 
  private:
   struct Entry {
@@ -93,12 +106,13 @@ class HeartbeatThrottler : public std::enable_shared_from_this<HeartbeatThrottle
           response);
 
   client::TemporalClient& client_;
-  TimerQueue& timers_;
+  base::TimerQueue& timers_;
   const HeartbeatOptions options_;
   const std::shared_ptr<metrics::WorkerMetrics> metrics_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  base::CallbackScope scope_;  // answers (counted), throttle timers and sinks; closed first
 };
 
 }  // namespace kiln::executor

@@ -24,13 +24,17 @@ struct SessionWorker::OpenSession {
   ActivityContext* ctx ABSL_GUARDED_BY(mu) = nullptr;
 };
 
-SessionWorker::SessionWorker(SessionWorkerOptions options, std::string host_id, TimerQueue& timers)
+SessionWorker::SessionWorker(SessionWorkerOptions options, std::string host_id,
+                             base::TimerQueue& timers)
     : options_(options),
       host_id_(std::move(host_id)),
       timers_(timers),
       slots_(options) {}
 
-SessionWorker::~SessionWorker() { FailAll("the session worker was destroyed"); }
+SessionWorker::~SessionWorker() {
+  FailAll("the session worker was destroyed");
+  scope_.Close();
+}
 
 absl::Status SessionWorker::Register(ActivityRegistry& registry) {
   if (options_.max_concurrent_sessions < 1) {
@@ -38,29 +42,27 @@ absl::Status SessionWorker::Register(ActivityRegistry& registry) {
         "max_concurrent_sessions must be at least 1 (got ", options_.max_concurrent_sessions,
         "); disable sessions instead"));
   }
-  std::weak_ptr<SessionWorker> self = weak_from_this();
   return registry.RegisterRawAsync(
       client::kSessionCreateActivity,
-      [self](ActivityContext& ctx, const payload::Payloads&) -> ActivityFuture<payload::Payloads> {
-        auto worker = self.lock();
-        if (!worker) {
+      [this, guard = scope_.Uncounted()](
+          ActivityContext& ctx, const payload::Payloads&) -> ActivityFuture<payload::Payloads> {
+        ActivityFuture<payload::Payloads> future;
+        if (!guard.Run([&] { future = Create(ctx); })) {
           throw payload::ApplicationError("the worker is shutting down", "SessionWorkerShutdown");
         }
-        return worker->Create(ctx);
+        return future;
       });
 }
 
-std::shared_ptr<ActivityPoller> SessionWorker::MakePoller(const std::string& logical,
-                                                          PollerDeps deps,
-                                                          std::string worker_instance_key,
-                                                          std::string build_id,
-                                                          std::weak_ptr<ActivityRunner> runner) {
+std::unique_ptr<routing::ActivityPoller> SessionWorker::MakePoller(
+    const std::string& logical, routing::PollerDeps deps, std::string worker_instance_key,
+    std::string build_id, ActivityRunner& runner) {
   const std::string queue = client::SessionCreationQueue(logical);
   return slots_.MakePoller(
       logical, deps, std::move(worker_instance_key), std::move(build_id),
-      [runner, queue](::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task,
-                      SlotPermit permit) {
-        if (auto r = runner.lock()) r->Run(std::move(task), queue, std::move(permit));
+      [&runner, queue](::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task,
+                       routing::SlotPermit permit) {
+        runner.Run(std::move(task), queue, std::move(permit));
       });
 }
 
@@ -95,34 +97,35 @@ ActivityFuture<payload::Payloads> SessionWorker::Create(ActivityContext& ctx) {
   ctx.Heartbeat(session->details);  // the first heartbeat is sent at once: the client waits for it
   spdlog::info("{} open ({} of {} session slots in use)", session->label, OpenSessions(),
                options_.max_concurrent_sessions);
-  std::weak_ptr<SessionWorker> self = weak_from_this();
-  std::weak_ptr<OpenSession> weak = session;
-  session->on_cancel = ctx.cancellation().OnCancel([self, weak](const std::string& why) {
-    auto worker = self.lock();
-    auto s = weak.lock();
-    if (!worker || !s) return;
-    spdlog::info("{} closing: {}", s->label, why);
-    worker->Finish(s, std::make_exception_ptr(CancelledError("session completed: " + why)));
-  });
+  std::weak_ptr<OpenSession> weak = session;  // the session ends before its registration does
+  session->on_cancel = ctx.cancellation().OnCancel(
+      [this, guard = scope_.Uncounted(), weak](const std::string& why) {
+        guard.Run([&] {
+          std::shared_ptr<OpenSession> s = weak.lock();
+          if (!s) return;
+          spdlog::info("{} closing: {}", s->label, why);
+          Finish(s, std::make_exception_ptr(CancelledError("session completed: " + why)));
+        });
+      });
   HeartbeatLater(session);
   return future;
 }
 
 void SessionWorker::HeartbeatLater(const std::shared_ptr<OpenSession>& session) {
-  std::weak_ptr<SessionWorker> self = weak_from_this();
   std::weak_ptr<OpenSession> weak = session;
-  timers_.RunAfter(session->interval, [self, weak] {
-    auto worker = self.lock();
-    auto s = weak.lock();
-    if (!worker || !s) return;
-    {
-      absl::MutexLock lock(&s->mu);
-      if (s->ctx == nullptr) return;  // ended
-      // The throttler sends at most one heartbeat per 0.8 x heartbeat timeout; calling more
-      // often keeps one always waiting, so a cancel request is seen within that interval.
-      s->ctx->Heartbeat(s->details);
-    }
-    worker->HeartbeatLater(s);
+  timers_.RunAfter(session->interval, [this, guard = scope_.Uncounted(), weak] {
+    guard.Run([&] {
+      std::shared_ptr<OpenSession> s = weak.lock();
+      if (!s) return;
+      {
+        absl::MutexLock lock(&s->mu);
+        if (s->ctx == nullptr) return;  // ended
+        // The throttler sends at most one heartbeat per 0.8 x heartbeat timeout; calling more
+        // often keeps one always waiting, so a cancel request is seen within that interval.
+        s->ctx->Heartbeat(s->details);
+      }
+      HeartbeatLater(s);
+    });
   });
 }
 

@@ -50,12 +50,17 @@ absl::StatusOr<T> Await(const std::function<void(client::Callback<T>)>& call,
 
 Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions options)
     : client_(std::move(client)), options_(std::move(options)) {
-  timers_ = options_.timers ? options_.timers : std::make_shared<ThreadTimerQueue>();
-  if (options_.executor) {
-    executor_ = options_.executor;
+  if (options_.timers) {
+    timers_ = options_.timers.get();
   } else {
-    own_executor_ = std::make_shared<ArenaExecutor>(options_.max_concurrent_activities);
-    executor_ = own_executor_;
+    own_timers_ = std::make_unique<base::ThreadTimerQueue>();
+    timers_ = own_timers_.get();
+  }
+  if (options_.executor) {
+    executor_ = options_.executor.get();
+  } else {
+    own_executor_ = std::make_unique<ArenaExecutor>(options_.max_concurrent_activities);
+    executor_ = own_executor_.get();
   }
   // The queue plan, built once. Names are checked before any device discovery, so a bad name
   // is reported alone rather than after the GPU discovery output.
@@ -87,30 +92,30 @@ Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions opt
     }
   }
   if (options_.slot_supplier) {
-    slot_supplier_ = options_.slot_supplier;
+    slot_supplier_ = options_.slot_supplier.get();
   } else if (gpus_ && gpus_->slots()) {
-    slot_supplier_ = gpus_->slots();
+    slot_supplier_ = gpus_->slots().get();
   } else {
-    slot_supplier_ = std::make_shared<FixedSlotSupplier>(options_.max_concurrent_activities);
+    own_slots_ = std::make_unique<routing::FixedSlotSupplier>(options_.max_concurrent_activities);
+    slot_supplier_ = own_slots_.get();
   }
   converter_ = options_.data_converter ? options_.data_converter
                                        : std::make_shared<const payload::DataConverter>();
-  outage_ = std::make_unique<PollOutage>(timers_->clock());
+  outage_ = std::make_unique<routing::PollOutage>(timers_->clock());
   if (options_.max_activities_per_second > 0) {
-    rate_limiter_ =
-        std::make_unique<RateLimiter>(timers_->clock(), options_.max_activities_per_second);
+    rate_limiter_ = std::make_unique<routing::RateLimiter>(timers_->clock(),
+                                                           options_.max_activities_per_second);
   }
   if (options_.metrics) {
     metrics_ = std::make_shared<metrics::WorkerMetrics>(options_.metrics, client_->Namespace());
-    // Slot gauges are read from the supplier at scrape time.
-    std::weak_ptr<SlotSupplier> weak_slots = slot_supplier_;
+    // Slot gauges are read from the supplier at scrape time. The destructor removes the
+    // collector (which waits for a scrape in progress) before the supplier goes.
+    routing::SlotSupplier* slots = slot_supplier_;
     std::string ns = client_->Namespace();
     std::string queues = absl::StrJoin(options_.task_queues, ",");
     slots_collector_ = options_.metrics->AddCollector(
-        [weak_slots, ns, queues](metrics::SampleWriter& out) {
-          std::shared_ptr<SlotSupplier> slots = weak_slots.lock();
-          if (!slots) return;
-          SlotSnapshot snapshot = slots->Snapshot();
+        [slots, ns, queues](metrics::SampleWriter& out) {
+          routing::SlotSnapshot snapshot = slots->Snapshot();
           metrics::LabelPairs labels = {
               {"namespace", ns}, {"task_queue", queues}, {"worker_type", "ActivityWorker"}};
           out.Gauge(metrics::kWorkerTaskSlotsAvailable, "Activity slots free now.", labels,
@@ -121,17 +126,17 @@ Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions opt
         });
   }
   heartbeats_ =
-      std::make_shared<HeartbeatThrottler>(*client_, *timers_, options_.heartbeat, metrics_);
-  reporter_ = std::make_shared<CompletionReporter>(*client_, *timers_, ReporterOptions{}, metrics_);
+      std::make_unique<HeartbeatThrottler>(*client_, *timers_, options_.heartbeat, metrics_);
+  reporter_ = std::make_unique<CompletionReporter>(*client_, *timers_, ReporterOptions{}, metrics_);
   RunnerOptions runner_options = options_.runner;
   if (gpus_) gpus_->ConfigureRunner(runner_options);
-  runner_ = std::make_shared<ActivityRunner>(
-      RunnerDeps{&registry_, executor_.get(), timers_.get(), heartbeats_, reporter_, converter_,
+  runner_ = std::make_unique<ActivityRunner>(
+      RunnerDeps{&registry_, executor_, timers_, heartbeats_.get(), reporter_.get(), converter_,
                  metrics_},
       runner_options);
   if (gpus_) gpus_->Start(*runner_);
   if (options_.sessions.enabled) {
-    sessions_ = std::make_shared<SessionWorker>(
+    sessions_ = std::make_unique<SessionWorker>(
         options_.sessions,
         options_.host_id.empty() ? routing::DefaultHostId() : options_.host_id, *timers_);
     session_error_ = sessions_->Register(registry_);
@@ -142,9 +147,11 @@ Worker::~Worker() {
   Shutdown();
   if (gpus_) gpus_->Stop();  // no health event reaches the runner once it goes
   if (slots_collector_ != 0) options_.metrics->RemoveCollector(slots_collector_);
+  // The parts go now, in reverse declaration order; each first closes its CallbackScope.
 }
 
-absl::Status Worker::CheckNeeds(const std::string& name, const ResourceNeeds& needs) const {
+absl::Status Worker::CheckNeeds(const std::string& name,
+                                const routing::ResourceNeeds& needs) const {
   if (!needs.needs_gpu() || options_.gpus || !options_.queue_contributors.empty()) {
     return absl::OkStatus();
   }
@@ -201,11 +208,11 @@ absl::Status Worker::Start() {
   if (absl::Status s = CheckServer(); !s.ok()) return s;
   started_ = true;
 
-  std::weak_ptr<ActivityRunner> runner = runner_;
+  ActivityRunner* runner = runner_.get();  // outlives the pollers (declared before them)
   for (const routing::PlannedQueue& queue : plan_->queues()) {
-    SlotRequest request{.task_queue = queue.name, .device_index = queue.device_index};
+    routing::SlotRequest request{.task_queue = queue.name, .device_index = queue.device_index};
     if (queue.kind == routing::QueueKind::kDevice || queue.kind == routing::QueueKind::kTag) {
-      request.needs = ResourceNeeds::Gpu(registry_.MaxGpuMemoryBytes());
+      request.needs = routing::ResourceNeeds::Gpu(registry_.MaxGpuMemoryBytes());
     }
     if (queue.kind == routing::QueueKind::kDeviceSet) {
       // Q:gpusN polls only for activities that declare N devices (ResourceNeeds::Gpus).
@@ -215,29 +222,28 @@ absl::Status Worker::Start() {
       request.needs = *needs;
     }
     instance_keys_.push_back(NewUuid());
-    PollerOptions poller_options{
+    routing::PollerOptions poller_options{
         .slot_request = request,
         .pollers = options_.pollers_per_queue,
         .max_task_queue_activities_per_second = options_.max_task_queue_activities_per_second,
         .worker_instance_key = instance_keys_.back(),
         .build_id = build_ids_supported_ ? options_.build_id : ""};
     std::string name = queue.name;
-    auto poller = std::make_shared<ActivityPoller>(
-        PollerDeps{client_.get(), slot_supplier_.get(), timers_.get(), outage_.get(),
-                   rate_limiter_.get(), metrics_},
+    pollers_.push_back(std::make_unique<routing::ActivityPoller>(
+        routing::PollerDeps{client_.get(), slot_supplier_, timers_, outage_.get(),
+                            rate_limiter_.get(), metrics_},
         std::move(poller_options),
-        [runner, name](wsv1::PollActivityTaskQueueResponse task, SlotPermit permit) {
-          if (auto r = runner.lock()) r->Run(std::move(task), name, std::move(permit));
-        });
-    pollers_.push_back(poller);
+        [runner, name](wsv1::PollActivityTaskQueueResponse task, routing::SlotPermit permit) {
+          runner->Run(std::move(task), name, std::move(permit));
+        }));
   }
   if (sessions_) {
     for (const std::string& logical : options_.task_queues) {
       instance_keys_.push_back(NewUuid());
       pollers_.push_back(sessions_->MakePoller(
           logical,
-          PollerDeps{client_.get(), nullptr, timers_.get(), outage_.get(), nullptr, metrics_},
-          instance_keys_.back(), build_ids_supported_ ? options_.build_id : "", runner));
+          routing::PollerDeps{client_.get(), nullptr, timers_, outage_.get(), nullptr, metrics_},
+          instance_keys_.back(), build_ids_supported_ ? options_.build_id : "", *runner));
     }
   }
   for (auto& poller : pollers_) poller->Start();
@@ -263,6 +269,7 @@ void Worker::Shutdown() {
   for (auto& poller : pollers_) poller->Stop();
   // Open sessions would hold the grace period: end them now, so their clients see them failed.
   if (sessions_) sessions_->FailAll("the worker is shutting down");
+  // Each poll's cancellation answer, late or not, is waited for: a task it brings still runs.
   for (auto& poller : pollers_) {
     if (!poller->WaitStopped(options_.rpc_timeout)) {
       spdlog::warn("polls of task queue '{}' did not end after cancellation",
@@ -279,14 +286,20 @@ void Worker::Shutdown() {
       abandoned = true;
     }
   }
+  // Every result's answer, up to the last callback (heartbeat answers are not waited for: the
+  // activities have finished, so a late one is dropped by the throttler's scope).
   if (!reporter_->WaitIdle(options_.flush_timeout)) {
     spdlog::error("{} activity results not accepted by the server within {}; they are lost",
                   reporter_->Outstanding(), absl::FormatDuration(options_.flush_timeout));
   }
   ShutdownWorkerCalls();
   if (abandoned && own_executor_) {
-    // Activity code that ignores cancellation still occupies arena threads; destroying the arena
-    // must not wait for it forever. It keeps running on its own until the process exits.
+    // Activity code that ignored its cancellation still occupies arena threads, and nothing can
+    // stop a running C++ function from outside; destroying the arena must not wait for it
+    // forever. Its body keeps running on its own (on the state its posted work owns, see
+    // executor/activity_runner.h) until it returns or the process exits; what it returns is
+    // dropped, since its failure was already reported. This is the one thing a Worker does not
+    // wait for, and only after graceful_shutdown_timeout + cancel_grace.
     own_executor_->Abandon();
   }
   if (gpus_) gpus_->Stop();

@@ -15,6 +15,13 @@
 // cancels them, flushes results and calls ShutdownWorker for each queue. Run(stop) is Start(),
 // a wait for `stop`, then Shutdown(). The worker installs no signal handlers of its own.
 //
+// Lifetime: the Worker owns its parts (std::unique_ptr members, declared so that each goes
+// before what it uses: pollers, sessions, runner, reporter, throttler, ..., executor, timers).
+// Shutdown() waits for the last poll answer and the last result's answer (within rpc_timeout and
+// flush_timeout); each part's destructor then closes its base::CallbackScope, so an answer or
+// timer that still comes later runs nothing. The seams a program passes in WorkerOptions
+// (client, executor, timers, slot supplier, metrics registry, converter) stay shared.
+//
 // Thread safety: register activities before Start(). Start(), Shutdown() and Run() from one
 // controlling thread.
 //
@@ -41,14 +48,18 @@
 
 namespace kiln::routing {
 class ActivityPoller;
+class FixedSlotSupplier;
 class PollOutage;
 class RateLimiter;
 }  // namespace kiln::routing
 
 namespace kiln::executor {
 
+class ActivityRunner;
 class ArenaExecutor;
+class CompletionReporter;
 class GpuWorkerRuntime;
+class HeartbeatThrottler;
 class SessionWorker;
 
 class Worker {
@@ -90,9 +101,9 @@ class Worker {
   // The task queues polled: the queue plan's (before Start()), then the pollers' (sessions'
   // creation queues included).
   std::vector<std::string> task_queues() const;
-  SlotSnapshot slots() const { return slot_supplier_->Snapshot(); }
+  routing::SlotSnapshot slots() const { return slot_supplier_->Snapshot(); }
   // The supplier polls reserve from (options.slot_supplier, the GPU runtime's, or a fixed one).
-  const std::shared_ptr<SlotSupplier>& slot_supplier() const { return slot_supplier_; }
+  routing::SlotSupplier* slot_supplier() const { return slot_supplier_; }
   const std::string& identity() const { return client_->Identity(); }
   // True while polls to the cluster are failing (an outage began and no poll sent since has
   // been answered). Any thread; for readiness checks.
@@ -102,7 +113,7 @@ class Worker {
   GpuWorkerRuntime* gpus() const { return gpus_.get(); }
 
  private:
-  absl::Status CheckNeeds(const std::string& name, const ResourceNeeds& needs) const;
+  absl::Status CheckNeeds(const std::string& name, const routing::ResourceNeeds& needs) const;
   absl::Status CheckServer();
   void ShutdownWorkerCalls();
 
@@ -110,24 +121,29 @@ class Worker {
   const WorkerOptions options_;
   absl::Status init_error_;  // bad options, returned by Start()
   ActivityRegistry registry_;
-  // Declaration order is destruction order reversed: the timers go last, the pollers first.
-  std::shared_ptr<TimerQueue> timers_;
-  std::shared_ptr<Executor> executor_;
-  std::shared_ptr<ArenaExecutor> own_executor_;  // executor_, unless options.executor was set
+  // The parts, each declared after what it uses, so it is destroyed before (the pollers first,
+  // the timers last). A seam passed in options_ is used through the raw pointer beside the
+  // Worker's own one.
+  std::unique_ptr<base::ThreadTimerQueue> own_timers_;  // unless options.timers
+  base::TimerQueue* timers_ = nullptr;
+  std::unique_ptr<ArenaExecutor> own_executor_;  // unless options.executor
+  Executor* executor_ = nullptr;
   std::unique_ptr<GpuWorkerRuntime> gpus_;  // null unless options.gpus
   std::optional<routing::QueuePlan> plan_;  // unset when the options were bad
-  std::shared_ptr<SlotSupplier> slot_supplier_;
-  std::shared_ptr<SessionWorker> sessions_;  // null unless options.sessions.enabled
-  absl::Status session_error_;                // from registering kiln.session.create
+  std::unique_ptr<routing::FixedSlotSupplier> own_slots_;  // unless options' or the GPU runtime's
+  routing::SlotSupplier* slot_supplier_ = nullptr;
+  // Shared with the contexts of running activities (an abandoned one may outlive the Worker).
   std::shared_ptr<const payload::DataConverter> converter_;
   std::shared_ptr<metrics::WorkerMetrics> metrics_;  // null without options.metrics
   int slots_collector_ = 0;                          // id on options.metrics, 0: none
   std::unique_ptr<routing::PollOutage> outage_;
   std::unique_ptr<routing::RateLimiter> rate_limiter_;
-  std::shared_ptr<HeartbeatThrottler> heartbeats_;
-  std::shared_ptr<CompletionReporter> reporter_;
-  std::shared_ptr<ActivityRunner> runner_;
-  std::vector<std::shared_ptr<routing::ActivityPoller>> pollers_;
+  std::unique_ptr<HeartbeatThrottler> heartbeats_;
+  std::unique_ptr<CompletionReporter> reporter_;
+  std::unique_ptr<ActivityRunner> runner_;
+  std::unique_ptr<SessionWorker> sessions_;  // null unless options.sessions.enabled
+  absl::Status session_error_;               // from registering kiln.session.create
+  std::vector<std::unique_ptr<routing::ActivityPoller>> pollers_;
   std::vector<std::string> instance_keys_;
   bool build_ids_supported_ = false;
   bool started_ = false;
@@ -138,8 +154,8 @@ class Worker {
 
 namespace kiln {
 using executor::ActivityOptions;
-using executor::ResourceNeeds;
 using routing::Interconnect;
+using routing::ResourceNeeds;
 using executor::Worker;
 using executor::WorkerOptions;
 }  // namespace kiln

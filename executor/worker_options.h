@@ -70,9 +70,9 @@ struct WorkerOptions {
   // Seams; null: FixedSlotSupplier(max_concurrent_activities) (with `gpus` and devices: the
   // DeviceSlotSupplier), ArenaExecutor(same), ThreadTimerQueue on the real clock,
   // {CpuQueueContributor} (plus the GPU queues with `gpus`).
-  std::shared_ptr<SlotSupplier> slot_supplier{};
+  std::shared_ptr<routing::SlotSupplier> slot_supplier{};
   std::shared_ptr<Executor> executor{};
-  std::shared_ptr<TimerQueue> timers{};
+  std::shared_ptr<base::TimerQueue> timers{};
   std::vector<std::shared_ptr<const routing::QueueContributor>> queue_contributors{};
 
   // Where the worker records its metrics (docs/METRICS.md); null: no metrics, no cost. Serve it

@@ -23,14 +23,14 @@ ActivityPoller::ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandl
 
 ActivityPoller::~ActivityPoller() {
   if (withdraw_listener_ != 0) deps_.slots->RemoveWithdrawListener(withdraw_listener_);
+  scope_.Close();
 }
 
 void ActivityPoller::Start() {
   if (deps_.slots != nullptr && withdraw_listener_ == 0) {
-    std::weak_ptr<ActivityPoller> self = weak_from_this();
-    withdraw_listener_ = deps_.slots->AddWithdrawListener([self](const std::vector<uint64_t>& ids) {
-      if (auto poller = self.lock()) poller->Withdraw(ids);
-    });
+    // The destructor removes the listener, which waits for a call in progress.
+    withdraw_listener_ = deps_.slots->AddWithdrawListener(
+        [this](const std::vector<uint64_t>& ids) { Withdraw(ids); });
   }
   int n;
   {
@@ -70,11 +70,11 @@ void ActivityPoller::Reserve(int i) {
     loop.phase = Phase::kReserving;
     seq = ++loop.seq;
   }
-  std::weak_ptr<ActivityPoller> self = weak_from_this();
   // The callback may run inline, before Reserve returns.
   std::shared_ptr<PendingReservation> wait = deps_.slots->Reserve(
-      options_.slot_request, [self, i, seq](absl::StatusOr<SlotPermit> permit) {
-        if (auto poller = self.lock()) poller->OnSlot(i, seq, std::move(permit));
+      options_.slot_request,
+      [this, guard = scope_.Counted(), i, seq](absl::StatusOr<SlotPermit> permit) {
+        guard.Run([&] { OnSlot(i, seq, std::move(permit)); });
       });
   bool cancel = false;
   {
@@ -104,9 +104,8 @@ void ActivityPoller::OnSlot(int i, uint64_t seq, absl::StatusOr<SlotPermit> perm
     next = ++loop.seq;
   }
   if (delay <= absl::ZeroDuration()) return Poll(i, next);
-  std::weak_ptr<ActivityPoller> self = weak_from_this();
-  deps_.timers->RunAfter(delay, [self, i, next] {
-    if (auto poller = self.lock()) poller->Poll(i, next);
+  deps_.timers->RunAfter(delay, [this, guard = scope_.Uncounted(), i, next] {
+    guard.Run([&] { Poll(i, next); });
   });
 }
 
@@ -142,11 +141,11 @@ void ActivityPoller::Poll(int i, uint64_t seq) {
     queue_metrics_.long_request->Inc();
     queue_metrics_.num_pollers->Add(1);
   }
-  std::weak_ptr<ActivityPoller> self = weak_from_this();
   std::shared_ptr<client::PendingCall> call = deps_.client->PollActivityTaskQueue(
       request, options_.poll_timeout,
-      [self, i, next](absl::StatusOr<wsv1::PollActivityTaskQueueResponse> response) {
-        if (auto poller = self.lock()) poller->OnPoll(i, next, std::move(response));
+      [this, guard = scope_.Counted(), i,
+       next](absl::StatusOr<wsv1::PollActivityTaskQueueResponse> response) {
+        guard.Run([&] { OnPoll(i, next, std::move(response)); });
       });
   bool cancel = false;
   {
@@ -210,17 +209,16 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
   }
   permit.Release();
   if (!backoff) return Reserve(i);  // Reserve ends the loop when stopping
-  std::weak_ptr<ActivityPoller> self = weak_from_this();
-  deps_.timers->RunAfter(*backoff, [self, i, next] {
-    if (auto poller = self.lock()) {
+  deps_.timers->RunAfter(*backoff, [this, guard = scope_.Uncounted(), i, next] {
+    guard.Run([&] {
       bool resume;
       {
-        absl::MutexLock lock(&poller->mu_);
-        const Loop& loop = poller->loops_[i];
+        absl::MutexLock lock(&mu_);
+        const Loop& loop = loops_[i];
         resume = loop.seq == next && loop.phase == Phase::kBackoff;
       }
-      if (resume) poller->Reserve(i);
-    }
+      if (resume) Reserve(i);
+    });
   });
 }
 
@@ -298,8 +296,15 @@ void ActivityPoller::EndLoop(Loop& loop) {
 bool ActivityPoller::AllEnded() const { return ended_ == static_cast<int>(loops_.size()); }
 
 bool ActivityPoller::WaitStopped(absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(this, &ActivityPoller::AllEnded), timeout);
+  const absl::Time deadline = absl::Now() + timeout;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(this, &ActivityPoller::AllEnded), timeout)) {
+      return false;
+    }
+  }
+  // A loop ends inside its last callback; that callback has returned once its guard is gone.
+  return scope_.WaitIdle(std::max(deadline - absl::Now(), absl::ZeroDuration()));
 }
 
 bool ActivityPoller::stopped() const {

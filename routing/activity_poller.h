@@ -12,13 +12,16 @@
 // 10 s, with jitter) and are logged once per outage (PollOutage); polling resumes by itself when
 // the cluster returns. `task_queue_metadata.max_tasks_per_second` is sent when configured.
 //
-// Thread safety: all methods may be called from any thread. The handler runs on a client thread.
-// Must be owned by a std::shared_ptr.
+// Lifetime: the deps must outlive the poller. Poll answers, slot reservations and timers enter
+// it through a base::CallbackScope, so the owner may destroy it at any time (after Stop(), to
+// end the polls): what comes later does nothing. WaitStopped() waits for the last answer.
 //
-//   auto poller = std::make_shared<ActivityPoller>(deps, options, handler);
-//   poller->Start();
-//   poller->Stop();                            // cancels slot waits and outstanding polls
-//   poller->WaitStopped(absl::Seconds(5));
+// Thread safety: all methods may be called from any thread. The handler runs on a client thread.
+//
+//   ActivityPoller poller(deps, options, handler);
+//   poller.Start();
+//   poller.Stop();                            // cancels slot waits and outstanding polls
+//   poller.WaitStopped(absl::Seconds(5));
 #pragma once
 
 #include <functional>
@@ -30,6 +33,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/callback_scope.h"
 #include "base/timer_queue.h"
 #include "client/temporal_client.h"
 #include "metrics/worker_metrics.h"
@@ -62,7 +66,7 @@ struct PollerOptions {
   std::string build_id{};  // sent as worker_version_capabilities when non-empty
 };
 
-class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
+class ActivityPoller {
  public:
   using TaskHandler = std::function<void(
       ::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task, SlotPermit permit)>;
@@ -70,10 +74,13 @@ class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
   ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandler handler);
 
   void Start();
-  ~ActivityPoller();
+  ~ActivityPoller();  // answers that come later are dropped
+  ActivityPoller(const ActivityPoller&) = delete;
+  ActivityPoller& operator=(const ActivityPoller&) = delete;
   // Stops polling. Tasks from polls answered meanwhile still go to the handler. Idempotent.
   void Stop();
-  // Waits (real time) until every loop has ended; true when they have.
+  // Waits (real time) until every loop has ended and the last poll answer's or reservation's
+  // callback has returned; true when they have.
   bool WaitStopped(absl::Duration timeout);
   bool stopped() const;
   // Polls currently outstanding.
@@ -114,13 +121,7 @@ class ActivityPoller : public std::enable_shared_from_this<ActivityPoller> {
   int ended_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Loop> loops_ ABSL_GUARDED_BY(mu_);
   int withdraw_listener_ = 0;  // id on deps_.slots; 0: none
+  base::CallbackScope scope_;  // poll answers and reservations (counted), timers; closed first
 };
 
 }  // namespace kiln::routing
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using routing::PollerDeps;
-using routing::PollerOptions;
-using routing::ActivityPoller;
-}  // namespace kiln::executor

@@ -40,9 +40,3 @@ class Backoff {
 };
 
 }  // namespace kiln::routing
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using routing::BackoffOptions;
-using routing::Backoff;
-}  // namespace kiln::executor

@@ -179,9 +179,3 @@ class DeviceSlotSupplier final : public SlotSupplier {
 };
 
 }  // namespace kiln::routing
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using routing::SuppliedDevice;
-using routing::DeviceSlotSupplier;
-}  // namespace kiln::executor

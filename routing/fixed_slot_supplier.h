@@ -47,8 +47,3 @@ class FixedSlotSupplier final : public SlotSupplier {
 };
 
 }  // namespace kiln::routing
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using routing::FixedSlotSupplier;
-}  // namespace kiln::executor

@@ -43,8 +43,3 @@ class PollOutage {
 };
 
 }  // namespace kiln::routing
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using routing::PollOutage;
-}  // namespace kiln::executor

@@ -36,8 +36,3 @@ class RateLimiter {
 };
 
 }  // namespace kiln::routing
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using routing::RateLimiter;
-}  // namespace kiln::executor

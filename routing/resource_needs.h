@@ -63,8 +63,3 @@ struct ResourceNeeds {
 };
 
 }  // namespace kiln::routing
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using routing::ResourceNeeds;
-}  // namespace kiln::executor

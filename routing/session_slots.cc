@@ -10,9 +10,9 @@ namespace kiln::routing {
 
 SessionSlots::SessionSlots(SessionOptions options)
     : options_(options),
-      slots_(std::make_shared<FixedSlotSupplier>(std::max(1, options.max_concurrent_sessions))) {}
+      slots_(std::make_unique<FixedSlotSupplier>(std::max(1, options.max_concurrent_sessions))) {}
 
-std::shared_ptr<ActivityPoller> SessionSlots::MakePoller(const std::string& logical,
+std::unique_ptr<ActivityPoller> SessionSlots::MakePoller(const std::string& logical,
                                                          PollerDeps deps,
                                                          std::string worker_instance_key,
                                                          std::string build_id,
@@ -28,7 +28,7 @@ std::shared_ptr<ActivityPoller> SessionSlots::MakePoller(const std::string& logi
                                                         options_.max_concurrent_sessions)),
                         .worker_instance_key = std::move(worker_instance_key),
                         .build_id = std::move(build_id)};
-  return std::make_shared<ActivityPoller>(deps, std::move(options), std::move(handler));
+  return std::make_unique<ActivityPoller>(deps, std::move(options), std::move(handler));
 }
 
 std::string SessionSlots::LogicalQueueOf(const std::string& creation_queue) const {

@@ -38,7 +38,7 @@ class SessionSlots {
 
   // The poller of `logical`'s session-creation queue; its tasks go to `handler` with a session
   // slot. `deps.slots` is replaced by the session slots.
-  std::shared_ptr<ActivityPoller> MakePoller(const std::string& logical, PollerDeps deps,
+  std::unique_ptr<ActivityPoller> MakePoller(const std::string& logical, PollerDeps deps,
                                              std::string worker_instance_key,
                                              std::string build_id,
                                              ActivityPoller::TaskHandler handler);
@@ -51,7 +51,7 @@ class SessionSlots {
 
  private:
   const SessionOptions options_;
-  const std::shared_ptr<SlotSupplier> slots_;
+  const std::unique_ptr<SlotSupplier> slots_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> logical_by_creation_queue_ ABSL_GUARDED_BY(mu_);
 };

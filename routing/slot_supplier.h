@@ -172,14 +172,3 @@ class SlotSupplier {
 };
 
 }  // namespace kiln::routing
-
-// executor/ names these unqualified (kiln::executor was their namespace before they moved).
-namespace kiln::executor {
-using routing::SlotRequest;
-using routing::AssignedDevice;
-using routing::SlotUse;
-using routing::SlotPermit;
-using routing::PendingReservation;
-using routing::SlotSnapshot;
-using routing::SlotSupplier;
-}  // namespace kiln::executor

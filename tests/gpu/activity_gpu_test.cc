@@ -126,8 +126,8 @@ class RealDeviceRunnerTest : public RunnerTestBase {
     if (inventory_.devices.empty()) KILN_SKIP_WITHOUT_GPU("no CUDA device: " + inventory_.reason);
     // The last device: the body's thread starts on device 0, so this checks the switch.
     device_ = inventory_.devices.back();
-    slots_ = std::make_unique<DeviceSlotSupplier>(
-        4, std::vector<SuppliedDevice>{
+    slots_ = std::make_unique<routing::DeviceSlotSupplier>(
+        4, std::vector<routing::SuppliedDevice>{
                {device_, std::make_shared<gpu::CapacityLedger>(
                              device_.uuid, gpu::DeviceCapacity{.slots = 4,
                                                                .memory_bytes = 4 * gpu::kGiB})}});
@@ -136,10 +136,10 @@ class RealDeviceRunnerTest : public RunnerTestBase {
     if (runner_) runner_->WaitIdle(absl::Seconds(30));
   }
   void Deliver(const std::string& type, const std::string& id, payload::Payloads input = {}) {
-    std::optional<SlotPermit> permit;
+    std::optional<routing::SlotPermit> permit;
     slots_->Reserve({.task_queue = "q@h/gpu", .device_index = device_.index,
-                     .needs = ResourceNeeds::Gpu(256 << 20)},
-                    [&](absl::StatusOr<SlotPermit> p) { permit = *std::move(p); });
+                     .needs = routing::ResourceNeeds::Gpu(256 << 20)},
+                    [&](absl::StatusOr<routing::SlotPermit> p) { permit = *std::move(p); });
     ASSERT_TRUE(permit.has_value());
     runner_->Run(Task(type, id, id, absl::Minutes(5), absl::ZeroDuration(), std::move(input)),
                  "q@h/gpu", std::move(*permit));
@@ -147,8 +147,8 @@ class RealDeviceRunnerTest : public RunnerTestBase {
 
   gpu::Inventory inventory_;
   gpu::DeviceInfo device_;
-  std::unique_ptr<DeviceSlotSupplier> slots_;
-  std::shared_ptr<ActivityRunner> runner_ = MakeRunner();
+  std::unique_ptr<routing::DeviceSlotSupplier> slots_;
+  std::unique_ptr<ActivityRunner> runner_ = MakeRunner();
 };
 
 TEST_F(RealDeviceRunnerTest, TheContextsStreamBelongsToTheAssignedDeviceWhichIsCurrent) {
@@ -157,7 +157,7 @@ TEST_F(RealDeviceRunnerTest, TheContextsStreamBelongsToTheAssignedDeviceWhichIsC
   ASSERT_TRUE(registry_.Register("where", [&](ActivityContext& ctx) {
     cudaGetDevice(&current);
     cudaStreamGetDevice(static_cast<cudaStream_t>(ctx.gpu().stream()), &stream_device);
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   Deliver("where", "w1");
   executor_.RunAll();
   ASSERT_EQ(recorder_.completed.size(), 1u);
@@ -168,7 +168,7 @@ TEST_F(RealDeviceRunnerTest, TheContextsStreamBelongsToTheAssignedDeviceWhichIsC
 TEST_F(RealDeviceRunnerTest, MemoryCapFailsTheActivityNonRetryablyAndTheWorkerGoesOn) {
   ASSERT_TRUE(registry_.Register("greedy", [](ActivityContext& ctx) {
     gpu::DeviceMemory m = ctx.gpu().Allocate(64 << 20);
-  }, {.needs = ResourceNeeds::Gpu(16 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(16 << 20)}).ok());
   ASSERT_TRUE(registry_.Register("fill", [](ActivityContext& ctx) {
     gpu::DeviceMemory m = ctx.gpu().Allocate(16 << 20);
     auto stream = static_cast<cudaStream_t>(ctx.gpu().stream());
@@ -177,7 +177,7 @@ TEST_F(RealDeviceRunnerTest, MemoryCapFailsTheActivityNonRetryablyAndTheWorkerGo
     cudaMemcpyAsync(&first, m.data(), 1, cudaMemcpyDeviceToHost, stream);
     cudaStreamSynchronize(stream);
     return static_cast<int>(first);
-  }, {.needs = ResourceNeeds::Gpu(16 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(16 << 20)}).ok());
   Deliver("greedy", "g1");
   executor_.RunAll();
   ASSERT_EQ(recorder_.failed.size(), 1u);

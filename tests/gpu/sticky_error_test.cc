@@ -35,20 +35,20 @@ TEST_F(RunnerTestBase, AnIllegalAddressInAnActivityDrainsItsDeviceAndFailsItWith
   gpu::HealthTracker health(inventory.devices);
   std::vector<gpu::HealthChange> changes;
   health.AddListener([&](const gpu::HealthChange& c) { changes.push_back(c); });
-  DeviceSlotSupplier slots(
+  routing::DeviceSlotSupplier slots(
       4, {{device, std::make_shared<gpu::CapacityLedger>(
                        device.uuid, gpu::DeviceCapacity{.slots = 4, .memory_bytes = gpu::kGiB})}});
-  std::shared_ptr<ActivityRunner> runner = MakeRunner({.device_health = &health});
+  std::unique_ptr<ActivityRunner> runner = MakeRunner({.device_health = &health});
   ASSERT_TRUE(registry_.Register("bad_kernel", [](ActivityContext& ctx) {
     int launched = LaunchFaultingKernel(static_cast<cudaStream_t>(ctx.gpu().stream()));
     if (launched != cudaSuccess) throw std::runtime_error("the faulting kernel did not launch");
     return ctx.gpu().WhenDone();  // completes on the event watcher with the sticky error
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
 
-  std::optional<SlotPermit> permit;
+  std::optional<routing::SlotPermit> permit;
   slots.Reserve({.task_queue = "q@h/gpu", .device_index = device.index,
-                 .needs = ResourceNeeds::Gpu(1 << 20)},
-                [&](absl::StatusOr<SlotPermit> p) { permit = *std::move(p); });
+                 .needs = routing::ResourceNeeds::Gpu(1 << 20)},
+                [&](absl::StatusOr<routing::SlotPermit> p) { permit = *std::move(p); });
   ASSERT_TRUE(permit.has_value());
   runner->Run(Task("bad_kernel", "b1", "b1"), "q@h/gpu", std::move(*permit));
   executor_.RunAll();

@@ -23,8 +23,8 @@ class ActivityRunnerTest : public RunnerTestBase {
   void Deliver(const std::string& type, payload::Payloads input = {},
                absl::Duration heartbeat_timeout = absl::ZeroDuration(),
                absl::Duration start_to_close = absl::Minutes(1)) {
-    std::optional<SlotPermit> permit;
-    slots_.Reserve({.task_queue = "q"}, [&](absl::StatusOr<SlotPermit> p) {
+    std::optional<routing::SlotPermit> permit;
+    slots_.Reserve({.task_queue = "q"}, [&](absl::StatusOr<routing::SlotPermit> p) {
       permit = *std::move(p);
     });
     runner_->Run(Task(type, "act-1", type, start_to_close, heartbeat_timeout, std::move(input)),
@@ -38,8 +38,8 @@ class ActivityRunnerTest : public RunnerTestBase {
     return recorder_.failed.at(i)->request.failure().application_failure_info().type();
   }
 
-  FixedSlotSupplier slots_{4};
-  std::shared_ptr<ActivityRunner> runner_ = MakeRunner();
+  routing::FixedSlotSupplier slots_{4};
+  std::unique_ptr<ActivityRunner> runner_ = MakeRunner();
 };
 
 TEST_F(ActivityRunnerTest, ReturnedValueIsReportedAsCompleted) {

@@ -33,11 +33,11 @@ class CompletionReporterTest : public ::testing::Test {
   }
 
   base::SimulatedClock clock_{absl::FromUnixSeconds(1000)};
-  ManualTimerQueue timers_{clock_};
+  base::ManualTimerQueue timers_{clock_};
   NiceMock<kiln::testing::MockTemporalClient> client_;
   kiln::testing::CallRecorder recorder_{client_};
-  std::shared_ptr<CompletionReporter> reporter_ =
-      std::make_shared<CompletionReporter>(client_, timers_);
+  std::unique_ptr<CompletionReporter> reporter_ =
+      std::make_unique<CompletionReporter>(client_, timers_);
 };
 
 TEST_F(CompletionReporterTest, ResultIsRetriedWhileTheServerIsUnavailable) {
@@ -62,7 +62,7 @@ TEST_F(CompletionReporterTest, NotFoundIsDroppedWithoutRetrying) {
 }
 
 TEST_F(CompletionReporterTest, GivesUpAfterTheConfiguredTime) {
-  reporter_ = std::make_shared<CompletionReporter>(
+  reporter_ = std::make_unique<CompletionReporter>(
       client_, timers_, ReporterOptions{.give_up_after = absl::Seconds(30)});
   reporter_->Completed(Request(), "[t]");
   for (size_t i = 0; i < 100 && reporter_->Outstanding() > 0; ++i) {

@@ -28,15 +28,15 @@ using ::testing::HasSubstr;
 using ::testing::NiceMock;
 using kiln::testing::FakeGpuExecution;
 
-AssignedDevice RealDevice() {
+routing::AssignedDevice RealDevice() {
   return {.index = 1, .uuid = "GPU-1111", .name = "NVIDIA H100", .cuda_ordinal = 3};
 }
 
 class GpuContextTest : public ::testing::Test {
  protected:
   // The worker's side of an attempt (ActivityAttempt); the activity sees ctx->context().
-  std::unique_ptr<ActivityAttempt> MakeContext(std::optional<AssignedDevice> device,
-                                               ResourceNeeds needs) {
+  std::unique_ptr<ActivityAttempt> MakeContext(std::optional<routing::AssignedDevice> device,
+                                               routing::ResourceNeeds needs) {
     ActivityInfo info;
     info.activity_type = "scale";
     info.activity_id = "act-1";
@@ -59,7 +59,7 @@ class GpuContextTest : public ::testing::Test {
 };
 
 TEST_F(GpuContextTest, OnACpuQueueThereIsNoStreamAndAllocationSaysWhereToStartTheActivity) {
-  auto ctx = MakeContext(std::nullopt, ResourceNeeds::Cpu());
+  auto ctx = MakeContext(std::nullopt, routing::ResourceNeeds::Cpu());
   EXPECT_EQ(ctx->PrepareGpu(fake_.get()), nullptr);
   EXPECT_EQ(fake_->leased(), 0);
   EXPECT_FALSE(ctx->context().gpu().available());
@@ -75,8 +75,9 @@ TEST_F(GpuContextTest, OnACpuQueueThereIsNoStreamAndAllocationSaysWhereToStartTh
 }
 
 TEST_F(GpuContextTest, ASimulatedDeviceGetsNoStreamAndIsToldToRunTheCpuPath) {
-  AssignedDevice simulated{.index = 0, .uuid = "GPU-sim-0", .name = "H100", .simulated = true};
-  auto ctx = MakeContext(simulated, ResourceNeeds::Gpu(1 << 20));
+  routing::AssignedDevice simulated{
+      .index = 0, .uuid = "GPU-sim-0", .name = "H100", .simulated = true};
+  auto ctx = MakeContext(simulated, routing::ResourceNeeds::Gpu(1 << 20));
   EXPECT_EQ(ctx->PrepareGpu(fake_.get()), nullptr);
   EXPECT_EQ(fake_->leased(), 0);
   EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
@@ -86,7 +87,7 @@ TEST_F(GpuContextTest, ASimulatedDeviceGetsNoStreamAndIsToldToRunTheCpuPath) {
 }
 
 TEST_F(GpuContextTest, ARealDeviceInABuildWithoutCudaHasAClearRetryableError) {
-  auto ctx = MakeContext(RealDevice(), ResourceNeeds::Gpu(1 << 20));
+  auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Gpu(1 << 20));
   EXPECT_EQ(ctx->PrepareGpu(/*execution=*/nullptr), nullptr);
   EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
   EXPECT_TRUE(absl::IsUnavailable(ctx->context().gpu().status()));
@@ -98,7 +99,7 @@ TEST_F(GpuContextTest, ARealDeviceInABuildWithoutCudaHasAClearRetryableError) {
 }
 
 TEST_F(GpuContextTest, ARealDeviceGetsAStreamTheDeviceMadeCurrentAndTheDeclaredCap) {
-  auto ctx = MakeContext(RealDevice(), ResourceNeeds::Gpu(4 << 20));
+  auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Gpu(4 << 20));
   std::unique_ptr<gpu::DeviceScope> current = ctx->PrepareGpu(fake_.get());
   ASSERT_NE(current, nullptr);
   EXPECT_EQ(fake_->current_scopes(), 1);
@@ -121,7 +122,7 @@ TEST_F(GpuContextTest, ARealDeviceGetsAStreamTheDeviceMadeCurrentAndTheDeclaredC
 }
 
 TEST_F(GpuContextTest, AllocatingPastTheCapIsANonRetryableFailureNamingRequestCapAndDevice) {
-  auto ctx = MakeContext(RealDevice(), ResourceNeeds::Gpu(1 << 20));
+  auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Gpu(1 << 20));
   auto current = ctx->PrepareGpu(fake_.get());
   gpu::DeviceMemory held = ctx->context().gpu().Allocate(512 << 10);
   ApplicationError e = CatchApplicationError([&] { ctx->context().gpu().Allocate(2 << 20); });
@@ -136,7 +137,7 @@ TEST_F(GpuContextTest, AllocatingPastTheCapIsANonRetryableFailureNamingRequestCa
 }
 
 TEST_F(GpuContextTest, AnActivityThatDeclaredNoGpuMemoryCanAllocateNone) {
-  auto ctx = MakeContext(RealDevice(), ResourceNeeds::Cpu());
+  auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Cpu());
   auto current = ctx->PrepareGpu(fake_.get());
   EXPECT_EQ(ctx->context().gpu().memory_cap_bytes(), 0u);
   EXPECT_EQ(CatchApplicationError([&] { ctx->context().gpu().Allocate(1); }).type(),
@@ -144,7 +145,7 @@ TEST_F(GpuContextTest, AnActivityThatDeclaredNoGpuMemoryCanAllocateNone) {
 }
 
 TEST_F(GpuContextTest, WhenDoneCompletesOnlyWhenTheEventFires) {
-  auto ctx = MakeContext(RealDevice(), ResourceNeeds::Gpu(1 << 20));
+  auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Gpu(1 << 20));
   auto current = ctx->PrepareGpu(fake_.get());
   ActivityFuture<void> ok = ctx->context().gpu().WhenDone();
   EXPECT_FALSE(ok.IsReady());
@@ -170,7 +171,7 @@ TEST_F(GpuContextTest, WhenDoneCompletesOnlyWhenTheEventFires) {
 }
 
 TEST_F(GpuContextTest, WhenDoneWithoutAGpuFailsAtOnce) {
-  auto ctx = MakeContext(std::nullopt, ResourceNeeds::Cpu());
+  auto ctx = MakeContext(std::nullopt, routing::ResourceNeeds::Cpu());
   ActivityFuture<void> future = ctx->context().gpu().WhenDone();
   ASSERT_TRUE(future.IsReady());
   std::optional<ActivityFuture<void>::Result> result;
@@ -187,7 +188,7 @@ class GpuRunnerTest : public GpuRunnerTestBase {
   }
 
   std::shared_ptr<FakeGpuExecution> fake_ = std::make_shared<FakeGpuExecution>();
-  std::shared_ptr<ActivityRunner> runner_ = MakeRunner({.gpu_execution = fake_});
+  std::unique_ptr<ActivityRunner> runner_ = MakeRunner({.gpu_execution = fake_});
 };
 
 TEST_F(GpuRunnerTest, TheBodyRunsWithTheStreamAndItsDeviceCurrentAndTheStreamComesBackAfter) {
@@ -198,7 +199,7 @@ TEST_F(GpuRunnerTest, TheBodyRunsWithTheStreamAndItsDeviceCurrentAndTheStreamCom
     seen_stream = ctx.gpu().stream();
     scopes_during_body = fake_->current_scopes();
     cap = ctx.gpu().memory_cap_bytes();
-  }, {.needs = ResourceNeeds::Gpu(8 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(8 << 20)}).ok());
   Deliver("kernel", "a1");
   EXPECT_EQ(fake_->leased(), 0);  // taken on the executing thread, just before the body
   executor_.RunAll();
@@ -213,10 +214,10 @@ TEST_F(GpuRunnerTest, TheBodyRunsWithTheStreamAndItsDeviceCurrentAndTheStreamCom
 TEST_F(GpuRunnerTest, MemoryCapOverrunFailsThatActivityNonRetryablyAndTheWorkerGoesOn) {
   ASSERT_TRUE(registry_.Register("greedy", [](ActivityContext& ctx) {
     gpu::DeviceMemory m = ctx.gpu().Allocate(16 << 20);
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   ASSERT_TRUE(registry_.Register("modest", [](ActivityContext& ctx) {
     return static_cast<int64_t>(ctx.gpu().Allocate(1 << 20).size());
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   Deliver("greedy", "g1");
   executor_.RunAll();
   ASSERT_EQ(recorder_.failed.size(), 1u);
@@ -239,7 +240,7 @@ TEST_F(GpuRunnerTest, MemoryCapOverrunFailsThatActivityNonRetryablyAndTheWorkerG
 TEST_F(GpuRunnerTest, AnAsynchronousActivityCompletesWhenItsEventFiresHoldingNoThread) {
   ASSERT_TRUE(registry_.Register("async", [](ActivityContext& ctx) {
     return ctx.gpu().WhenDone();
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   Deliver("async", "x1");
   executor_.RunAll();
   EXPECT_EQ(executor_.Pending(), 0);  // the executor is free while the GPU works
@@ -255,7 +256,7 @@ TEST_F(GpuRunnerTest, NoStreamForARealDeviceFailsTheActivityRetryably) {
   fake_->FailAcquire(absl::ResourceExhaustedError("all 64 streams of device 0 are leased"));
   bool ran = false;
   ASSERT_TRUE(registry_.Register("kernel", [&](ActivityContext&) { ran = true; },
-                                 {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+                                 {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   Deliver("kernel", "k1");
   executor_.RunAll();
   EXPECT_FALSE(ran);

@@ -5,7 +5,7 @@
 //
 //   class MyGpuTest : public GpuRunnerTestBase {
 //    protected:
-//     std::shared_ptr<ActivityRunner> runner_ = MakeRunner({.gpu_execution = fake_});
+//     std::unique_ptr<ActivityRunner> runner_ = MakeRunner({.gpu_execution = fake_});
 //     ActivityRunner& runner() override { return *runner_; }
 //   };
 #pragma once
@@ -34,7 +34,7 @@ class GpuRunnerTestBase : public RunnerTestBase {
     d.total_memory_bytes = d.free_memory_bytes = 80 * gpu::kGiB;
     return d;
   }
-  static std::vector<SuppliedDevice> RealDevices() {
+  static std::vector<routing::SuppliedDevice> RealDevices() {
     return {{RealH100(), std::make_shared<gpu::CapacityLedger>(
                              "GPU-real-0", gpu::DeviceCapacity{.slots = 4,
                                                                .memory_bytes = 80 * gpu::kGiB})}};
@@ -46,15 +46,15 @@ class GpuRunnerTestBase : public RunnerTestBase {
   // A task of `type` for activity `id` (token "token-<id>") on device 0's queue, holding a slot
   // that asked for 1 MiB of its memory.
   void Deliver(const std::string& type, const std::string& id) {
-    std::optional<SlotPermit> permit;
+    std::optional<routing::SlotPermit> permit;
     slots_.Reserve({.task_queue = "q@h/gpu0", .device_index = 0,
-                    .needs = ResourceNeeds::Gpu(1 << 20)},
-                   [&](absl::StatusOr<SlotPermit> p) { permit = *std::move(p); });
+                    .needs = routing::ResourceNeeds::Gpu(1 << 20)},
+                   [&](absl::StatusOr<routing::SlotPermit> p) { permit = *std::move(p); });
     ASSERT_TRUE(permit.has_value());
     runner().Run(Task(type, id, id), "q@h/gpu0", std::move(*permit));
   }
 
-  DeviceSlotSupplier slots_{4, RealDevices()};
+  routing::DeviceSlotSupplier slots_{4, RealDevices()};
 };
 
 }  // namespace kiln::executor

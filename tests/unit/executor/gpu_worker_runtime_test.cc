@@ -37,7 +37,7 @@ TEST(GpuWorkerRuntimeTest, SimulatedDevicesGetTheGpuQueueFamilyAndAdmission) {
   EXPECT_TRUE(runtime->simulated());
   ASSERT_EQ(runtime->devices().size(), 2u);
   ASSERT_NE(runtime->slots(), nullptr);
-  EXPECT_EQ(worker.slot_supplier(), runtime->slots());
+  EXPECT_EQ(worker.slot_supplier(), runtime->slots().get());
   ASSERT_NE(runtime->health(), nullptr);
 
   // The worker's one queue plan.
@@ -80,7 +80,8 @@ TEST(GpuWorkerRuntimeTest, GpuActivitiesNeedAWorkerThatServesGpus) {
   auto client = std::make_shared<NiceMock<kiln::testing::MockTemporalClient>>();
   Worker cpu_only(client, {.task_queues = {"q"}});
   absl::Status s =
-      cpu_only.RegisterActivity("train", [](ActivityContext&) {}, {.needs = ResourceNeeds::Gpu(1)});
+      cpu_only.RegisterActivity("train", [](ActivityContext&) {},
+                                {.needs = routing::ResourceNeeds::Gpu(1)});
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.message()), HasSubstr("'train' declares GPU needs"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("WorkerOptions::gpus"));
@@ -92,7 +93,7 @@ TEST(GpuWorkerRuntimeTest, GpuActivitiesNeedAWorkerThatServesGpus) {
   EXPECT_TRUE(gpu_worker.gpus()->devices().empty());
   EXPECT_TRUE(gpu_worker
                   .RegisterActivity("train", [](ActivityContext&) {},
-                                    {.needs = ResourceNeeds::Gpu(1 << 20)})
+                                    {.needs = routing::ResourceNeeds::Gpu(1 << 20)})
                   .ok());
 }
 

@@ -32,11 +32,11 @@ class HeartbeatThrottlerTest : public ::testing::Test {
   }
 
   base::SimulatedClock clock_{absl::FromUnixSeconds(1000)};
-  ManualTimerQueue timers_{clock_};
+  base::ManualTimerQueue timers_{clock_};
   NiceMock<kiln::testing::MockTemporalClient> client_;
   kiln::testing::CallRecorder recorder_{client_};
-  std::shared_ptr<HeartbeatThrottler> throttler_ =
-      std::make_shared<HeartbeatThrottler>(client_, timers_);
+  std::unique_ptr<HeartbeatThrottler> throttler_ =
+      std::make_unique<HeartbeatThrottler>(client_, timers_);
   std::vector<HeartbeatSignal> signals_;
   HeartbeatThrottler::SignalCallback OnSignal() {
     return [this](HeartbeatSignal s) { signals_.push_back(s); };

@@ -6,7 +6,7 @@
 //   class MyRunnerTest : public RunnerTestBase {
 //    protected:
 //     FixedSlotSupplier slots_{4};
-//     std::shared_ptr<ActivityRunner> runner_ = MakeRunner();
+//     std::unique_ptr<ActivityRunner> runner_ = MakeRunner();
 //   };
 //   ... runner_->Run(Task("greet", "act-1"), "q", std::move(permit));
 //
@@ -34,9 +34,10 @@ namespace kiln::executor {
 class RunnerTestBase : public ::testing::Test {
  protected:
   // A runner over this fixture's plumbing.
-  std::shared_ptr<ActivityRunner> MakeRunner(RunnerOptions options = {}) {
-    return std::make_shared<ActivityRunner>(
-        RunnerDeps{&registry_, &executor_, &timers_, heartbeats_, reporter_, converter_},
+  std::unique_ptr<ActivityRunner> MakeRunner(RunnerOptions options = {}) {
+    return std::make_unique<ActivityRunner>(
+        RunnerDeps{&registry_, &executor_, &timers_, heartbeats_.get(), reporter_.get(),
+                   converter_},
         std::move(options));
   }
 
@@ -58,17 +59,17 @@ class RunnerTestBase : public ::testing::Test {
   }
 
   base::SimulatedClock clock_{absl::FromUnixSeconds(1'700'000'000)};
-  ManualTimerQueue timers_{clock_};
+  base::ManualTimerQueue timers_{clock_};
   ManualExecutor executor_;
   ::testing::NiceMock<kiln::testing::MockTemporalClient> client_;
   kiln::testing::CallRecorder recorder_{client_};
   ActivityRegistry registry_;
   std::shared_ptr<const payload::DataConverter> converter_ =
       std::make_shared<payload::DataConverter>();
-  std::shared_ptr<HeartbeatThrottler> heartbeats_ =
-      std::make_shared<HeartbeatThrottler>(client_, timers_);
-  std::shared_ptr<CompletionReporter> reporter_ =
-      std::make_shared<CompletionReporter>(client_, timers_);
+  std::unique_ptr<HeartbeatThrottler> heartbeats_ =
+      std::make_unique<HeartbeatThrottler>(client_, timers_);
+  std::unique_ptr<CompletionReporter> reporter_ =
+      std::make_unique<CompletionReporter>(client_, timers_);
 };
 
 }  // namespace kiln::executor

@@ -61,14 +61,14 @@ class StickyCudaErrorTest : public GpuRunnerTestBase {
   gpu::HealthTracker health_{{RealH100()}};
   std::vector<gpu::HealthChange> changes_;
   std::shared_ptr<FakeGpuExecution> fake_ = std::make_shared<FakeGpuExecution>();
-  std::shared_ptr<ActivityRunner> runner_ =
+  std::unique_ptr<ActivityRunner> runner_ =
       MakeRunner({.gpu_execution = fake_, .device_health = &health_});
 };
 
 TEST_F(StickyCudaErrorTest, AnIllegalAddressDrainsTheDeviceAndFailsTheActivityWithDeviceFault) {
   ASSERT_TRUE(registry_.Register("bad_kernel", [](ActivityContext& ctx) {
     return ctx.gpu().WhenDone();
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   Deliver("bad_kernel", "b1");
   executor_.RunAll();
   ASSERT_EQ(fake_->pending_events(), 1u);
@@ -93,7 +93,7 @@ TEST_F(StickyCudaErrorTest, AnIllegalAddressDrainsTheDeviceAndFailsTheActivityWi
 TEST_F(StickyCudaErrorTest, OtherActivitiesOnTheBrokenDeviceAreCancelledWithDeviceFault) {
   ASSERT_TRUE(registry_.Register("bad_kernel", [](ActivityContext& ctx) {
     return ctx.gpu().WhenDone();
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   std::vector<base::CancellationRegistration> registrations;
   ASSERT_TRUE(registry_.Register("long", [&](ActivityContext& ctx) -> ActivityFuture<void> {
     ActivityPromise<void> promise;
@@ -102,7 +102,7 @@ TEST_F(StickyCudaErrorTest, OtherActivitiesOnTheBrokenDeviceAreCancelledWithDevi
       promise.SetException(std::make_exception_ptr(CancelledError("cancelled")));
     }));
     return future;
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   Deliver("long", "l1");
   Deliver("bad_kernel", "b1");
   executor_.RunAll();
@@ -124,7 +124,7 @@ TEST_F(StickyCudaErrorTest, ABodyThatSwallowsTheStickyErrorStillFailsAndTheDevic
         absl::UnavailableError("cudaMemcpyAsync: cudaErrorLaunchFailure (719)"),
         kCudaErrorLaunchFailure));
     return 42;
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   Deliver("swallow", "s1");
   executor_.RunAll();
   EXPECT_TRUE(recorder_.completed.empty());  // a result computed on a corrupt context
@@ -136,7 +136,7 @@ TEST_F(StickyCudaErrorTest, ABodyThatSwallowsTheStickyErrorStillFailsAndTheDevic
 TEST_F(StickyCudaErrorTest, AnOrdinaryCudaErrorFailsOnlyTheActivityAndTheDeviceStaysInService) {
   ASSERT_TRUE(registry_.Register("oom_kernel", [](ActivityContext& ctx) {
     return ctx.gpu().WhenDone();
-  }, {.needs = ResourceNeeds::Gpu(1 << 20)}).ok());
+  }, {.needs = routing::ResourceNeeds::Gpu(1 << 20)}).ok());
   Deliver("oom_kernel", "o1");
   executor_.RunAll();
   fake_->FireAll(absl::ResourceExhaustedError("cudaErrorMemoryAllocation (2): out of memory"));

@@ -96,7 +96,8 @@ class WorkerMetricsTest : public ::testing::Test {
   }
 
   base::SimulatedClock clock_{absl::FromUnixSeconds(1'700'000'000)};
-  std::shared_ptr<ManualTimerQueue> timers_ = std::make_shared<ManualTimerQueue>(clock_);
+  std::shared_ptr<base::ManualTimerQueue> timers_ =
+      std::make_shared<base::ManualTimerQueue>(clock_);
   std::shared_ptr<ManualExecutor> executor_ = std::make_shared<ManualExecutor>();
   std::shared_ptr<metrics::Registry> registry_ = std::make_shared<metrics::Registry>();
   payload::DataConverter converter_;

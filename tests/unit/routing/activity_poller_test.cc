@@ -17,12 +17,12 @@ using ::testing::NiceMock;
 
 class ActivityPollerTest : public ::testing::Test {
  protected:
-  std::shared_ptr<ActivityPoller> MakePoller(int pollers, PollerOptions options = {}) {
+  std::unique_ptr<ActivityPoller> MakePoller(int pollers, PollerOptions options = {}) {
     options.slot_request.task_queue = "q";
     options.pollers = pollers;
     options.backoff.seed = 42;
     options.worker_instance_key = "instance-1";
-    return std::make_shared<ActivityPoller>(
+    return std::make_unique<ActivityPoller>(
         PollerDeps{&client_, &slots_, &timers_, &outage_, rate_limiter_.get()}, options,
         [this](wsv1::PollActivityTaskQueueResponse task, SlotPermit permit) {
           tasks_.push_back(task.task_token());

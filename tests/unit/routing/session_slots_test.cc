@@ -22,7 +22,7 @@ using ::testing::NiceMock;
 
 class SessionSlotsTest : public ::testing::Test {
  protected:
-  std::shared_ptr<ActivityPoller> MakePoller(SessionSlots& sessions) {
+  std::unique_ptr<ActivityPoller> MakePoller(SessionSlots& sessions) {
     return sessions.MakePoller(
         "files", PollerDeps{&client_, nullptr, &timers_, &outage_}, "instance-1", "",
         [this](wsv1::PollActivityTaskQueueResponse task, SlotPermit permit) {
