@@ -56,6 +56,41 @@ void ActivityContext::HeartbeatPayloads(payload::Payloads details) {
   if (sink_) sink_(std::move(details));
 }
 
+ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {
+  if (IsCancelled()) {
+    return ActivityFuture<void>::FromError(std::make_exception_ptr(CancelledError(
+        std::string("activity cancelled: ") + CancelReasonName(reason_.load()))));
+  }
+  if (!run_later_) {
+    return ActivityFuture<void>::FromError(std::make_exception_ptr(
+        ApplicationError("ActivityContext::SleepFor needs the worker's timer; this context was "
+                         "made outside a worker",
+                         "NoWorkerTimer")
+            .NonRetryable()));
+  }
+  // Owned by the pending timer (and, briefly, by a cancellation on its way); the cancellation
+  // callback holds it weakly, so a step that ended unregisters its callback as it goes.
+  struct Wait {
+    ActivityPromise<void> promise;
+    base::CancellationRegistration on_cancel;
+  };
+  auto wait = std::make_shared<Wait>();
+  ActivityFuture<void> future = wait->promise.GetFuture();
+  std::weak_ptr<Wait> weak = wait;
+  wait->on_cancel = token_.OnCancel([weak, run_later = run_later_](const std::string& reason) {
+    std::shared_ptr<Wait> cancelled = weak.lock();
+    if (!cancelled) return;
+    // Completed through the executor too: the code after the wait never runs on the thread
+    // that cancelled (a gRPC callback).
+    std::string why = "activity cancelled: " + reason;
+    run_later(absl::ZeroDuration(), [cancelled, why] {
+      cancelled->promise.SetException(CancelledError(why));
+    });
+  });
+  run_later_(delay, [wait] { wait->promise.SetValue(); });
+  return future;
+}
+
 void ActivityContext::ThrowIfCancelled() const {
   if (!IsCancelled()) return;
   throw CancelledError(std::string("activity cancelled: ") + CancelReasonName(reason_.load()));

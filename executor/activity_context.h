@@ -18,6 +18,17 @@
 //     return seconds;
 //   }
 //
+// An activity that waits (between heartbeats, for a timer) without holding a thread is a
+// coroutine returning ActivityFuture (executor/activity_coroutine.h) and awaits ctx.SleepFor:
+//
+//   kiln::ActivityFuture<int> Poll(kiln::ActivityContext& ctx, std::string url) {
+//     for (int tries = 1;; ++tries) {
+//       if (Ready(url)) co_return tries;
+//       ctx.Heartbeat(tries);
+//       co_await ctx.SleepFor(absl::Seconds(5));   // throws CancelledError when cancelled
+//     }
+//   }
+//
 // A GPU activity placed on a real device also gets `ctx.gpu()` (GpuContext): a stream from the
 // device's pool (the device is current on the thread running the body), an allocator capped at
 // the memory the activity declared (ResourceNeeds::Gpu) and WhenDone(), a future completed by a
@@ -45,6 +56,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/cancellation.h"
+#include "executor/activity_coroutine.h"
 #include "executor/activity_future.h"
 #include "executor/activity_info.h"
 #include "routing/resource_needs.h"
@@ -210,6 +222,16 @@ class ActivityContext {
   // When the server will time this attempt out (InfiniteFuture() when it has no timeout).
   absl::Time deadline() const { return info_.deadline; }
 
+  // Waits without holding a thread: a future that completes after `delay` (on the worker's
+  // timer, then on its executor, so what follows a `co_await` runs where the body did), or,
+  // when the activity is cancelled first, fails with CancelledError as soon as the cancellation
+  // arrives. Fails with CancelledError at once when already cancelled. A thousand activities
+  // sleeping this way cost no thread each: for long waits, and for the wait between heartbeats,
+  // prefer it to blocking (executor/activity_coroutine.h: `co_await ctx.SleepFor(...)`).
+  // Outside a worker (a context made by a test without one) the future fails with a
+  // non-retryable ApplicationError "NoWorkerTimer".
+  ActivityFuture<void> SleepFor(absl::Duration delay);
+
   // Heartbeats progress in the documented convention (docs/PROGRESS.md): one detail
   // {"progress": {"fraction": 0..1, "message": ...}} that `kiln activity describe --follow`
   // shows as a progress bar. Throttled and non-blocking like Heartbeat().
@@ -233,6 +255,11 @@ class ActivityContext {
  private:
   friend class ActivityAttempt;  // the worker's side: placement, GPU resources, cancellation
 
+  friend class ActivityRunner;  // installs run_later_
+  // Runs `fn` after `delay`, off the calling thread (the worker: its timer, then its executor).
+  using RunLater = std::function<void(absl::Duration delay, std::function<void()> fn)>;
+  void SetRunLater(RunLater run_later) { run_later_ = std::move(run_later); }
+
   void LogDroppedHeartbeat(const absl::Status& status) const;
 
   const ActivityInfo info_;
@@ -245,6 +272,7 @@ class ActivityContext {
   routing::ResourceNeeds needs_{};
   GpuContext gpu_{};
   const Logger logger_;
+  RunLater run_later_;  // set before the body runs; empty outside a worker
 };
 
 }  // namespace kiln::executor

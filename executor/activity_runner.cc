@@ -132,6 +132,15 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
                           guard.Run([&] { OnLocalTimeout(token); });
                         });
   }
+  // ctx.SleepFor's waits: a timer, then the executor (an awaiting coroutine resumes there).
+  activity->attempt->context().SetRunLater(
+      [this, guard = scope_.Uncounted()](absl::Duration delay, std::function<void()> fn) {
+        guard.Run([&] {
+          deps_.timers->RunAfter(delay, [this, guard, fn = std::move(fn)]() mutable {
+            guard.Run([&] { deps_.executor->Post(std::move(fn)); });
+          });
+        });
+      });
   spdlog::debug("{} started on task queue '{}'", activity->label, task_queue);
   deps_.executor->Post([this, guard = scope_.Uncounted(), activity] {
     // The body runs outside the guard (see the header): only `activity` is touched until the

@@ -1,8 +1,6 @@
 #include "executor/diagnostic_activities.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -55,32 +53,23 @@ nlohmann::json SleepProgress(absl::Duration done, absl::Duration total) {
                             absl::FormatDuration(total)}}}};
 }
 
-// Sleeps in steps, heartbeating progress; wakes at once on cancellation.
-int64_t Sleep(ActivityContext& ctx, nlohmann::json duration) {
+// Sleeps in steps, heartbeating progress after each; ends at once on cancellation. A coroutine:
+// between steps it holds no thread, only its frame and a timer (ctx.SleepFor), so one worker
+// holds thousands of them.
+ActivityFuture<int64_t> Sleep(ActivityContext& ctx, nlohmann::json duration) {
   const absl::Duration total = ParseSleepDuration(duration);
   absl::Duration done = ResumePoint(ctx);
   absl::Duration step = absl::Seconds(1);
   if (ctx.info().heartbeat_timeout > absl::ZeroDuration()) {
     step = std::min(step, ctx.info().heartbeat_timeout / 4);
   }
-  std::mutex mu;
-  std::condition_variable cv;
-  base::CancellationRegistration wake = ctx.cancellation().OnCancel([&](const std::string&) {
-    std::lock_guard<std::mutex> lock(mu);
-    cv.notify_all();
-  });
   while (done < total) {
-    absl::Duration wait = std::min(step, total - done);
-    absl::Time start = absl::Now();
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait_for(lock, absl::ToChronoNanoseconds(wait), [&] { return ctx.IsCancelled(); });
-    }
-    done += std::min(wait, absl::Now() - start);
-    ctx.ThrowIfCancelled();
+    const absl::Duration wait = std::min(step, total - done);
+    co_await ctx.SleepFor(wait);  // throws CancelledError when cancelled meanwhile
+    done += wait;                 // the worker's timer fires at `wait` or later, never sooner
     ctx.Heartbeat(SleepProgress(done, total));
   }
-  return absl::ToInt64Milliseconds(done);
+  co_return absl::ToInt64Milliseconds(done);
 }
 
 void Fail(ActivityContext&, std::optional<std::string> type, std::optional<std::string> message,

@@ -1,0 +1,97 @@
+// tests/unit/executor/activity_sleep_test.cc — ctx.SleepFor and coroutine activities through the
+// runner: a sleeping activity holds no executor thread between its steps, heartbeats after each,
+// completes with its result, and a cancellation ends the wait at once.
+#include <memory>
+#include <string>
+
+#include "executor/diagnostic_activities.h"
+#include "routing/fixed_slot_supplier.h"
+#include "tests/unit/executor/runner_test_base.h"
+
+namespace kiln::executor {
+namespace {
+
+class ActivitySleepTest : public RunnerTestBase {
+ protected:
+  void Deliver(const std::string& type, payload::Payloads input, absl::Duration heartbeat_timeout) {
+    std::optional<routing::SlotPermit> permit;
+    slots_.Reserve({.task_queue = "q"}, [&](absl::StatusOr<routing::SlotPermit> p) {
+      permit = *std::move(p);
+    });
+    runner_->Run(Task(type, "act-1", type, absl::Hours(2), heartbeat_timeout, std::move(input)),
+                 "q", std::move(*permit));
+  }
+  // The clock moves on by `d`; due timers post their work; the executor runs all of it.
+  void Advance(absl::Duration d) {
+    clock_.Advance(d);
+    timers_.RunDue();
+    executor_.RunAll();
+  }
+
+  routing::FixedSlotSupplier slots_{4};
+  std::shared_ptr<ActivityRunner> runner_ = MakeRunner();  // from either pointer MakeRunner gives
+};
+
+TEST_F(ActivitySleepTest, KilnSleepHoldsNoThreadBetweenStepsAndReturnsTheTimeSlept) {
+  ASSERT_TRUE(RegisterDiagnosticActivities(registry_).ok());
+  Deliver(kSleepActivity, *converter_->ToPayloads(std::string("3s")), absl::Seconds(4));
+  executor_.RunAll();
+  // Between steps the body has returned: nothing runs or waits on the executor.
+  EXPECT_EQ(executor_.Pending(), 0);
+  EXPECT_EQ(runner_->Running(), 1);
+  EXPECT_TRUE(recorder_.completed.empty());
+  Advance(absl::Seconds(1));
+  EXPECT_EQ(recorder_.heartbeats.size(), 1u);  // heartbeated after the first step
+  Advance(absl::Seconds(1));
+  EXPECT_TRUE(recorder_.completed.empty());
+  Advance(absl::Seconds(1));
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+  EXPECT_EQ(*converter_->FromPayloads<int64_t>(recorder_.completed[0]->request.result(), 0), 3000);
+  EXPECT_EQ(runner_->Running(), 0);
+}
+
+TEST_F(ActivitySleepTest, CancellationEndsTheWaitAtOnce) {
+  ASSERT_TRUE(RegisterDiagnosticActivities(registry_).ok());
+  Deliver(kSleepActivity, *converter_->ToPayloads(std::string("1h")), absl::ZeroDuration());
+  executor_.RunAll();
+  runner_->CancelAll(CancelReason::kWorkerShutdown);
+  Advance(absl::ZeroDuration());  // the wait fails on the executor, not an hour later
+  ASSERT_EQ(recorder_.failed.size(), 1u);
+  EXPECT_EQ(recorder_.failed[0]->request.failure().application_failure_info().type(),
+            "WorkerShutdown");
+  EXPECT_EQ(runner_->Running(), 0);
+}
+
+// A coroutine of the user's own: co_await a SleepFor, then one of its own promises.
+TEST_F(ActivitySleepTest, CoroutineActivityAwaitsFuturesAndReturnsItsResult) {
+  ActivityPromise<std::string> later;
+  ASSERT_TRUE(registry_.Register("wait", [&later](ActivityContext& ctx, std::string name)
+                                             -> ActivityFuture<std::string> {
+    co_await ctx.SleepFor(absl::Seconds(5));
+    std::string suffix = co_await later.GetFuture();
+    co_return name + suffix;
+  }).ok());
+  Deliver("wait", *converter_->ToPayloads(std::string("kiln")), absl::ZeroDuration());
+  executor_.RunAll();
+  Advance(absl::Seconds(5));
+  EXPECT_TRUE(recorder_.completed.empty());
+  later.SetValue("!");
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+  EXPECT_EQ(*converter_->FromPayloads<std::string>(recorder_.completed[0]->request.result(), 0),
+            "kiln!");
+}
+
+TEST_F(ActivitySleepTest, AnExceptionInACoroutineFailsTheActivity) {
+  ASSERT_TRUE(registry_.Register("throws", [](ActivityContext& ctx) -> ActivityFuture<void> {
+    co_await ctx.SleepFor(absl::Seconds(1));
+    throw ApplicationError("gave up", "GaveUp");
+  }).ok());
+  Deliver("throws", {}, absl::ZeroDuration());
+  executor_.RunAll();
+  Advance(absl::Seconds(1));
+  ASSERT_EQ(recorder_.failed.size(), 1u);
+  EXPECT_EQ(recorder_.failed[0]->request.failure().application_failure_info().type(), "GaveUp");
+}
+
+}  // namespace
+}  // namespace kiln::executor
