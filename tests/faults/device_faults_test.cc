@@ -58,7 +58,8 @@ TEST(DeviceFaultsTest, AFailingDeviceDrainsWithinASecondAndOnlyItsActivitiesRetr
   Cluster cluster(ClusterKind::kKilnDev, dir);
   ASSERT_TRUE(cluster.available()) << cluster.why();
   KilnWorker worker(cluster.address(), "ml", dir + "/worker.log",
-                    {"--simulate-gpus", "4xH100:80:sm90", "--host-id", "h1", "--metrics-port", "0"});
+                    {"--simulate-gpus", "4xH100:80:sm90", "--host-id", "h1", "--metrics-port",
+                     "0"});
   std::smatch m;
   std::string log;
   ASSERT_TRUE(WaitFor([&] {
@@ -85,7 +86,8 @@ TEST(DeviceFaultsTest, AFailingDeviceDrainsWithinASecondAndOnlyItsActivitiesRetr
       total += used[d] = Sample(text, "kiln_gpu_slots_used", {Device(d)}).value_or(0);
     }
     return total >= 8;  // the rest wait for a slot (polls hold slots too)
-  }, seconds(6))) << "slots used: " << used[0] << " " << used[1] << " " << used[2] << " " << used[3];
+  }, seconds(6))) << "slots used: " << used[0] << " " << used[1] << " " << used[2] << " "
+                    << used[3];
   std::this_thread::sleep_for(milliseconds(500));  // placement settles
   {
     const std::string text = Metrics(port);
@@ -139,15 +141,16 @@ TEST(DeviceFaultsTest, AFailingDeviceDrainsWithinASecondAndOnlyItsActivitiesRetr
     if (d.info().last_failure().application_failure_info().type() == "DeviceFault") ++device_faults;
   }
   const std::string text = Metrics(port);
-  const double victim_used_after = Sample(text, "kiln_gpu_slots_used", {Device(victim)}).value_or(-1);
+  const double victim_used_after =
+      Sample(text, "kiln_gpu_slots_used", {Device(victim)}).value_or(-1);
 
   std::printf("device fault: %d activities on 4 simulated H100s (%g/%g/%g/%g slots used), Xid 79 "
               "on gpu%d with %d of them: unhealthy after %.3f s, its slots free after %.3f s, no "
               "poll on its queue after %.3f s (drained in %.3f s); %d activities retried (%d "
               "after a DeviceFault), all on other devices (gpu%d ran nothing more); %d of the "
               "others disturbed; all completed %.2f s after the fault\n",
-              kActivities, used[0], used[1], used[2], used[3], victim, on_victim, unhealthy_s, freed_s,
-              unpolled_s, drained_s, retried, device_faults, victim, disturbed, last_s);
+              kActivities, used[0], used[1], used[2], used[3], victim, on_victim, unhealthy_s,
+              freed_s, unpolled_s, drained_s, retried, device_faults, victim, disturbed, last_s);
   EXPECT_GE(unhealthy_s, 0);
   EXPECT_GE(freed_s, 0);
   EXPECT_GE(unpolled_s, 0);

@@ -57,7 +57,8 @@ bool SetFileSizeLimit(pid_t pid, rlim_t bytes) {
 
 wsv1::StartActivityExecutionRequest BigStart(const std::string& id) {
   auto start = SleepRequest(id, "disk", "10ms", 0);
-  (*start.mutable_input()->mutable_payloads(0)->mutable_metadata())["pad"] = std::string(16384, 'x');
+  auto& metadata = *start.mutable_input()->mutable_payloads(0)->mutable_metadata();
+  metadata["pad"] = std::string(16384, 'x');
   return start;
 }
 
@@ -167,16 +168,16 @@ TEST_P(DiskFaultsTest, AFullDiskFailsCallsClearlyAcknowledgesNothingUnstoredAndR
     if (Describe(*stub, id).info().activity_id() == id) ++refused_but_stored;
   }
 
+  const std::string code =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(first_error.error_code()));
   std::printf("disk full (%s): %zu starts of 16 KiB acknowledged before it was full; then "
               "%s \"%s\"; %d of %d starts refused while full (%d acknowledged); describe while "
               "full: %s; served again %.2f s after space returned (%s); after kill -9 and restart "
               "%zu acknowledged starts checked, %d lost; %d refused starts were stored later "
               "(allowed: the client was told to retry)\n",
-              How(), until_full, absl::StatusCodeToString(static_cast<absl::StatusCode>(
-                                     first_error.error_code())).c_str(),
-              first_error.error_message().c_str(), failed_while_full, failed_while_full +
-              acked_while_full, acked_while_full, described.info().activity_id() == "disk-0" ? "OK" : "failed",
-              recovery_s, recovered.ok() ? "OK" : recovered.error_message().c_str(),
+              How(), until_full, code.c_str(), first_error.error_message().c_str(),
+              failed_while_full, failed_while_full + acked_while_full, acked_while_full,
+              described.info().activity_id() == "disk-0" ? "OK" : "failed", recovery_s, recovered.ok() ? "OK" : recovered.error_message().c_str(),
               acknowledged.size(), lost, refused_but_stored);
   EXPECT_TRUE(first_error.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
               first_error.error_code() == grpc::StatusCode::UNAVAILABLE)

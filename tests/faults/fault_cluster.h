@@ -1,5 +1,5 @@
-// tests/faults/fault_cluster.h — for the fault tests that run the same scenario against `kiln dev`
-// and against the real Temporal dev server (scripts/temporal-dev), with real `kiln worker`
+// tests/faults/fault_cluster.h — for the fault tests that run one scenario against `kiln dev` and
+// against the real Temporal dev server (scripts/temporal-dev), with real `kiln worker`
 // processes:
 //   Cluster       a `kiln dev` on port 0, or the real Temporal dev server on a free port; the real
 //                 server is skipped (available() false, why() says why) when it cannot be installed
@@ -106,12 +106,13 @@ class Cluster {
           wsv1::DescribeNamespaceRequest request;
           request.set_namespace_("default");
           wsv1::DescribeNamespaceResponse response;
-          return stub->DescribeNamespace(Deadline(std::chrono::seconds(2)).get(), request, &response)
-              .ok();
+          auto deadline = Deadline(std::chrono::seconds(2));
+          return stub->DescribeNamespace(deadline.get(), request, &response).ok();
         },
         std::chrono::seconds(60));
     if (!ready) {
-      why_ = "the real Temporal dev server did not answer within 60 s (see " + dir + "/temporal.log)";
+      why_ = "the real Temporal dev server did not answer within 60 s (see " + dir +
+             "/temporal.log)";
       address_.clear();
     }
   }

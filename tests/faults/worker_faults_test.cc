@@ -43,7 +43,8 @@ const char* CodeName(const grpc::Status& status) {
 class WorkerFaultsTest : public ::testing::TestWithParam<ClusterKind> {
  protected:
   void SetUp() override {
-    dir_ = TempDir(absl::StrCat("worker_faults_", GetParam() == ClusterKind::kKilnDev ? "dev" : "tmp"));
+    dir_ = TempDir(
+        absl::StrCat("worker_faults_", GetParam() == ClusterKind::kKilnDev ? "dev" : "tmp"));
     cluster_ = std::make_unique<Cluster>(GetParam(), dir_);
     if (!cluster_->available()) {
       if (GetParam() == ClusterKind::kTemporal) GTEST_SKIP() << cluster_->why();
