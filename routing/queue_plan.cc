@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -76,12 +77,35 @@ absl::StatusOr<QueuePlan> QueuePlan::Build(
   QueuePlan plan;
   plan.host_id_ = options.host_id.empty() ? DefaultHostId() : options.host_id;
   if (absl::Status s = CheckHostId(plan.host_id_); !s.ok()) return s;
-  std::set<std::string> seen;
+  // A name planned twice is the same queue (a logical queue given twice), or two queues that
+  // would share one name: task queue "a:fast" and the queue of tag "fast" for "a". That is
+  // refused, or the worker would serve one's tasks as the other's (found by
+  // fuzz/queue_name_fuzzer.cc).
+  std::map<std::string, size_t> seen;  // name -> index in queues_
+  auto describe = [](const PlannedQueue& q) {
+    switch (q.kind) {
+      case QueueKind::kLogical: return absl::StrCat("task queue '", q.logical, "'");
+      case QueueKind::kHost: return absl::StrCat("the host queue of '", q.logical, "'");
+      case QueueKind::kTag: return absl::StrCat("the queue of tag '", q.tag, "' for '", q.logical, "'");
+      default: return absl::StrCat("a GPU queue of '", q.logical, "'");
+    }
+  };
   for (const std::string& logical : options.logical_queues) {
     if (absl::Status s = CheckLogical(logical); !s.ok()) return s;
     for (const auto& contributor : contributors) {
       for (PlannedQueue& queue : contributor->QueuesFor(logical, plan.host_id_)) {
-        if (seen.insert(queue.name).second) plan.queues_.push_back(std::move(queue));
+        auto [it, fresh] = seen.emplace(queue.name, plan.queues_.size());
+        if (fresh) {
+          plan.queues_.push_back(std::move(queue));
+          continue;
+        }
+        const PlannedQueue& first = plan.queues_[it->second];
+        if (first.logical != queue.logical || first.kind != queue.kind) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "'", queue.name, "' would name two queues: ", describe(first), " and ",
+              describe(queue), "; rename the task queue or the tag (Kiln names a tag's queue "
+              "Q:TAG)"));
+        }
       }
     }
   }

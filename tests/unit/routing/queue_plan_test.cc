@@ -42,6 +42,28 @@ TEST(QueuePlanTest, DuplicateQueuesArePlannedOnce) {
   EXPECT_THAT(plan->Names(), ElementsAre("q", "q@h"));
 }
 
+// Task queue "ml:sm90" and the queue of tag "sm90" for "ml" would be one name: a worker would serve
+// one's tasks as the other's (found by fuzz/queue_name_fuzzer.cc; fuzz/corpus/queue_name/colon
+// replays it).
+TEST(QueuePlanTest, ATaskQueueNamedLikeAnotherQueuesTagQueueIsRefused) {
+  class Tagged final : public QueueContributor {
+   public:
+    std::vector<PlannedQueue> QueuesFor(const std::string& logical,
+                                        const std::string& host_id) const override {
+      return {{TagQueueName(logical, "sm90"), logical, QueueKind::kTag, 0, "sm90"}};
+    }
+  };
+  auto plan = QueuePlan::Build({.logical_queues = {"ml", "ml:sm90"}, .host_id = "h"},
+                               {std::make_shared<CpuQueueContributor>(), std::make_shared<Tagged>()});
+  ASSERT_TRUE(absl::IsInvalidArgument(plan.status())) << plan.status();
+  EXPECT_THAT(std::string(plan.status().message()),
+              HasSubstr("'ml:sm90' would name two queues: the queue of tag 'sm90' for 'ml' and "
+                        "task queue 'ml:sm90'"));
+  auto apart = QueuePlan::Build({.logical_queues = {"ml", "ml:train"}, .host_id = "h"},
+                                {std::make_shared<CpuQueueContributor>(), std::make_shared<Tagged>()});
+  EXPECT_TRUE(apart.ok()) << "a ':' alone is fine: " << apart.status();
+}
+
 // The GPU contributor plugs in beside the CPU one.
 class OneDevice final : public QueueContributor {
  public:
