@@ -154,27 +154,6 @@ TEST_F(ActivityRegistryTest, DeviceSetNeedsMergeTheActivitiesOfOneDeviceCount) {
   EXPECT_EQ(registry_.MaxGpuMemoryBytes(), int64_t{2} << 30);
 }
 
-TEST_F(ActivityRegistryTest, DeviceSetNeedsMergeTheActivitiesOfOneDeviceCount) {
-  using routing::Interconnect;
-  using routing::ResourceNeeds;
-  ASSERT_TRUE(registry_.Register("single", [](ActivityContext&) {},
-                                 {.needs = ResourceNeeds::Gpu(int64_t{2} << 30)}).ok());
-  ASSERT_TRUE(registry_.Register("tp4", [](ActivityContext&) {},
-                                 {.needs = ResourceNeeds::Gpus(4, int64_t{70} << 30,
-                                                               Interconnect::kNvlink)}).ok());
-  ASSERT_TRUE(registry_.Register("dp4", [](ActivityContext&) {},
-                                 {.needs = ResourceNeeds::Gpus(4, int64_t{40} << 30)}).ok());
-  // A Q:gpus4 poll reserves for the largest and strictest of the 4-GPU activities.
-  std::optional<ResourceNeeds> four = registry_.DeviceSetNeeds(4);
-  ASSERT_TRUE(four.has_value());
-  EXPECT_EQ(four->gpus, 4);
-  EXPECT_EQ(four->gpu_memory_bytes, int64_t{70} << 30);
-  EXPECT_EQ(four->interconnect, Interconnect::kNvlink);
-  EXPECT_FALSE(registry_.DeviceSetNeeds(2).has_value()) << "no activity needs two devices";
-  // Single-device polls are not sized by the 70 GiB per device of the 4-GPU activities.
-  EXPECT_EQ(registry_.MaxGpuMemoryBytes(), int64_t{2} << 30);
-}
-
 TEST_F(ActivityRegistryTest, EchoReturnsItsInputUnchanged) {
   ASSERT_TRUE(RegisterDiagnosticActivities(registry_).ok());
   payload::Payloads input = Args(std::string("hi"), 7);
