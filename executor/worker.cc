@@ -172,10 +172,18 @@ absl::Status Worker::CheckServer() {
   } else if (absl::IsUnimplemented(info.status())) {
     spdlog::warn("the server does not implement GetSystemInfo; assuming an older server");
   } else {
-    // The channel's own UNAVAILABLE message already says what to do; other codes get the hint.
     std::string message(info.status().message());
+    if (absl::IsUnauthenticated(info.status()) || absl::IsPermissionDenied(info.status())) {
+      // The server answered: the credentials are what is wrong, not the address.
+      return absl::Status(info.status().code(),
+                          "the Temporal frontend refused this worker's credentials: " + message +
+                              "; check the API key (--api-key / TEMPORAL_API_KEY) or the client "
+                              "certificate (--tls-cert-path / TEMPORAL_TLS_CLIENT_CERT_PATH)");
+    }
+    // The channel's own UNAVAILABLE message already says what to do; other codes get the hint.
     if (message.find("TEMPORAL_ADDRESS") == std::string::npos) {
-      message += "; check the address (--address / TEMPORAL_ADDRESS) and that the server is running";
+      message +=
+          "; check the address (--address / TEMPORAL_ADDRESS) and that the server is running";
     }
     return absl::Status(info.status().code(), "cannot reach the Temporal frontend: " + message);
   }

@@ -101,6 +101,9 @@ TEST_F(KilnDevAuthProcessTest, AWorkerWithAWrongKeyStopsWithTheReason) {
                                Within(std::chrono::seconds(60)));
   EXPECT_NE(worker.exit_code, 0) << worker.output;
   EXPECT_THAT(worker.output, HasSubstr("API key is not valid"));
+  // The server answered, so the reason is the key, not the address.
+  EXPECT_THAT(worker.output, HasSubstr("--api-key"));
+  EXPECT_THAT(worker.output, Not(HasSubstr("check the address")));
 }
 
 TEST(KilnDevExposureProcessTest, ServingAllAddressesWithoutTlsOrKeysWarns) {
