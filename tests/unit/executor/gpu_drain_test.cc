@@ -160,13 +160,6 @@ class GpuDrainTest : public ::testing::Test {
     return text.ok() ? text->Value(name, labels) : std::nullopt;
   }
   int Gpu1SlotsReserved() { return gpus_->slots()->DeviceSnapshots().at(1).slots_reserved; }
-  std::optional<wsv1::RespondActivityTaskFailedRequest> FailedFor(const std::string& token) {
-    std::lock_guard<std::mutex> lock(recorder_.mu);
-    for (auto& f : recorder_.failed) {
-      if (f->request.task_token() == token) return f->request;
-    }
-    return std::nullopt;
-  }
 
   std::shared_ptr<NiceMock<kiln::testing::MockTemporalClient>> client_ =
       std::make_shared<NiceMock<kiln::testing::MockTemporalClient>>();
@@ -242,9 +235,9 @@ TEST_F(GpuDrainTest, ATaskAPollReturnsAfterTheDrainIsFailedBackUnrunAsDeviceUnav
   ASSERT_NE(waiting_call, nullptr) << "the drain did not cancel the waiting poll";
 
   Answer(waiting, Task("raced"));  // the task arrives afterwards
-  ASSERT_TRUE(recorder_.WaitFor([&] { return FailedFor("raced").has_value(); }))
+  ASSERT_TRUE(recorder_.WaitFor([&] { return recorder_.FailedFor("raced").has_value(); }))
       << "the task from the drained device's poll was not failed back";
-  wsv1::RespondActivityTaskFailedRequest failed = *FailedFor("raced");
+  wsv1::RespondActivityTaskFailedRequest failed = *recorder_.FailedFor("raced");
   const auto& info = failed.failure().application_failure_info();
   EXPECT_EQ(info.type(), kDeviceUnavailableType);
   EXPECT_FALSE(info.non_retryable());
@@ -273,8 +266,8 @@ TEST_F(GpuDrainTest, APinnedActivityCutShortByTheFaultSaysWhichDeviceWhyAndWhatT
 
   ASSERT_TRUE(gpus_->InjectFault(1, 79).ok());  // while the activity runs
 
-  ASSERT_TRUE(recorder_.WaitFor([&] { return FailedFor("pinned").has_value(); }));
-  wsv1::RespondActivityTaskFailedRequest failed = *FailedFor("pinned");
+  ASSERT_TRUE(recorder_.WaitFor([&] { return recorder_.FailedFor("pinned").has_value(); }));
+  wsv1::RespondActivityTaskFailedRequest failed = *recorder_.FailedFor("pinned");
   EXPECT_EQ(failed.failure().application_failure_info().type(), kDeviceFaultType);
   EXPECT_FALSE(failed.failure().application_failure_info().non_retryable());
   const std::string& message = failed.failure().message();
@@ -299,8 +292,8 @@ TEST_F(GpuDrainTest, OnASharedQueueTheFaultSaysTheRetryMayRunOnAnotherDevice) {
   int device = ran_on_.at(0);
   ASSERT_TRUE(device == 0 || device == 1);
   ASSERT_TRUE(gpus_->InjectFault(device, 79).ok());
-  ASSERT_TRUE(recorder_.WaitFor([&] { return FailedFor("shared").has_value(); }));
-  EXPECT_THAT(FailedFor("shared")->failure().message(),
+  ASSERT_TRUE(recorder_.WaitFor([&] { return recorder_.FailedFor("shared").has_value(); }));
+  EXPECT_THAT(recorder_.FailedFor("shared")->failure().message(),
               HasSubstr("it may be retried on another device"));
 }
 
@@ -318,7 +311,7 @@ TEST_F(GpuDrainTest, TheOperatorReturnsADrainedDeviceToServiceWithoutARestart) {
   Answer(OpenPollOn(kPinned1), Task("after"));  // runs on gpu1 again
   ASSERT_TRUE(recorder_.WaitFor([&] { return running_.load() == 1; }));
   EXPECT_EQ(ran_on_.at(0), 1);
-  EXPECT_FALSE(FailedFor("after").has_value());
+  EXPECT_FALSE(recorder_.FailedFor("after").has_value());
 
   EXPECT_TRUE(absl::IsNotFound(gpus_->Restore(7, "")));
 }
@@ -335,7 +328,7 @@ TEST_F(GpuDrainTest, AnOperatorDrainLetsTheRunningActivityFinishButTakesNoNewWor
   EXPECT_FALSE(IsOpen(waiting)) << "the waiting poll was not withdrawn";
   EXPECT_EQ(OpenPollOn(kPinned1), nullptr);
   EXPECT_EQ(Gpu1SlotsReserved(), 1) << "only the running activity holds gpu1";
-  EXPECT_FALSE(FailedFor("running").has_value()) << "a drain must not cancel running work";
+  EXPECT_FALSE(recorder_.FailedFor("running").has_value()) << "a drain must not cancel running work";
 }
 
 // The worker's GPU endpoints (executor/gpu_admin.h), called as the metrics server calls them.

@@ -100,13 +100,6 @@ class MultiGpuWorkerTest : public ::testing::Test {
     ASSERT_TRUE(done) << "the poll was already answered";
     done(std::move(task));
   }
-  std::optional<wsv1::RespondActivityTaskFailedRequest> FailedFor(const std::string& token) {
-    std::lock_guard<std::mutex> lock(recorder_.mu);
-    for (auto& f : recorder_.failed) {
-      if (f->request.task_token() == token) return f->request;
-    }
-    return std::nullopt;
-  }
 
   std::shared_ptr<NiceMock<kiln::testing::MockTemporalClient>> client_ =
       std::make_shared<NiceMock<kiln::testing::MockTemporalClient>>();
@@ -154,8 +147,8 @@ TEST_F(MultiGpuWorkerTest, ADeviceFailingInsideTheLeaseFailsTheActivityAndDrains
   }
   ASSERT_TRUE(gpus_->InjectFault(second, 79).ok());  // the lease's second device
 
-  ASSERT_TRUE(recorder_.WaitFor([&] { return FailedFor("lease").has_value(); }));
-  wsv1::RespondActivityTaskFailedRequest failed = *FailedFor("lease");
+  ASSERT_TRUE(recorder_.WaitFor([&] { return recorder_.FailedFor("lease").has_value(); }));
+  wsv1::RespondActivityTaskFailedRequest failed = *recorder_.FailedFor("lease");
   EXPECT_EQ(failed.failure().application_failure_info().type(), kDeviceFaultType);
   EXPECT_THAT(failed.failure().message(), HasSubstr("gpu" + std::to_string(second)));
   EXPECT_THAT(failed.failure().message(), HasSubstr("Xid 79"));

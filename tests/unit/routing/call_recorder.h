@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,15 @@ class CallRecorder {
       cv.wait_for(lock, std::chrono::milliseconds(10));
     }
     return true;
+  }
+
+  // The RespondActivityTaskFailed request recorded for `token`, if any.
+  std::optional<wsv1::RespondActivityTaskFailedRequest> FailedFor(const std::string& token) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& f : failed) {
+      if (f->request.task_token() == token) return f->request;
+    }
+    return std::nullopt;
   }
 
   void Log(const char* method) {
