@@ -33,8 +33,8 @@ ArenaExecutor::~ArenaExecutor() {
 void ArenaExecutor::Post(std::function<void()> work) {
   bool spawn = false;
   {
-    absl::MutexLock lock(&state_->mu);
     State& state = *state_;
+    absl::MutexLock lock(&state.mu);
     ++state.in_flight;
     state.queue.push_back(std::move(work));
     if (state.parked > state.wakeups) {
