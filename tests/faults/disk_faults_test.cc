@@ -70,7 +70,7 @@ class DiskFaultsTest : public ::testing::TestWithParam<Full> {
     if (!mounted_.empty()) umount2(mounted_.c_str(), MNT_DETACH);
   }
   // Where the database goes; empty when this way cannot be set up here (the test then skips).
-  std::string Setup(const std::string& dir) {
+  std::string DatabaseDir(const std::string& dir) {
     if (GetParam() == Full::kFileSizeLimit) return dir;
     const std::string fs = dir + "/tmpfs";
     std::filesystem::create_directories(fs);
@@ -110,7 +110,7 @@ class DiskFaultsTest : public ::testing::TestWithParam<Full> {
 
 TEST_P(DiskFaultsTest, AFullDiskFailsCallsClearlyAcknowledgesNothingUnstoredAndRecovers) {
   const std::string dir = TempDir("disk_faults");
-  const std::string where = Setup(dir);
+  const std::string where = DatabaseDir(dir);
   if (where.empty()) GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
   const std::string db = db_ = where + "/dev.db";
   // Ignored signals stay ignored across exec: kiln dev gets EFBIG instead of dying of SIGXFSZ.
