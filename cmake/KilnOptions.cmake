@@ -3,7 +3,7 @@
 set(KILN_WARNINGS -Wall -Wextra -Wpedantic -Wnon-virtual-dtor -Wno-unused-parameter)
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   # Clang checks the lock contracts (ABSL_GUARDED_BY, ABSL_EXCLUSIVE_LOCKS_REQUIRED) on
-  # absl::Mutex; scripts/build-clang-tsa builds everything this way. Clang has no -Wshadow=local.
+  # absl::Mutex; scripts/build-clang builds everything this way. Clang has no -Wshadow=local.
   list(APPEND KILN_WARNINGS -Wthread-safety)
 else()
   list(APPEND KILN_WARNINGS -Wshadow=local)
