@@ -106,8 +106,14 @@ void RemoveOnTermination(const std::filesystem::path& dir) {
   std::thread([set, dir] {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) return;
+    // The server's threads are still running and may create a file (a journal, the WAL) in
+    // `dir` while it is being removed, which leaves it behind: try again until it is gone.
     std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
+    for (int i = 0; i < 100; ++i) {
+      std::filesystem::remove_all(dir, ignored);
+      if (!std::filesystem::exists(dir, ignored)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     std::fprintf(stderr, "kiln-bench-dev-backlog: signal %d; removed %s\n", sig, dir.c_str());
     _exit(128 + sig);
   }).detach();
