@@ -11,6 +11,7 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,31 @@ struct DeviceHealth {
   absl::Time since = absl::InfinitePast();
 };
 
+// One MIG instance of a physical GPU as discovery found it (a compute instance: what CUDA and
+// `nvidia-smi -L` call a MIG device). gpu/mig.h turns each into a schedulable DeviceInfo.
+struct MigInstance {
+  std::string uuid;     // "MIG-4f5b3c1e-..."
+  std::string profile;  // "1g.10gb", "3g.40gb", "1c.3g.40gb" (compute instance of a larger GI)
+  uint64_t total_memory_bytes = 0;
+  uint64_t free_memory_bytes = 0;
+  unsigned gpu_instance_id = 0;
+  unsigned compute_instance_id = 0;
+};
+
+// Set on a DeviceInfo that is a MIG instance (a slice of a physical GPU) rather than a whole GPU.
+struct MigSlice {
+  std::string profile;      // "1g.10gb": the `mig-1g.10gb` tag
+  std::string parent_uuid;  // the physical GPU, "GPU-..."
+  int parent_gpu = 0;       // the physical GPU's position in PCI bus order (its CUDA index)
+  unsigned gpu_instance_id = 0;
+  unsigned compute_instance_id = 0;
+};
+
 struct DeviceInfo {
   // Position of the device in PCI bus order among the devices this process sees, before
   // CUDA_VISIBLE_DEVICES filtering when NVML is the source (so `gpuN` names the same physical
-  // device for every process on the host). This is the N of the `Q@H/gpuN` queue.
+  // device for every process on the host). This is the N of the `Q@H/gpuN` queue. With MIG
+  // instances scheduled (gpu/mig.h), each instance takes its own index, in place of its GPU.
   int index = 0;
   // The ordinal to pass to the CUDA runtime in this process (CUDA_VISIBLE_DEVICES applied), or
   // -1 when not known. gpu/cuda/ resolves it exactly from pci_bus_id when CUDA is built in.
@@ -74,6 +96,17 @@ struct DeviceInfo {
   // How this device reaches the others of the host, by their `index`; a device missing here is
   // reached through kSystem (unknown). Multi-GPU placement reads it (gpu/placement.h).
   std::map<int, LinkLevel> links;
+  // A whole GPU with MIG enabled: its instances, as discovered (before gpu/mig.h expands them).
+  std::vector<MigInstance> mig_instances;
+  // Set when this device is one MIG instance (uuid "MIG-...", memory of the instance only).
+  std::optional<MigSlice> mig;
+  // The physical GPU's position in PCI bus order (what a CUDA_VISIBLE_DEVICES index names), when
+  // it differs from `index` because MIG instances were expanded (gpu/mig.h); -1: same as index.
+  int physical_index = -1;
+
+  int PhysicalIndex() const { return physical_index >= 0 ? physical_index : index; }
+  // The UUID of the physical GPU: `uuid`, or the parent's for a MIG instance.
+  const std::string& PhysicalUuid() const { return mig ? mig->parent_uuid : uuid; }
 };
 
 // The result of a discovery. Discovery never fails: a missing driver or library, or no device,
@@ -87,7 +120,7 @@ struct Inventory {
   absl::Status backend_status;
   // When `devices` is empty: one or two sentences saying why, to log and show to operators.
   std::string reason;
-  // Other facts worth showing: a fallback was used, MIG entries skipped, ...
+  // Other facts worth showing: a fallback was used, MIG instances expanded or skipped, ...
   std::vector<std::string> notes;
 };
 

@@ -67,15 +67,20 @@ FakeDeviceProvider::FakeDeviceProvider(std::vector<DeviceInfo> devices, base::Cl
 FakeDeviceProvider::~FakeDeviceProvider() = default;
 
 absl::StatusOr<std::unique_ptr<FakeDeviceProvider>> FakeDeviceProvider::FromSpec(
-    std::string_view spec, base::Clock& clock) {
+    std::string_view spec, base::Clock& clock, MigStrategy mig) {
   auto specs = ParseSimulateSpec(spec);
   if (!specs.ok()) return specs.status();
-  return std::make_unique<FakeDeviceProvider>(MakeSimulatedDevices(*specs), clock);
+  std::vector<std::string> notes;
+  std::vector<DeviceInfo> devices = ExpandMigInstances(MakeSimulatedDevices(*specs), mig, notes);
+  auto provider = std::make_unique<FakeDeviceProvider>(std::move(devices), clock);
+  provider->notes_ = std::move(notes);
+  return provider;
 }
 
 Inventory FakeDeviceProvider::Discover() {
   Inventory inventory;
   inventory.source = "simulated";
+  inventory.notes = notes_;
   {
     absl::MutexLock lock(&mu_);
     inventory.devices = devices_;

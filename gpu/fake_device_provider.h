@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "gpu/device_provider.h"
+#include "gpu/mig.h"
 
 namespace kiln::gpu {
 
@@ -41,9 +42,11 @@ class FakeDeviceProvider final : public DeviceProvider {
                               base::Clock& clock = base::Clock::Real());
   ~FakeDeviceProvider() override;
 
-  // Devices from a --simulate-gpus SPEC (see gpu/simulate_spec.h). InvalidArgument on a bad spec.
+  // Devices from a --simulate-gpus SPEC (see gpu/simulate_spec.h), MIG-enabled GPUs split into
+  // their instances or not as `mig` says (gpu/mig.h). InvalidArgument on a bad spec.
   static absl::StatusOr<std::unique_ptr<FakeDeviceProvider>> FromSpec(
-      std::string_view spec, base::Clock& clock = base::Clock::Real());
+      std::string_view spec, base::Clock& clock = base::Clock::Real(),
+      MigStrategy mig = MigStrategy::kInstances);
 
   // DeviceProvider
   Inventory Discover() override;
@@ -73,6 +76,7 @@ class FakeDeviceProvider final : public DeviceProvider {
   void Detach(Monitor* monitor);
 
   base::Clock& clock_;
+  std::vector<std::string> notes_;  // shown by Discover(): what the MIG expansion did
   mutable absl::Mutex mu_;
   std::vector<DeviceInfo> devices_ ABSL_GUARDED_BY(mu_);
   std::vector<Scheduled> pending_ ABSL_GUARDED_BY(mu_);

@@ -23,6 +23,54 @@ struct Found {
   NvmlDevice handle = nullptr;                   // valid until nvmlShutdown
 };
 
+// The MIG devices (compute instances) of a MIG-enabled GPU. Indices without one are skipped.
+void ReadMigInstances(const NvmlLibrary& lib, NvmlDevice gpu, DeviceInfo& d,
+                      std::vector<std::string>& notes) {
+  const internal::NvmlApi& api = lib.api();
+  unsigned int max = 0;
+  int rc = api.device_get_max_mig_device_count(gpu, &max);
+  if (rc != internal::kNvmlSuccess) {
+    notes.push_back(absl::StrCat(d.uuid, ": MIG devices not listed: ", lib.Describe(rc)));
+    return;
+  }
+  for (unsigned m = 0; m < max; ++m) {
+    NvmlDevice handle = nullptr;
+    if (api.device_get_mig_device_handle_by_index(gpu, m, &handle) != internal::kNvmlSuccess) {
+      continue;  // NVML_ERROR_NOT_FOUND: no instance at this index
+    }
+    char buffer[internal::kNvmlBufferSize] = {};
+    MigInstance instance;
+    rc = api.device_get_uuid(handle, buffer, sizeof buffer);
+    if (rc != internal::kNvmlSuccess) {
+      notes.push_back(absl::StrCat(d.uuid, ": MIG device ", m, " skipped: ", lib.Describe(rc)));
+      continue;
+    }
+    instance.uuid = buffer;
+    if (api.device_get_name(handle, buffer, sizeof buffer) == internal::kNvmlSuccess) {
+      instance.profile = MigProfileFromName(buffer);
+    }
+    internal::NvmlMemory memory = {};
+    if (api.device_get_memory_info(handle, &memory) == internal::kNvmlSuccess) {
+      instance.total_memory_bytes = memory.total;
+      instance.free_memory_bytes = memory.free;
+    }
+    if (instance.profile.empty()) {
+      // Not named "... MIG <profile>": name it by its memory, the part admission relies on.
+      instance.profile = absl::StrCat("mig", m, ".", (instance.total_memory_bytes + kGiB / 2) / kGiB,
+                                      "gb");
+      notes.push_back(absl::StrCat(instance.uuid, ": MIG profile not in its name; called ",
+                                   instance.profile));
+    }
+    if (api.device_get_gpu_instance_id != nullptr) {
+      api.device_get_gpu_instance_id(handle, &instance.gpu_instance_id);
+    }
+    if (api.device_get_compute_instance_id != nullptr) {
+      api.device_get_compute_instance_id(handle, &instance.compute_instance_id);
+    }
+    d.mig_instances.push_back(std::move(instance));
+  }
+}
+
 // Reads one device. A device NVML reports lost is kept, marked unhealthy, so operators see it.
 std::optional<Found> ReadDevice(const NvmlLibrary& lib, unsigned i, std::vector<std::string>& notes) {
   const internal::NvmlApi& api = lib.api();
@@ -65,6 +113,9 @@ std::optional<Found> ReadDevice(const NvmlLibrary& lib, unsigned i, std::vector<
   if (api.device_get_mig_mode != nullptr &&
       api.device_get_mig_mode(handle, &current, &pending) == internal::kNvmlSuccess) {
     d.mig_mode = current == internal::kNvmlDeviceMigEnable ? MigMode::kEnabled : MigMode::kDisabled;
+  }
+  if (d.mig_mode == MigMode::kEnabled && api.HasMigDevices()) {
+    ReadMigInstances(lib, handle, d, notes);
   }
   return found;
 }
@@ -154,12 +205,20 @@ Inventory NvmlDeviceProvider::Discover() {
     device.links = std::move(links[i]);
     device.driver_version = driver_version;
     device.cuda_driver_version = cuda_driver_version;
-    if (device.mig_mode == MigMode::kEnabled) {
-      inventory.notes.push_back(absl::StrCat(
-          "gpu", i, " has MIG enabled; Kiln schedules it as one device, not per MIG instance"));
-    }
     all.push_back(std::move(device));
   }
+  MigStrategy mig = options_.mig;
+  const bool any_mig = std::any_of(all.begin(), all.end(), [](const DeviceInfo& d) {
+    return d.mig_mode == MigMode::kEnabled;
+  });
+  if (any_mig && mig == MigStrategy::kInstances && !api.HasMigDevices()) {
+    inventory.notes.push_back(
+        "this NVML has no MIG device API (nvmlDeviceGetMigDeviceHandleByIndex; driver R450 or "
+        "newer), so MIG-enabled GPUs are scheduled whole");
+    mig = MigStrategy::kWhole;
+  }
+  all = ExpandMigInstances(std::move(all), mig, inventory.notes);
+  const bool mig_left_none = all.empty() && !found.empty();
   VisibleSelection selection = ApplyVisibleDevices(std::move(all), visible);
   inventory.devices = std::move(selection.devices);
   for (std::string& note : selection.notes) inventory.notes.push_back(std::move(note));
@@ -167,6 +226,9 @@ Inventory NvmlDeviceProvider::Discover() {
     inventory.reason = found.empty() && count == 0
                            ? absl::StrCat("NVML (driver ", driver_version,
                                           ") reports no NVIDIA GPU on this host")
+                       : mig_left_none
+                           ? "every GPU has MIG enabled without MIG instances (see the notes); "
+                             "create instances, or run with --mig=whole"
                            : selection.reason_if_empty;
   }
   return inventory;

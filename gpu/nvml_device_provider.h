@@ -4,6 +4,10 @@
 // Discover() lists every GPU NVML reports, sorts them by PCI bus id (that order defines
 // DeviceInfo::index), then applies CUDA_VISIBLE_DEVICES (gpu/visible_devices.h). No library, no
 // driver or no device gives zero devices, backend_status saying why, and a reason for operators.
+// A GPU with MIG enabled lists its MIG devices (nvmlDeviceGetMaxMigDeviceCount and
+// nvmlDeviceGetMigDeviceHandleByIndex; uuid, name and memory asked of each MIG handle), which
+// gpu/mig.h schedules as devices or not as NvmlProviderOptions::mig says; with an NVML too old
+// for that API, such GPUs are scheduled whole, with a note.
 // Discovery creates no CUDA context. cuda_runtime_version is left 0 (SystemDeviceProvider fills
 // it in). Health monitoring uses NVML events (gpu/nvml_health_monitor.h).
 //
@@ -24,6 +28,7 @@
 #include "absl/time/time.h"
 #include "gpu/device_provider.h"
 #include "gpu/internal/nvml_api.h"
+#include "gpu/mig.h"
 
 namespace kiln::gpu {
 
@@ -35,6 +40,8 @@ struct NvmlProviderOptions {
   std::optional<std::string> cuda_visible_devices;
   // How often the health monitor checks each device is still on the bus.
   absl::Duration lost_check_interval = absl::Seconds(5);
+  // MIG-enabled GPUs: one device per MIG instance, or the GPU as one device (gpu/mig.h).
+  MigStrategy mig = MigStrategy::kInstances;
 };
 
 class NvmlDeviceProvider final : public DeviceProvider {

@@ -1,6 +1,7 @@
 #include "gpu/nvml_health_monitor.h"
 
 #include <chrono>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -36,9 +37,13 @@ absl::Status NvmlHealthMonitor::Start(HealthSink& sink) {
     rc = api.event_set_create(&event_set_);
     if (rc != kNvmlSuccess) event_set_ = nullptr;
   }
+  std::set<internal::NvmlDevice> registered;  // a MIG GPU's handle serves all its instances
   for (const DeviceInfo& device : devices_) {
     Watched watched{device.uuid, nullptr};
-    rc = api.device_get_handle_by_uuid(device.uuid.c_str(), &watched.handle);
+    // A MIG instance is watched through its GPU: NVML reports Xid events and bus loss on the
+    // GPU's handle, with the GPU instance the event belongs to in the event data.
+    if (device.mig) watched.gpu_instance = device.mig->gpu_instance_id;
+    rc = api.device_get_handle_by_uuid(device.PhysicalUuid().c_str(), &watched.handle);
     if (rc != kNvmlSuccess) {
       failures.push_back(rc == internal::kNvmlErrorGpuIsLost
                              ? DeviceFault::LostFromBus(device.uuid, library_->Describe(rc))
@@ -46,7 +51,7 @@ absl::Status NvmlHealthMonitor::Start(HealthSink& sink) {
                                            "no NVML handle: " + library_->Describe(rc)});
       continue;
     }
-    if (event_set_ != nullptr) {
+    if (event_set_ != nullptr && registered.insert(watched.handle).second) {
       unsigned long long supported = 0;
       const unsigned long long wanted =
           internal::kNvmlEventTypeXidCriticalError | internal::kNvmlEventTypeDoubleBitEccError;
@@ -118,6 +123,12 @@ void NvmlHealthMonitor::Run() {
     }
     for (const Watched& watched : watched_) {
       if (watched.handle != event.device) continue;
+      // An Xid of one GPU instance concerns only that instance; one without an instance
+      // (0xFFFFFFFF) concerns the whole GPU and so every instance of it.
+      if (watched.gpu_instance != kAnyInstance && event.gpu_instance_id != kAnyInstance &&
+          event.gpu_instance_id != watched.gpu_instance) {
+        continue;
+      }
       if (event.event_type & internal::kNvmlEventTypeXidCriticalError) {
         sink_->ReportFault(DeviceFault::Xid(watched.uuid, static_cast<int>(event.event_data)));
       } else if (event.event_type & internal::kNvmlEventTypeDoubleBitEccError) {

@@ -7,6 +7,8 @@
 // A device whose events can't be registered for an error is reported as kMonitorFailure (the
 // monitor can't vouch for it). One that does not support Xid events (NVML_ERROR_NOT_SUPPORTED)
 // stays healthy with a warning and is watched for bus loss only, as NVIDIA's device plugin does.
+// A MIG instance (gpu/mig.h) is watched through its GPU's handle: an Xid event naming its GPU
+// instance, or naming none (the whole GPU), is its fault; bus loss of the GPU is lost for all.
 //
 // Thread safety: Start/Stop from any thread; faults are reported on the monitor's own thread,
 // which blocks in nvmlEventSetWait for at most 500 ms at a time (so Stop returns within ~0.5 s).
@@ -41,8 +43,11 @@ class NvmlHealthMonitor final : public HealthMonitor {
  private:
   struct Watched {
     std::string uuid;
-    internal::NvmlDevice handle = nullptr;
+    internal::NvmlDevice handle = nullptr;  // a MIG instance's: its GPU's (events come from it)
+    // A MIG instance: the GPU instance whose Xids are its own (gpu/mig.h); kAnyInstance otherwise.
+    unsigned gpu_instance = kAnyInstance;
   };
+  static constexpr unsigned kAnyInstance = 0xFFFFFFFFu;
   void Run();
   void CheckLost();
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "gpu/mig.h"
 
 namespace kiln::gpu {
 namespace {
@@ -54,14 +55,53 @@ absl::Status ParseNvlinkDomains(const std::string& text, SimulatedDeviceSpec& de
   return absl::OkStatus();
 }
 
+// "3g.40gb+2x2g.20gb" into one profile per instance, checked against the device's size.
+absl::Status ParseMigLayout(const std::string& text, SimulatedDeviceSpec& device) {
+  if (device.compute_capability < ComputeCapability{8, 0}) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mig= needs compute capability 8.0 or newer (sm80: A100, A30, H100, H200), not sm",
+        device.compute_capability.major, device.compute_capability.minor));
+  }
+  device.mig_enabled = true;
+  int slices = 0;
+  double memory_gib = 0;
+  for (absl::string_view raw : absl::StrSplit(text, '+', absl::SkipWhitespace())) {
+    std::string item(absl::StripAsciiWhitespace(raw));
+    int count = 1;
+    size_t x = item.find_first_of("xX");
+    if (x != std::string::npos && x > 0 && absl::SimpleAtoi(item.substr(0, x), &count)) {
+      item = item.substr(x + 1);
+      if (count < 1 || count > 7) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("MIG instance count in '", std::string(raw), "' must be 1 to 7"));
+      }
+    }
+    absl::StatusOr<MigProfileFacts> facts = ParseMigProfile(item);
+    if (!facts.ok()) return facts.status();
+    slices += count * facts->gpu_slices;
+    memory_gib += count * facts->memory_gb;
+    for (int i = 0; i < count; ++i) device.mig_profiles.push_back(item);
+  }
+  if (slices > 7) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MIG layout '", text, "' uses ", slices, " GPU slices; a GPU has 7 (e.g. 3g+2g+2g)"));
+  }
+  if (memory_gib > device.memory_gib + 1e-9) {
+    return absl::InvalidArgumentError(absl::StrCat("MIG layout '", text, "' needs ", memory_gib,
+                                                   " GiB; the device has ", device.memory_gib));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseOption(const std::string& option, SimulatedDeviceSpec& device) {
   std::string text(absl::StripAsciiWhitespace(option));
   size_t eq = text.find('=');
   std::string key = eq == std::string::npos ? text : text.substr(0, eq);
   std::string value = eq == std::string::npos ? "" : text.substr(eq + 1);
   if (key == "nvlink") return ParseNvlinkDomains(value, device);
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown option '", text, "' (known: nvlink=0-3+4-7)"));
+  if (key == "mig" && eq != std::string::npos) return ParseMigLayout(value, device);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown option '", text, "' (known: nvlink=0-3+4-7, mig=3g.40gb+2x2g.20gb)"));
 }
 
 }  // namespace
@@ -148,7 +188,19 @@ std::vector<DeviceInfo> MakeSimulatedDevices(const std::vector<SimulatedDeviceSp
       device.total_memory_bytes = static_cast<uint64_t>(std::llround(spec.memory_gib * kGiB));
       device.free_memory_bytes = device.total_memory_bytes;
       device.compute_capability = spec.compute_capability;
-      device.mig_mode = MigMode::kUnsupported;
+      device.mig_mode = spec.mig_enabled ? MigMode::kEnabled : MigMode::kUnsupported;
+      for (size_t m = 0; m < spec.mig_profiles.size(); ++m) {
+        const std::string& profile = spec.mig_profiles[m];
+        absl::StatusOr<MigProfileFacts> facts = ParseMigProfile(profile);  // checked when parsed
+        MigInstance instance;
+        instance.uuid = absl::StrFormat("MIG-51300000-0000-4000-9%03x-%012x", index, m);
+        instance.profile = profile;
+        instance.total_memory_bytes =
+            facts.ok() ? static_cast<uint64_t>(std::llround(facts->memory_gb * kGiB)) : 0;
+        instance.free_memory_bytes = instance.total_memory_bytes;
+        instance.gpu_instance_id = static_cast<unsigned>(m + 1);
+        device.mig_instances.push_back(std::move(instance));
+      }
       device.driver_version = "simulated";
       device.simulated = true;
       devices.push_back(std::move(device));

@@ -12,6 +12,14 @@
 //                    A-B or one index, counted from the group's first device. Devices of one
 //                    domain are joined by NVLink; any other pair of devices by the host bridge
 //                    (gpu::LinkLevel). "8xH100:80:sm90:nvlink=0-3+4-7" is two NVLink islands.
+//   mig=3g.40gb+2x2g.20gb
+//                    MIG enabled on every device of the group, with these instances (profiles
+//                    joined by '+', each with an optional COUNTx): here one 3g.40gb and two
+//                    2g.20gb. Needs sm80 or newer; the GPU slices (the G of Gg) add up to at most
+//                    7 and the memory (MEM GiB of each .MEMgb) to at most the device's. "mig=" with
+//                    nothing after it is MIG enabled without instances. gpu/mig.h turns the
+//                    instances into devices (uuid MIG-51300000-0000-4000-9GGG-<instance as 12
+//                    hex digits>, GGG the device index).
 //
 // Thread safety: pure functions.
 //
@@ -37,6 +45,10 @@ struct SimulatedDeviceSpec {
   ComputeCapability compute_capability;
   // NVLink domains as [first, last] device positions within the group.
   std::vector<std::pair<int, int>> nvlink_domains;
+  // MIG instance profiles, one entry per instance ("2x2g.20gb" gives two); MIG is enabled when
+  // `mig_enabled`, possibly with no instances.
+  bool mig_enabled = false;
+  std::vector<std::string> mig_profiles;
 };
 
 inline constexpr int kMaxSimulatedDevices = 64;
@@ -49,7 +61,9 @@ absl::StatusOr<ComputeCapability> ParseArchTag(std::string_view arch);
 
 // One DeviceInfo per simulated device, indices 0.. in spec order, simulated = true, free memory
 // = total, deterministic UUIDs (GPU-51300000-0000-4000-8000-<index as 12 hex digits>) and bus ids,
-// and `links` between every two devices (kNvlink within a domain, kHostBridge otherwise).
+// and `links` between every two devices (kNvlink within a domain, kHostBridge otherwise). A group
+// with mig= gives whole GPUs with mig_mode kEnabled and mig_instances filled (not yet expanded:
+// gpu/mig.h ExpandMigInstances, which FakeDeviceProvider::FromSpec applies).
 std::vector<DeviceInfo> MakeSimulatedDevices(const std::vector<SimulatedDeviceSpec>& specs);
 
 }  // namespace kiln::gpu

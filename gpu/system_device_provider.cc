@@ -22,7 +22,9 @@ namespace {
 // Replaces the PCI-order guesses of cuda_ordinal with the runtime's own numbering.
 void ResolveOrdinals(const CudaOrdinalResolver& resolve, Inventory& inventory) {
   for (DeviceInfo& d : inventory.devices) {
-    if (d.pci_bus_id.empty()) continue;
+    // A MIG instance shares its GPU's bus id; its ordinal is settled by CUDA_VISIBLE_DEVICES
+    // (gpu/visible_devices.h), never by the bus id.
+    if (d.pci_bus_id.empty() || d.mig) continue;
     absl::StatusOr<int> ordinal = resolve(d.pci_bus_id);
     if (ordinal.ok()) {
       if (*ordinal != d.cuda_ordinal) {

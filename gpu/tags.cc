@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gpu/mig.h"
 
 namespace kiln::gpu {
 
@@ -44,6 +45,7 @@ std::vector<std::string> DeviceTags(const DeviceInfo& device, const std::vector<
   };
   add(ArchTag(device.compute_capability));
   add(ProductSlug(device.name));
+  if (device.mig) add(MigTag(device.mig->profile));
   for (const TagRule& rule : rules) {
     if (rule.Matches(device)) add(rule.name());
   }

@@ -1,6 +1,7 @@
 // gpu/tags.h — the capability tags a device carries, used for `Q:TAG` queues (DESIGN.md §3):
 //   - the architecture tag "smXY" from the compute capability (9.0 -> "sm90", 10.0 -> "sm100");
 //   - the product slug from the device name (rule below);
+//   - for a MIG instance (gpu/mig.h), "mig-<profile>", e.g. "mig-1g.10gb";
 //   - operator-defined tags whose predicate (gpu/tag_rule.h) matches the device.
 //
 // Product slug rule, applied to the name lower-cased and split on spaces, '-' and '_':
@@ -33,7 +34,7 @@ std::string ArchTag(ComputeCapability cc);
 // See the rule above.
 std::string ProductSlug(std::string_view device_name);
 
-// Architecture tag, product slug, then the names of matching rules, in rule order, without
+// Architecture tag, product slug, the MIG profile tag, then the names of matching rules, in rule order, without
 // duplicates or empty tags.
 std::vector<std::string> DeviceTags(const DeviceInfo& device, const std::vector<TagRule>& rules);
 

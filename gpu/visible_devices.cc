@@ -15,27 +15,44 @@
 namespace kiln::gpu {
 namespace {
 
-// Finds the device an entry names. Returns its position in `all`, or an explanation.
-std::variant<size_t, std::string> Resolve(const std::vector<DeviceInfo>& all,
-                                          const std::string& entry) {
+// Finds the devices an entry names (a whole GPU, all instances of a MIG-enabled GPU, or one MIG
+// instance). Returns their positions in `all`, or an explanation.
+std::variant<std::vector<size_t>, std::string> Resolve(const std::vector<DeviceInfo>& all,
+                                                       const std::string& entry) {
   if (entry.empty()) return std::string("empty entry");
+  std::vector<size_t> matches;
   int index = 0;
   if (absl::SimpleAtoi(entry, &index)) {
+    std::set<std::string> gpus;
     for (size_t i = 0; i < all.size(); ++i) {
-      if (all[i].index == index) return i;
+      gpus.insert(all[i].PhysicalUuid());
+      if (all[i].PhysicalIndex() == index) matches.push_back(i);
     }
-    return absl::StrCat("no GPU with index ", entry, " (this host has ", all.size(), ")");
+    if (matches.empty()) {
+      return absl::StrCat("no GPU with index ", entry, " (this host has ", gpus.size(), ")");
+    }
+    return matches;
   }
-  if (!absl::StartsWithIgnoreCase(entry, "GPU-")) {
-    return std::string("neither a device index nor a GPU UUID (GPU-...)");
+  const bool mig = absl::StartsWithIgnoreCase(entry, "MIG-");
+  if (!mig && !absl::StartsWithIgnoreCase(entry, "GPU-")) {
+    return std::string("neither a device index nor a GPU or MIG UUID (GPU-..., MIG-...)");
   }
-  std::vector<size_t> matches;
+  std::set<std::string> named;
   for (size_t i = 0; i < all.size(); ++i) {
-    if (absl::StartsWithIgnoreCase(all[i].uuid, entry)) matches.push_back(i);
+    const std::string& uuid = mig ? (all[i].mig ? all[i].uuid : "") : all[i].PhysicalUuid();
+    if (!uuid.empty() && absl::StartsWithIgnoreCase(uuid, entry)) {
+      matches.push_back(i);
+      named.insert(uuid);
+    }
   }
-  if (matches.empty()) return std::string("no GPU has a UUID starting with it");
-  if (matches.size() > 1) return std::string("the UUID prefix matches more than one GPU");
-  return matches.front();
+  const char* what = mig ? "MIG instance" : "GPU";
+  if (matches.empty()) return absl::StrCat("no ", what, " has a UUID starting with it");
+  if (named.size() > 1) return absl::StrCat("the UUID prefix matches more than one ", what);
+  return matches;
+}
+
+bool AnyMigInstance(const std::vector<DeviceInfo>& all) {
+  return std::any_of(all.begin(), all.end(), [](const DeviceInfo& d) { return d.mig.has_value(); });
 }
 
 }  // namespace
@@ -61,16 +78,17 @@ std::optional<std::string> CudaVisibleDevicesFromEnvironment() {
 VisibleSelection ApplyVisibleDevices(std::vector<DeviceInfo> all, const VisibleDevices& visible) {
   VisibleSelection out;
   if (!visible.restricted) {
-    for (DeviceInfo& device : all) device.cuda_ordinal = device.index;
+    for (DeviceInfo& device : all) device.cuda_ordinal = device.mig ? -1 : device.PhysicalIndex();
     out.devices = std::move(all);
   } else {
     std::set<size_t> taken;
     int ordinal = 0;
+    bool by_mig_uuid = false;
     for (const std::string& entry : visible.entries) {
-      if (absl::StartsWithIgnoreCase(entry, "MIG-")) {
-        out.notes.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES entry '", entry,
-                                         "' names a MIG instance; Kiln schedules whole GPUs and "
-                                         "skips it"));
+      if (absl::StartsWithIgnoreCase(entry, "MIG-") && !AnyMigInstance(all)) {
+        out.notes.push_back(absl::StrCat(
+            "CUDA_VISIBLE_DEVICES entry '", entry, "' names a MIG instance, but no MIG instance "
+            "is scheduled here (no GPU has MIG instances, or --mig=whole); skipping it"));
         continue;
       }
       auto resolved = Resolve(all, entry);
@@ -79,16 +97,25 @@ VisibleSelection ApplyVisibleDevices(std::vector<DeviceInfo> all, const VisibleD
                                          "; like CUDA, ignoring it and every entry after it"));
         break;
       }
-      size_t position = std::get<size_t>(resolved);
-      if (!taken.insert(position).second) {
+      const std::vector<size_t>& positions = std::get<std::vector<size_t>>(resolved);
+      if (std::any_of(positions.begin(), positions.end(),
+                      [&taken](size_t p) { return taken.contains(p); })) {
         out.notes.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES entry '", entry,
                                          "' repeats a device; like CUDA, ignoring it and every "
                                          "entry after it"));
         break;
       }
-      DeviceInfo device = all[position];
-      device.cuda_ordinal = ordinal++;
-      out.devices.push_back(std::move(device));
+      by_mig_uuid = by_mig_uuid || absl::StartsWithIgnoreCase(entry, "MIG-");
+      for (size_t position : positions) {
+        taken.insert(position);
+        DeviceInfo device = all[position];
+        device.cuda_ordinal = device.mig ? -1 : ordinal++;
+        out.devices.push_back(std::move(device));
+      }
+    }
+    // CUDA enumerates one MIG instance per process: the one CUDA_VISIBLE_DEVICES names.
+    if (out.devices.size() == 1 && out.devices.front().mig && by_mig_uuid) {
+      out.devices.front().cuda_ordinal = 0;
     }
     std::sort(out.devices.begin(), out.devices.end(),
               [](const DeviceInfo& a, const DeviceInfo& b) { return a.index < b.index; });

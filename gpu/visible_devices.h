@@ -4,13 +4,18 @@
 // Rules (CUDA Programming Guide, "CUDA Environment Variables"):
 //   - unset: every device is visible;
 //   - a comma-separated list of device indices and/or UUIDs; a UUID entry may be any prefix of
-//     "GPU-<uuid>" that identifies one device (e.g. "GPU-8932f937");
+//     "GPU-<uuid>" or "MIG-<uuid>" that identifies one device (e.g. "GPU-8932f937");
 //   - the first invalid entry (unknown index, no or ambiguous UUID match, duplicate, empty) ends
 //     the list: only entries before it count. "" or "-1" therefore hides every device;
 //   - the listed order defines the CUDA ordinals of this process (0, 1, ...).
 // Indices are read in PCI bus order (as with CUDA_DEVICE_ORDER=PCI_BUS_ID, which Kiln
 // recommends; the runtime's default order, FASTEST_FIRST, can differ on mixed hosts).
-// "MIG-..." entries are reported in notes and skipped: Kiln schedules whole GPUs.
+// MIG (gpu/mig.h): `all` is the list after MIG expansion. An index or "GPU-..." entry names a
+// physical GPU and selects it, or all of its MIG instances when they are scheduled; a "MIG-..."
+// entry selects that one instance. Where no MIG instance is scheduled (no MIG-enabled GPU, or
+// --mig=whole), "MIG-..." entries are reported in notes and skipped. CUDA ordinals: whole GPUs
+// are numbered in listed order; a MIG instance gets ordinal 0 only when it is the one device
+// selected (CUDA enumerates a single MIG instance per process), else -1.
 //
 // Thread safety: pure functions, except CudaVisibleDevicesFromEnvironment (reads the env).
 //

@@ -56,6 +56,10 @@ absl::StatusOr<std::shared_ptr<NvmlLibrary>> NvmlLibrary::Load(const std::string
   Resolve(handle, "nvmlDeviceGetTopologyCommonAncestor", api.device_get_topology_common_ancestor);
   Resolve(handle, "nvmlDeviceGetNvLinkState", api.device_get_nvlink_state);
   Resolve(handle, "nvmlDeviceGetNvLinkRemotePciInfo_v2", api.device_get_nvlink_remote_pci_info);
+  Resolve(handle, "nvmlDeviceGetMaxMigDeviceCount", api.device_get_max_mig_device_count);
+  Resolve(handle, "nvmlDeviceGetMigDeviceHandleByIndex", api.device_get_mig_device_handle_by_index);
+  Resolve(handle, "nvmlDeviceGetGpuInstanceId", api.device_get_gpu_instance_id);
+  Resolve(handle, "nvmlDeviceGetComputeInstanceId", api.device_get_compute_instance_id);
   return std::shared_ptr<NvmlLibrary>(new NvmlLibrary(handle, api, path));
 }
 

@@ -24,6 +24,7 @@ using NvmlReturn = int;  // nvmlReturn_t (a C enum)
 inline constexpr NvmlReturn kNvmlSuccess = 0;
 inline constexpr NvmlReturn kNvmlErrorNotSupported = 3;
 inline constexpr NvmlReturn kNvmlErrorNoPermission = 4;
+inline constexpr NvmlReturn kNvmlErrorNotFound = 6;
 inline constexpr NvmlReturn kNvmlErrorDriverNotLoaded = 9;
 inline constexpr NvmlReturn kNvmlErrorTimeout = 10;
 inline constexpr NvmlReturn kNvmlErrorGpuIsLost = 15;
@@ -95,6 +96,17 @@ struct NvmlApi {
   NvmlReturn (*device_get_nvlink_state)(NvmlDevice, unsigned int, int*) = nullptr;
   NvmlReturn (*device_get_nvlink_remote_pci_info)(NvmlDevice, unsigned int,
                                                   NvmlPciInfo*) = nullptr;  // _v2
+  // MIG devices (gpu/mig.h), all optional: a MIG device handle answers the uuid, name and
+  // memory calls above for its instance.
+  NvmlReturn (*device_get_max_mig_device_count)(NvmlDevice, unsigned int*) = nullptr;
+  NvmlReturn (*device_get_mig_device_handle_by_index)(NvmlDevice, unsigned int,
+                                                      NvmlDevice*) = nullptr;
+  NvmlReturn (*device_get_gpu_instance_id)(NvmlDevice, unsigned int*) = nullptr;
+  NvmlReturn (*device_get_compute_instance_id)(NvmlDevice, unsigned int*) = nullptr;
+
+  bool HasMigDevices() const {
+    return device_get_max_mig_device_count && device_get_mig_device_handle_by_index;
+  }
 
   bool HasEvents() const {
     return device_get_supported_event_types && device_register_events && event_set_create &&
