@@ -23,8 +23,8 @@ bool TaskQueueMatcher::RemoveTask(const std::string& run_id) {
 }
 
 void TaskQueueMatcher::AddPoller(const Poller& poller, absl::Time now) {
-  waiting_.push_back(poller);
-  poller_index_[poller.id] = std::prev(waiting_.end());
+  waiting_.push_front(poller);  // newest first: see the header
+  poller_index_[poller.id] = waiting_.begin();
   PollerSeen& seen = seen_[poller.identity];
   seen.identity = poller.identity;
   seen.last_access = now;

@@ -2,9 +2,13 @@
 // transport-free (the engine finishes the RPCs).
 //
 // A task offered while a poller waits goes to that poller (sync match); otherwise it waits in the
-// backlog, served by priority (1 first) and then FIFO. Pollers are served in arrival order. When a
-// worker set task_queue_metadata.max_tasks_per_second (last poller wins), dispatch follows a token
-// bucket of that rate (burst max(1, rate)); NextRateLimitedMatch says when to call Dispatch again.
+// backlog, served by priority (1 first) and then FIFO. Pollers are served newest first (LIFO), as
+// a recently arrived poll is the likeliest to come from a live worker: a frozen or vanished
+// worker's held polls are the oldest, and serving them first would hand each one a task (a retry
+// lost until its timeout) before a live worker gets any. A poller put back by ReturnPoller goes
+// first in line. When a worker set task_queue_metadata.max_tasks_per_second (last poller wins),
+// dispatch follows a token bucket of that rate (burst max(1, rate)); NextRateLimitedMatch says
+// when to call Dispatch again.
 // The backlog holds references (run ids), not payloads.
 //
 // Backlog window: the matcher may hold only part of a large backlog (the engine pages the rest
@@ -66,7 +70,8 @@ class TaskQueueMatcher {
   bool RemoveTask(const std::string& run_id);
   bool HasTask(const std::string& run_id) const { return tasks_.contains(run_id); }
 
-  // Parks a poller (served after those already waiting) and records it for DescribeTaskQueue.
+  // Parks a poller (served before those already waiting: newest first) and records it for
+  // DescribeTaskQueue.
   void AddPoller(const Poller& poller, absl::Time now);
   // Puts back a poller that Dispatch handed a task that could not be delivered, ahead of the rest.
   void ReturnPoller(const Poller& poller);

@@ -38,14 +38,38 @@ TEST(MatcherTest, BacklogIsServedByPriorityThenFifo) {
   EXPECT_EQ(order, (std::vector<std::string>{"high-3", "mid-2", "mid-4", "low-1"}));
 }
 
-TEST(MatcherTest, PollersAreServedInArrivalOrder) {
+// A frozen worker's held polls are the oldest: the newest poll (likeliest live) is served first.
+TEST(MatcherTest, NewestWaitingPollerIsServedFirst) {
+  TaskQueueMatcher q;
+  q.AddPoller({1, "frozen", "k1"}, kT0);
+  q.AddPoller({2, "frozen", "k1"}, kT0);
+  q.AddPoller({3, "live", "k2"}, kT0 + absl::Seconds(1));
+  q.AddTask(Task("r1", 3, 1));
+  auto matches = q.Dispatch(kT0 + absl::Seconds(1));
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].poll_id, 3u);
+  q.AddTask(Task("r2", 3, 2));
+  q.AddTask(Task("r3", 3, 3));
+  matches = q.Dispatch(kT0 + absl::Seconds(1));
+  ASSERT_EQ(matches.size(), 2u);
+  EXPECT_EQ(matches[0].poll_id, 2u);
+  EXPECT_EQ(matches[1].poll_id, 1u);
+}
+
+TEST(MatcherTest, ReturnedPollerIsFirstInLine) {
   TaskQueueMatcher q;
   q.AddPoller({1, "w", "k"}, kT0);
   q.AddPoller({2, "w", "k"}, kT0);
   q.AddTask(Task("r1", 3, 1));
   auto matches = q.Dispatch(kT0);
   ASSERT_EQ(matches.size(), 1u);
-  EXPECT_EQ(matches[0].poll_id, 1u);
+  ASSERT_EQ(matches[0].poll_id, 2u);
+  q.AddPoller({3, "w", "k"}, kT0);
+  q.ReturnPoller({2, "w", "k"});  // its task could not be delivered: it goes ahead of the newer 3
+  q.AddTask(Task("r2", 3, 2));
+  matches = q.Dispatch(kT0);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].poll_id, 2u);
 }
 
 TEST(MatcherTest, RemovedTaskIsNeverDispatched) {
@@ -74,7 +98,7 @@ TEST(MatcherTest, ShutdownOfOneWorkerLeavesOtherPollers) {
   q.AddPoller({1, "w1", "k1"}, kT0);
   q.AddPoller({2, "w2", "k2"}, kT0);
   q.AddPoller({3, "w1", "k1"}, kT0);
-  EXPECT_EQ(q.RemoveWorkerPollers("k1"), (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(q.RemoveWorkerPollers("k1"), (std::vector<uint64_t>{3, 1}));  // in line: newest first
   EXPECT_EQ(q.WaitingPollers(), 1);
 }
 
