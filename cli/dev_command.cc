@@ -23,6 +23,7 @@ struct DevFlags {
   std::string ip = "127.0.0.1";
   std::string db;
   std::vector<std::string> namespaces;  // empty: "default"
+  std::vector<std::string> dynamic_config;  // KEY=VALUE, as start-dev's --dynamic-config-value
   std::string log_level = "info";
   int64_t max_payload_bytes = 2 * 1024 * 1024;
   std::string tls_cert;
@@ -67,6 +68,12 @@ int RunDev(const DevFlags& flags) {
   options.api_key_file = flags.api_key_file;
   options.tls_client_namespaces = flags.tls_client_namespaces;
   options.server_limits = flags.limits;
+  for (const std::string& assignment : flags.dynamic_config) {
+    if (auto s = cluster::SetDynamicConfig(assignment, options.versioning); !s.ok()) {
+      std::cerr << "kiln dev: --dynamic-config-value " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
   if (options.db_path.empty()) {
     std::cerr << "kiln dev: no --db given and neither XDG_DATA_HOME nor HOME is set; "
                  "pass --db PATH or --db :memory:\n";
@@ -158,6 +165,13 @@ void AddDevCommand(CommandRegistry& registry) {
                   "RESOURCE_EXHAUSTED")
       ->group(limits)
       ->capture_default_str();
+  sub->add_option("--dynamic-config-value", flags->dynamic_config,
+                  "KEY=VALUE, as start-dev: limit.versionBuildIdLimitPerQueue (100), "
+                  "limit.versionCompatibleSetLimitPerQueue (10), limit.workerBuildIdSize (255); "
+                  "repeatable (docs/VERSIONING.md)")
+      ->group(limits)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->footer(
       "Differences from `temporal server start-dev`: kiln dev serves Standalone Activities only "
       "(workflows need a Temporal dev server), and it KEEPS its state by default, in "

@@ -36,6 +36,8 @@ class Activity {
   explicit Activity(ActivityState state) : state_(std::move(state)) {}
 
   const ActivityState& state() const { return state_; }
+  // Worker Versioning: the version set the run was assigned at start (engine_versioning.cc).
+  void set_version_set_id(std::string set_id) { state_.set_version_set_id(std::move(set_id)); }
   const std::string& run_id() const { return state_.info().run_id(); }
   const std::string& activity_id() const { return state_.info().activity_id(); }
   const std::string& task_queue() const { return state_.info().task_queue(); }

@@ -192,6 +192,7 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
     engine_options.max_task_poll_hold = options.max_task_poll_hold;
     engine_options.execution_poll_hold = options.execution_poll_hold;
     engine_options.backlog_window = options.backlog_window;
+    engine_options.versioning = options.versioning;
     if (names.size() > 1) engine_options.shared_seq = shared_seq;
     auto engine = std::make_unique<ActivityEngine>(engine_options, *server->store_, clock);
     if (auto s = engine->Recover(); !s.ok()) {

@@ -32,6 +32,7 @@
 #include "base/clock.h"
 #include "cluster/auth.h"
 #include "cluster/call_limits.h"
+#include "cluster/version_sets.h"
 #include "cluster/engine.h"
 #include "cluster/task_store.h"
 
@@ -68,6 +69,8 @@ struct DevServerOptions {
   std::string api_key_file;
   std::vector<std::string> tls_client_namespaces;
   ServerLimits server_limits;
+  // Worker Versioning limits per task queue (`--dynamic-config-value limit.…`).
+  VersionSets::Limits versioning;
 };
 
 // The warnings Start logs for `options`: one line each for serving an address other than

@@ -158,16 +158,6 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
 
 namespace {
 
-// A method that does nothing in kiln dev but must say so.
-DevService::Handler NotSupported(const char* why) {
-  return [why](DevService::Call& call) {
-    call.Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                             absl::StrCat(call.ctx()->method().substr(
-                                              std::strlen(kWorkflowServicePath)),
-                                          " is not implemented by kiln dev: ", why)));
-  };
-}
-
 // The WorkflowService method whose request is `Request`: "StartActivityExecutionRequest" is
 // StartActivityExecution's.
 template <typename Request>
@@ -373,11 +363,10 @@ void DevService::AddHandlers() {
   Serve(&ActivityEngine::DeleteActivityExecution);
   Serve(&ActivityEngine::DescribeTaskQueue);
   Serve(&ActivityEngine::ShutdownWorker);
-
-  for (const char* method : {"UpdateWorkerBuildIdCompatibility", "GetWorkerBuildIdCompatibility",
-                             "GetWorkerTaskReachability"}) {
-    handlers_[method] = NotSupported("worker versioning is not supported");
-  }
+  // Worker Versioning with build-id version sets (docs/VERSIONING.md).
+  Serve(&ActivityEngine::UpdateWorkerBuildIdCompatibility);
+  Serve(&ActivityEngine::GetWorkerBuildIdCompatibility);
+  Serve(&ActivityEngine::GetWorkerTaskReachability);
 }
 
 }  // namespace kiln::cluster

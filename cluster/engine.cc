@@ -37,6 +37,7 @@ absl::Status ActivityEngine::Recover() {
   Effects effects;
   {
     absl::MutexLock lock(&mu_);
+    if (absl::Status loaded = RecoverVersionSets(); !loaded.ok()) return loaded;
     next_seq_ = *max_seq + 1;
     if (options_.shared_seq) {  // raise the shared counter to at least this store's next seq
       int64_t current = options_.shared_seq->load();
@@ -61,7 +62,8 @@ absl::Status ActivityEngine::Recover() {
         if (queue.Spilled(key)) {
           queue.Spill(key);
         } else {
-          queue.AddTask({a.run_id(), key.first, key.second, a.AttemptScheduledTime()});
+          queue.AddTask({a.run_id(), key.first, key.second, a.AttemptScheduledTime(),
+                         a.state().version_set_id()});
           queue.TrimWindow(window, [](const std::string&) { return true; });
         }
         if (deadline) timers_.AddCold(*deadline, a.state().seq());
@@ -133,7 +135,8 @@ void ActivityEngine::Refresh(Activity& a, Effects& effects) {
   TaskQueueMatcher& queue = queues_[a.task_queue()];
   const bool dispatchable = a.Dispatchable(now);
   if (dispatchable) {
-    queue.AddTask({a.run_id(), a.PriorityKey(), a.state().seq(), a.AttemptScheduledTime()});
+    queue.AddTask({a.run_id(), a.PriorityKey(), a.state().seq(), a.AttemptScheduledTime(),
+                   a.state().version_set_id()});
   } else {
     queue.RemoveTask(a.run_id());
   }
@@ -228,7 +231,8 @@ bool ActivityEngine::PageBacklog(const std::string& queue_name, TaskQueueMatcher
     const std::string& run_id = state.info().run_id();
     if (runs_.Contains(run_id) || queue.HasTask(run_id)) continue;  // in memory already
     Activity a(std::move(state));
-    queue.AddTask({a.run_id(), a.PriorityKey(), a.state().seq(), a.AttemptScheduledTime()});
+    queue.AddTask({a.run_id(), a.PriorityKey(), a.state().seq(), a.AttemptScheduledTime(),
+                   a.state().version_set_id()});
     ++loaded;
   }
   queue.Paged(next, loaded);

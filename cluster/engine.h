@@ -56,6 +56,7 @@
 #include "cluster/task_store.h"
 #include "cluster/timer_set.h"
 #include "cluster/validation.h"
+#include "cluster/version_sets.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
 namespace kiln::cluster {
@@ -77,6 +78,8 @@ class ActivityEngine {
     // Set when several engines (one per namespace) share one store: new runs take their seq from
     // this counter, so that seqs stay unique in the store. Unset: the engine counts by itself.
     std::shared_ptr<std::atomic<int64_t>> shared_seq;
+    // Worker Versioning limits per task queue (limit.versionBuildIdLimitPerQueue, ...).
+    VersionSets::Limits versioning;
   };
   // What the engine holds in memory (see the class comment).
   struct ResidentStats {
@@ -153,6 +156,18 @@ class ActivityEngine {
   void DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& request,
                          Done<wsv1::DescribeTaskQueueResponse> done);
 
+  // Worker Versioning (engine_versioning.cc, docs/VERSIONING.md).
+  void UpdateWorkerBuildIdCompatibility(
+      const wsv1::UpdateWorkerBuildIdCompatibilityRequest& request,
+      Done<wsv1::UpdateWorkerBuildIdCompatibilityResponse> done);
+  void GetWorkerBuildIdCompatibility(const wsv1::GetWorkerBuildIdCompatibilityRequest& request,
+                                     Done<wsv1::GetWorkerBuildIdCompatibilityResponse> done);
+  void GetWorkerTaskReachability(const wsv1::GetWorkerTaskReachabilityRequest& request,
+                                 Done<wsv1::GetWorkerTaskReachabilityResponse> done);
+  // DescribeTaskQueue with api_mode ENHANCED: versions_info per build id (pollers, backlog).
+  void DescribeTaskQueueVersions(const wsv1::DescribeTaskQueueRequest& request,
+                                 Done<wsv1::DescribeTaskQueueResponse> done);
+
   // Timers.
   void FireDueTimers();
   std::optional<absl::Time> NextTimerTime();
@@ -213,6 +228,11 @@ class ActivityEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TrimWindow(TaskQueueMatcher& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewRunId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Worker Versioning (engine_versioning.cc): loads every queue's version sets (Recover); gives
+  // a new run its queue's overall-default set; tells a queue's matcher its sets' defaults.
+  absl::Status RecoverVersionSets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AssignVersionSet(Activity& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PushVersionDefaults(const std::string& queue_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The seq of a new run (Options::shared_seq when set).
   int64_t NextSeq() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time Now() const { return clock_.Now(); }
@@ -240,6 +260,8 @@ class ActivityEngine {
   std::map<std::string, TaskQueueMatcher> queues_ ABSL_GUARDED_BY(mu_);
   HeldPolls polls_ ABSL_GUARDED_BY(mu_);
   TimerSet timers_ ABSL_GUARDED_BY(mu_);
+  // Task queues with Worker Versioning version sets.
+  std::map<std::string, VersionSets> version_sets_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t rng_state_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

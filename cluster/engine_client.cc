@@ -78,8 +78,10 @@ void ActivityEngine::StartActivityExecution(wsv1::StartActivityExecutionRequest 
     }
     if (shutting_down_) return absl::UnavailableError("kiln dev is shutting down");
     const std::string run_id = NewRunId();
-    Save(runs_.Add(Activity::Schedule(options_.namespace_name, request, run_id, NextSeq(), Now())),
-         effects);
+    Activity& created =
+        runs_.Add(Activity::Schedule(options_.namespace_name, request, run_id, NextSeq(), Now()));
+    AssignVersionSet(created);
+    Save(created, effects);
     response.set_run_id(run_id);
     response.set_started(true);
     link->set_run_id(run_id);

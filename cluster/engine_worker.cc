@@ -59,8 +59,14 @@ ActivityEngine::PollId ActivityEngine::PollActivityTaskQueue(
       }
       HeldPolls::TaskPoll& poll = polls_.AddTask(id);
       poll.queue = queue_name;
+      // Build-id versioning: deprecated in the API, still what SDKs send (docs/VERSIONING.md).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
       poll.poller = {id, request.identity(),
-                     WorkerKey(request.worker_instance_key(), request.identity())};
+                     WorkerKey(request.worker_instance_key(), request.identity()),
+                     request.worker_version_capabilities().build_id(),
+                     request.worker_version_capabilities().use_versioning()};
+#pragma GCC diagnostic pop
       poll.done = std::move(done);
       queue.AddPoller(poll.poller, now);
       DispatchQueue(queue_name, effects);
@@ -234,6 +240,12 @@ void ActivityEngine::DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req
   absl::Status s = CheckNamespace(request.namespace_(), options_.namespace_name);
   if (s.ok()) s = CheckId(options_.limits, "task_queue.name", request.task_queue().name());
   if (!s.ok()) return done(s);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  if (request.api_mode() == enums::DESCRIBE_TASK_QUEUE_MODE_ENHANCED) {
+    return DescribeTaskQueueVersions(request, std::move(done));  // engine_versioning.cc
+  }
+#pragma GCC diagnostic pop
   wsv1::DescribeTaskQueueResponse response;
   // Temporal reads an unset type as WORKFLOW; kiln dev has no workflow or Nexus queues.
   if (request.task_queue_type() == enums::TASK_QUEUE_TYPE_ACTIVITY) {
@@ -246,6 +258,14 @@ void ActivityEngine::DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req
         poller->set_identity(seen.identity);
         internal::ToProto(seen.last_access, poller->mutable_last_access_time());
         poller->set_rate_per_second(seen.rate_per_second);
+        if (!seen.build_id.empty() || seen.use_versioning) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+          auto* capabilities = poller->mutable_worker_version_capabilities();
+#pragma GCC diagnostic pop
+          capabilities->set_build_id(seen.build_id);
+          capabilities->set_use_versioning(seen.use_versioning);
+        }
       }
       auto* stats = response.mutable_stats();
       stats->set_approximate_backlog_count(q->second.BacklogSize());

@@ -10,7 +10,8 @@ void TaskQueueMatcher::AddTask(Task task) {
   Key key{task.priority, task.seq, task.run_id};
   backlog_.insert(key);
   scheduled_times_.insert(task.scheduled);
-  tasks_.emplace(task.run_id, Queued{std::move(key), task.scheduled});
+  if (!task.version_set.empty()) ++versioned_tasks_;
+  tasks_.emplace(task.run_id, Queued{std::move(key), task.scheduled, std::move(task.version_set)});
 }
 
 bool TaskQueueMatcher::RemoveTask(const std::string& run_id) {
@@ -18,29 +19,37 @@ bool TaskQueueMatcher::RemoveTask(const std::string& run_id) {
   if (it == tasks_.end()) return false;
   backlog_.erase(it->second.key);
   scheduled_times_.erase(scheduled_times_.find(it->second.scheduled));
+  if (!it->second.version_set.empty()) --versioned_tasks_;
   tasks_.erase(it);
   return true;
 }
 
 void TaskQueueMatcher::AddPoller(const Poller& poller, absl::Time now) {
-  waiting_.push_front(poller);  // newest first: see the header
-  poller_index_[poller.id] = waiting_.begin();
+  ReturnPoller(poller);  // newest first: see the header
   PollerSeen& seen = seen_[poller.identity];
   seen.identity = poller.identity;
   seen.last_access = now;
   seen.rate_per_second = rate_.value_or(0);
+  seen.build_id = poller.build_id;
+  seen.use_versioning = poller.use_versioning;
 }
 
 void TaskQueueMatcher::ReturnPoller(const Poller& poller) {
   waiting_.push_front(poller);
   poller_index_[poller.id] = waiting_.begin();
+  if (!poller.MatchKey().empty()) ++versioned_pollers_;
+}
+
+void TaskQueueMatcher::ErasePoller(std::list<Poller>::iterator it) {
+  if (!it->MatchKey().empty()) --versioned_pollers_;
+  poller_index_.erase(it->id);
+  waiting_.erase(it);
 }
 
 bool TaskQueueMatcher::RemovePoller(uint64_t poll_id) {
   auto it = poller_index_.find(poll_id);
   if (it == poller_index_.end()) return false;
-  waiting_.erase(it->second);
-  poller_index_.erase(it);
+  ErasePoller(it->second);
   return true;
 }
 
@@ -49,8 +58,7 @@ std::vector<uint64_t> TaskQueueMatcher::RemoveWorkerPollers(const std::string& k
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (!key.empty() && it->worker_instance_key == key) {
       removed.push_back(it->id);
-      poller_index_.erase(it->id);
-      it = waiting_.erase(it);
+      ErasePoller(it++);
     } else {
       ++it;
     }
@@ -63,6 +71,7 @@ std::vector<uint64_t> TaskQueueMatcher::RemoveAllPollers() {
   for (const Poller& p : waiting_) removed.push_back(p.id);
   waiting_.clear();
   poller_index_.clear();
+  versioned_pollers_ = 0;
   return removed;
 }
 
@@ -89,6 +98,7 @@ void TaskQueueMatcher::Refill(absl::Time now) {
 }
 
 std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::Dispatch(absl::Time now) {
+  if (versioned_tasks_ > 0 || versioned_pollers_ > 0) return DispatchVersioned(now);
   std::vector<Match> matches;
   Refill(now);
   while (!waiting_.empty() && !backlog_.empty()) {
@@ -107,6 +117,53 @@ std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::Dispatch(absl::Time now) 
     matches.push_back({poller.id, std::move(run_id), task_seq});
   }
   return matches;
+}
+
+std::optional<std::string> TaskQueueMatcher::TargetOf(const std::string& version_set) const {
+  if (version_set.empty()) return std::string();
+  auto it = version_defaults_.find(version_set);
+  if (it == version_defaults_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::DispatchVersioned(absl::Time now) {
+  std::vector<Match> matches;
+  Refill(now);
+  // The waiting pollers of each match key, first in line last (popped from the back).
+  absl::flat_hash_map<std::string, std::vector<uint64_t>> by_key;
+  for (auto it = waiting_.rbegin(); it != waiting_.rend(); ++it) {
+    by_key[it->MatchKey()].push_back(it->id);
+  }
+  for (auto it = backlog_.begin(); it != backlog_.end() && !by_key.empty();) {
+    const auto& [priority, seq, run_id] = *it;
+    if (Spilled({priority, seq})) break;  // the store may hold earlier tasks: page first
+    const std::optional<std::string> target = TargetOf(tasks_.at(run_id).version_set);
+    auto pollers = target ? by_key.find(*target) : by_key.end();
+    if (pollers == by_key.end()) {
+      ++it;  // nobody waiting can take it now
+      continue;
+    }
+    if (rate_) {
+      if (tokens_ < 1.0) break;
+      tokens_ -= 1.0;
+    }
+    const uint64_t poll_id = pollers->second.back();
+    pollers->second.pop_back();
+    if (pollers->second.empty()) by_key.erase(pollers);
+    ErasePoller(poller_index_.at(poll_id));
+    std::string id = run_id;
+    const int64_t task_seq = seq;
+    ++it;  // RemoveTask erases the entry `it` pointed at
+    RemoveTask(id);
+    matches.push_back({poll_id, std::move(id), task_seq});
+  }
+  return matches;
+}
+
+std::map<std::string, int64_t> TaskQueueMatcher::WindowBacklogByTarget() const {
+  std::map<std::string, int64_t> counts;
+  for (const auto& [run_id, queued] : tasks_) ++counts[TargetOf(queued.version_set).value_or("?")];
+  return counts;
 }
 
 std::optional<absl::Time> TaskQueueMatcher::NextRateLimitedMatch() const {

@@ -11,6 +11,11 @@
 // when to call Dispatch again.
 // The backlog holds references (run ids), not payloads.
 //
+// Worker Versioning (docs/VERSIONING.md): a task may carry the stable id of the version set its
+// run was assigned; it then goes only to a poller whose build id (with use_versioning) is that
+// set's current default, as told by SetVersionDefaults. A task without one goes only to pollers
+// that do not use versioning. Queues where no task or poller is versioned take the plain path.
+//
 // Backlog window: the matcher may hold only part of a large backlog (the engine pages the rest
 // from the store). SpillFrom() = K means every backlogged task with (priority, seq) < K is here;
 // tasks at or after K may be only in the store, so Dispatch hands out none of those and NeedsPage
@@ -46,11 +51,16 @@ class TaskQueueMatcher {
     int priority = 3;       // 1 (first) .. 5
     int64_t seq = 0;        // FIFO order within a priority
     absl::Time scheduled;   // backlog age counts from here
+    std::string version_set = {};  // stable id of the run's version set; empty: unversioned
   };
   struct Poller {
     uint64_t id = 0;
     std::string identity;
     std::string worker_instance_key;
+    std::string build_id = {};    // worker_version_capabilities.build_id
+    bool use_versioning = false;  // worker_version_capabilities.use_versioning
+    // The build id whose tasks it takes; empty: unversioned tasks only.
+    std::string MatchKey() const { return use_versioning ? build_id : std::string(); }
   };
   struct Match {
     uint64_t poll_id;
@@ -62,6 +72,8 @@ class TaskQueueMatcher {
     std::string identity;
     absl::Time last_access;
     double rate_per_second = 0;
+    std::string build_id;
+    bool use_versioning = false;
   };
 
   // Adds a task to the backlog; no-op when that run is already queued.
@@ -81,6 +93,16 @@ class TaskQueueMatcher {
   std::vector<uint64_t> RemoveAllPollers();
   // The waiting poller with this id, if any.
   const Poller* FindPoller(uint64_t poll_id) const;
+
+  // The current default build id of each version set, by stable set id (all ids of a merged set).
+  // A versioned task whose set is not here waits.
+  void SetVersionDefaults(absl::flat_hash_map<std::string, std::string> defaults) {
+    version_defaults_ = std::move(defaults);
+  }
+  // The build id a task of `version_set` goes to now ("" = unversioned pollers); nullopt: none.
+  std::optional<std::string> TargetOf(const std::string& version_set) const;
+  // Windowed backlog tasks by the build id they go to now ("" = unversioned, "?" = none).
+  std::map<std::string, int64_t> WindowBacklogByTarget() const;
 
   // Sets (or with nullopt clears) the dispatch rate limit.
   void SetRateLimit(std::optional<double> tasks_per_second, absl::Time now);
@@ -127,8 +149,12 @@ class TaskQueueMatcher {
   struct Queued {
     Key key;
     absl::Time scheduled;
+    std::string version_set;
   };
   void Refill(absl::Time now);
+  // Dispatch when a task or a poller is versioned: each task to the newest poller of its target.
+  std::vector<Match> DispatchVersioned(absl::Time now);
+  void ErasePoller(std::list<Poller>::iterator it);
 
   std::set<Key> backlog_;
   absl::flat_hash_map<std::string, Queued> tasks_;
@@ -137,6 +163,10 @@ class TaskQueueMatcher {
   std::list<Poller> waiting_;
   absl::flat_hash_map<uint64_t, std::list<Poller>::iterator> poller_index_;
   std::map<std::string, PollerSeen> seen_;
+
+  absl::flat_hash_map<std::string, std::string> version_defaults_;
+  int64_t versioned_tasks_ = 0;    // tasks_ entries with a version set
+  int64_t versioned_pollers_ = 0;  // waiting_ entries with a non-empty MatchKey
 
   std::optional<WindowKey> spill_from_;
   int64_t spilled_ = 0;

@@ -131,4 +131,19 @@ absl::StatusOr<std::vector<ActivityState>> MemoryTaskStore::ListBacklog(
   return out;
 }
 
+void MemoryTaskStore::PutVersionSets(const StoredVersionSets& sets) {
+  absl::MutexLock lock(&mu_);
+  version_sets_[{sets.namespace_name, sets.task_queue}] = sets.data;
+}
+
+absl::StatusOr<std::vector<StoredVersionSets>> MemoryTaskStore::LoadVersionSets(
+    const std::string& namespace_name) {
+  absl::MutexLock lock(&mu_);
+  std::vector<StoredVersionSets> out;
+  for (const auto& [key, data] : version_sets_) {
+    if (key.first == namespace_name) out.push_back({key.first, key.second, data});
+  }
+  return out;
+}
+
 }  // namespace kiln::cluster

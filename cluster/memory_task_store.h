@@ -43,6 +43,9 @@ class MemoryTaskStore final : public TaskStore {
                                                          const std::string& task_queue,
                                                          int priority, int64_t seq,
                                                          int limit) override;
+  void PutVersionSets(const StoredVersionSets& sets) override;
+  absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(
+      const std::string& namespace_name) override;
 
  private:
   absl::Mutex mu_;
@@ -55,6 +58,8 @@ class MemoryTaskStore final : public TaskStore {
   // (namespace, task queue) -> (priority key, seq) of each run in that queue's backlog.
   std::map<std::pair<std::string, std::string>, std::set<std::pair<int, int64_t>>> backlog_
       ABSL_GUARDED_BY(mu_);
+  // (namespace, task queue) -> encoded version sets.
+  std::map<std::pair<std::string, std::string>, std::string> version_sets_ ABSL_GUARDED_BY(mu_);
 
   // Removes the run `seq` from the indexes (not from runs_).
   void Unindex(const ActivityState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -296,6 +296,18 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
     }
     if (sqlite3_step(stmt) != SQLITE_DONE) {
       return fail(SqliteError(writer_, absl::StrCat("write run ", w.run_id)));
+    if (w.is_version_sets) {
+      CachedStatement put = writes_->Use(
+          "INSERT INTO task_queue_version_sets(namespace, task_queue, version_sets) VALUES(?,?,?) "
+          "ON CONFLICT(namespace, task_queue) DO UPDATE SET version_sets=excluded.version_sets");
+      if (!put.ok()) return fail(SqliteError(writer_, "prepare version sets write"));
+      put.Bind({w.namespace_name, w.task_queue});
+      sqlite3_bind_blob(put.get(), 3, w.blob.data(), w.blob.size(), SQLITE_STATIC);
+      if (sqlite3_step(put.get()) != SQLITE_DONE) {
+        return fail(SqliteError(writer_, absl::StrCat("write version sets of ", w.task_queue)));
+      }
+      continue;
+    }
     }
   }
   CachedStatement commit = writes_->Use("COMMIT");
@@ -403,6 +415,38 @@ absl::StatusOr<ListPage> SqliteTaskStore::List(const std::string& namespace_name
   sql += " ORDER BY seq DESC LIMIT ?";
   args.push_back(static_cast<int64_t>(page_size) + 1);
   absl::MutexLock lock(&read_mu_);
+void SqliteTaskStore::PutVersionSets(const StoredVersionSets& sets) {
+  Write w;
+  w.is_version_sets = true;
+  w.namespace_name = sets.namespace_name;
+  w.task_queue = sets.task_queue;
+  w.blob = sets.data;
+  {
+    absl::MutexLock lock(&mu_);
+    pending_.writes.push_back(std::move(w));
+  }
+  cv_.Signal();
+}
+
+absl::StatusOr<std::vector<StoredVersionSets>> SqliteTaskStore::LoadVersionSets(
+    const std::string& namespace_name) {
+  absl::MutexLock lock(&read_mu_);
+  CachedStatement stmt = reads_->Use(
+      "SELECT task_queue, version_sets FROM task_queue_version_sets WHERE namespace = ?");
+  if (!stmt.ok()) return stmt.Error("prepare load version sets");
+  stmt.Bind({namespace_name});
+  std::vector<StoredVersionSets> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const auto* queue = sqlite3_column_text(stmt.get(), 0);
+    const auto* blob = static_cast<const char*>(sqlite3_column_blob(stmt.get(), 1));
+    out.push_back({namespace_name, queue ? reinterpret_cast<const char*>(queue) : "",
+                   std::string(blob ? blob : "", sqlite3_column_bytes(stmt.get(), 1))});
+  }
+  if (rc != SQLITE_DONE) return stmt.Error("load version sets");
+  return out;
+}
+
   CachedStatement stmt = reads_->Use(sql);
   if (!stmt.ok()) return stmt.Error("prepare list");
   stmt.Bind(args);

@@ -66,6 +66,9 @@ class SqliteTaskStore final : public TaskStore {
   absl::Status ScanOpen(const std::function<void(ActivityState&&)>& visit) override;
 
   // Number of transactions committed so far (lets tests and benchmarks see grouping).
+  void PutVersionSets(const StoredVersionSets& sets) override;
+  absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(
+      const std::string& namespace_name) override;
   int64_t CommitCount() const;
 
  private:
@@ -73,6 +76,7 @@ class SqliteTaskStore final : public TaskStore {
     bool is_delete = false;
     int64_t seq = 0;
     std::string run_id, namespace_name, activity_id, activity_type, task_queue;
+    bool is_version_sets = false;  // namespace_name, task_queue and blob: a queue's version sets
     int status = 0;
     int priority = 3;
     bool backlog = false;

@@ -41,6 +41,13 @@ struct ListFilter {
   bool Matches(const ActivityState& state) const;
 };
 
+// One task queue's Worker Versioning version sets, in VersionSets' persisted form.
+struct StoredVersionSets {
+  std::string namespace_name;
+  std::string task_queue;
+  std::string data;
+};
+
 // One page of a listing, newest run first. `next_page_token` is empty on the last page.
 struct ListPage {
   std::vector<ActivityState> runs;
@@ -91,6 +98,12 @@ class TaskStore {
   // not hold every open run in memory at once. `visit` must not call back into the store. The
   // default goes through LoadOpen.
   virtual absl::Status ScanOpen(const std::function<void(ActivityState&&)>& visit);
+
+  // Worker Versioning: replaces a task queue's version sets (durable with the next Sync, like
+  // Put), and reads every queue's of one namespace back.
+  virtual void PutVersionSets(const StoredVersionSets& sets) = 0;
+  virtual absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(
+      const std::string& namespace_name) = 0;
 };
 
 // The backlog priority key of a run as the stores index it: 1 (first) .. 5, unset = 3.
@@ -133,6 +146,10 @@ class TaskStoreWrapper : public TaskStore {
   }
   absl::Status ScanOpen(const std::function<void(ActivityState&&)>& visit) override {
     return target_.ScanOpen(visit);
+  }
+  void PutVersionSets(const StoredVersionSets& sets) override { target_.PutVersionSets(sets); }
+  absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(const std::string& ns) override {
+    return target_.LoadVersionSets(ns);
   }
 
  private:

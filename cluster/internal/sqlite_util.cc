@@ -12,7 +12,7 @@ namespace {
 
 namespace enums = ::temporal::api::enums::v1;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS activity_runs (
@@ -46,6 +46,16 @@ CREATE TABLE IF NOT EXISTS activity_runs_quarantine (
   state          BLOB    NOT NULL,
   reason         TEXT    NOT NULL,
   quarantined_at TEXT    NOT NULL
+);
+)sql";
+
+// Added by version 3: each task queue's Worker Versioning version sets (VersionSets::Encode).
+constexpr char kVersionSetsTable[] = R"sql(
+CREATE TABLE IF NOT EXISTS task_queue_version_sets (
+  namespace    TEXT NOT NULL,
+  task_queue   TEXT NOT NULL,
+  version_sets BLOB NOT NULL,
+  PRIMARY KEY (namespace, task_queue)
 );
 )sql";
 
@@ -142,6 +152,10 @@ absl::Status EnsureSchema(sqlite3* db, const std::string& path) {
   absl::Status schema = version == 1 ? MigrateToV2(db) : Exec(db, kSchema);
   if (schema.ok()) schema = Exec(db, kBacklogIndex);
   if (schema.ok()) schema = Exec(db, kQuarantineTable);
+  if (schema.ok()) schema = Exec(db, kVersionSetsTable);
+  if (schema.ok() && version > 0 && version < 3) {
+    spdlog::info("dev cluster store migrated to schema version 3 (task queue version sets)");
+  }
   if (schema.ok()) {
     schema = Exec(db, absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";").c_str());
   }

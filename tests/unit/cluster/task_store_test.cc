@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <future>
+#include <map>
 #include <memory>
 
 #include "cluster/activity.h"
@@ -97,6 +98,20 @@ TEST_P(TaskStoreTest, ListIsNewestFirstAndPagesWithTokens) {
   EXPECT_EQ(*store_->MaxSeq(), 5);
 }
 
+TEST_P(TaskStoreTest, VersionSetsAreReplacedPerQueueAndReadBackPerNamespace) {
+  store_->PutVersionSets({"default", "q1", "first"});
+  store_->PutVersionSets({"default", "q1", std::string("sec\0ond", 7)});
+  store_->PutVersionSets({"default", "q2", "other"});
+  store_->PutVersionSets({"elsewhere", "q1", "not this namespace"});
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  auto loaded = store_->LoadVersionSets("default");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::map<std::string, std::string> by_queue;
+  for (const auto& row : *loaded) by_queue[row.task_queue] = row.data;
+  EXPECT_EQ(by_queue, (std::map<std::string, std::string>{{"q1", std::string("sec\0ond", 7)},
+                                                          {"q2", "other"}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, TaskStoreTest, ::testing::Values(false, true),
                          [](const auto& param_info) { return param_info.param ? "Sqlite" : "Memory"; });
 
@@ -114,6 +129,22 @@ TEST(SqliteTaskStoreTest, SyncedWritesSurviveReopening) {
   ASSERT_TRUE(open.ok());
   ASSERT_EQ(open->size(), 1u);
   EXPECT_EQ((*open)[0].input().payloads(0).data(), "42");
+}
+
+TEST(SqliteTaskStoreTest, VersionSetsSurviveReopening) {
+  const std::string path = TempDbPath();
+  {
+    auto store = SqliteTaskStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    (*store)->PutVersionSets({"default", "q", "sets"});
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+  }
+  auto reopened = SqliteTaskStore::Open(path);
+  ASSERT_TRUE(reopened.ok());
+  auto loaded = (*reopened)->LoadVersionSets("default");
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].data, "sets");
 }
 
 TEST(SqliteTaskStoreTest, ConcurrentWritesShareCommits) {
