@@ -18,6 +18,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
+#include "tests/unit/cluster/test_requests.h"
 
 namespace kiln::cluster {
 namespace {
@@ -48,15 +49,12 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& key = "",
   return ctx;
 }
 
+// The cluster tests' start request (tests/unit/cluster/test_requests.h), in namespace `ns`.
 wsv1::StartActivityExecutionRequest StartRequest(const std::string& id,
                                                  const std::string& ns = "default") {
-  wsv1::StartActivityExecutionRequest r;
+  auto r = testing::StartRequest(id);
   r.set_namespace_(ns);
-  r.set_activity_id(id);
   r.set_request_id("req-" + id);
-  r.mutable_activity_type()->set_name("work");
-  r.mutable_task_queue()->set_name("q");
-  r.mutable_start_to_close_timeout()->set_seconds(60);
   return r;
 }
 

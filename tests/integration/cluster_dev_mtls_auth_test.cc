@@ -12,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
+#include "tests/unit/cluster/test_requests.h"
 
 namespace kiln::cluster {
 namespace {
@@ -75,13 +76,9 @@ class DevMtlsAuthTest : public ::testing::Test {
         grpc::CreateChannel(server_->address(), grpc::SslCredentials(ssl)));
   }
   grpc::Status Start(WorkflowService::Stub& stub, const std::string& ns, const std::string& id) {
-    wsv1::StartActivityExecutionRequest r;
+    auto r = testing::StartRequest(id);
     r.set_namespace_(ns);
-    r.set_activity_id(id);
     r.set_request_id("req-" + id);
-    r.mutable_activity_type()->set_name("work");
-    r.mutable_task_queue()->set_name("q");
-    r.mutable_start_to_close_timeout()->set_seconds(60);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     wsv1::StartActivityExecutionResponse response;

@@ -5,64 +5,28 @@
 
 #include "base/clock.h"
 #include "gmock/gmock.h"
-#include "gpu/fake_device_provider.h"
 #include "gtest/gtest.h"
 #include "routing/device_slot_supplier.h"
+#include "tests/unit/routing/device_supplier_fixture.h"
 
 namespace kiln::routing {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::Devices;
+using testing::Pinned;
+using testing::Reserve;
+using testing::Slot;
 
 constexpr char kSet[] = "ml:gpus4";
 constexpr char kSingle[] = "ml:sm90";
-
-std::vector<SuppliedDevice> Devices(const std::string& spec, int slots_per_device) {
-  auto fake = gpu::FakeDeviceProvider::FromSpec(spec);
-  EXPECT_TRUE(fake.ok()) << fake.status();
-  std::vector<SuppliedDevice> devices;
-  for (const gpu::DeviceInfo& d : (*fake)->Discover().devices) {
-    gpu::CapacityOptions options;
-    options.slots_per_device = slots_per_device;
-    devices.push_back(
-        {d, std::make_shared<gpu::CapacityLedger>(d.uuid, gpu::DefaultCapacity(d, options))});
-  }
-  return devices;
-}
 
 SlotRequest Set(int gpus, Interconnect interconnect = Interconnect::kAny,
                 const char* queue = kSet) {
   return {.task_queue = queue, .needs = ResourceNeeds::Gpus(gpus, 0, interconnect)};
 }
 SlotRequest Single() { return {.task_queue = kSingle, .needs = ResourceNeeds::Gpu(0)}; }
-SlotRequest Pinned(int device, int64_t memory = 0) {
-  return {.task_queue = "ml@h/gpu" + std::to_string(device),
-          .device_index = device,
-          .needs = ResourceNeeds::Gpu(memory)};
-}
-
-struct Slot {
-  std::optional<SlotPermit> permit;
-  absl::Status status;
-  std::shared_ptr<PendingReservation> pending;
-  bool granted() const { return permit.has_value(); }
-  std::vector<int> indices() const {
-    std::vector<int> out;
-    for (const AssignedDevice& d : permit->device()->All()) out.push_back(d.index);
-    return out;
-  }
-};
-
-void Reserve(SlotSupplier& supplier, const SlotRequest& request, Slot& slot) {
-  slot.pending = supplier.Reserve(request, [&slot](absl::StatusOr<SlotPermit> permit) {
-    if (permit.ok()) {
-      slot.permit = *std::move(permit);
-    } else {
-      slot.status = permit.status();
-    }
-  });
-}
 
 class DeviceSetSupplierTest : public ::testing::Test {
  protected:

@@ -5,51 +5,20 @@
 #include <vector>
 
 #include "gmock/gmock.h"
-#include "gpu/fake_device_provider.h"
 #include "gtest/gtest.h"
+#include "tests/unit/routing/device_supplier_fixture.h"
 
 namespace kiln::routing {
 namespace {
 
+using testing::Devices;
+using testing::Pinned;
+using testing::Reserve;
+using testing::Slot;
+
 constexpr char kShared[] = "ml:sm90";
 
-std::vector<SuppliedDevice> Devices(const std::string& spec, int slots_per_device) {
-  auto fake = gpu::FakeDeviceProvider::FromSpec(spec);
-  EXPECT_TRUE(fake.ok()) << fake.status();
-  std::vector<SuppliedDevice> devices;
-  for (const gpu::DeviceInfo& d : (*fake)->Discover().devices) {
-    gpu::CapacityOptions options;
-    options.slots_per_device = slots_per_device;
-    devices.push_back(
-        {d, std::make_shared<gpu::CapacityLedger>(d.uuid, gpu::DefaultCapacity(d, options))});
-  }
-  return devices;
-}
-
-SlotRequest Pinned(int device) {
-  return {.task_queue = "ml@h/gpu" + std::to_string(device),
-          .device_index = device,
-          .needs = ResourceNeeds::Gpu(0)};
-}
 SlotRequest Shared() { return {.task_queue = kShared, .needs = ResourceNeeds::Gpu(0)}; }
-
-// Collects the permit a reservation eventually gets.
-struct Slot {
-  std::optional<SlotPermit> permit;
-  absl::Status status;
-  std::shared_ptr<PendingReservation> pending;
-  bool granted() const { return permit.has_value(); }
-};
-
-void Reserve(SlotSupplier& supplier, const SlotRequest& request, Slot& slot) {
-  slot.pending = supplier.Reserve(request, [&slot](absl::StatusOr<SlotPermit> permit) {
-    if (permit.ok()) {
-      slot.permit = *std::move(permit);
-    } else {
-      slot.status = permit.status();
-    }
-  });
-}
 
 TEST(DeviceSlotSupplierTest, PinnedTaskStartsAtTheNextReleaseWhileTheSharedQueueIsFlooded) {
   DeviceSlotSupplier supplier(100, Devices("1xH100:80:sm90", 1));
