@@ -27,6 +27,12 @@ if(KILN_SANITIZE STREQUAL "address")
 elseif(KILN_SANITIZE STREQUAL "thread")
   add_compile_options("$<${_kiln_c_cxx}:-fsanitize=thread;-fno-omit-frame-pointer>")
   add_link_options("$<HOST_LINK:-fsanitize=thread>")
+  # scripts/test-tsan: Abseil's synchronization library rebuilt with TSan (absl::Mutex visible to
+  # it), linked whole into every binary, where it takes the place of the uninstrumented shared one.
+  set(KILN_TSAN_ABSL_SYNCHRONIZATION "" CACHE FILEPATH "absl_synchronization built with TSan")
+  if(KILN_TSAN_ABSL_SYNCHRONIZATION)
+    add_link_options("$<HOST_LINK:-Wl$<COMMA>--whole-archive$<COMMA>${KILN_TSAN_ABSL_SYNCHRONIZATION}$<COMMA>--no-whole-archive>")
+  endif()
 elseif(NOT KILN_SANITIZE STREQUAL "")
   message(FATAL_ERROR "KILN_SANITIZE must be '', 'address' or 'thread', not '${KILN_SANITIZE}'")
 endif()
