@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "example_processes.h"
 #include "gtest/gtest.h"
@@ -83,7 +84,7 @@ Outcome Flood(std::vector<std::unique_ptr<wsv1::WorkflowService::Stub>>& stubs, 
 
 TEST(KilnDevLimitsProcessTest, FloodsOfPollsAndStartsAreAnsweredAndMemoryStaysBounded) {
   const int connections = EnvInt("KILN_FLOOD_CONNECTIONS", 16);
-  const int rounds = EnvInt("KILN_FLOOD_ROUNDS", 3);
+  const int rounds = std::max(2, EnvInt("KILN_FLOOD_ROUNDS", 3));
   const int starts = EnvInt("KILN_FLOOD_STARTS", 5000);
   const int max_polls = EnvInt("KILN_FLOOD_MAX_POLLS", 10000);
   const std::string dir = TempDir("dev-limits");
@@ -134,15 +135,28 @@ TEST(KilnDevLimitsProcessTest, FloodsOfPollsAndStartsAreAnsweredAndMemoryStaysBo
                 "(%.1f KiB above idle per poll the limit allows)\n",
                 round + 1, connections * 1000, connections, max_polls, held, refused,
                 connections * 1000 - held - refused, idle, peak, (peak - idle) * 1024 / max_polls);
-    EXPECT_EQ(held + refused, connections * 1000) << "every poll is answered";
+    EXPECT_EQ(held + refused, connections * 1000) << "every poll is answered; others: " << [&] {
+      std::string others;
+      for (const auto& [code, count] : polls.codes) {
+        if (code == grpc::StatusCode::OK || code == grpc::StatusCode::RESOURCE_EXHAUSTED) continue;
+        others += absl::StrCat(count, " x code ", code, " (", polls.messages[code], ") ");
+      }
+      return others;
+    }();
     EXPECT_LT(peak, 1024) << "a flood of 16,000 calls should stay well under 1 GiB";
     if (refused > 0) {
       EXPECT_NE(polls.messages[grpc::StatusCode::RESOURCE_EXHAUSTED].find("--max-polls"),
                 std::string::npos);
     }
   }
-  // Later rounds reuse what the first one took.
-  EXPECT_LT(after_round.back(), after_round.front() * 1.25 + 16) << "RSS grew round after round";
+  // Bounded means the rounds level off: the last round reuses what the earlier ones took. Each
+  // round's peak moves with scheduling (how many calls a loaded machine has in flight at once)
+  // and with where glibc's arenas put things, so the first round is no baseline on its own: the
+  // last may exceed the highest earlier round by a quarter of that round's footprint above idle
+  // plus 16 MiB, no more. A leak of a few KiB per call (16,000 calls a round) fails this.
+  const double earlier = *std::max_element(after_round.begin(), after_round.end() - 1);
+  EXPECT_LT(after_round.back(), earlier + 0.25 * (earlier - idle) + 16)
+      << "RSS grew round after round";
 
   wsv1::StartActivityExecutionRequest start;
   start.set_namespace_("default");
