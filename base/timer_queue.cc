@@ -38,12 +38,16 @@ ThreadTimerQueue::ThreadTimerQueue(const base::Clock& clock)
 ThreadTimerQueue::~ThreadTimerQueue() { Shutdown(); }
 
 void ThreadTimerQueue::RunAt(absl::Time when, std::function<void()> fn) {
+  bool earliest;
   {
     absl::MutexLock lock(&mu_);
     if (stop_) return;
-    timers_.emplace(std::make_pair(when, seq_++), std::move(fn));
+    auto it = timers_.emplace(std::make_pair(when, seq_++), std::move(fn)).first;
+    earliest = it == timers_.begin();
   }
-  cv_.Signal();
+  // The thread waits for the earliest timer; a later one needs no wake-up (one futex wake and
+  // two context switches saved for each activity's local timeout).
+  if (earliest) cv_.Signal();
 }
 
 void ThreadTimerQueue::Shutdown() {

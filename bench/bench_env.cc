@@ -73,12 +73,14 @@ absl::Status BenchEnv::StartWorkers(int count, int slots) {
   if (options_.worker == "none") return absl::OkStatus();
   for (int i = 0; i < count; ++i) {
     const std::string log = absl::StrCat(dir_, "/worker-", workers_.size(), ".log");
-    auto worker = ChildProcess::Start(
-        {KilnBinary(options_), "worker", "--address", address_, "--namespace",
-         options_.namespace_name, "--task-queue", task_queue_, "--pollers-per-queue",
-         std::to_string(options_.pollers), "--max-concurrent-activities", std::to_string(slots),
-         "--metrics-port", "0", "--log-level", "warn"},
-        log);
+    std::vector<std::string> argv = {
+        KilnBinary(options_), "worker", "--address", address_, "--namespace",
+        options_.namespace_name, "--task-queue", task_queue_, "--max-concurrent-activities",
+        std::to_string(slots), "--metrics-port", "0", "--log-level", "warn"};
+    if (options_.pollers > 0) {  // otherwise the worker's default: autoscaling
+      argv.insert(argv.end(), {"--pollers-per-queue", std::to_string(options_.pollers)});
+    }
+    auto worker = ChildProcess::Start(argv, log);
     if (!worker.ok()) return worker.status();
     Worker w{*std::move(worker), 0};
     absl::StatusOr<std::string> line = w.process->WaitForLine("metrics on http://", kStartTimeout);

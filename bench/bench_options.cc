@@ -49,7 +49,7 @@ absl::Status ValidateOptions(const BenchOptions& o) {
   if (!OneOf(o.store, {"sqlite", "memory"})) return Bad("--store", o.store, "sqlite or memory");
   if (!OneOf(o.worker, {"kiln", "none"})) return Bad("--worker", o.worker, "kiln or none");
   if (!OneOf(o.output, {"table", "json"})) return Bad("--output", o.output, "table or json");
-  if (o.pollers < 1) return Bad("--pollers", std::to_string(o.pollers), "1 or more");
+  if (o.pollers < 0) return Bad("--pollers", std::to_string(o.pollers), "0 (autoscaling) or more");
   if (o.slots < 0) return Bad("--slots", std::to_string(o.slots), "0 (auto) or more");
   if (o.latency_sample < 0) {
     return Bad("--latency-sample", std::to_string(o.latency_sample), "0 or more");

@@ -41,7 +41,7 @@ struct BenchOptions {
   std::string worker = "kiln";     // kiln | none
   std::string task_queue;          // default kiln-bench-PID
   int worker_pid = 0;              // with worker none: a local worker process to measure
-  int pollers = 5;                 // --pollers-per-queue of each kiln worker
+  int pollers = 0;                 // --pollers-per-queue of each kiln worker; 0: autoscaling
   int slots = 0;                   // --max-concurrent-activities; 0: enough for the load
   int64_t latency_sample = 2000;   // activities described after the run (schedule-to-start)
   std::string output = "table";    // table | json

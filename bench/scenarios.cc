@@ -20,6 +20,7 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 using google::protobuf::util::TimeUtil;
 
 constexpr char kRequestMetric[] = "temporal_request";
+constexpr char kRequestFailureMetric[] = "temporal_request_failure";
 
 absl::StatusOr<std::unique_ptr<client::ServiceClient>> Client(const BenchOptions& options,
                                                                const std::string& address) {
@@ -239,8 +240,9 @@ absl::StatusOr<ScenarioResult> RunDrain(const BenchOptions& o) {
 absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
   absl::StatusOr<std::unique_ptr<BenchEnv>> env = BenchEnv::Create(o);
   if (!env.ok()) return env.status();
-  // Each poll holds a slot too (a queue and its host queue, options.pollers polls each).
-  const int slots = std::max(o.heartbeating + 2 * o.pollers, o.slots);
+  // Each poll holds a slot too: room for the activities and for the polls of Q and Q@H
+  // (--pollers each, or autoscaling's 5 to begin with).
+  const int slots = std::max(o.heartbeating + 2 * std::max(o.pollers, 5), o.slots);
   if (absl::Status s = (*env)->StartWorkers(1, slots); !s.ok()) {
     return s;
   }
@@ -287,6 +289,13 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
   const double running_after = (*env)->WorkerMetric("kiln_activities_running").value_or(0);
   const std::vector<ProcessSnapshot> after = (*env)->Sample();
   absl::StatusOr<double> hb_failures = (*env)->WorkerMetric("kiln_heartbeat_failures_total");
+  // A heartbeat answered NOT_FOUND: the cluster had ended that attempt, in this scenario by its
+  // heartbeat timeout (4 K), when heartbeats reached it later than the throttle's slack allows.
+  const double timed_out =
+      (*env)
+          ->WorkerMetric(kRequestFailureMetric, {{"operation", "RecordActivityTaskHeartbeat"},
+                                                    {"status_code", "NOT_FOUND"}})
+          .value_or(0);
   // Terminate them, so that a shared cluster is not left with them.
   RunConcurrently("heartbeat: terminate", expected, o.concurrency, [&](int64_t i) {
     wsv1::TerminateActivityExecutionRequest req;
@@ -305,7 +314,12 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
              (running < expected ? expected - static_cast<int64_t>(running) : 0);
   r.first_error = !started.first_error.empty() ? started.first_error
                   : running < expected
-                      ? absl::StrCat("only ", running, " of ", expected, " activities running")
+                      ? absl::StrCat("only ", running, " of ", expected, " activities running",
+                                     timed_out > 0
+                                         ? absl::StrCat("; ", timed_out,
+                                                        " heartbeats answered NOT_FOUND (the "
+                                                        "attempt had timed out)")
+                                         : "")
                       : "";
   r.elapsed_s = elapsed;
   r.processes = Costs(before, after, r.count);
@@ -316,6 +330,7 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
         static_cast<double>(after[i].sample.rss_kib - baseline[i].sample.rss_kib) / running_after);
   }
   r.figures.emplace_back("activities running", running_after);
+  r.figures.emplace_back("heartbeats answered NOT_FOUND (attempt timed out)", timed_out);
   r.figures.emplace_back("heartbeat RPCs per activity per s", r.rate() / std::max(1.0, running_after));
   r.notes.push_back("heartbeat RPCs are the worker's temporal_request{operation="
                     "\"RecordActivityTaskHeartbeat\"}: what the cluster sees after throttling");

@@ -74,7 +74,8 @@ void AddBenchCommand(CommandRegistry& registry) {
       ->capture_default_str();
   sub->add_option("--task-queue", o->task_queue, "task queue (default kiln-bench-PID)");
   sub->add_option("--worker-pid", o->worker_pid, "with --worker none: a local process to measure");
-  sub->add_option("--pollers", o->pollers, "--pollers-per-queue of each kiln worker")
+  sub->add_option("--pollers", o->pollers,
+                  "--pollers-per-queue of each kiln worker (0: its default, autoscaling)")
       ->capture_default_str();
   sub->add_option("--slots", o->slots, "--max-concurrent-activities (0: enough for the load)")
       ->capture_default_str();

@@ -28,6 +28,7 @@ struct ActivityRunner::Activity {
   std::atomic<bool> finished{false};
   metrics::WorkerMetrics::ActivityHandles metrics{};  // all null without metrics
   absl::Time started;                                 // on the runner's clock
+  absl::Time local_deadline = absl::InfiniteFuture();  // its entry in deadlines_
 };
 
 namespace {
@@ -127,10 +128,8 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
                             guard.Run([&] { OnSignal(token, signal); });
                           });
   if (deadline != absl::InfiniteFuture()) {
-    deps_.timers->RunAt(deadline + options_.local_timeout_buffer,
-                        [this, guard = scope_.Uncounted(), token] {
-                          guard.Run([&] { OnLocalTimeout(token); });
-                        });
+    activity->local_deadline = deadline + options_.local_timeout_buffer;
+    ArmLocalTimeout(activity->local_deadline, token);
   }
   // ctx.SleepFor's waits: a timer, then the executor (an awaiting coroutine resumes there).
   activity->attempt->context().SetRunLater(
@@ -271,6 +270,7 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
   if (deps_.metrics) deps_.metrics->activities_running().Add(-1);
   absl::MutexLock lock(&mu_);
   running_.erase(token);
+  deadlines_.erase({activity->local_deadline, token});
 }
 
 void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool cancelled) {
@@ -309,6 +309,46 @@ void ActivityRunner::OnSignal(const std::string& task_token, HeartbeatSignal sig
   if (activity->attempt->Cancel(reason, CancelReasonName(reason))) {
     spdlog::info("{} cancellation: {}", activity->label, CancelReasonName(reason));
   }
+}
+
+void ActivityRunner::ArmLocalTimeout(absl::Time when, const std::string& task_token) {
+  bool arm;
+  {
+    absl::MutexLock lock(&mu_);
+    deadlines_.emplace(when, task_token);
+    arm = when < armed_;
+    if (arm) armed_ = when;
+  }
+  if (arm) {
+    deps_.timers->RunAt(when, [this, guard = scope_.Uncounted()] {
+      guard.Run([&] { OnLocalTimeouts(); });
+    });
+  }
+}
+
+void ActivityRunner::OnLocalTimeouts() {
+  std::vector<std::string> due;
+  absl::Time next = absl::InfiniteFuture();
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = deps_.timers->clock().Now();
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      due.push_back(deadlines_.begin()->second);
+      deadlines_.erase(deadlines_.begin());
+    }
+    // The earliest deadline left gets a timer unless one at or before it is armed already.
+    armed_ = armed_ <= now ? absl::InfiniteFuture() : armed_;
+    if (!deadlines_.empty() && deadlines_.begin()->first < armed_) {
+      next = deadlines_.begin()->first;
+      armed_ = next;
+    }
+  }
+  if (next != absl::InfiniteFuture()) {
+    deps_.timers->RunAt(next, [this, guard = scope_.Uncounted()] {
+      guard.Run([&] { OnLocalTimeouts(); });
+    });
+  }
+  for (const std::string& token : due) OnLocalTimeout(token);
 }
 
 void ActivityRunner::OnLocalTimeout(const std::string& task_token) {
@@ -384,6 +424,7 @@ void ActivityRunner::AbandonAll() {
     activity->permit.Release();
     absl::MutexLock lock(&mu_);
     running_.erase(token);
+    deadlines_.erase({activity->local_deadline, token});
   }
 }
 

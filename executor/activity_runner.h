@@ -42,7 +42,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -130,6 +132,11 @@ class ActivityRunner {
   // Records the activity's outcome (no-op without metrics); `failed` or `cancelled`.
   void RecordOutcome(const Activity& activity, bool failed, bool cancelled);
   void OnSignal(const std::string& task_token, HeartbeatSignal signal);
+  // Local timeouts: one ordered index and one armed timer for all running activities, instead
+  // of a timer per activity that stayed queued (token and all) until its deadline long after
+  // the activity had finished.
+  void ArmLocalTimeout(absl::Time when, const std::string& task_token);
+  void OnLocalTimeouts();  // the armed timer: cancels the activities whose deadline passed
   void OnLocalTimeout(const std::string& task_token);
   std::shared_ptr<Activity> Lookup(const std::string& task_token) const;
 
@@ -137,6 +144,9 @@ class ActivityRunner {
   const RunnerOptions options_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
+  // (local deadline, task token) of the running activities that have one.
+  std::set<std::pair<absl::Time, std::string>> deadlines_ ABSL_GUARDED_BY(mu_);
+  absl::Time armed_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // earliest timer armed
   std::map<int, std::string> faulted_devices_ ABSL_GUARDED_BY(mu_);  // index -> why
   base::CallbackScope scope_;  // every callback into the runner; closed first
 };

@@ -1,5 +1,6 @@
 #include "executor/worker.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -217,6 +218,12 @@ absl::Status Worker::Start() {
   started_ = true;
 
   ActivityRunner* runner = runner_.get();  // outlives the pollers (declared before them)
+  // A poll holds a slot, so one queue's autoscaled polls must not take every slot from the
+  // other queues' (Q@H behind Q): each keeps at most its share of max_concurrent_activities out.
+  routing::PollerAutoscaling autoscaling = options_.poller_autoscaling;
+  const int planned = std::max(1, static_cast<int>(plan_->queues().size()));
+  const int share = options_.max_concurrent_activities / planned;
+  autoscaling.maximum = std::max(autoscaling.minimum, std::min(autoscaling.maximum, share));
   for (const routing::PlannedQueue& queue : plan_->queues()) {
     routing::SlotRequest request{.task_queue = queue.name, .device_index = queue.device_index};
     if (queue.kind == routing::QueueKind::kDevice || queue.kind == routing::QueueKind::kTag) {
@@ -233,6 +240,9 @@ absl::Status Worker::Start() {
     routing::PollerOptions poller_options{
         .slot_request = request,
         .pollers = options_.pollers_per_queue,
+        .autoscaling = options_.pollers_per_queue > 0
+                           ? std::nullopt
+                           : std::optional<routing::PollerAutoscaling>(autoscaling),
         .max_task_queue_activities_per_second = options_.max_task_queue_activities_per_second,
         .worker_instance_key = instance_keys_.back(),
         .build_id = build_ids_supported_ ? options_.build_id : ""};

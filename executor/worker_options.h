@@ -23,6 +23,7 @@
 #include "routing/slot_supplier.h"
 #include "base/timer_queue.h"
 #include "payload/data_converter.h"
+#include "routing/poll_scaler.h"
 #include "routing/queue_plan.h"
 
 namespace kiln::executor {
@@ -34,8 +35,12 @@ struct WorkerOptions {
 
   // Activities running at once; pollers hold one of these slots while they long-poll.
   int max_concurrent_activities = 100;
-  // Concurrent long polls per task queue (each Worker Entity).
-  int pollers_per_queue = 5;
+  // Concurrent long polls per task queue (each Worker Entity). 0 (the default): autoscaling,
+  // as the Temporal SDKs' PollerBehavior::Autoscaling, within `poller_autoscaling` (1 to 100,
+  // 5 to begin with; routing/poll_scaler.h says when it scales); N > 0: N polls, fixed. Either
+  // way a poll goes out only while it holds a free slot.
+  int pollers_per_queue = 0;
+  routing::PollerAutoscaling poller_autoscaling{};
   // Activities this worker starts per second, 0: unlimited (enforced before each poll).
   double max_activities_per_second = 0;
   // Activities per second for the whole task queue, enforced by the server (sent in

@@ -10,15 +10,15 @@ namespace kiln::routing {
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 
 ActivityPoller::ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandler handler)
-    : deps_(deps), options_(std::move(options)), handler_(std::move(handler)) {
+    : deps_(deps),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
+      scaler_(options_.autoscaling ? PollScaler(*options_.autoscaling)
+                                   : PollScaler(options_.pollers)) {
   if (deps_.metrics) queue_metrics_ = deps_.metrics->ForQueue(options_.slot_request.task_queue);
-  int n = options_.pollers < 1 ? 1 : options_.pollers;
-  loops_.resize(n);
-  for (int i = 0; i < n; ++i) {
-    BackoffOptions backoff = options_.backoff;
-    if (backoff.seed != 0) backoff.seed += i;  // distinct but reproducible jitter per loop
-    loops_[i].backoff.emplace(backoff);
-  }
+  loops_.resize(scaler_.maximum());
+  running_ = scaler_.target();
+  for (size_t i = running_; i < loops_.size(); ++i) loops_[i].phase = Phase::kParked;
 }
 
 ActivityPoller::~ActivityPoller() {
@@ -32,12 +32,14 @@ void ActivityPoller::Start() {
     withdraw_listener_ = deps_.slots->AddWithdrawListener(
         [this](const std::vector<uint64_t>& ids) { Withdraw(ids); });
   }
-  int n;
+  std::vector<int> start;
   {
     absl::MutexLock lock(&mu_);
-    n = static_cast<int>(loops_.size());
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      if (loops_[i].phase == Phase::kIdle) start.push_back(static_cast<int>(i));
+    }
   }
-  for (int i = 0; i < n; ++i) Reserve(i);
+  for (int i : start) Reserve(i);
 }
 
 wsv1::PollActivityTaskQueueRequest ActivityPoller::BuildRequest() const {
@@ -175,6 +177,9 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
   std::optional<absl::Duration> backoff;
   uint64_t next = 0;
   absl::Time sent;
+  bool failed = false;
+  bool parked = false;
+  std::vector<int> wake;  // parked loops to start again: the target rose
   {
     absl::MutexLock lock(&mu_);
     Loop& loop = loops_[i];
@@ -186,12 +191,20 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
     // A poll cancelled because its permit was withdrawn (a drain) did not fail: reserve again.
     bool withdrawn = std::exchange(loop.withdrawn, false) && absl::IsCancelled(response.status());
     // A poll that reached its own deadline got no answer; poll again as after an empty one.
-    bool failed = !response.ok() && !absl::IsDeadlineExceeded(response.status()) && !withdrawn;
-    if (failed && !stopping) {
-      backoff = loop.backoff->Next();
+    failed = !response.ok() && !absl::IsDeadlineExceeded(response.status()) && !withdrawn;
+    if (response.ok()) {
+      scaler_.OnAnswer(*response, deps_.timers->clock().Now() - sent);
+    } else if (failed) {
+      scaler_.OnError(response.status());
+    } else if (absl::IsDeadlineExceeded(response.status())) {
+      scaler_.OnAnswer(wsv1::PollActivityTaskQueueResponse(), deps_.timers->clock().Now() - sent);
+    }
+    parked = !stopping && Rescale(i, wake);
+    if (failed && !stopping && !parked) {
+      backoff = BackoffOf(i).Next();
       loop.phase = Phase::kBackoff;
       next = ++loop.seq;
-    } else if (!failed) {
+    } else if (!failed && loop.backoff) {
       loop.backoff->Reset();
     }
   }
@@ -200,7 +213,7 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
     if (!response->task_token().empty()) {
       handler_(*std::move(response), std::move(permit));
     }
-  } else if (backoff) {
+  } else if (failed && !stopping) {
     deps_.outage->Failed(task_queue(), response.status());
   } else if (absl::IsDeadlineExceeded(response.status())) {
     spdlog::debug("poll of task queue '{}' reached its deadline unanswered", task_queue());
@@ -208,6 +221,8 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
     spdlog::debug("poll of task queue '{}' withdrawn: its device was drained", task_queue());
   }
   permit.Release();
+  for (int w : wake) Reserve(w);
+  if (parked) return;
   if (!backoff) return Reserve(i);  // Reserve ends the loop when stopping
   deps_.timers->RunAfter(*backoff, [this, guard = scope_.Uncounted(), i, next] {
     guard.Run([&] {
@@ -272,6 +287,7 @@ void ActivityPoller::Stop() {
         case Phase::kRateWait:
         case Phase::kBackoff:
         case Phase::kIdle:
+        case Phase::kParked:
           permits.push_back(std::move(loop.permit));
           ++loop.seq;  // the pending timer finds a stale sequence number
           EndLoop(loop);
@@ -287,10 +303,39 @@ void ActivityPoller::Stop() {
 
 void ActivityPoller::EndLoop(Loop& loop) {
   if (loop.phase == Phase::kDone) return;
+  if (loop.phase != Phase::kParked) --running_;
   loop.phase = Phase::kDone;
   loop.reservation.reset();
   loop.call.reset();
   ++ended_;  // WaitStopped's condition is evaluated again when mu_ is released
+}
+
+bool ActivityPoller::Rescale(int i, std::vector<int>& wake) {
+  const int target = scaler_.target();
+  if (running_ > target) {
+    Loop& loop = loops_[i];
+    loop.phase = Phase::kParked;
+    ++loop.seq;  // a pending timer of this loop finds a stale sequence number
+    --running_;
+    return true;
+  }
+  for (size_t j = 0; j < loops_.size() && running_ < target; ++j) {
+    if (loops_[j].phase != Phase::kParked) continue;
+    loops_[j].phase = Phase::kIdle;
+    ++running_;
+    wake.push_back(static_cast<int>(j));
+  }
+  return false;
+}
+
+Backoff& ActivityPoller::BackoffOf(int i) {
+  Loop& loop = loops_[i];
+  if (!loop.backoff) {  // made on a loop's first failure: most loops never need one
+    BackoffOptions options = options_.backoff;
+    if (options.seed != 0) options.seed += i;  // distinct but reproducible jitter per loop
+    loop.backoff.emplace(options);
+  }
+  return *loop.backoff;
 }
 
 bool ActivityPoller::AllEnded() const { return ended_ == static_cast<int>(loops_.size()); }
@@ -310,6 +355,11 @@ bool ActivityPoller::WaitStopped(absl::Duration timeout) {
 bool ActivityPoller::stopped() const {
   absl::MutexLock lock(&mu_);
   return AllEnded();
+}
+
+int ActivityPoller::TargetPollers() const {
+  absl::MutexLock lock(&mu_);
+  return scaler_.target();
 }
 
 int ActivityPoller::OutstandingPolls() const {

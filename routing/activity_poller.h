@@ -1,11 +1,14 @@
 // routing/activity_poller.h — `ActivityPoller`: the long polls of one task queue (one Worker
-// Entity). Each of its `pollers` loops runs:
+// Entity). Each of its loops (a fixed `pollers`, or as many as its PollScaler's target, which
+// autoscales between a minimum and a maximum: routing/poll_scaler.h) runs:
 //
 //   reserve a slot (SlotSupplier) -> wait for the worker's rate limit, if any ->
 //   PollActivityTaskQueue (asynchronous, no thread held) -> task: hand it and its slot to the
 //   handler | empty: release the slot | error: release the slot, back off with jitter -> again
 //
-// so the worker never accepts a task it cannot start at once. When the SlotSupplier withdraws a
+// so the worker never accepts a task it cannot start at once. After each answer the scaler's
+// target moves; a loop over the target parks instead of reserving again, and parked loops go
+// back to reserving while the target is above the loops running. When the SlotSupplier withdraws a
 // permit (its GPU was drained), the loop holding it cancels its long poll at once and reserves
 // again (a drained device's queue then waits for the device to come back); a task that poll
 // returns anyway still goes to the handler, whose TryMarkUsed fails (it fails the task back). Errors back off (200 ms doubling to
@@ -38,6 +41,7 @@
 #include "client/temporal_client.h"
 #include "metrics/worker_metrics.h"
 #include "routing/backoff.h"
+#include "routing/poll_scaler.h"
 #include "routing/poll_outage.h"
 #include "routing/rate_limiter.h"
 #include "routing/slot_supplier.h"
@@ -56,7 +60,9 @@ struct PollerDeps {
 
 struct PollerOptions {
   SlotRequest slot_request{};  // slot_request.task_queue is the queue polled
-  int pollers = 5;
+  int pollers = 5;  // fixed, unless `autoscaling` is set
+  // Set: as many loops as the PollScaler's target, from autoscaling->minimum to ->maximum.
+  std::optional<PollerAutoscaling> autoscaling{};
   // Sent as task_queue_metadata.max_tasks_per_second when > 0 (a limit for the whole queue,
   // enforced by the server).
   double max_task_queue_activities_per_second = 0;
@@ -85,10 +91,12 @@ class ActivityPoller {
   bool stopped() const;
   // Polls currently outstanding.
   int OutstandingPolls() const;
+  // Loops the scaler wants running now (fixed: `pollers`); each polls while it holds a slot.
+  int TargetPollers() const;
   const std::string& task_queue() const { return options_.slot_request.task_queue; }
 
  private:
-  enum class Phase { kIdle, kReserving, kRateWait, kPolling, kBackoff, kDone };
+  enum class Phase { kIdle, kReserving, kRateWait, kPolling, kBackoff, kParked, kDone };
   struct Loop {
     Phase phase = Phase::kIdle;
     uint64_t seq = 0;  // bumped per step, so stale callbacks are ignored
@@ -109,6 +117,10 @@ class ActivityPoller {
   // The supplier withdrew these permits: cancel the polls (and rate waits) holding them.
   void Withdraw(const std::vector<uint64_t>& permit_ids);
   void EndLoop(Loop& loop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After an answer moved the target: true when loop i must park (over the target); otherwise
+  // the parked loops to start again (under it), marked running.
+  bool Rescale(int i, std::vector<int>& wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Backoff& BackoffOf(int i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest BuildRequest() const;
 
@@ -119,7 +131,9 @@ class ActivityPoller {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int ended_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<Loop> loops_ ABSL_GUARDED_BY(mu_);
+  std::vector<Loop> loops_ ABSL_GUARDED_BY(mu_);  // scaler_.maximum() of them
+  PollScaler scaler_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // loops neither parked nor done
   int withdraw_listener_ = 0;  // id on deps_.slots; 0: none
   base::CallbackScope scope_;  // poll answers and reservations (counted), timers; closed first
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 namespace kiln::routing {
 
@@ -22,8 +23,13 @@ absl::Duration Backoff::Next() {
   ++attempt_;
   absl::Duration base = std::min(options_.max, options_.initial * scale);
   double jitter = std::clamp(options_.jitter, 0.0, 1.0);
-  std::uniform_real_distribution<double> factor(1.0 - jitter, 1.0);
-  return base * factor(rng_);
+  // splitmix64 (Steele, Lea and Flood), then its top 53 bits as a double in [0, 1).
+  uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  const double unit = static_cast<double>(z >> 11) * 0x1.0p-53;
+  return base * (1.0 - jitter + jitter * unit);
 }
 
 }  // namespace kiln::routing

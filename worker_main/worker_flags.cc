@@ -47,7 +47,20 @@ void AddWorkerFlags(CLI::App& app, WorkerFlags& flags) {
       ->check(kPositiveInt)
       ->capture_default_str();
   sub->add_option("--pollers-per-queue", flags.pollers_per_queue,
-                  "Concurrent long polls per task queue")
+                  "Concurrent long polls per task queue, fixed (default: autoscaling between "
+                  "--pollers-min and --pollers-max)")
+      ->check(kPositiveInt);
+  sub->add_option("--pollers-min", flags.pollers_min,
+                  "Autoscaling: fewest long polls per task queue (they scale up while tasks "
+                  "wait for a poll, down while polls wait for tasks)")
+      ->check(kPositiveInt)
+      ->capture_default_str();
+  sub->add_option("--pollers-initial", flags.pollers_initial,
+                  "Autoscaling: long polls per task queue to begin with")
+      ->check(kPositiveInt)
+      ->capture_default_str();
+  sub->add_option("--pollers-max", flags.pollers_max,
+                  "Autoscaling: most long polls per task queue (each holds a free slot)")
       ->check(kPositiveInt)
       ->capture_default_str();
   sub->add_option("--max-activities-per-second", flags.max_activities_per_second,
@@ -130,9 +143,13 @@ absl::Status ApplyConfigFile(const CLI::App& app, WorkerFlags& flags) {
 }
 
 absl::StatusOr<executor::WorkerOptions> ToWorkerOptions(const WorkerFlags& flags) {
-  if (flags.max_concurrent_activities < 1 || flags.pollers_per_queue < 1) {
+  if (flags.max_concurrent_activities < 1 || flags.pollers_per_queue < 0) {
     return absl::InvalidArgumentError(
         "--max-concurrent-activities and --pollers-per-queue must be at least 1");
+  }
+  if (flags.pollers_min < 1 || flags.pollers_max < flags.pollers_min) {
+    return absl::InvalidArgumentError(
+        "--pollers-min must be at least 1 and --pollers-max at least --pollers-min");
   }
   absl::StatusOr<absl::Duration> grace =
       cli::ParseGoDuration(flags.graceful_shutdown_timeout, "--graceful-shutdown-timeout");
@@ -144,6 +161,9 @@ absl::StatusOr<executor::WorkerOptions> ToWorkerOptions(const WorkerFlags& flags
   options.host_id = flags.host_id;
   options.max_concurrent_activities = flags.max_concurrent_activities;
   options.pollers_per_queue = flags.pollers_per_queue;
+  options.poller_autoscaling.minimum = flags.pollers_min;
+  options.poller_autoscaling.initial = flags.pollers_initial;
+  options.poller_autoscaling.maximum = flags.pollers_max;
   options.max_activities_per_second = flags.max_activities_per_second;
   options.max_task_queue_activities_per_second = flags.max_task_queue_activities_per_second;
   options.graceful_shutdown_timeout = *grace;

@@ -22,7 +22,10 @@ struct WorkerFlags {
   std::vector<std::string> task_queues;
   std::string host_id;
   int max_concurrent_activities = 100;
-  int pollers_per_queue = 5;
+  int pollers_per_queue = 0;  // 0: autoscaling within pollers_min..pollers_max; N: N, fixed
+  int pollers_min = 1;
+  int pollers_initial = 5;
+  int pollers_max = 100;
   double max_activities_per_second = 0;
   double max_task_queue_activities_per_second = 0;
   std::string graceful_shutdown_timeout = "10s";

@@ -34,6 +34,27 @@ class ActivityPollerTest : public ::testing::Test {
     task.set_task_token(token);
     return task;
   }
+  // Autoscaling polls on a supplier of `slots` slots.
+  std::unique_ptr<ActivityPoller> MakeScalingPoller(PollerAutoscaling autoscaling, int slots) {
+    big_slots_ = std::make_unique<FixedSlotSupplier>(slots);
+    return std::make_unique<ActivityPoller>(
+        PollerDeps{&client_, big_slots_.get(), &timers_, &outage_, nullptr},
+        PollerOptions{.slot_request = {.task_queue = "q"}, .autoscaling = autoscaling},
+        [this](wsv1::PollActivityTaskQueueResponse task, SlotPermit permit) {
+          tasks_.push_back(task.task_token());
+          permits_.push_back(std::move(permit));
+        });
+  }
+  // A task the cluster matched `waited` after it was scheduled (server times).
+  static wsv1::PollActivityTaskQueueResponse TaskThatWaited(const std::string& token,
+                                                           absl::Duration waited) {
+    wsv1::PollActivityTaskQueueResponse task = Task(token);
+    task.mutable_current_attempt_scheduled_time()->set_seconds(1000);
+    task.mutable_started_time()->set_seconds(1000);
+    task.mutable_started_time()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(waited)));
+    return task;
+  }
   void Advance(absl::Duration d) {
     clock_.Advance(d);
     timers_.RunDue();
@@ -44,6 +65,7 @@ class ActivityPollerTest : public ::testing::Test {
   FixedSlotSupplier slots_{2};
   PollOutage outage_{clock_};
   std::unique_ptr<RateLimiter> rate_limiter_;
+  std::unique_ptr<FixedSlotSupplier> big_slots_;
   NiceMock<kiln::testing::MockTemporalClient> client_;
   kiln::testing::CallRecorder recorder_{client_};
   std::vector<std::string> tasks_;
@@ -183,6 +205,60 @@ TEST_F(ActivityPollerTest, WorkerRateLimitSpacesOutPolls) {
   EXPECT_EQ(recorder_.PollCount(), 1);  // the next permit is a second away
   Advance(absl::Seconds(1));
   EXPECT_EQ(recorder_.PollCount(), 2);
+}
+
+TEST_F(ActivityPollerTest, AutoscalingStartsAtInitialAndAddsAPollForATaskThatWaited) {
+  auto poller = MakeScalingPoller({.minimum = 1, .initial = 2, .maximum = 4}, 10);
+  poller->Start();
+  EXPECT_EQ(recorder_.OpenPolls().size(), 2u);
+  ASSERT_TRUE(recorder_.AnswerPoll(TaskThatWaited("t1", absl::Milliseconds(300))));
+  EXPECT_EQ(poller->TargetPollers(), 3);
+  EXPECT_EQ(recorder_.OpenPolls().size(), 3u);  // its own next poll and one more
+  ASSERT_TRUE(recorder_.AnswerPoll(TaskThatWaited("t2", absl::Milliseconds(300))));
+  ASSERT_TRUE(recorder_.AnswerPoll(TaskThatWaited("t3", absl::Milliseconds(300))));
+  EXPECT_EQ(poller->TargetPollers(), 4);  // the maximum
+  EXPECT_EQ(recorder_.OpenPolls().size(), 4u);
+  ASSERT_TRUE(recorder_.AnswerPoll(TaskThatWaited("t4", absl::Milliseconds(1))));
+  EXPECT_EQ(recorder_.OpenPolls().size(), 4u);  // matched at once: no change
+  EXPECT_EQ(tasks_.size(), 4u);
+}
+
+TEST_F(ActivityPollerTest, AutoscalingParksALoopAfterAnEmptyPoll) {
+  auto poller = MakeScalingPoller({.minimum = 1, .initial = 3, .maximum = 10}, 10);
+  poller->Start();
+  EXPECT_EQ(recorder_.OpenPolls().size(), 3u);
+  Advance(absl::Seconds(60));
+  ASSERT_TRUE(recorder_.AnswerPoll(wsv1::PollActivityTaskQueueResponse()));
+  EXPECT_EQ(poller->TargetPollers(), 2);
+  EXPECT_EQ(recorder_.OpenPolls().size(), 2u);  // that loop parked instead of polling again
+  EXPECT_EQ(big_slots_->Snapshot().available, 8);  // and holds no slot
+  ASSERT_TRUE(recorder_.AnswerPoll(wsv1::PollActivityTaskQueueResponse()));
+  ASSERT_TRUE(recorder_.AnswerPoll(wsv1::PollActivityTaskQueueResponse()));
+  EXPECT_EQ(poller->TargetPollers(), 1);  // never under the minimum
+  EXPECT_EQ(recorder_.OpenPolls().size(), 1u);
+}
+
+TEST_F(ActivityPollerTest, AutoscalingNeverPollsWithoutASlot) {
+  auto poller = MakeScalingPoller({.minimum = 1, .initial = 1, .maximum = 100}, 3);
+  poller->Start();
+  for (int i = 0; i < 10 && !recorder_.OpenPolls().empty(); ++i) {
+    recorder_.AnswerPoll(TaskThatWaited("t" + std::to_string(i), absl::Seconds(1)));
+  }
+  EXPECT_EQ(tasks_.size(), 3u);  // three slots: three tasks, then no poll
+  EXPECT_TRUE(recorder_.OpenPolls().empty());
+  EXPECT_GT(poller->TargetPollers(), 3);
+  permits_.pop_back();  // one activity finished: one poll
+  EXPECT_EQ(recorder_.OpenPolls().size(), 1u);
+}
+
+TEST_F(ActivityPollerTest, StopEndsParkedLoopsToo) {
+  auto poller = MakeScalingPoller({.minimum = 1, .initial = 2, .maximum = 50}, 10);
+  poller->Start();
+  recorder_.AnswerPoll(wsv1::PollActivityTaskQueueResponse());  // one loop parks
+  poller->Stop();
+  EXPECT_TRUE(poller->WaitStopped(absl::Seconds(1)));
+  EXPECT_TRUE(recorder_.OpenPolls().empty());
+  EXPECT_EQ(big_slots_->Snapshot().available, 10);
 }
 
 }  // namespace
