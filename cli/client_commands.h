@@ -12,5 +12,8 @@ namespace kiln::cli {
 
 void AddActivityCommands(CommandRegistry& registry);
 void AddTaskQueueCommands(CommandRegistry& registry);
+// `kiln task-queue update-build-ids ...|get-build-ids|get-build-id-reachability`
+// (build_id_commands.cc), added under the `task-queue` command.
+void AddBuildIdCommands(CommandRegistry& registry, CLI::App* task_queue);
 
 }  // namespace kiln::cli

@@ -1,4 +1,5 @@
-// `kiln task-queue describe`: pollers (identity, last access) and backlog of an activity queue.
+// `kiln task-queue describe`: pollers (identity, build id, last access) and backlog of an
+// activity queue; the build-id commands are in build_id_commands.cc.
 #include <iostream>
 #include <memory>
 
@@ -15,6 +16,24 @@ struct DescribeFlags {
   ClientFlags client;
   std::string task_queue;
 };
+
+// "2.0 (versioned)", "2.0" (sent without opting in), "gpu-workers/7 (deployment, versioned)",
+// or "-" for a poller without a build id.
+std::string PollerBuildId(const ::temporal::api::taskqueue::v1::PollerInfo& p) {
+  if (!p.deployment_options().deployment_name().empty()) {
+    const auto& d = p.deployment_options();
+    bool versioned =
+        d.worker_versioning_mode() == ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_VERSIONED;
+    return d.deployment_name() + "/" + d.build_id() +
+           (versioned ? " (deployment, versioned)" : " (deployment)");
+  }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const auto& caps = p.worker_version_capabilities();
+#pragma GCC diagnostic pop
+  if (caps.build_id().empty()) return "-";
+  return caps.build_id() + (caps.use_versioning() ? " (versioned)" : "");
+}
 
 int Describe(const DescribeFlags& f) {
   auto client = f.client.Connect();
@@ -36,9 +55,9 @@ int Describe(const DescribeFlags& f) {
     std::cout << "Pollers: none\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"POLLER IDENTITY", "LAST ACCESS"}};
+  std::vector<std::vector<std::string>> rows = {{"POLLER IDENTITY", "BUILD ID", "LAST ACCESS"}};
   for (const auto& p : r->pollers()) {
-    rows.push_back({p.identity(), FormatTimestamp(p.last_access_time())});
+    rows.push_back({p.identity(), PollerBuildId(p), FormatTimestamp(p.last_access_time())});
   }
   std::cout << FormatTable(rows);
   return kExitOk;
@@ -47,13 +66,15 @@ int Describe(const DescribeFlags& f) {
 }  // namespace
 
 void AddTaskQueueCommands(CommandRegistry& registry) {
-  CLI::App* tq = registry.app().add_subcommand("task-queue", "Inspect task queues");
+  CLI::App* tq = registry.app().add_subcommand(
+      "task-queue", "Inspect task queues and their build-id version sets");
   tq->require_subcommand(1);
   auto flags = std::make_shared<DescribeFlags>();
   CLI::App* describe = tq->add_subcommand("describe", "Show pollers and backlog of a queue");
   flags->client.AddTo(describe);
   describe->add_option("-t,--task-queue", flags->task_queue, "Task queue name")->required();
   registry.Add(describe, [flags] { return Describe(*flags); });
+  AddBuildIdCommands(registry, tq);
 }
 
 }  // namespace kiln::cli

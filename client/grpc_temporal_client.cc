@@ -226,6 +226,15 @@ void GrpcTemporalClient::DescribeNamespace(Callback<wsv1::DescribeNamespaceRespo
       std::move(request), std::move(done));
 }
 
+void GrpcTemporalClient::GetWorkerBuildIdCompatibility(
+    const wsv1::GetWorkerBuildIdCompatibilityRequest& request,
+    Callback<wsv1::GetWorkerBuildIdCompatibilityResponse> done) {
+  StartCall<wsv1::GetWorkerBuildIdCompatibilityRequest, wsv1::GetWorkerBuildIdCompatibilityResponse>(
+      state_.get(), {"GetWorkerBuildIdCompatibility", KILN_STARTER(GetWorkerBuildIdCompatibility),
+                     true, true, state_->options.rpc_timeout},
+      request, std::move(done));
+}
+
 std::shared_ptr<PendingCall> GrpcTemporalClient::PollActivityTaskQueue(
     const wsv1::PollActivityTaskQueueRequest& request, absl::Duration timeout,
     Callback<wsv1::PollActivityTaskQueueResponse> done) {

@@ -60,6 +60,9 @@ class GrpcTemporalClient : public TemporalClient {
       Callback<wsv1::RespondActivityTaskCanceledResponse> done) override;
   void ShutdownWorker(const wsv1::ShutdownWorkerRequest& request,
                       Callback<wsv1::ShutdownWorkerResponse> done) override;
+  void GetWorkerBuildIdCompatibility(
+      const wsv1::GetWorkerBuildIdCompatibilityRequest& request,
+      Callback<wsv1::GetWorkerBuildIdCompatibilityResponse> done) override;
 
   struct State;  // shared with in-flight calls (grpc_temporal_client.cc)
 

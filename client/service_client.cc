@@ -184,4 +184,34 @@ absl::StatusOr<wsv1::DescribeTaskQueueResponse> ServiceClient::DescribeTaskQueue
       [&](grpc::ClientContext* c, auto* r) { return stub_->DescribeTaskQueue(c, request, r); });
 }
 
+absl::StatusOr<wsv1::UpdateWorkerBuildIdCompatibilityResponse>
+ServiceClient::UpdateWorkerBuildIdCompatibility(wsv1::UpdateWorkerBuildIdCompatibilityRequest request) {
+  request.set_namespace_(options_.namespace_name);
+  return Invoke<wsv1::UpdateWorkerBuildIdCompatibilityResponse>(
+      "UpdateWorkerBuildIdCompatibility", true, options_.rpc_timeout,
+      [&](grpc::ClientContext* c, auto* r) {
+        return stub_->UpdateWorkerBuildIdCompatibility(c, request, r);
+      });
+}
+
+absl::StatusOr<wsv1::GetWorkerBuildIdCompatibilityResponse>
+ServiceClient::GetWorkerBuildIdCompatibility(wsv1::GetWorkerBuildIdCompatibilityRequest request) {
+  request.set_namespace_(options_.namespace_name);
+  return Invoke<wsv1::GetWorkerBuildIdCompatibilityResponse>(
+      "GetWorkerBuildIdCompatibility", true, options_.rpc_timeout,
+      [&](grpc::ClientContext* c, auto* r) {
+        return stub_->GetWorkerBuildIdCompatibility(c, request, r);
+      });
+}
+
+absl::StatusOr<wsv1::GetWorkerTaskReachabilityResponse> ServiceClient::GetWorkerTaskReachability(
+    wsv1::GetWorkerTaskReachabilityRequest request) {
+  request.set_namespace_(options_.namespace_name);
+  return Invoke<wsv1::GetWorkerTaskReachabilityResponse>(
+      "GetWorkerTaskReachability", true, options_.rpc_timeout,
+      [&](grpc::ClientContext* c, auto* r) {
+        return stub_->GetWorkerTaskReachability(c, request, r);
+      });
+}
+
 }  // namespace kiln::client

@@ -69,6 +69,13 @@ class ServiceClient {
       wsv1::CountActivityExecutionsRequest request);
   absl::StatusOr<wsv1::DescribeTaskQueueResponse> DescribeTaskQueue(
       wsv1::DescribeTaskQueueRequest request);
+  // Worker Versioning (build-id version sets of a task queue; docs/VERSIONING.md).
+  absl::StatusOr<wsv1::UpdateWorkerBuildIdCompatibilityResponse> UpdateWorkerBuildIdCompatibility(
+      wsv1::UpdateWorkerBuildIdCompatibilityRequest request);
+  absl::StatusOr<wsv1::GetWorkerBuildIdCompatibilityResponse> GetWorkerBuildIdCompatibility(
+      wsv1::GetWorkerBuildIdCompatibilityRequest request);
+  absl::StatusOr<wsv1::GetWorkerTaskReachabilityResponse> GetWorkerTaskReachability(
+      wsv1::GetWorkerTaskReachabilityRequest request);
 
  private:
   ServiceClient(ConnectionOptions options, base::Clock& clock);

@@ -62,6 +62,15 @@ class TemporalClient {
       Callback<wsv1::RespondActivityTaskCanceledResponse> done) = 0;
   virtual void ShutdownWorker(const wsv1::ShutdownWorkerRequest& request,
                               Callback<wsv1::ShutdownWorkerResponse> done) = 0;
+  // A versioned worker's start-up check that its build id is in the queue's version sets
+  // (executor/build_id_check.h). Optional: the default answers UNIMPLEMENTED at once (inline),
+  // which the worker treats as "cannot tell".
+  virtual void GetWorkerBuildIdCompatibility(
+      const wsv1::GetWorkerBuildIdCompatibilityRequest& request,
+      Callback<wsv1::GetWorkerBuildIdCompatibilityResponse> done) {
+    (void)request;
+    done(absl::UnimplementedError("GetWorkerBuildIdCompatibility is not implemented by this client"));
+  }
 };
 
 }  // namespace kiln::client

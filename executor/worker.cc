@@ -11,6 +11,7 @@
 #include "routing/activity_poller.h"
 #include "executor/arena_executor.h"
 #include "executor/gpu_worker_runtime.h"
+#include "executor/internal/build_id_check.h"
 #include "routing/fixed_slot_supplier.h"
 #include "routing/poll_outage.h"
 #include "routing/rate_limiter.h"
@@ -91,6 +92,11 @@ Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions opt
     } else {
       init_error_ = plan.status();
     }
+  }
+  if (init_error_.ok() && options_.use_versioning && options_.build_id.empty()) {
+    init_error_ = absl::InvalidArgumentError(
+        "use_versioning (--use-versioning) needs a build id (--build-id): a versioned worker "
+        "receives only the tasks assigned to its build id");
   }
   if (options_.slot_supplier) {
     slot_supplier_ = options_.slot_supplier.get();
@@ -216,6 +222,15 @@ absl::Status Worker::Start() {
   if (!session_error_.ok()) return session_error_;
   if (absl::Status s = CheckServer(); !s.ok()) return s;
   started_ = true;
+  // Build-id version sets; a Worker Deployment version is versioned by its deployment options.
+  const bool versioned =
+      options_.use_versioning && build_ids_supported_ && options_.deployment_name.empty();
+  if (options_.use_versioning && !build_ids_supported_ && options_.deployment_name.empty()) {
+    spdlog::warn("the server does not support build-id versioning (GetSystemInfo capabilities), "
+                 "so build id '{}' is not sent and this worker polls unversioned",
+                 options_.build_id);
+  }
+  std::vector<std::string> versioned_queues;
 
   ActivityRunner* runner = runner_.get();  // outlives the pollers (declared before them)
   // A poll holds a slot, so one queue's autoscaled polls must not take every slot from the
@@ -245,7 +260,21 @@ absl::Status Worker::Start() {
                            : std::optional<routing::PollerAutoscaling>(autoscaling),
         .max_task_queue_activities_per_second = options_.max_task_queue_activities_per_second,
         .worker_instance_key = instance_keys_.back(),
-        .build_id = build_ids_supported_ ? options_.build_id : ""};
+        .build_id = build_ids_supported_ ? options_.build_id : "",
+        .deployment_name = options_.deployment_name,
+        .deployment_build_id = options_.build_id};
+    // Q@H and Q@H/gpuN are this process's own queues: no other build polls them.
+    const bool shared = queue.kind != routing::QueueKind::kHost &&
+                        queue.kind != routing::QueueKind::kDevice;
+    if (versioned && shared) {
+      poller_options.use_versioning = true;
+      versioned_queues.push_back(queue.name);
+    }
+    // A deployment version's polls are versioned on the shared queues by use_versioning alone,
+    // whatever the server says of build-id version sets.
+    if (!options_.deployment_name.empty()) {
+      poller_options.use_versioning = options_.use_versioning && shared;
+    }
     std::string name = queue.name;
     pollers_.push_back(std::make_unique<routing::ActivityPoller>(
         routing::PollerDeps{client_.get(), slot_supplier_, timers_, outage_.get(),
@@ -265,9 +294,30 @@ absl::Status Worker::Start() {
     }
   }
   for (auto& poller : pollers_) poller->Start();
-  spdlog::info("worker {} polling task queues [{}] in namespace '{}' with activities [{}]",
+  if (options_.metrics && !options_.build_id.empty()) {
+    // The build id as a label of one series, as Prometheus' *_build_info convention has it, so
+    // dashboards can join it onto this worker's other series.
+    options_.metrics
+        ->AddGauge("kiln_worker_build_info",
+                   "1 for the build id this worker runs as (Worker Versioning).",
+                   {"namespace", "build_id", "use_versioning"})
+        .WithLabels({client_->Namespace(), options_.build_id, versioned ? "true" : "false"})
+        .Set(1);
+  }
+  if (!versioned_queues.empty()) {
+    build_id_check_ = std::make_unique<BuildIdCheck>(*client_, *timers_, options_.build_id,
+                                                     versioned_queues);
+    build_id_check_->Start();
+  }
+  std::string build;
+  if (build_ids_supported_ && !options_.build_id.empty()) {
+    build = " as build id '" + options_.build_id + "'" +
+            (versioned ? " (versioned on " + absl::StrJoin(versioned_queues, ", ") + ")"
+                       : " (unversioned)");
+  }
+  spdlog::info("worker {} polling task queues [{}] in namespace '{}' with activities [{}]{}",
                client_->Identity(), absl::StrJoin(task_queues(), ", "), client_->Namespace(),
-               absl::StrJoin(registry_.Names(), ", "));
+               absl::StrJoin(registry_.Names(), ", "), build);
   return absl::OkStatus();
 }
 
@@ -285,6 +335,7 @@ void Worker::Shutdown() {
   shut_down_ = true;
   spdlog::info("worker shutting down: no new tasks; {} activities running", runner_->Running());
   for (auto& poller : pollers_) poller->Stop();
+  build_id_check_.reset();
   // Open sessions would hold the grace period: end them now, so their clients see them failed.
   if (sessions_) sessions_->FailAll("the worker is shutting down");
   // Each poll's cancellation answer, late or not, is waited for: a task it brings still runs.

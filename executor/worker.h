@@ -56,6 +56,7 @@ class RateLimiter;
 namespace kiln::executor {
 
 class ActivityRunner;
+class BuildIdCheck;
 class ArenaExecutor;
 class CompletionReporter;
 class GpuWorkerRuntime;
@@ -145,6 +146,7 @@ class Worker {
   absl::Status session_error_;               // from registering kiln.session.create
   std::vector<std::unique_ptr<routing::ActivityPoller>> pollers_;
   std::vector<std::string> instance_keys_;
+  std::unique_ptr<BuildIdCheck> build_id_check_;  // with use_versioning, while polling
   bool build_ids_supported_ = false;
   bool started_ = false;
   bool shut_down_ = false;

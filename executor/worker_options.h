@@ -46,8 +46,17 @@ struct WorkerOptions {
   // Activities per second for the whole task queue, enforced by the server (sent in
   // task_queue_metadata.max_tasks_per_second), 0: not sent.
   double max_task_queue_activities_per_second = 0;
-  // Sent as worker_version_capabilities.build_id when the server supports build ids; empty: none.
+  // Worker Versioning (docs/VERSIONING.md). Sent as worker_version_capabilities.build_id when
+  // the server supports build ids; empty: none. With use_versioning (needs a build_id) the
+  // worker opts in: on the queues shared with other hosts (Q, Q:TAG, Q:gpusN) it receives only
+  // tasks assigned to its build id, and it warns when a queue's version sets lack it. Its host
+  // and device queues (Q@H, Q@H/gpuN) are its own, so they are polled unversioned.
   std::string build_id{};
+  bool use_versioning = false;
+  // Worker Deployments (the successor of version sets): non-empty, the polls also carry
+  // deployment_options {deployment_name, build_id, worker_versioning_mode: VERSIONED with
+  // use_versioning, else UNVERSIONED}, as a current Temporal SDK sends them.
+  std::string deployment_name{};
   // Sessions (client/session.h): also poll each queue's session-creation queue, holding at most
   // max_concurrent_sessions sessions (executor/session_worker.h). Off by default.
   SessionWorkerOptions sessions{};

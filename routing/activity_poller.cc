@@ -58,7 +58,17 @@ wsv1::PollActivityTaskQueueRequest ActivityPoller::BuildRequest() const {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     request.mutable_worker_version_capabilities()->set_build_id(options_.build_id);
+    request.mutable_worker_version_capabilities()->set_use_versioning(
+        options_.use_versioning && options_.deployment_name.empty());
 #pragma GCC diagnostic pop
+  }
+  if (!options_.deployment_name.empty()) {
+    auto* deployment = request.mutable_deployment_options();
+    deployment->set_deployment_name(options_.deployment_name);
+    deployment->set_build_id(options_.deployment_build_id);
+    deployment->set_worker_versioning_mode(
+        options_.use_versioning ? ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_VERSIONED
+                                : ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_UNVERSIONED);
   }
   return request;
 }

@@ -70,6 +70,12 @@ struct PollerOptions {
   BackoffOptions backoff = {};
   std::string worker_instance_key{};
   std::string build_id{};  // sent as worker_version_capabilities when non-empty
+  bool use_versioning = false;  // worker_version_capabilities.use_versioning (with a build_id)
+  // Non-empty: deployment_options {deployment_name, deployment_build_id, VERSIONED |
+  // UNVERSIONED by use_versioning} are sent (Worker Deployments), and
+  // worker_version_capabilities.use_versioning is not.
+  std::string deployment_name{};
+  std::string deployment_build_id{};
 };
 
 class ActivityPoller {

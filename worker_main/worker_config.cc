@@ -30,6 +30,8 @@ constexpr const char* kTopKeys[] = {"task_queues",
                                     "metrics_port",
                                     "metrics_address",
                                     "gpu"};
+                                    "use_versioning",
+                                    "deployment_name",
 constexpr const char* kGpuKeys[] = {"simulate", "slots_per_device", "memory_reserve",
                                     "memory_budget", "tags"};
 constexpr const char* kTagKeys[] = {"name", "predicate"};
@@ -273,6 +275,16 @@ absl::Status ReadTop(const Reader& r, const toml::table& root, WorkerConfig& con
     absl::Duration d;
     if (text == nullptr || text->get().empty() || text->get().find("inf") != std::string::npos ||
         !absl::ParseDuration(text->get(), &d) || d < absl::ZeroDuration()) {
+  if (const toml::node* v = root.get("use_versioning"); v && s.ok()) {
+    if (const auto* b = v->as_boolean()) {
+      config.use_versioning = b->get();
+    } else {
+      s = r.Expected(*v, "use_versioning", "true or false");
+    }
+  }
+  if (const toml::node* v = root.get("deployment_name"); v && s.ok()) {
+    s = r.String(*v, "deployment_name", false, config.deployment_name);
+  }
       return r.Expected(*v, "graceful_shutdown_timeout", kExpected);
     }
     config.graceful_shutdown_timeout = d;

@@ -9,6 +9,7 @@
 //   max_concurrent_activities = 100           pollers_per_queue = 5
 //   max_activities_per_second = 0             max_task_queue_activities_per_second = 0
 //   build_id = "2026.11"                      graceful_shutdown_timeout = "10s"
+//   use_versioning = true                     deployment_name = "gpu-workers"
 //   log_level = "info"                        metrics_port = 9464    metrics_address = "0.0.0.0"
 //   [gpu]
 //   simulate = "2xH100:80:sm90"               slots_per_device = 4
@@ -64,6 +65,8 @@ struct WorkerConfig {
   std::optional<double> max_task_queue_activities_per_second;  // >= 0
   std::optional<std::string> build_id;
   std::optional<absl::Duration> graceful_shutdown_timeout;    // >= 0
+  std::optional<bool> use_versioning;            // needs build_id (checked with the flags)
+  std::optional<std::string> deployment_name;    // needs build_id
   std::optional<std::string> graceful_shutdown_timeout_text;  // as written ("10s")
   std::optional<std::string> log_level;                       // one base::ParseLogLevel accepts
   std::optional<int> metrics_port;                            // 0..65535

@@ -72,7 +72,15 @@ void AddWorkerFlags(CLI::App& app, WorkerFlags& flags) {
                   "How long running activities may finish after SIGINT/SIGTERM before they are "
                   "cancelled")
       ->capture_default_str();
-  sub->add_option("--build-id", flags.build_id, "Build id sent when the server supports them");
+  sub->add_option("--build-id", flags.build_id,
+                  "Build id of this worker's code, sent when the server supports build ids "
+                  "(Worker Versioning, docs/VERSIONING.md)");
+  sub->add_flag("--use-versioning", flags.use_versioning,
+                "Opt into Worker Versioning: receive only tasks assigned to --build-id by the "
+                "queue's version sets (`kiln task-queue update-build-ids`)");
+  sub->add_option("--deployment-name", flags.deployment_name,
+                  "Worker Deployment this worker belongs to (with --build-id: its version); sent "
+                  "as the poll's deployment_options, versioned with --use-versioning");
   sub->add_option("--simulate-gpus", flags.simulate_gpus,
                   "Serve simulated devices instead of real ones, e.g. 2xH100:80:sm90 (count x "
                   "name : memory GiB : arch); marked in logs and in the identity (+sim)");
@@ -126,6 +134,8 @@ absl::Status ApplyConfigFile(const CLI::App& app, WorkerFlags& flags) {
     take("--simulate-gpus", flags.simulate_gpus, file->gpu.simulate);
     take("--gpu-slots-per-device", flags.gpu_slots_per_device, file->gpu.slots_per_device);
     if (file->gpu.tags && app.get_option("--gpu-tag")->count() == 0) {
+    take("--use-versioning", flags.use_versioning, file->use_versioning);
+    take("--deployment-name", flags.deployment_name, file->deployment_name);
       flags.gpu_tags.clear();
       for (const gpu::TagRule& rule : *file->gpu.tags) {
         flags.gpu_tags.push_back(rule.name() + ": " + rule.expression());
@@ -173,3 +183,15 @@ absl::StatusOr<executor::WorkerOptions> ToWorkerOptions(const WorkerFlags& flags
 }
 
 }  // namespace kiln::worker_main
+  if (flags.use_versioning && flags.build_id.empty()) {
+    return absl::InvalidArgumentError(
+        "--use-versioning needs --build-id (the build this worker runs): a versioned worker "
+        "receives only the tasks assigned to its build id");
+  }
+  if (!flags.deployment_name.empty() && flags.build_id.empty()) {
+    return absl::InvalidArgumentError(
+        "--deployment-name needs --build-id: a Worker Deployment version is the deployment name "
+        "and the build id");
+  }
+  options.use_versioning = flags.use_versioning;
+  options.deployment_name = flags.deployment_name;

@@ -30,6 +30,8 @@ struct WorkerFlags {
   double max_task_queue_activities_per_second = 0;
   std::string graceful_shutdown_timeout = "10s";
   std::string build_id;
+  bool use_versioning = false;
+  std::string deployment_name;
   std::string log_level = "info";
   std::string simulate_gpus;
   std::vector<std::string> gpu_tags;

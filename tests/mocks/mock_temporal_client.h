@@ -61,6 +61,10 @@ class MockTemporalClient : public client::TemporalClient {
               (const wsv1::ShutdownWorkerRequest& request,
                client::Callback<wsv1::ShutdownWorkerResponse> done),
               (override));
+  MOCK_METHOD(void, GetWorkerBuildIdCompatibility,
+              (const wsv1::GetWorkerBuildIdCompatibilityRequest& request,
+               client::Callback<wsv1::GetWorkerBuildIdCompatibilityResponse> done),
+              (override));
 
  private:
   std::string namespace_ = "default";

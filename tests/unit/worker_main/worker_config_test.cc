@@ -105,6 +105,19 @@ TEST(WorkerConfigTest, UnknownKeysNameFileLineAndTheKnownKeys) {
               HasSubstr("w.toml:1: address: unknown key"));
 }
 
+TEST(WorkerConfigTest, ReadsTheWorkerVersioningKeys) {
+  absl::StatusOr<WorkerConfig> config =
+      Parse("build_id = \"2.1\"\nuse_versioning = true\ndeployment_name = \"gpu-workers\"\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->build_id, "2.1");
+  EXPECT_EQ(config->use_versioning, true);
+  EXPECT_EQ(config->deployment_name, "gpu-workers");
+  EXPECT_EQ(ErrorOf("use_versioning = \"yes\"\n"),
+            "w.toml:1: use_versioning: expected true or false, got \"yes\"");
+  EXPECT_THAT(ErrorOf("deployment_name = \"\"\n"),
+              HasSubstr("w.toml:1: deployment_name: expected a non-empty string"));
+}
+
 TEST(WorkerConfigTest, WrongTypesSayWhatIsExpected) {
   EXPECT_EQ(ErrorOf("\n\npollers_per_queue = \"5\"\n"),
             "w.toml:3: pollers_per_queue: expected an integer from 1 to 2147483647, got \"5\"");
