@@ -238,6 +238,9 @@ wsv1::GetSystemInfoResponse DevService::SystemInfo() {
   caps->set_activity_failure_include_heartbeat(true);
   // Failures are stored and returned verbatim, encoded attributes included.
   caps->set_encoded_failure_attributes(true);
+  // Build-id version sets are served (UpdateWorkerBuildIdCompatibility ...): without this, SDK
+  // and Kiln workers send no worker_version_capabilities, so none could opt into versioning.
+  caps->set_build_id_based_versioning(true);
   return info;
 }
 

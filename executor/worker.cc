@@ -310,7 +310,10 @@ absl::Status Worker::Start() {
     build_id_check_->Start();
   }
   std::string build;
-  if (build_ids_supported_ && !options_.build_id.empty()) {
+  if (!options_.deployment_name.empty()) {
+    build = " as Worker Deployment version '" + options_.deployment_name + "/" +
+            options_.build_id + "'" + (options_.use_versioning ? " (versioned)" : " (unversioned)");
+  } else if (build_ids_supported_ && !options_.build_id.empty()) {
     build = " as build id '" + options_.build_id + "'" +
             (versioned ? " (versioned on " + absl::StrJoin(versioned_queues, ", ") + ")"
                        : " (unversioned)");
