@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
+#include "cli/gpus_watch.h"
 #include "cli/gpus_worker.h"
 #include "executor/gpu_options.h"
 #include "gpu/capacity_ledger.h"
@@ -29,6 +30,7 @@ struct GpusFlags {
   std::string host_id;
   std::string config_file;  // Kiln worker settings (worker_main/worker_config.h)
   GpusWorkerRequest worker;  // --worker: a running worker's live state (cli/gpus_worker.h)
+  GpusWatchRequest watch;    // --watch: a live table (cli/gpus_watch.h)
   // What `kiln worker` would give each device: its defaults, then the file's [gpu] settings.
   gpu::CapacityOptions capacity = executor::GpuWorkerOptions{}.capacity;
 };
@@ -269,9 +271,24 @@ void AddGpusCommand(CommandRegistry& registry, QueuePlanHook queue_plan) {
                   "With --worker: return device N (drained or unhealthy) to service; its queues "
                   "poll again without a worker restart")
       ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--watch", flags->watch.watch,
+               "A live table in the style of nvidia-smi, redrawn every --interval seconds: "
+               "utilization, memory, temperature, power; with --worker also the activities "
+               "running on each device and their progress");
+  sub->add_option("--interval", flags->watch.interval_seconds,
+                  "With --watch: seconds between frames")
+      ->capture_default_str();
+  sub->add_option("--count", flags->watch.count,
+                  "With --watch: stop after this many frames (0: until Ctrl-C)")
+      ->capture_default_str();
   sub->add_option("--reason", flags->worker.reason,
                   "With --drain/--undrain: why, recorded in the worker's log and device state");
   registry.Add(sub, [flags, queue_plan, sub] {
+    if (flags->watch.watch) {
+      flags->watch.worker = flags->worker.worker;
+      flags->watch.simulate = flags->simulate;
+      return RunGpusWatch(flags->watch);
+    }
     if (!flags->worker.worker.empty()) {
       flags->worker.output = flags->output;
       return RunGpusOnWorker(flags->worker);

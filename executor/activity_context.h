@@ -111,6 +111,10 @@ class GpuContext {
   // The declared memory (the cap) and what is allocated now; 0 when not available.
   uint64_t memory_cap_bytes() const { return resources_ ? resources_->memory_cap_bytes() : 0; }
   uint64_t allocated_bytes() const { return resources_ ? resources_->allocated_bytes() : 0; }
+  // The most allocated at once so far; 0 when not available.
+  uint64_t peak_allocated_bytes() const {
+    return resources_ ? resources_->peak_allocated_bytes() : 0;
+  }
 
   // Device memory for work on stream(). Errors as gpu::ActivityGpu::Allocate (cap exceeded:
   // gpu::IsMemoryCapExceeded), or status() when not available.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "executor/activity_attempt.h"
 #include "executor/device_failures.h"
@@ -97,6 +98,7 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   activity->metrics = handles;
   activity->started = deps_.timers->clock().Now();
   if (deps_.metrics) deps_.metrics->activities_running().Add(1);
+  if (handles.running != nullptr) handles.running->fetch_add(1);
   activity->label = Label(info);
   activity->task = std::move(task);
   activity->definition = std::move(definition);
@@ -223,6 +225,7 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     wsv1::RespondActivityTaskCompletedRequest request;
     request.set_task_token(token);
     if (result.value) *request.mutable_result() = std::move(*result.value);
+    AnnotateGpuUsage(*activity, *request.mutable_result());
     spdlog::debug("{} completed", activity->label);
     RecordOutcome(*activity, false, false);
     deps_.reporter->Completed(std::move(request), activity->label);
@@ -265,9 +268,9 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     deps_.reporter->Failed(std::move(request), activity->label);
   }
 
+  EndMetrics(*activity);
   activity->attempt->ReleaseGpu();  // the stream goes back to the device's pool
   activity->permit.Release();
-  if (deps_.metrics) deps_.metrics->activities_running().Add(-1);
   absl::MutexLock lock(&mu_);
   running_.erase(token);
   deadlines_.erase({activity->local_deadline, token});
@@ -279,6 +282,46 @@ void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool c
       absl::ToDoubleSeconds(deps_.timers->clock().Now() - activity.started));
   if (failed) activity.metrics.execution_failed->Inc();
   if (cancelled) activity.metrics.execution_cancelled->Inc();
+  if (!failed && !cancelled) {
+    const ActivityInfo& info = activity.attempt->context().info();
+    absl::Time scheduled = info.scheduled_time != absl::InfinitePast()
+                               ? info.scheduled_time
+                               : info.current_attempt_scheduled_time;
+    if (scheduled != absl::InfinitePast()) {
+      activity.metrics.succeed_endtoend_latency->Observe(absl::ToDoubleSeconds(
+          std::max(absl::ZeroDuration(), deps_.timers->clock().Now() - scheduled)));
+    }
+  }
+}
+
+void ActivityRunner::AnnotateGpuUsage(const Activity& activity,
+                                      ::temporal::api::common::v1::Payloads& result) const {
+  const ActivityContext& ctx = activity.attempt->context();
+  if (!ctx.device()) return;
+  const double device_seconds =
+      absl::ToDoubleSeconds(
+          std::max(absl::ZeroDuration(), deps_.timers->clock().Now() - activity.started)) *
+      static_cast<double>(ctx.device()->All().size());
+  const std::string seconds = absl::StrFormat("%.3f", device_seconds);
+  const std::string peak = absl::StrCat(ctx.gpu().peak_allocated_bytes());
+  for (auto& payload : *result.mutable_payloads()) {
+    (*payload.mutable_metadata())[std::string(kGpuDeviceSecondsMetadata)] = seconds;
+    (*payload.mutable_metadata())[std::string(kGpuPeakMemoryMetadata)] = peak;
+  }
+}
+
+void ActivityRunner::EndMetrics(const Activity& activity) {
+  if (!deps_.metrics) return;
+  deps_.metrics->activities_running().Add(-1);
+  if (activity.metrics.running != nullptr) activity.metrics.running->fetch_sub(1);
+  const std::optional<routing::AssignedDevice>& device = activity.attempt->context().device();
+  if (!device) return;
+  const absl::Duration elapsed = deps_.timers->clock().Now() - activity.started;
+  metrics::WorkerMetrics::RecordGpuUsage(
+      activity.metrics,
+      absl::ToDoubleSeconds(std::max(absl::ZeroDuration(), elapsed)) *
+          static_cast<double>(device->All().size()),
+      activity.attempt->context().gpu().peak_allocated_bytes());
 }
 
 std::shared_ptr<ActivityRunner::Activity> ActivityRunner::Lookup(
@@ -366,6 +409,30 @@ int ActivityRunner::Running() const {
   return static_cast<int>(running_.size());
 }
 
+std::vector<ActivityRunner::RunningActivity> ActivityRunner::RunningActivities() const {
+  std::vector<std::shared_ptr<Activity>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [token, activity] : running_) all.push_back(activity);
+  }
+  std::vector<RunningActivity> out;
+  out.reserve(all.size());
+  for (const std::shared_ptr<Activity>& activity : all) {
+    const ActivityContext& ctx = activity->attempt->context();
+    RunningActivity r{.activity_type = ctx.info().activity_type,
+                      .activity_id = ctx.info().activity_id,
+                      .task_queue = ctx.info().task_queue,
+                      .devices = {},
+                      .started = activity->started,
+                      .heartbeat = deps_.heartbeats->Latest(ctx.info().task_token)};
+    if (ctx.device()) {
+      for (const routing::AssignedDevice& d : ctx.device()->All()) r.devices.push_back(d.index);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 void ActivityRunner::CancelAll(CancelReason reason) {
   std::vector<std::shared_ptr<Activity>> all;
   {
@@ -419,7 +486,7 @@ void ActivityRunner::AbandonAll() {
     spdlog::warn("{} did not finish after cancellation; reported as failed (WorkerShutdown)",
                  activity->label);
     RecordOutcome(*activity, true, false);
-    if (deps_.metrics) deps_.metrics->activities_running().Add(-1);
+    EndMetrics(*activity);
     deps_.reporter->Failed(std::move(request), activity->label);
     activity->permit.Release();
     absl::MutexLock lock(&mu_);

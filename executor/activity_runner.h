@@ -43,7 +43,9 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <optional>
 #include <string>
+#include <vector>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -88,6 +90,13 @@ struct RunnerOptions {
   gpu::HealthSink* device_health = nullptr;
 };
 
+// Metadata keys on the result payloads of an activity that held a GPU: its device time (wall
+// time from start to outcome times the devices held, seconds, "%.3f") and its peak device memory
+// allocated through its lease (bytes, decimal; 0 when it allocated nothing through the lease, or
+// ran on a simulated device). Payload converters ignore metadata keys they don't know.
+inline constexpr char kGpuDeviceSecondsMetadata[] = "kiln-gpu-device-seconds";
+inline constexpr char kGpuPeakMemoryMetadata[] = "kiln-gpu-peak-memory-bytes";
+
 class ActivityRunner {
  public:
   ActivityRunner(RunnerDeps deps, RunnerOptions options = {});
@@ -101,6 +110,17 @@ class ActivityRunner {
 
   // Activities started and not yet reported.
   int Running() const;
+  // One running activity, for `kiln gpus --watch` (GET /gpus): what it is, where it runs, since
+  // when, and its latest heartbeat details (progress, docs/PROGRESS.md).
+  struct RunningActivity {
+    std::string activity_type{};
+    std::string activity_id{};
+    std::string task_queue{};
+    std::vector<int> devices{};  // indexes held; empty on the CPU
+    absl::Time started{};        // on the runner's clock
+    std::optional<payload::Payloads> heartbeat{};
+  };
+  std::vector<RunningActivity> RunningActivities() const;
   // Cancels every running activity's token for `reason`.
   void CancelAll(CancelReason reason);
   // Cancels the activities running on device `index` (kDeviceFault): each fails as retryable
@@ -131,6 +151,13 @@ class ActivityRunner {
               ActivityFuture<payload::Payloads>::Result result);
   // Records the activity's outcome (no-op without metrics); `failed` or `cancelled`.
   void RecordOutcome(const Activity& activity, bool failed, bool cancelled);
+  // When the activity ends, whatever the outcome: running gauges, and the device time and peak
+  // device memory of a GPU activity.
+  void EndMetrics(const Activity& activity);
+  // A GPU activity's result payloads carry its device time and peak device memory as metadata
+  // (kGpuDeviceSecondsMetadata, kGpuPeakMemoryMetadata).
+  void AnnotateGpuUsage(const Activity& activity,
+                        ::temporal::api::common::v1::Payloads& result) const;
   void OnSignal(const std::string& task_token, HeartbeatSignal signal);
   // Local timeouts: one ordered index and one armed timer for all running activities, instead
   // of a timer per activity that stayed queued (token and all) until its deadline long after

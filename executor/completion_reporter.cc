@@ -16,6 +16,7 @@ struct CompletionReporter::Report {
   std::function<void(std::function<void(absl::Status)>)> call;
   routing::Backoff backoff;
   absl::Time first_attempt;
+  absl::Time sent{};  // this attempt's RPC, for temporal_request_latency
 };
 
 namespace {
@@ -80,13 +81,16 @@ void CompletionReporter::Attempt(std::shared_ptr<Report> report) {
     absl::MutexLock lock(&mu_);
     if (report->backoff.attempts() == 0) ++outstanding_;
   }
+  report->sent = timers_.clock().Now();
   report->call([this, guard = scope_.Counted(), report](absl::Status status) {
     guard.Run([&] { OnAnswer(report, status); });
   });
 }
 
 void CompletionReporter::OnAnswer(std::shared_ptr<Report> report, const absl::Status& status) {
-  if (metrics_) metrics_->CountRequest(report->operation, status);
+  if (metrics_) {
+    metrics_->CountRequest(report->operation, status, timers_.clock().Now() - report->sent);
+  }
   if (status.ok()) {
     spdlog::debug("{} {} reported", report->label, report->what);
     return Done();

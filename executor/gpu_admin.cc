@@ -1,4 +1,8 @@
+// executor/gpu_admin.cc — the GPU endpoints on the metrics port (see gpu_admin.h).
 #include "executor/gpu_admin.h"
+
+#include <algorithm>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
@@ -18,6 +22,37 @@ int StatusToHttp(const absl::Status& s) {
   return 500;
 }
 
+// The latest reading of one device, in nvidia-smi's units; fields the device doesn't report are
+// left out.
+nlohmann::json TelemetryJson(const gpu::DeviceTelemetry& t) {
+  nlohmann::json out = nlohmann::json::object();
+  auto put = [&out](const char* key, const auto& value) {
+    if (value) out[key] = *value;
+  };
+  put("gpu_util_percent", t.gpu_util_percent);
+  put("memory_util_percent", t.memory_util_percent);
+  put("memory_used_bytes", t.memory_used_bytes);
+  put("memory_total_bytes", t.memory_total_bytes);
+  put("temperature_c", t.temperature_c);
+  put("power_w", t.power_w);
+  put("power_limit_w", t.power_limit_w);
+  put("sm_clock_mhz", t.sm_clock_mhz);
+  put("ecc_dbe_volatile", t.ecc_dbe_volatile);
+  out["last_xid"] = t.last_xid;
+  return out;
+}
+
+// The first heartbeat detail when it is JSON (the progress convention, docs/PROGRESS.md).
+std::optional<nlohmann::json> HeartbeatJson(const std::optional<payload::Payloads>& details) {
+  if (!details || details->payloads_size() == 0) return std::nullopt;
+  const auto& payload = details->payloads(0);
+  auto it = payload.metadata().find("encoding");
+  if (it == payload.metadata().end() || it->second != "json/plain") return std::nullopt;
+  nlohmann::json parsed = nlohmann::json::parse(payload.data(), nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return std::nullopt;
+  return parsed;
+}
+
 }  // namespace
 
 std::string GpuStateJson(const GpuWorkerRuntime& runtime) {
@@ -25,6 +60,10 @@ std::string GpuStateJson(const GpuWorkerRuntime& runtime) {
   std::vector<gpu::LedgerSnapshot> ledgers;
   if (runtime.slots()) ledgers = runtime.slots()->DeviceSnapshots();
   const std::vector<gpu::DeviceInfo>& all = runtime.devices();
+  std::vector<gpu::DeviceTelemetry> telemetry;
+  if (runtime.telemetry()) telemetry = runtime.telemetry()->Latest();
+  std::vector<ActivityRunner::RunningActivity> running;
+  if (ActivityRunner* runner = runtime.runner()) running = runner->RunningActivities();
   for (size_t i = 0; i < all.size(); ++i) {
     const gpu::DeviceInfo& d = all[i];
     gpu::DeviceHealth health = runtime.health() ? runtime.health()->Get(d.uuid) : d.health;
@@ -46,6 +85,24 @@ std::string GpuStateJson(const GpuWorkerRuntime& runtime) {
       device["memory_budget_bytes"] = s.capacity.memory_bytes;
       device["memory_reserved_bytes"] = s.memory_reserved;
     }
+    for (const gpu::DeviceTelemetry& t : telemetry) {
+      if (t.uuid == d.uuid) device["telemetry"] = TelemetryJson(t);
+    }
+    nlohmann::json activities = nlohmann::json::array();
+    for (const ActivityRunner::RunningActivity& a : running) {
+      if (std::find(a.devices.begin(), a.devices.end(), d.index) == a.devices.end()) continue;
+      nlohmann::json activity = {
+          {"activity_type", a.activity_type},
+          {"activity_id", a.activity_id},
+          {"task_queue", a.task_queue},
+          {"devices", a.devices},
+          {"started", absl::FormatTime(absl::RFC3339_sec, a.started, absl::UTCTimeZone())}};
+      if (std::optional<nlohmann::json> details = HeartbeatJson(a.heartbeat)) {
+        activity["heartbeat"] = *details;
+      }
+      activities.push_back(std::move(activity));
+    }
+    device["activities"] = std::move(activities);
     devices.push_back(std::move(device));
   }
   return nlohmann::json{{"devices", devices}, {"simulated", runtime.simulated()}}.dump(2) + "\n";

@@ -2,7 +2,9 @@
 // (`kiln worker --metrics-port`), read and driven by `kiln gpus --worker ADDRESS`:
 //
 //   GET  /gpus                     each device's state (healthy, draining, unhealthy), why and
-//                                  since when, and its slots and memory (JSON)
+//                                  since when, its slots and memory, its telemetry
+//                                  (gpu/telemetry.h) and the activities running on it with
+//                                  their latest heartbeat details (JSON; kiln gpus --watch)
 //   POST /gpus/N/drain?reason=R    no new work on gpuN; running activities finish
 //   POST /gpus/N/undrain?reason=R  gpuN back in service (from draining or unhealthy): its long
 //                                  polls resume, without restarting the worker

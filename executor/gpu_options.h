@@ -45,6 +45,10 @@ struct GpuWorkerOptions {
   // Watch device health (NVML Xid events; injected faults on simulated devices) and drain a
   // device that turns unhealthy. Off: devices are only drained by an operator.
   bool health_monitoring = true;
+  // How often device telemetry (utilization, memory, temperature, power, clocks, ECC, Xids;
+  // gpu/telemetry.h) is sampled, on one thread, for the metrics (DCGM_FI_DEV_*) and /gpus.
+  // Zero: not sampled.
+  absl::Duration telemetry_interval = absl::Seconds(5);
   // Tests: discover through this provider instead (simulate must then be empty).
   std::shared_ptr<gpu::DeviceProvider> provider{};
 };

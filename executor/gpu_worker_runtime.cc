@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "gpu/fake_device_provider.h"
 #include "gpu/system_device_provider.h"
+#include "metrics/gpu_metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace kiln::executor {
@@ -93,6 +94,30 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
   GpuWorkerRuntime* self = runtime.get();  // the tracker, and so its listener, dies with it
   runtime->health_->AddListener(
       [self](const gpu::HealthChange& change) { self->OnHealthChange(change); });
+  if (options.telemetry_interval > absl::ZeroDuration()) {
+    // Simulated devices' readings follow their ledgers: running activities, committed memory.
+    auto load = [self](int index) {
+      std::vector<gpu::LedgerSnapshot> ledgers = self->slots_->DeviceSnapshots();
+      const std::vector<gpu::DeviceInfo>& all = self->inventory_.devices;
+      for (size_t i = 0; i < all.size() && i < ledgers.size(); ++i) {
+        if (all[i].index != index) continue;
+        return gpu::SimulatedLoad{.busy_slots = ledgers[i].slots_committed,
+                                  .slots = ledgers[i].capacity.slots,
+                                  .reserved_bytes = ledgers[i].memory_committed};
+      }
+      return gpu::SimulatedLoad{};
+    };
+    absl::StatusOr<std::unique_ptr<gpu::TelemetrySource>> source =
+        gpu::MakeTelemetrySource(devices, load);
+    if (source.ok()) {
+      runtime->telemetry_ = std::make_unique<gpu::TelemetrySampler>(*std::move(source),
+                                                                     options.telemetry_interval);
+      runtime->xid_sink_ =
+          std::make_unique<gpu::XidRecordingSink>(*runtime->health_, *runtime->telemetry_);
+    } else {
+      spdlog::warn("GPU telemetry is off: {}", source.status().ToString());
+    }
+  }
   return runtime;
 }
 
@@ -109,11 +134,20 @@ void GpuWorkerRuntime::ConfigureRunner(RunnerOptions& options) const {
   if (health_) options.device_health = health_.get();
 }
 
+void GpuWorkerRuntime::ExportMetrics(std::shared_ptr<metrics::Registry> registry,
+                                     const std::string& hostname) {
+  if (!telemetry_ || !registry || metrics_) return;
+  metrics_ = std::move(registry);
+  metrics_collector_ = metrics::AddGpuTelemetryCollector(*metrics_, *telemetry_, hostname);
+}
+
 void GpuWorkerRuntime::Start(ActivityRunner& runner) {
   runner_ = &runner;
+  if (telemetry_) telemetry_->Start();
   if (!health_ || monitor_ || !health_monitoring_) return;
   monitor_ = provider_->CreateHealthMonitor(inventory_.devices);
-  if (absl::Status s = monitor_->Start(*health_); !s.ok()) {
+  gpu::HealthSink& sink = xid_sink_ ? static_cast<gpu::HealthSink&>(*xid_sink_) : *health_;
+  if (absl::Status s = monitor_->Start(sink); !s.ok()) {
     spdlog::warn("GPU health monitoring is off: {}", s.ToString());
   }
 }
@@ -136,7 +170,10 @@ void GpuWorkerRuntime::OnHealthChange(const gpu::HealthChange& change) {
   }
 }
 
-GpuWorkerRuntime::~GpuWorkerRuntime() { Stop(); }
+GpuWorkerRuntime::~GpuWorkerRuntime() {
+  Stop();
+  if (metrics_collector_ != 0) metrics_->RemoveCollector(metrics_collector_);
+}
 
 absl::StatusOr<const gpu::DeviceInfo*> GpuWorkerRuntime::Find(int index) const {
   std::vector<std::string> known;
@@ -177,6 +214,7 @@ absl::Status GpuWorkerRuntime::InjectFault(int index, int xid) {
 
 void GpuWorkerRuntime::Stop() {
   if (monitor_) monitor_->Stop();
+  if (telemetry_) telemetry_->Stop();
   runner_ = nullptr;
 }
 

@@ -37,6 +37,8 @@
 #include "gpu/device_provider.h"
 #include "gpu/fake_device_provider.h"
 #include "gpu/health.h"
+#include "gpu/telemetry.h"
+#include "metrics/registry.h"
 #include "routing/device_slot_supplier.h"
 #include "routing/gpu_queue_contributor.h"
 #include "routing/queue_plan.h"
@@ -83,6 +85,14 @@ class GpuWorkerRuntime {
   const std::shared_ptr<routing::DeviceSlotSupplier>& slots() const { return slots_; }
   // Null without devices.
   gpu::HealthTracker* health() const { return health_.get(); }
+  // Device telemetry, sampled from Start on; null without devices, with telemetry off
+  // (telemetry_interval zero) or when NVML can't be read (said once in the log).
+  gpu::TelemetrySampler* telemetry() const { return telemetry_.get(); }
+  // The runner given to Start (its running activities, for GET /gpus); null before or after.
+  ActivityRunner* runner() const { return runner_.load(); }
+  // Exports the telemetry on `registry` under dcgm-exporter's names, labelled Hostname=`hostname`
+  // (metrics/gpu_metrics.h), until this runtime goes. No-op without telemetry.
+  void ExportMetrics(std::shared_ptr<metrics::Registry> registry, const std::string& hostname);
 
  private:
   GpuWorkerRuntime() = default;
@@ -101,6 +111,11 @@ class GpuWorkerRuntime {
   std::unique_ptr<gpu::HealthTracker> health_;
   std::unique_ptr<gpu::HealthMonitor> monitor_;
   std::atomic<ActivityRunner*> runner_{nullptr};
+  // After slots_: its load function reads the ledgers.
+  std::unique_ptr<gpu::TelemetrySampler> telemetry_;
+  std::unique_ptr<gpu::XidRecordingSink> xid_sink_;  // in front of health_, for telemetry_
+  std::shared_ptr<metrics::Registry> metrics_;
+  int metrics_collector_ = 0;
 };
 
 }  // namespace kiln::executor

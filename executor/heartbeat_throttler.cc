@@ -66,6 +66,13 @@ std::optional<payload::Payloads> HeartbeatThrottler::Finish(const std::string& t
   return latest;
 }
 
+std::optional<payload::Payloads> HeartbeatThrottler::Latest(const std::string& task_token) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(task_token);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.latest;
+}
+
 int HeartbeatThrottler::Tracked() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(entries_.size());
@@ -89,10 +96,11 @@ wsv1::RecordActivityTaskHeartbeatRequest HeartbeatThrottler::StartSend(
 
 void HeartbeatThrottler::Send(wsv1::RecordActivityTaskHeartbeatRequest request, uint64_t id) {
   std::string token = request.task_token();
+  const absl::Time sent = timers_.clock().Now();
   client_.RecordActivityTaskHeartbeat(
-      request, [this, guard = scope_.Counted(), token,
-                id](absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse> r) {
-        guard.Run([&] { OnResponse(token, id, r); });
+      request, [this, guard = scope_.Counted(), token, id,
+                sent](absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse> r) {
+        guard.Run([&] { OnResponse(token, id, r, timers_.clock().Now() - sent); });
       });
 }
 
@@ -112,9 +120,10 @@ void HeartbeatThrottler::OnTimer(const std::string& task_token, uint64_t id) {
 
 void HeartbeatThrottler::OnResponse(
     const std::string& task_token, uint64_t id,
-    const absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse>& response) {
+    const absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse>& response,
+    absl::Duration latency) {
   if (metrics_) {
-    metrics_->CountRequest("RecordActivityTaskHeartbeat", response.status());
+    metrics_->CountRequest("RecordActivityTaskHeartbeat", response.status(), latency);
     if (!response.ok() && !absl::IsNotFound(response.status())) {
       metrics_->heartbeat_failures().Inc();
     }

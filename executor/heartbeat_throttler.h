@@ -77,6 +77,8 @@ class HeartbeatThrottler {
   // Stops tracking; drops a heartbeat still waiting in the throttle. Returns the latest details
   // recorded (sent or not), or nullopt when the activity never heartbeated.
   std::optional<payload::Payloads> Finish(const std::string& task_token);
+  // The latest details recorded for `task_token` (sent or not), or nullopt.
+  std::optional<payload::Payloads> Latest(const std::string& task_token) const;
   int Tracked() const;
   // Waits (real time) until no heartbeat call is outstanding and the last answer's callback has
   // returned; true when that happened in time.
@@ -103,7 +105,8 @@ class HeartbeatThrottler {
   void OnResponse(
       const std::string& task_token, uint64_t id,
       const absl::StatusOr<::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatResponse>&
-          response);
+          response,
+      absl::Duration latency);
 
   client::TemporalClient& client_;
   base::TimerQueue& timers_;

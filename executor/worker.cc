@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <random>
 
@@ -115,21 +116,39 @@ Worker::Worker(std::shared_ptr<client::TemporalClient> client, WorkerOptions opt
   }
   if (options_.metrics) {
     metrics_ = std::make_shared<metrics::WorkerMetrics>(options_.metrics, client_->Namespace());
-    // Slot gauges are read from the supplier at scrape time. The destructor removes the
-    // collector (which waits for a scrape in progress) before the supplier goes.
+    if (gpus_) {
+      gpus_->ExportMetrics(options_.metrics, options_.host_id.empty() ? routing::DefaultHostId()
+                                                                      : options_.host_id);
+    }
+    // Slot gauges are read at scrape time, one series per logical task queue: the queues share
+    // the worker's slots, so `available` is the pool's; `used` counts the queue's own polls and
+    // running activities, over all its task queues (Q, Q@H, Q@H/gpuN, ...). The destructor
+    // removes the collector (which waits for a scrape in progress) before the supplier goes.
     routing::SlotSupplier* slots = slot_supplier_;
     std::string ns = client_->Namespace();
-    std::string queues = absl::StrJoin(options_.task_queues, ",");
+    std::map<std::string, std::vector<std::string>> queues;  // logical -> task queues polled
+    for (const std::string& logical : options_.task_queues) queues[logical];
+    if (plan_) {
+      for (const routing::PlannedQueue& q : plan_->queues()) queues[q.logical].push_back(q.name);
+    }
     slots_collector_ = options_.metrics->AddCollector(
-        [slots, ns, queues](metrics::SampleWriter& out) {
+        [slots, ns, queues, wm = metrics_.get()](metrics::SampleWriter& out) {
           routing::SlotSnapshot snapshot = slots->Snapshot();
-          metrics::LabelPairs labels = {
-              {"namespace", ns}, {"task_queue", queues}, {"worker_type", "ActivityWorker"}};
-          out.Gauge(metrics::kWorkerTaskSlotsAvailable, "Activity slots free now.", labels,
-                    snapshot.available);
-          out.Gauge(metrics::kWorkerTaskSlotsUsed,
-                    "Activity slots taken now (running an activity or held by a poll).", labels,
-                    snapshot.used + snapshot.reserved);
+          for (const auto& [logical, names] : queues) {
+            int used = 0;
+            for (const std::string& name : names) {
+              used += wm->RunningIn(name) + wm->PollsOutstanding(name);
+            }
+            metrics::LabelPairs labels = {
+                {"namespace", ns}, {"task_queue", logical}, {"worker_type", "ActivityWorker"}};
+            out.Gauge(metrics::kWorkerTaskSlotsAvailable,
+                      "Activity slots free now (the worker's pool, shared by its task queues).",
+                      labels, snapshot.available);
+            out.Gauge(metrics::kWorkerTaskSlotsUsed,
+                      "Activity slots taken now by the task queue (its running activities and "
+                      "its polls waiting for a task).",
+                      labels, used);
+          }
         });
   }
   heartbeats_ =
@@ -294,6 +313,9 @@ absl::Status Worker::Start() {
     }
   }
   for (auto& poller : pollers_) poller->Start();
+  if (metrics_) {
+    for (const std::string& logical : options_.task_queues) metrics_->CountWorkerStart(logical);
+  }
   if (options_.metrics && !options_.build_id.empty()) {
     // The build id as a label of one series, as Prometheus' *_build_info convention has it, so
     // dashboards can join it onto this worker's other series.

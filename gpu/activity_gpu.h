@@ -100,6 +100,8 @@ class ActivityGpu {
   virtual void* native_stream() const = 0;
   virtual uint64_t memory_cap_bytes() const = 0;
   virtual uint64_t allocated_bytes() const = 0;
+  // The most allocated at once during the lease (kiln_activity_gpu_peak_memory_bytes).
+  virtual uint64_t peak_allocated_bytes() const { return allocated_bytes(); }
 
   // Device memory usable in order on the stream. Errors: FailedPrecondition with
   // IsMemoryCapExceeded when the activity's cap would be passed; ResourceExhausted on a real

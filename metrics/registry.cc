@@ -129,9 +129,11 @@ double Gauge::Value() const { return impl_.Value(); }
 void Histogram::Observe(double value) { impl_.Observe(value); }
 
 const std::vector<double>& DefaultLatencyBuckets() {
-  static const std::vector<double> kBuckets = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                               1,     2.5,   5,    10,    30,   60,  300, 900,
-                                               3600};
+  // Past an hour: training activities run for hours, and a histogram whose last finite bucket
+  // is 1 h puts all of them in +Inf.
+  static const std::vector<double> kBuckets = {
+      0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,   1,     2.5,   5,
+      10,    30,    60,   300,   900,  1800, 3600, 7200, 14400, 28800, 86400};
   return kBuckets;
 }
 

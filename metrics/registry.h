@@ -96,7 +96,7 @@ class Histogram {
   Impl& impl_;
 };
 
-// Latency buckets in seconds, from 1 ms to 1 h.
+// Latency buckets in seconds, from 1 ms to 24 h (2 h, 4 h and 8 h among them).
 const std::vector<double>& DefaultLatencyBuckets();
 
 class FamilyBase {

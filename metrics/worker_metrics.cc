@@ -1,10 +1,23 @@
+// metrics/worker_metrics.cc — declares the Temporal SDK and Kiln worker metrics on a Registry and
+// resolves their label sets (see worker_metrics.h).
 #include "metrics/worker_metrics.h"
+
+#include <algorithm>
 
 namespace kiln::metrics {
 
 namespace {
 constexpr char kPollOperation[] = "PollActivityTaskQueue";
 }  // namespace
+
+const std::vector<double>& GpuMemoryBuckets() {
+  static const std::vector<double> kBuckets = [] {
+    std::vector<double> bounds;
+    for (double b = 64.0 * (1 << 20); b <= 256.0 * (1ULL << 30); b *= 2) bounds.push_back(b);
+    return bounds;
+  }();
+  return kBuckets;
+}
 
 WorkerMetrics::WorkerMetrics(std::shared_ptr<Registry> registry, std::string namespace_name)
     : registry_(std::move(registry)),
@@ -39,6 +52,33 @@ WorkerMetrics::WorkerMetrics(std::shared_ptr<Registry> registry, std::string nam
       long_request_failure_(registry_->AddCounter(
           kLongRequestFailure, "Long-poll RPCs to the Temporal frontend that failed.",
           {"namespace", "operation", "task_queue", "status_code"})),
+      request_latency_(registry_->AddHistogram(
+          kRequestLatency, "Latency of RPCs to the Temporal frontend (not long polls), seconds.",
+          {"namespace", "operation"})),
+      long_request_latency_(registry_->AddHistogram(
+          kLongRequestLatency, "Latency of long-poll RPCs to the Temporal frontend, seconds.",
+          {"namespace", "operation", "task_queue"})),
+      succeed_endtoend_(registry_->AddHistogram(
+          kActivitySucceedEndToEndLatency,
+          "Time from an activity being scheduled (its first attempt) to its successful "
+          "completion on this worker, seconds.",
+          {"namespace", "task_queue", "activity_type"})),
+      worker_start_(registry_->AddCounter(kWorkerStart,
+                                          "Workers started polling the task queue.",
+                                          {"namespace", "task_queue", "worker_type"})),
+      device_seconds_(registry_->AddCounter(
+          kActivityDeviceSeconds,
+          "GPU device time used by activities: wall time from start to outcome times the "
+          "devices held, seconds.",
+          {"namespace", "task_queue", "activity_type"})),
+      peak_memory_(registry_->AddHistogram(
+          kActivityGpuPeakMemory,
+          "Peak device memory an activity allocated through its GPU lease, bytes.",
+          {"namespace", "task_queue", "activity_type"}, GpuMemoryBuckets())),
+      peak_memory_max_(registry_->AddGauge(
+          kActivityGpuPeakMemoryMax,
+          "The largest peak device memory of one activity so far, bytes.",
+          {"namespace", "task_queue", "activity_type"})),
       activities_running_(&registry_->AddGauge(kActivitiesRunning,
                                                "Activities running on this worker now.",
                                                {"namespace"})
@@ -54,7 +94,9 @@ WorkerMetrics::QueueHandles WorkerMetrics::ForQueue(const std::string& task_queu
   return QueueHandles{
       .poll_no_task = &poll_no_task_.WithLabels({namespace_, task_queue}),
       .long_request = &long_request_.WithLabels({namespace_, kPollOperation, task_queue}),
-      .num_pollers = &num_pollers_.WithLabels({namespace_, task_queue, "activity_task"})};
+      .num_pollers = &num_pollers_.WithLabels({namespace_, task_queue, "activity_task"}),
+      .long_request_latency =
+          &long_request_latency_.WithLabels({namespace_, kPollOperation, task_queue})};
 }
 
 WorkerMetrics::ActivityHandles WorkerMetrics::ForActivity(const std::string& task_queue,
@@ -67,9 +109,49 @@ WorkerMetrics::ActivityHandles WorkerMetrics::ForActivity(const std::string& tas
   ActivityHandles handles{.execution_latency = &execution_latency_.WithLabels(labels),
                           .schedule_to_start_latency = &schedule_to_start_.WithLabels(labels),
                           .execution_failed = &failed_.WithLabels(labels),
-                          .execution_cancelled = &cancelled_.WithLabels(labels)};
+                          .execution_cancelled = &cancelled_.WithLabels(labels),
+                          .succeed_endtoend_latency = &succeed_endtoend_.WithLabels(labels),
+                          .gpu_device_seconds = &device_seconds_.WithLabels(labels),
+                          .gpu_peak_memory = &peak_memory_.WithLabels(labels),
+                          .gpu_peak_memory_max = &peak_memory_max_.WithLabels(labels)};
+  std::unique_ptr<std::atomic<int>>& running = running_[task_queue];
+  if (!running) running = std::make_unique<std::atomic<int>>(0);
+  handles.running = running.get();
   activities_.emplace(std::move(key), handles);
   return handles;
+}
+
+void WorkerMetrics::RecordGpuUsage(const ActivityHandles& handles, double device_seconds,
+                                   uint64_t peak_memory_bytes) {
+  if (handles.gpu_device_seconds == nullptr) return;
+  handles.gpu_device_seconds->Inc(device_seconds);
+  if (peak_memory_bytes == 0) return;
+  const double peak = static_cast<double>(peak_memory_bytes);
+  handles.gpu_peak_memory->Observe(peak);
+  // Not atomic: two activities of one type ending at the same instant may leave the smaller.
+  if (peak > handles.gpu_peak_memory_max->Value()) handles.gpu_peak_memory_max->Set(peak);
+}
+
+int WorkerMetrics::RunningIn(const std::string& task_queue) {
+  absl::MutexLock lock(&mu_);
+  auto it = running_.find(task_queue);
+  return it == running_.end() ? 0 : std::max(0, it->second->load());
+}
+
+int WorkerMetrics::PollsOutstanding(const std::string& task_queue) {
+  return static_cast<int>(
+      num_pollers_.WithLabels({namespace_, task_queue, "activity_task"}).Value());
+}
+
+void WorkerMetrics::CountWorkerStart(const std::string& task_queue) {
+  worker_start_.WithLabels({namespace_, task_queue, "ActivityWorker"}).Inc();
+}
+
+void WorkerMetrics::CountRequest(std::string_view operation, const absl::Status& status,
+                                 absl::Duration latency) {
+  CountRequest(operation, status);
+  request_latency_.WithLabels({namespace_, std::string(operation)})
+      .Observe(absl::ToDoubleSeconds(std::max(latency, absl::ZeroDuration())));
 }
 
 void WorkerMetrics::CountRequest(std::string_view operation, const absl::Status& status) {

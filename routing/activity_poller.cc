@@ -198,6 +198,10 @@ void ActivityPoller::OnPoll(int i, uint64_t seq,
     loop.call.reset();
     sent = loop.poll_sent;
     stopping = stopping_;
+    if (queue_metrics_.long_request_latency != nullptr) {
+      queue_metrics_.long_request_latency->Observe(
+          absl::ToDoubleSeconds(deps_.timers->clock().Now() - sent));
+    }
     // A poll cancelled because its permit was withdrawn (a drain) did not fail: reserve again.
     bool withdrawn = std::exchange(loop.withdrawn, false) && absl::IsCancelled(response.status());
     // A poll that reached its own deadline got no answer; poll again as after an empty one.

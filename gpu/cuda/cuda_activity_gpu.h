@@ -34,6 +34,7 @@ class CudaActivityGpu final : public ActivityGpu {
   void* native_stream() const override { return lease_.native(); }
   uint64_t memory_cap_bytes() const override { return allocator_.cap_bytes(); }
   uint64_t allocated_bytes() const override { return allocator_.allocated_bytes(); }
+  uint64_t peak_allocated_bytes() const override { return allocator_.peak_bytes(); }
   absl::StatusOr<DeviceMemory> Allocate(uint64_t bytes) override;
   absl::StatusOr<std::unique_ptr<DeviceScope>> MakeCurrent() override;
   absl::Status NotifyWhenDone(DoneCallback done) override;

@@ -1,9 +1,12 @@
 // A Worker with a metrics registry: the Temporal SDK metrics and Kiln's own move when
 // activities run, polls come back empty or fail, and heartbeats fail, with the labels the SDKs
-// use (namespace, task_queue, activity_type, operation).
+// use (namespace, task_queue, activity_type, operation); RPC and end-to-end latencies, slot
+// gauges per task queue, and a GPU activity's device time with its devices' DCGM telemetry.
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "metrics/registry.h"
@@ -25,9 +28,11 @@ class WorkerMetricsTest : public ::testing::Test {
  protected:
   void SetUp() override { recorder_.answer_responds_at_once = true; }
 
-  std::unique_ptr<Worker> StartWorker() {
+  std::unique_ptr<Worker> StartWorker(std::vector<std::string> queues = {"jobs"},
+                                      std::optional<GpuOptions> gpus = std::nullopt) {
     WorkerOptions options;
-    options.task_queues = {"jobs"};
+    options.task_queues = std::move(queues);
+    options.gpus = std::move(gpus);
     options.host_id = "node-7";
     options.max_concurrent_activities = 4;
     options.pollers_per_queue = 1;
@@ -45,6 +50,17 @@ class WorkerMetricsTest : public ::testing::Test {
     EXPECT_TRUE(worker->RegisterActivity("beat", [](ActivityContext& ctx) {
       ctx.Heartbeat(std::string("progress"));
     }).ok());
+    if (options.gpus) {
+      EXPECT_TRUE(worker
+                      ->RegisterActivity(
+                          "train",
+                          [this](ActivityContext&) {
+                            clock_.Advance(absl::Seconds(30));
+                            return 1;
+                          },
+                          ActivityOptions{.needs = routing::ResourceNeeds::Gpu(gpu::kGiB)})
+                      .ok());
+    }
     EXPECT_TRUE(worker->Start().ok());
     return worker;
   }
@@ -60,6 +76,7 @@ class WorkerMetricsTest : public ::testing::Test {
     task.mutable_started_time()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
     task.mutable_current_attempt_scheduled_time()->set_seconds(
         absl::ToUnixSeconds(clock_.Now() - absl::Seconds(3)));
+    task.mutable_scheduled_time()->set_seconds(absl::ToUnixSeconds(clock_.Now() - absl::Seconds(3)));
     if (type == "echo") *task.mutable_input() = *converter_.ToPayloads(std::string("hi"));
     return task;
   }
@@ -179,6 +196,79 @@ TEST_F(WorkerMetricsTest, AHeartbeatTheServerRejectsIsCountedAsAHeartbeatFailure
   EXPECT_THAT(m.Value("temporal_request_failure", {{"operation", "RecordActivityTaskHeartbeat"},
                                                    {"status_code", "UNAVAILABLE"}}),
               Optional(1.0));
+  worker->Shutdown();
+}
+
+TEST_F(WorkerMetricsTest, RpcLatenciesEndToEndLatencyAndWorkerStartAreRecorded) {
+  std::unique_ptr<Worker> worker = StartWorker();
+  kiln::testing::PrometheusText started = Scrape();
+  EXPECT_THAT(started.Value("temporal_worker_start",
+                            {{"task_queue", "jobs"}, {"worker_type", "ActivityWorker"}}),
+              Optional(1.0));
+  AnswerPoll("jobs", Task("echo"));
+  executor_->RunAll();
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+
+  kiln::testing::PrometheusText m = Scrape();
+  EXPECT_EQ(m.types["temporal_request_latency"], "histogram");
+  EXPECT_THAT(m.Value("temporal_request_latency_count",
+                      {{"namespace", "default"}, {"operation", "RespondActivityTaskCompleted"}}),
+              Optional(1.0));
+  EXPECT_EQ(m.types["temporal_long_request_latency"], "histogram");
+  EXPECT_THAT(m.Value("temporal_long_request_latency_count",
+                      {{"operation", "PollActivityTaskQueue"}, {"task_queue", "jobs"}}),
+              Optional(1.0));
+  // Scheduled 3 s before it started, then ran 2 s.
+  EXPECT_THAT(m.Value("temporal_activity_succeed_endtoend_latency_sum", kEcho), Optional(5.0));
+  // The buckets reach past an hour (training activities run for hours).
+  EXPECT_EQ(m.Find("temporal_activity_succeed_endtoend_latency_bucket",
+                   {{"activity_type", "echo"}, {"le", "14400"}})
+                .size(),
+            1u);
+  worker->Shutdown();
+}
+
+TEST_F(WorkerMetricsTest, SlotGaugesHaveOneSeriesPerTaskQueue) {
+  std::unique_ptr<Worker> worker = StartWorker({"jobs", "batch"});
+  AnswerPoll("jobs", Task("beat"));  // runs until the executor runs it: holds a slot of "jobs"
+  kiln::testing::PrometheusText m = Scrape();
+  EXPECT_TRUE(m.Find("temporal_worker_task_slots_used", {{"task_queue", "jobs,batch"}}).empty());
+  // Four slots: "jobs" holds one for the running activity and one for its poll of jobs@node-7
+  // (its poll of "jobs" waits for a slot); "batch" holds one for each of its two polls.
+  EXPECT_THAT(m.Value("temporal_worker_task_slots_used", {{"task_queue", "jobs"}}),
+              Optional(2.0));
+  EXPECT_THAT(m.Value("temporal_worker_task_slots_used", {{"task_queue", "batch"}}),
+              Optional(2.0));
+  // The pool the queues share, the same in each queue's series.
+  EXPECT_THAT(m.Value("temporal_worker_task_slots_available", {{"task_queue", "jobs"}}),
+              Optional(0.0));
+  EXPECT_THAT(m.Value("temporal_worker_task_slots_available", {{"task_queue", "batch"}}),
+              Optional(0.0));
+  executor_->RunAll();
+  worker->Shutdown();
+}
+
+TEST_F(WorkerMetricsTest, AGpuActivityRecordsItsDeviceTimeAndTheDevicesTheirTelemetry) {
+  std::unique_ptr<Worker> worker =
+      StartWorker({"jobs"}, GpuOptions{.simulate = "2xH100:80:sm90"});
+  AnswerPoll("jobs@node-7/gpu1", Task("train"));
+  executor_->RunAll();
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+
+  kiln::testing::PrometheusText m = Scrape();
+  EXPECT_THAT(m.Value("kiln_activity_gpu_device_seconds_total",
+                      {{"task_queue", "jobs@node-7/gpu1"}, {"activity_type", "train"}}),
+              Optional(30.0));
+  // The result carries the same, for the workflow (a simulated device allocates nothing).
+  const auto& metadata = recorder_.completed[0]->request.result().payloads(0).metadata();
+  EXPECT_EQ(metadata.at("kiln-gpu-device-seconds"), "30.000");
+  EXPECT_EQ(metadata.at("kiln-gpu-peak-memory-bytes"), "0");
+  EXPECT_EQ(metadata.at("encoding"), "json/plain");
+  // Both devices, under dcgm-exporter's names and labels.
+  for (const char* name : {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP",
+                           "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_XID_ERRORS"}) {
+    EXPECT_EQ(m.Find(name, {{"Hostname", "node-7"}, {"modelName", "H100"}}).size(), 2u) << name;
+  }
   worker->Shutdown();
 }
 
