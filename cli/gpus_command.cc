@@ -13,6 +13,8 @@
 #include "executor/gpu_options.h"
 #include "gpu/capacity_ledger.h"
 #include "gpu/fake_device_provider.h"
+#include "gpu/mig.h"
+#include "gpu/mps.h"
 #include "gpu/system_device_provider.h"
 #include "gpu/tags.h"
 #include "nlohmann/json.hpp"
@@ -25,6 +27,7 @@ namespace {
 struct GpusFlags {
   std::string output = "text";
   std::string simulate;
+  std::string mig = "instances";  // gpu/mig.h
   std::vector<std::string> tag_rules;
   std::vector<std::string> task_queues;
   std::string host_id;
@@ -45,6 +48,7 @@ absl::Status ApplyConfigFile(const CLI::App& sub, GpusFlags& flags) {
   if (!file.ok()) return file.status();
   auto unset = [&sub](const char* flag) { return sub.get_option(flag)->count() == 0; };
   if (file->gpu.simulate && unset("--simulate-gpus")) flags.simulate = *file->gpu.simulate;
+  if (file->gpu.mig && unset("--mig")) flags.mig = *file->gpu.mig;
   if (file->task_queues && unset("--task-queue")) flags.task_queues = *file->task_queues;
   if (file->host_id && unset("--host-id")) flags.host_id = *file->host_id;
   executor::GpuWorkerOptions gpu;
@@ -65,6 +69,7 @@ struct Report {
   std::vector<std::string> task_queues;        // planned names, when asked for
   std::string queue_plan_error;
   gpu::CapacityOptions capacity;
+  gpu::MpsStatus mps;  // CUDA MPS on this host (gpu/mps.h)
 };
 
 std::string HostName() {
@@ -89,6 +94,24 @@ std::string LinksText(const gpu::DeviceInfo& d) {
   return absl::StrJoin(parts, "; ");
 }
 
+// A MIG instance: its profile and GPU; a whole GPU with MIG enabled: its instances; else null.
+nlohmann::json MigJson(const gpu::DeviceInfo& d) {
+  if (d.mig) {
+    return {{"profile", d.mig->profile},
+            {"parent_uuid", d.mig->parent_uuid},
+            {"parent_gpu", d.mig->parent_gpu},
+            {"gpu_instance_id", d.mig->gpu_instance_id},
+            {"compute_instance_id", d.mig->compute_instance_id}};
+  }
+  if (d.mig_instances.empty()) return nullptr;
+  nlohmann::json instances = nlohmann::json::array();
+  for (const gpu::MigInstance& m : d.mig_instances) {
+    instances.push_back({{"uuid", m.uuid}, {"profile", m.profile},
+                         {"memory_total_bytes", m.total_memory_bytes}});
+  }
+  return {{"instances_not_scheduled", instances}};
+}
+
 nlohmann::json DeviceJson(const gpu::DeviceInfo& d, const std::vector<std::string>& tags,
                           const gpu::CapacityOptions& options) {
   gpu::DeviceCapacity capacity = gpu::DefaultCapacity(d, options);
@@ -108,6 +131,7 @@ nlohmann::json DeviceJson(const gpu::DeviceInfo& d, const std::vector<std::strin
           {"product", gpu::ProductSlug(d.name)},
           {"tags", tags},
           {"mig_mode", std::string(gpu::MigModeName(d.mig_mode))},
+          {"mig", MigJson(d)},
           {"driver_version", d.driver_version},
           {"cuda_driver_version", gpu::FormatCudaVersion(d.cuda_driver_version)},
           {"cuda_runtime_version", gpu::FormatCudaVersion(d.cuda_runtime_version)},
@@ -128,7 +152,10 @@ std::string RenderJson(const Report& r) {
                         {"devices", devices},
                         {"count", r.inventory.devices.size()},
                         {"reason", r.inventory.reason},
-                        {"notes", r.inventory.notes}};
+                        {"notes", r.inventory.notes},
+                        {"mps", {{"running", r.mps.running},
+                                 {"pipe_directory", r.mps.pipe_directory},
+                                 {"evidence", r.mps.evidence}}}};
   if (!r.task_queues.empty()) out["task_queues"] = r.task_queues;
   if (!r.queue_plan_error.empty()) out["task_queues_error"] = r.queue_plan_error;
   return out.dump(2);
@@ -165,11 +192,21 @@ std::string RenderText(const Report& r) {
                     capacity.slots, " slot(s), ", gpu::FormatBytes(capacity.memory_bytes), "\n");
     absl::StrAppend(&out, "      state ", gpu::HealthStateName(d.health.state),
                     d.health.reason.empty() ? "" : " (" + d.health.reason + ")", "\n");
+    if (d.mig) {
+      absl::StrAppend(&out, "      MIG instance ", d.mig->profile, " of GPU ", d.mig->parent_gpu,
+                      " (", d.mig->parent_uuid, ")\n");
+    } else if (!d.mig_instances.empty()) {
+      std::vector<std::string> instances;
+      for (const gpu::MigInstance& m : d.mig_instances) instances.push_back(m.profile);
+      absl::StrAppend(&out, "      MIG instances (scheduled whole, --mig=whole): ",
+                      absl::StrJoin(instances, " "), "\n");
+    }
     absl::StrAppend(&out, "      tags ", absl::StrJoin(r.tags[i], " "), "\n");
     if (std::string links = LinksText(d); !links.empty()) {
       absl::StrAppend(&out, "      links ", links, "\n");
     }
   }
+  if (r.mps.running) absl::StrAppend(&out, "CUDA MPS: running (", r.mps.evidence, ")\n");
   if (!r.inventory.notes.empty()) {
     absl::StrAppend(&out, "Notes:\n");
     for (const std::string& note : r.inventory.notes) absl::StrAppend(&out, "  - ", note, "\n");
@@ -200,19 +237,27 @@ int RunGpus(const GpusFlags& flags, const QueuePlanHook& queue_plan) {
     }
     rules.push_back(*std::move(rule));
   }
+  absl::StatusOr<gpu::MigStrategy> mig = gpu::ParseMigStrategy(flags.mig);
+  if (!mig.ok()) {
+    std::cerr << "kiln gpus: " << mig.status().message() << "\n";
+    return kExitUsage;
+  }
   std::unique_ptr<gpu::DeviceProvider> provider;
   if (!flags.simulate.empty()) {
-    auto fake = gpu::FakeDeviceProvider::FromSpec(flags.simulate);
+    auto fake = gpu::FakeDeviceProvider::FromSpec(flags.simulate, base::Clock::Real(), *mig);
     if (!fake.ok()) {
       std::cerr << "kiln gpus: " << fake.status().message() << "\n";
       return kExitUsage;
     }
     provider = *std::move(fake);
   } else {
-    provider = gpu::MakeSystemDeviceProvider(gpu::SystemProviderOptions::FromEnvironment());
+    gpu::SystemProviderOptions system = gpu::SystemProviderOptions::FromEnvironment();
+    system.nvml.mig = *mig;
+    provider = gpu::MakeSystemDeviceProvider(std::move(system));
   }
   Report report;
   report.capacity = flags.capacity;
+  report.mps = gpu::DetectMps(gpu::MpsProbeOptions::FromEnvironment());
   report.inventory = provider->Discover();
   for (const gpu::DeviceInfo& d : report.inventory.devices) {
     report.tags.push_back(gpu::DeviceTags(d, rules));
@@ -251,6 +296,10 @@ void AddGpusCommand(CommandRegistry& registry, QueuePlanHook queue_plan) {
                   "Use simulated devices instead of real ones, e.g. 2xH100:80:sm90 "
                   "(COUNTxNAME:MEMORY_GIB:ARCH, several separated by ','; NVLink domains "
                   "with :nvlink=0-3+4-7)");
+  sub->add_option("--mig", flags->mig,
+                  "MIG-enabled GPUs: 'instances' lists each MIG instance as a device, 'whole' "
+                  "each GPU as one device (as kiln worker --mig)")
+      ->capture_default_str();
   sub->add_option("--gpu-tag", flags->tag_rules,
                   "Operator tag rule 'NAME: EXPR', e.g. 'bigmem: memory_gib >= 70' (repeatable)");
   sub->add_option("--task-queue,-q", flags->task_queues,

@@ -34,6 +34,15 @@ std::unique_ptr<gpu::DeviceScope> ActivityAttempt::PrepareGpu(gpu::GpuExecution*
         "memory; run the CPU path when ctx.device()->simulated")));
     return nullptr;
   }
+  if (!d.mig_profile.empty() && d.cuda_ordinal < 0) {
+    // CUDA enumerates one MIG instance per process, the one CUDA_VISIBLE_DEVICES names (gpu/mig.h).
+    resources.SetUnavailable(absl::FailedPreconditionError(absl::StrCat(
+        label, " is a MIG instance (", d.mig_profile, ") that CUDA in this worker process cannot "
+        "reach: run its CUDA work in a child process with ctx.child_environment() "
+        "(CUDA_VISIBLE_DEVICES=", d.uuid, "), or start one worker per MIG instance with "
+        "CUDA_VISIBLE_DEVICES set to it")));
+    return nullptr;
+  }
   if (execution == nullptr) {
     resources.SetUnavailable(absl::UnavailableError(absl::StrCat(
         "this Kiln was built without CUDA (KILN_CUDA=OFF or no nvcc at build time), so ", label,

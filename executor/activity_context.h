@@ -216,6 +216,12 @@ class ActivityContext {
   std::vector<routing::AssignedDevice> devices() const {
     return device_ ? device_->All() : std::vector<routing::AssignedDevice>{};
   }
+  // What to add to a child process's environment (NAME, value): CUDA_VISIBLE_DEVICES naming
+  // devices() by UUID (a MIG instance included), and CUDA_MPS_ACTIVE_THREAD_PERCENTAGE when
+  // needs() declares one (routing::ChildEnvironment, gpu/mps.h).
+  std::vector<std::pair<std::string, std::string>> child_environment() const {
+    return routing::ChildEnvironment(devices(), needs_);
+  }
 
   // The activity's GPU resources (stream, capped allocator, WhenDone); see GpuContext.
   GpuContext& gpu() { return gpu_; }

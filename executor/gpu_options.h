@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "gpu/capacity_ledger.h"
 #include "gpu/device_provider.h"
+#include "gpu/mig.h"
 #include "gpu/tag_rule.h"
 
 namespace kiln::executor {
@@ -29,6 +30,9 @@ struct GpuWorkerOptions {
   std::string simulate{};
   // With `simulate`: "INDEX:XID:DELAY" faults to inject (e.g. "1:79:5s"), to exercise drains.
   std::vector<std::string> simulate_faults{};
+  // MIG-enabled GPUs: each MIG instance a device of its own (kInstances, the default), or the
+  // GPU as one device (kWhole); `kiln worker --mig`, gpu.mig. gpu/mig.h.
+  gpu::MigStrategy mig = gpu::MigStrategy::kInstances;
   // Operator tags: devices a rule matches also serve Q:NAME.
   std::vector<gpu::TagRule> tag_rules{};
   // Per-device capacity: slots (activities and polls at once), memory budget and reserve.

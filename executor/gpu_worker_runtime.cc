@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gpu/fake_device_provider.h"
+#include "gpu/mps.h"
 #include "gpu/system_device_provider.h"
 #include "metrics/gpu_metrics.h"
 #include "spdlog/spdlog.h"
@@ -51,7 +52,7 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
     runtime->fake_ = dynamic_cast<gpu::FakeDeviceProvider*>(options.provider.get());
     runtime->provider_ = options.provider;
   } else if (!options.simulate.empty()) {
-    auto fake = gpu::FakeDeviceProvider::FromSpec(options.simulate);
+    auto fake = gpu::FakeDeviceProvider::FromSpec(options.simulate, base::Clock::Real(), options.mig);
     if (!fake.ok()) {
       return absl::InvalidArgumentError("--simulate-gpus: " + std::string(fake.status().message()));
     }
@@ -61,8 +62,14 @@ absl::StatusOr<std::unique_ptr<GpuWorkerRuntime>> GpuWorkerRuntime::Create(
   } else if (!options.simulate_faults.empty()) {
     return absl::InvalidArgumentError("--simulate-gpu-fault needs --simulate-gpus");
   } else {
-    runtime->provider_ =
-        gpu::MakeSystemDeviceProvider(gpu::SystemProviderOptions::FromEnvironment());
+    gpu::SystemProviderOptions system = gpu::SystemProviderOptions::FromEnvironment();
+    system.nvml.mig = options.mig;
+    runtime->provider_ = gpu::MakeSystemDeviceProvider(std::move(system));
+    if (gpu::MpsStatus mps = gpu::DetectMps(gpu::MpsProbeOptions::FromEnvironment()); mps.running) {
+      spdlog::info("CUDA MPS is running ({}): activities declaring an active thread percentage "
+                   "get CUDA_MPS_ACTIVE_THREAD_PERCENTAGE for their child processes",
+                   mps.evidence);
+    }
   }
   runtime->inventory_ = runtime->provider_->Discover();
   const std::vector<gpu::DeviceInfo>& devices = runtime->inventory_.devices;

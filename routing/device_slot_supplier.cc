@@ -370,7 +370,8 @@ std::optional<AssignedDevice> DeviceSlotSupplier::PermitDevice(uint64_t id) cons
                           .name = d.name,
                           .cuda_ordinal = d.cuda_ordinal,
                           .simulated = d.simulated,
-                          .pinned = it->second.pinned};
+                          .pinned = it->second.pinned,
+                          .mig_profile = d.mig ? d.mig->profile : ""};
   };
   AssignedDevice first = assigned(it->second.devices.front());
   if (it->second.devices.size() > 1) {

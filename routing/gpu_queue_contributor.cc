@@ -27,14 +27,17 @@ GpuQueueContributor::GpuQueueContributor(std::vector<gpu::DeviceInfo> devices,
     tags_.push_back(gpu::DeviceTags(device, rules));
     devices_.push_back(std::move(device));
   }
-  const int count = static_cast<int>(devices_.size());
+  // MIG instances are never part of a multi-GPU set: MIG has no peer access or NVLink between
+  // instances (gpu/mig.h), so Q:gpusN counts and places whole GPUs only.
+  std::vector<gpu::PlacementCandidate> all;
+  for (const gpu::DeviceInfo& d : devices_) {
+    if (d.mig) continue;
+    all.push_back({.index = d.index, .free_memory_bytes = d.total_memory_bytes, .links = &d.links});
+  }
+  const int count = static_cast<int>(all.size());
   if (set_sizes.empty()) set_sizes = DefaultSetSizes(count);
   std::sort(set_sizes.begin(), set_sizes.end());
   set_sizes.erase(std::unique(set_sizes.begin(), set_sizes.end()), set_sizes.end());
-  std::vector<gpu::PlacementCandidate> all;
-  for (const gpu::DeviceInfo& d : devices_) {
-    all.push_back({.index = d.index, .free_memory_bytes = d.total_memory_bytes, .links = &d.links});
-  }
   for (int n : set_sizes) {
     if (n < 2 || n > count) continue;
     set_sizes_.push_back(n);
@@ -85,7 +88,7 @@ std::vector<int> GpuQueueContributor::DevicesForQueue(const PlannedQueue& queue)
     const gpu::DeviceInfo& device = devices_[i];
     if (queue.kind == QueueKind::kDevice && queue.device_index == device.index) {
       indices.push_back(device.index);
-    } else if (queue.kind == QueueKind::kDeviceSet) {
+    } else if (queue.kind == QueueKind::kDeviceSet && !device.mig) {
       indices.push_back(device.index);
     } else if (queue.kind == QueueKind::kTag &&
                std::find(tags_[i].begin(), tags_[i].end(), queue.tag) != tags_[i].end()) {

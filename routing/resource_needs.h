@@ -44,6 +44,10 @@ struct ResourceNeeds {
   int gpus = 1;
   // Multi-GPU only: the weakest link allowed between two of the devices.
   Interconnect interconnect = Interconnect::kAny;
+  // Under CUDA MPS (gpu/mps.h): the share of the device's SMs, 1 to 100, each child process of
+  // the activity may use; ActivityContext::child_environment() sets it as
+  // CUDA_MPS_ACTIVE_THREAD_PERCENTAGE. 0: not set (the MPS default, all SMs).
+  int mps_active_thread_percentage = 0;
 
   static ResourceNeeds None() { return {Kind::kNone, 0}; }
   static ResourceNeeds Cpu() { return {Kind::kCpu, 0}; }

@@ -1,5 +1,7 @@
 #include "routing/slot_supplier.h"
 
+#include "gpu/mps.h"
+
 namespace kiln::routing {
 
 std::string CudaVisibleDevices(const std::vector<AssignedDevice>& devices) {
@@ -9,6 +11,17 @@ std::string CudaVisibleDevices(const std::vector<AssignedDevice>& devices) {
     out += d.uuid;
   }
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ChildEnvironment(
+    const std::vector<AssignedDevice>& devices, const ResourceNeeds& needs) {
+  std::vector<std::pair<std::string, std::string>> env;
+  if (!devices.empty()) env.emplace_back("CUDA_VISIBLE_DEVICES", CudaVisibleDevices(devices));
+  const int percentage = needs.mps_active_thread_percentage;
+  if (percentage >= 1 && percentage <= 100) {
+    env.emplace_back(gpu::kMpsActiveThreadPercentageEnv, std::to_string(percentage));
+  }
+  return env;
 }
 
 SlotPermit& SlotPermit::operator=(SlotPermit&& other) noexcept {

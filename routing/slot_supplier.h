@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -55,6 +56,9 @@ struct AssignedDevice {
   int cuda_ordinal = -1;   // for the CUDA runtime; -1 when unknown (simulated devices)
   bool simulated = false;  // a --simulate-gpus device: run the CPU path
   bool pinned = false;     // the permit's queue is this device's own queue (Q@H/gpuN)
+  // A MIG instance's profile ("1g.10gb", gpu/mig.h); empty for a whole GPU. Reach a MIG instance
+  // from a child process with CUDA_VISIBLE_DEVICES (its uuid is "MIG-...").
+  std::string mig_profile{};
   // Multi-GPU permits: every device held, this one first, in placement order; empty otherwise.
   std::vector<AssignedDevice> group{};
 
@@ -77,6 +81,12 @@ struct AssignedDevice {
 // means a different device under the parent's own CUDA_VISIBLE_DEVICES; inside the child the
 // devices are then ordinals 0..N-1, in this order.
 std::string CudaVisibleDevices(const std::vector<AssignedDevice>& devices);
+
+// The environment a child process of an activity needs, as NAME/value pairs to add to its own:
+// CUDA_VISIBLE_DEVICES (above) when it holds devices, and CUDA_MPS_ACTIVE_THREAD_PERCENTAGE when
+// `needs` declares a percentage from 1 to 100 (gpu/mps.h). ActivityContext::child_environment().
+std::vector<std::pair<std::string, std::string>> ChildEnvironment(
+    const std::vector<AssignedDevice>& devices, const ResourceNeeds& needs);
 
 // What a used slot runs (passed to MarkUsed).
 struct SlotUse {

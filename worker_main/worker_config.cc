@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
+#include "gpu/mig.h"
 #include "gpu/simulate_spec.h"
 #include "toml++/toml.h"
 
@@ -33,7 +34,7 @@ constexpr const char* kTopKeys[] = {"task_queues",
                                     "use_versioning",
                                     "deployment_name",
 constexpr const char* kGpuKeys[] = {"simulate", "slots_per_device", "memory_reserve",
-                                    "memory_budget", "tags"};
+                                    "memory_budget", "tags", "mig"};
 constexpr const char* kTagKeys[] = {"name", "predicate"};
 
 std::string TypeName(const toml::node& node) {
@@ -167,6 +168,12 @@ absl::Status ReadGpu(const Reader& r, const toml::node& node, GpuConfig& gpu) {
     if (absl::Status s = r.String(*v, "gpu.simulate", false, gpu.simulate); !s.ok()) return s;
     if (auto spec = gpu::ParseSimulateSpec(*gpu.simulate); !spec.ok()) {
       return r.Error(v->source(), "gpu.simulate", std::string(spec.status().message()));
+    }
+  }
+  if (const toml::node* v = table->get("mig")) {
+    if (absl::Status s = r.String(*v, "gpu.mig", false, gpu.mig); !s.ok()) return s;
+    if (auto mig = gpu::ParseMigStrategy(*gpu.mig); !mig.ok()) {
+      return r.Error(v->source(), "gpu.mig", "must be \"instances\" or \"whole\"");
     }
   }
   if (const toml::node* v = table->get("slots_per_device")) {
@@ -378,6 +385,9 @@ absl::StatusOr<WorkerConfig> LoadWorkerConfig(const std::string& path) {
 
 void ApplyGpuConfig(const GpuConfig& config, executor::GpuWorkerOptions& options) {
   if (config.simulate) options.simulate = *config.simulate;
+  if (config.mig) {
+    if (auto mig = gpu::ParseMigStrategy(*config.mig); mig.ok()) options.mig = *mig;
+  }
   if (config.slots_per_device) options.capacity.slots_per_device = *config.slots_per_device;
   if (config.memory_reserve_bytes) {
     options.capacity.memory_reserve_bytes = *config.memory_reserve_bytes;

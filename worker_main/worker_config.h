@@ -48,6 +48,7 @@ namespace kiln::worker_main {
 // ApplyGpuConfig puts them into GpuWorkerOptions (executor/gpu_options.h).
 struct GpuConfig {
   std::optional<std::string> simulate;  // gpu/simulate_spec.h, e.g. "2xH100:80:sm90"
+  std::optional<std::string> mig;       // "instances" | "whole" (gpu/mig.h)
   std::optional<int> slots_per_device;  // >= 1
   std::optional<uint64_t> memory_reserve_bytes;
   std::optional<uint64_t> memory_budget_bytes;    // per device

@@ -3,6 +3,7 @@
 #include <limits>
 #include <utility>
 
+#include "gpu/mig.h"
 #include "gpu/tag_rule.h"
 #include "worker_main/worker_config.h"
 #include "worker_main/worker_main.h"
@@ -23,6 +24,9 @@ absl::StatusOr<executor::GpuWorkerOptions> GpuOptions(const WorkerFlags& flags) 
     gpu.tag_rules.push_back(*std::move(rule));
   }
   gpu.simulate = flags.simulate_gpus;
+  absl::StatusOr<gpu::MigStrategy> mig = gpu::ParseMigStrategy(flags.mig);
+  if (!mig.ok()) return mig.status();
+  gpu.mig = *mig;
   gpu.simulate_faults = flags.simulate_gpu_faults;
   gpu.capacity.slots_per_device = flags.gpu_slots_per_device;
   if (flags.gpu_memory_reserve_bytes) {
@@ -84,6 +88,10 @@ void AddWorkerFlags(CLI::App& app, WorkerFlags& flags) {
   sub->add_option("--simulate-gpus", flags.simulate_gpus,
                   "Serve simulated devices instead of real ones, e.g. 2xH100:80:sm90 (count x "
                   "name : memory GiB : arch); marked in logs and in the identity (+sim)");
+  sub->add_option("--mig", flags.mig,
+                  "MIG-enabled GPUs: 'instances' schedules each MIG instance as a device (tag "
+                  "mig-<profile>), 'whole' each GPU as one device")
+      ->capture_default_str();
   sub->add_option("--gpu-tag", flags.gpu_tags,
                   "Operator device tag 'NAME: PREDICATE' (repeatable), e.g. 'bigmem: memory_gib "
                   ">= 70'; devices it matches serve Q:NAME");
@@ -132,6 +140,7 @@ absl::Status ApplyConfigFile(const CLI::App& app, WorkerFlags& flags) {
     take("--metrics-port", flags.metrics_port, file->metrics_port);
     take("--metrics-address", flags.metrics_address, file->metrics_address);
     take("--simulate-gpus", flags.simulate_gpus, file->gpu.simulate);
+    take("--mig", flags.mig, file->gpu.mig);
     take("--gpu-slots-per-device", flags.gpu_slots_per_device, file->gpu.slots_per_device);
     if (file->gpu.tags && app.get_option("--gpu-tag")->count() == 0) {
     take("--use-versioning", flags.use_versioning, file->use_versioning);

@@ -34,6 +34,7 @@ struct WorkerFlags {
   std::string deployment_name;
   std::string log_level = "info";
   std::string simulate_gpus;
+  std::string mig = "instances";  // gpu/mig.h: "instances" | "whole"
   std::vector<std::string> gpu_tags;
   int gpu_slots_per_device = 4;
   std::vector<std::string> simulate_gpu_faults;  // "INDEX:XID:DELAY"
