@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "cluster/internal/proto_codec.h"
 #include "cluster/internal/sqlite_util.h"
+#include "cluster/internal/wal_checkpointer.h"
 #include "cluster/task_store.h"
 #include "spdlog/spdlog.h"
 
@@ -126,6 +127,15 @@ SqliteTaskStore::SqliteTaskStore(std::string path, sqlite3* writer, sqlite3* rea
       writes_(std::make_unique<internal::StatementCache>(writer)),
       reader_(reader),
       reads_(std::make_unique<internal::StatementCache>(reader)) {
+  // Checkpoints move off the writer's commits (internal/wal_checkpointer.h); where its
+  // connection cannot open, SQLite's own checkpoints inside the commits stay.
+  auto checkpointer = internal::WalCheckpointer::Start(path_, writer_);
+  if (checkpointer.ok()) {
+    checkpointer_ = *std::move(checkpointer);
+  } else {
+    spdlog::warn("dev cluster store {}: checkpoints stay in the commits: {}", path_,
+                 checkpointer.status().ToString());
+  }
   writer_thread_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -136,6 +146,7 @@ SqliteTaskStore::~SqliteTaskStore() {
   }
   cv_.SignalAll();
   writer_thread_.join();
+  checkpointer_.reset();  // its hook is on the writer connection
   writes_.reset();  // statements are finalized before their connections close
   {
     absl::MutexLock lock(&read_mu_);
@@ -259,19 +270,41 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
       "backlog=excluded.backlog");
   CachedStatement remove = writes_->Use("DELETE FROM activity_runs WHERE run_id = ?");
   if (!upsert.ok() || !remove.ok()) return fail(SqliteError(writer_, "prepare write"));
+  // The quarantine's two statements, taken from the cache once per batch and only when the
+  // batch quarantines a run.
+  std::optional<CachedStatement> quarantine, unlist;
   for (const Write& w : writes) {
     if (w.quarantine_reason) {
-      CachedStatement quarantine = writes_->Use(
-          "INSERT INTO activity_runs_quarantine(seq, run_id, namespace, activity_id, "
-          "activity_type, task_queue, status, state, reason, quarantined_at) SELECT seq, run_id, "
-          "namespace, activity_id, activity_type, task_queue, status, state, ?, "
-          "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM activity_runs WHERE seq = ?");
-      CachedStatement unlist = writes_->Use("DELETE FROM activity_runs WHERE seq = ?");
-      if (!quarantine.ok() || !unlist.ok()) return fail(SqliteError(writer_, "prepare quarantine"));
-      quarantine.Bind({*w.quarantine_reason, w.seq});
-      unlist.Bind({w.seq});
-      if (sqlite3_step(quarantine.get()) != SQLITE_DONE || sqlite3_step(unlist.get()) != SQLITE_DONE) {
+      if (!quarantine) {
+        quarantine.emplace(writes_->Use(
+            "INSERT INTO activity_runs_quarantine(seq, run_id, namespace, activity_id, "
+            "activity_type, task_queue, status, state, reason, quarantined_at) SELECT seq, "
+            "run_id, namespace, activity_id, activity_type, task_queue, status, state, ?, "
+            "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM activity_runs WHERE seq = ?"));
+        unlist.emplace(writes_->Use("DELETE FROM activity_runs WHERE seq = ?"));
+      }
+      if (!quarantine->ok() || !unlist->ok()) {
+        return fail(SqliteError(writer_, "prepare quarantine"));
+      }
+      sqlite3_reset(quarantine->get());
+      sqlite3_reset(unlist->get());
+      quarantine->Bind({*w.quarantine_reason, w.seq});
+      unlist->Bind({w.seq});
+      if (sqlite3_step(quarantine->get()) != SQLITE_DONE ||
+          sqlite3_step(unlist->get()) != SQLITE_DONE) {
         return fail(SqliteError(writer_, absl::StrCat("quarantine run ", w.run_id)));
+      }
+      continue;
+    }
+    if (w.is_version_sets) {
+      CachedStatement put = writes_->Use(
+          "INSERT INTO task_queue_version_sets(namespace, task_queue, version_sets) VALUES(?,?,?) "
+          "ON CONFLICT(namespace, task_queue) DO UPDATE SET version_sets=excluded.version_sets");
+      if (!put.ok()) return fail(SqliteError(writer_, "prepare version sets write"));
+      put.Bind({w.namespace_name, w.task_queue});
+      sqlite3_bind_blob(put.get(), 3, w.blob.data(), w.blob.size(), SQLITE_STATIC);
+      if (sqlite3_step(put.get()) != SQLITE_DONE) {
+        return fail(SqliteError(writer_, absl::StrCat("write version sets of ", w.task_queue)));
       }
       continue;
     }
@@ -296,18 +329,6 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
     }
     if (sqlite3_step(stmt) != SQLITE_DONE) {
       return fail(SqliteError(writer_, absl::StrCat("write run ", w.run_id)));
-    if (w.is_version_sets) {
-      CachedStatement put = writes_->Use(
-          "INSERT INTO task_queue_version_sets(namespace, task_queue, version_sets) VALUES(?,?,?) "
-          "ON CONFLICT(namespace, task_queue) DO UPDATE SET version_sets=excluded.version_sets");
-      if (!put.ok()) return fail(SqliteError(writer_, "prepare version sets write"));
-      put.Bind({w.namespace_name, w.task_queue});
-      sqlite3_bind_blob(put.get(), 3, w.blob.data(), w.blob.size(), SQLITE_STATIC);
-      if (sqlite3_step(put.get()) != SQLITE_DONE) {
-        return fail(SqliteError(writer_, absl::StrCat("write version sets of ", w.task_queue)));
-      }
-      continue;
-    }
     }
   }
   CachedStatement commit = writes_->Use("COMMIT");
@@ -394,27 +415,6 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::LoadOpen() {
   return ReadStates(stmt.get());
 }
 
-absl::StatusOr<int64_t> SqliteTaskStore::MaxSeq() {
-  absl::MutexLock lock(&read_mu_);
-  // Quarantined runs keep their seq: a new run never takes it.
-  CachedStatement stmt =
-      reads_->Use("SELECT MAX(COALESCE((SELECT MAX(seq) FROM activity_runs), 0), "
-                  "COALESCE((SELECT MAX(seq) FROM activity_runs_quarantine), 0))");
-  if (!stmt.ok() || sqlite3_step(stmt.get()) != SQLITE_ROW) return stmt.Error("max seq");
-  return sqlite3_column_int64(stmt.get(), 0);
-}
-
-absl::StatusOr<ListPage> SqliteTaskStore::List(const std::string& namespace_name,
-                                               const ListFilter& filter, int page_size,
-                                               const std::string& page_token) {
-  auto below = ParsePageToken(page_token);
-  if (!below.ok()) return below.status();
-  std::string sql = absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE namespace = ? AND seq < ?");
-  std::vector<Arg> args = {namespace_name, *below};
-  AppendFilter(filter, sql, args);
-  sql += " ORDER BY seq DESC LIMIT ?";
-  args.push_back(static_cast<int64_t>(page_size) + 1);
-  absl::MutexLock lock(&read_mu_);
 void SqliteTaskStore::PutVersionSets(const StoredVersionSets& sets) {
   Write w;
   w.is_version_sets = true;
@@ -447,6 +447,27 @@ absl::StatusOr<std::vector<StoredVersionSets>> SqliteTaskStore::LoadVersionSets(
   return out;
 }
 
+absl::StatusOr<int64_t> SqliteTaskStore::MaxSeq() {
+  absl::MutexLock lock(&read_mu_);
+  // Quarantined runs keep their seq: a new run never takes it.
+  CachedStatement stmt =
+      reads_->Use("SELECT MAX(COALESCE((SELECT MAX(seq) FROM activity_runs), 0), "
+                  "COALESCE((SELECT MAX(seq) FROM activity_runs_quarantine), 0))");
+  if (!stmt.ok() || sqlite3_step(stmt.get()) != SQLITE_ROW) return stmt.Error("max seq");
+  return sqlite3_column_int64(stmt.get(), 0);
+}
+
+absl::StatusOr<ListPage> SqliteTaskStore::List(const std::string& namespace_name,
+                                               const ListFilter& filter, int page_size,
+                                               const std::string& page_token) {
+  auto below = ParsePageToken(page_token);
+  if (!below.ok()) return below.status();
+  std::string sql = absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE namespace = ? AND seq < ?");
+  std::vector<Arg> args = {namespace_name, *below};
+  AppendFilter(filter, sql, args);
+  sql += " ORDER BY seq DESC LIMIT ?";
+  args.push_back(static_cast<int64_t>(page_size) + 1);
+  absl::MutexLock lock(&read_mu_);
   CachedStatement stmt = reads_->Use(sql);
   if (!stmt.ok()) return stmt.Error("prepare list");
   stmt.Bind(args);

@@ -4,7 +4,8 @@
 // thread commits everything queued in one transaction (group commit: one fsync for all the RPCs
 // that arrived meanwhile) and then runs the Sync callbacks registered before that batch. Reads
 // use a separate connection and see committed data. Every statement is prepared once per
-// connection and reused. Schema: cluster/README.md.
+// connection and reused. The WAL is checkpointed by a third connection on a thread of its own
+// (internal/wal_checkpointer.h), not inside the commits. Schema: cluster/README.md.
 //
 // A commit that fails (disk full, I/O error, read-only file) fails its Sync callbacks with
 // RESOURCE_EXHAUSTED or UNAVAILABLE; its writes are kept and committed again, first, with the
@@ -35,6 +36,7 @@ struct sqlite3_stmt;
 namespace kiln::cluster {
 namespace internal {
 class StatementCache;
+class WalCheckpointer;
 }  // namespace internal
 
 class SqliteTaskStore final : public TaskStore {
@@ -64,19 +66,19 @@ class SqliteTaskStore final : public TaskStore {
                                                          int limit) override;
   // Streams rows: only one decoded run is in memory at a time.
   absl::Status ScanOpen(const std::function<void(ActivityState&&)>& visit) override;
-
-  // Number of transactions committed so far (lets tests and benchmarks see grouping).
   void PutVersionSets(const StoredVersionSets& sets) override;
   absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(
       const std::string& namespace_name) override;
+
+  // Number of transactions committed so far (lets tests and benchmarks see grouping).
   int64_t CommitCount() const;
 
  private:
   struct Write {
     bool is_delete = false;
+    bool is_version_sets = false;  // namespace_name, task_queue and blob: a queue's version sets
     int64_t seq = 0;
     std::string run_id, namespace_name, activity_id, activity_type, task_queue;
-    bool is_version_sets = false;  // namespace_name, task_queue and blob: a queue's version sets
     int status = 0;
     int priority = 3;
     bool backlog = false;
@@ -105,6 +107,8 @@ class SqliteTaskStore final : public TaskStore {
   sqlite3* const writer_;  // used only by the writer thread
   // The writer's statements, prepared once (used only by the writer thread).
   std::unique_ptr<internal::StatementCache> writes_;
+  // Checkpoints the WAL beside the writer (null: SQLite checkpoints inside the commits).
+  std::unique_ptr<internal::WalCheckpointer> checkpointer_;
   absl::Mutex read_mu_;
   sqlite3* const reader_ ABSL_PT_GUARDED_BY(read_mu_);
   std::unique_ptr<internal::StatementCache> reads_ ABSL_PT_GUARDED_BY(read_mu_);
