@@ -25,7 +25,9 @@ bool TaskQueueMatcher::RemoveTask(const std::string& run_id) {
 }
 
 void TaskQueueMatcher::AddPoller(const Poller& poller, absl::Time now) {
-  ReturnPoller(poller);  // newest first: see the header
+  waiting_.push_front(poller);  // newest first: see the header
+  poller_index_[poller.id] = waiting_.begin();
+  if (!poller.MatchKey().empty()) ++versioned_pollers_;
   PollerSeen& seen = seen_[poller.identity];
   seen.identity = poller.identity;
   seen.last_access = now;
@@ -35,6 +37,7 @@ void TaskQueueMatcher::AddPoller(const Poller& poller, absl::Time now) {
 }
 
 void TaskQueueMatcher::ReturnPoller(const Poller& poller) {
+  if (poller.worker_instance_key == last_served_) last_served_.clear();  // it got nothing
   waiting_.push_front(poller);
   poller_index_[poller.id] = waiting_.begin();
   if (!poller.MatchKey().empty()) ++versioned_pollers_;
@@ -108,9 +111,12 @@ std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::Dispatch(absl::Time now) 
       if (tokens_ < 1.0) break;
       tokens_ -= 1.0;
     }
-    Poller poller = waiting_.front();
-    waiting_.pop_front();
+    auto next = NextInLine(waiting_.begin(), waiting_.end(),
+                           [](std::list<Poller>::iterator it) { return it; });
+    Poller poller = *next;
+    waiting_.erase(next);
     poller_index_.erase(poller.id);
+    last_served_ = poller.worker_instance_key;
     std::string run_id = std::get<2>(*backlog_.begin());
     const int64_t task_seq = std::get<1>(*backlog_.begin());
     RemoveTask(run_id);
@@ -147,8 +153,15 @@ std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::DispatchVersioned(absl::T
       if (tokens_ < 1.0) break;
       tokens_ -= 1.0;
     }
-    const uint64_t poll_id = pollers->second.back();
-    pollers->second.pop_back();
+    // Pollers of this key, first in line at the back: the first not of the last-served worker.
+    auto& ids = pollers->second;
+    auto pick = NextInLine(ids.rbegin(), ids.rend(),
+                           [this](std::vector<uint64_t>::reverse_iterator id) {
+                             return poller_index_.at(*id);
+                           });
+    const uint64_t poll_id = *pick;
+    ids.erase(std::next(pick).base());
+    last_served_ = poller_index_.at(poll_id)->worker_instance_key;
     if (pollers->second.empty()) by_key.erase(pollers);
     ErasePoller(poller_index_.at(poll_id));
     std::string id = run_id;

@@ -6,9 +6,11 @@
 // a recently arrived poll is the likeliest to come from a live worker: a frozen or vanished
 // worker's held polls are the oldest, and serving them first would hand each one a task (a retry
 // lost until its timeout) before a live worker gets any. A poller put back by ReturnPoller goes
-// first in line. When a worker set task_queue_metadata.max_tasks_per_second (last poller wins),
-// dispatch follows a token bucket of that rate (burst max(1, rate)); NextRateLimitedMatch says
-// when to call Dispatch again.
+// first in line. One exception spreads tasks across workers: the poll first in line is passed over
+// for the next one of another worker when its worker received the previous task (a worker frozen
+// right after taking a task has just polled again, and would otherwise get its retry too). When a
+// worker set task_queue_metadata.max_tasks_per_second (last poller wins), dispatch follows a token
+// bucket of that rate (burst max(1, rate)); NextRateLimitedMatch says when to call Dispatch again.
 // The backlog holds references (run ids), not payloads.
 //
 // Worker Versioning (docs/VERSIONING.md): a task may carry the stable id of the version set its
@@ -31,6 +33,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <list>
 #include <map>
 #include <optional>
@@ -155,6 +158,21 @@ class TaskQueueMatcher {
   // Dispatch when a task or a poller is versioned: each task to the newest poller of its target.
   std::vector<Match> DispatchVersioned(absl::Time now);
   void ErasePoller(std::list<Poller>::iterator it);
+  // From `first` (first in line) to `last`: the first poll not of the worker served last, looking
+  // at most kSpreadScan polls ahead; else `first`. `poller(it)` gives the list entry of `it`.
+  template <typename It, typename ToPoller>
+  It NextInLine(It first, It last, ToPoller poller) const {
+    if (first == last || last_served_.empty() ||
+        poller(first)->worker_instance_key != last_served_) {
+      return first;
+    }
+    int looked = 0;
+    for (It it = std::next(first); it != last && ++looked <= kSpreadScan; ++it) {
+      if (poller(it)->worker_instance_key != last_served_) return it;
+    }
+    return first;
+  }
+  static constexpr int kSpreadScan = 32;
 
   std::set<Key> backlog_;
   absl::flat_hash_map<std::string, Queued> tasks_;
@@ -163,6 +181,7 @@ class TaskQueueMatcher {
   std::list<Poller> waiting_;
   absl::flat_hash_map<uint64_t, std::list<Poller>::iterator> poller_index_;
   std::map<std::string, PollerSeen> seen_;
+  std::string last_served_;  // worker_instance_key of the poller that received the last task
 
   absl::flat_hash_map<std::string, std::string> version_defaults_;
   int64_t versioned_tasks_ = 0;    // tasks_ entries with a version set

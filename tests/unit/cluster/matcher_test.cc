@@ -1,5 +1,8 @@
 #include "cluster/matcher.h"
 
+#include <map>
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace kiln::cluster {
@@ -54,6 +57,29 @@ TEST(MatcherTest, NewestWaitingPollerIsServedFirst) {
   ASSERT_EQ(matches.size(), 2u);
   EXPECT_EQ(matches[0].poll_id, 2u);
   EXPECT_EQ(matches[1].poll_id, 1u);
+}
+
+// A worker frozen right after taking a task has just polled again, so its poll is the newest: the
+// next task goes to another worker's poll instead.
+TEST(MatcherTest, TheNextTaskGoesToAnotherWorkerThanThePreviousOne) {
+  TaskQueueMatcher q;
+  q.AddPoller({1, "b", "kb"}, kT0);
+  q.AddPoller({2, "a", "ka"}, kT0);
+  q.AddTask(Task("attempt-1", 3, 1));
+  auto matches = q.Dispatch(kT0);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].poll_id, 2u);  // newest
+  q.AddPoller({3, "a", "ka"}, kT0);  // worker a polls again, then freezes
+  q.AddTask(Task("attempt-2", 3, 2));
+  matches = q.Dispatch(kT0);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].poll_id, 1u);  // worker b's, though a's poll 3 is first in line
+  // With only the last-served worker's polls waiting, it is served.
+  q.AddTask(Task("attempt-3", 3, 3));
+  q.AddTask(Task("attempt-4", 3, 4));
+  matches = q.Dispatch(kT0);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].poll_id, 3u);
 }
 
 TEST(MatcherTest, ReturnedPollerIsFirstInLine) {
@@ -113,6 +139,90 @@ TEST(MatcherTest, ReportsBacklogAgeAndRecentPollers) {
   auto seen = q.RecentPollers(kT0 + absl::Minutes(6));  // "old" is more than 5 minutes ago
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].identity, "new");
+}
+
+// Worker Versioning: a task of version set "s1" goes only to a poll whose build id (with
+// use_versioning) is s1's current default; an unversioned task only to an unversioned poll.
+TaskQueueMatcher::Task VersionedTask(const std::string& run, int64_t seq, const std::string& set) {
+  TaskQueueMatcher::Task t = Task(run, 3, seq);
+  t.version_set = set;
+  return t;
+}
+TaskQueueMatcher::Poller VersionedPoller(uint64_t id, const std::string& build_id) {
+  return {id, "w-" + build_id, "k" + std::to_string(id), build_id, /*use_versioning=*/true};
+}
+
+TEST(MatcherVersioningTest, EachTaskGoesToItsSetsDefaultOrToUnversionedPolls) {
+  TaskQueueMatcher q;
+  q.SetVersionDefaults({{"s1", "1.0"}, {"s2", "2.0"}});
+  q.AddPoller({1, "plain", "k1"}, kT0);
+  q.AddPoller(VersionedPoller(2, "1.0"), kT0);
+  q.AddPoller(VersionedPoller(3, "2.0"), kT0);
+  q.AddPoller(VersionedPoller(4, "9.9"), kT0);  // in no set: never served
+  q.AddTask(VersionedTask("v2", 1, "s2"));
+  q.AddTask(Task("old", 3, 2));
+  q.AddTask(VersionedTask("v1", 3, "s1"));
+  std::map<std::string, uint64_t> got;
+  for (const auto& m : q.Dispatch(kT0)) got[m.run_id] = m.poll_id;
+  EXPECT_EQ(got, (std::map<std::string, uint64_t>{{"v2", 3}, {"old", 1}, {"v1", 2}}));
+  EXPECT_EQ(q.WaitingPollers(), 1);
+}
+
+TEST(MatcherVersioningTest, ABuildIdWithoutUseVersioningIsAnUnversionedPoll) {
+  TaskQueueMatcher q;
+  q.SetVersionDefaults({{"s1", "1.0"}});
+  q.AddPoller({1, "w", "k", "1.0", /*use_versioning=*/false}, kT0);
+  q.AddTask(VersionedTask("v1", 1, "s1"));
+  EXPECT_TRUE(q.Dispatch(kT0).empty());
+  q.AddTask(Task("old", 3, 2));
+  auto matches = q.Dispatch(kT0);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].run_id, "old");
+}
+
+TEST(MatcherVersioningTest, ANewSetDefaultTakesTheWaitingTasks) {
+  TaskQueueMatcher q;
+  q.SetVersionDefaults({{"s2", "2.0"}});
+  q.AddTask(VersionedTask("a", 1, "s2"));
+  q.AddTask(VersionedTask("b", 2, "s-unknown"));  // a set the queue does not have: waits
+  q.AddPoller(VersionedPoller(1, "2.1"), kT0);
+  EXPECT_TRUE(q.Dispatch(kT0).empty());
+  EXPECT_EQ(q.WindowBacklogByTarget(), (std::map<std::string, int64_t>{{"2.0", 1}, {"?", 1}}));
+  q.SetVersionDefaults({{"s2", "2.1"}});  // 2.1 added compatible with 2.0
+  auto matches = q.Dispatch(kT0);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].run_id, "a");
+  EXPECT_EQ(q.BacklogSize(), 1);
+}
+
+TEST(MatcherVersioningTest, TheNextTaskGoesToAnotherWorkerOfTheSameBuildId) {
+  TaskQueueMatcher q;
+  q.SetVersionDefaults({{"s1", "1.0"}});
+  q.AddPoller({1, "b", "kb", "1.0", true}, kT0);
+  q.AddPoller({2, "a", "ka", "1.0", true}, kT0);
+  q.AddTask(VersionedTask("t1", 1, "s1"));
+  ASSERT_EQ(q.Dispatch(kT0).at(0).poll_id, 2u);
+  q.AddPoller({3, "a", "ka", "1.0", true}, kT0);
+  q.AddTask(VersionedTask("t2", 2, "s1"));
+  ASSERT_EQ(q.Dispatch(kT0).at(0).poll_id, 1u);
+}
+
+TEST(MatcherVersioningTest, NewestPollOfTheRightBuildIdIsServedFirst) {
+  TaskQueueMatcher q;
+  q.SetVersionDefaults({{"s1", "1.0"}});
+  q.AddPoller(VersionedPoller(1, "1.0"), kT0);
+  q.AddPoller(VersionedPoller(2, "1.0"), kT0);
+  q.AddPoller({3, "plain", "k3"}, kT0);
+  q.AddTask(VersionedTask("v1", 1, "s1"));
+  auto matches = q.Dispatch(kT0);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].poll_id, 2u);
+  // Removing versioned polls leaves the plain path correct again.
+  EXPECT_TRUE(q.RemovePoller(1));
+  q.AddTask(Task("old", 3, 2));
+  matches = q.Dispatch(kT0);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].poll_id, 3u);
 }
 
 }  // namespace
