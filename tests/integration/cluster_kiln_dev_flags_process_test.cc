@@ -164,4 +164,37 @@ TEST(KilnDevFlagsProcessTest, OutOfRangePortsAreRefusedAndHelpNamesTheDefaults) 
   EXPECT_THAT(text, HasSubstr("keeps nothing unless given --db-filename"));
 }
 
+// start-dev's --dynamic-config-value sets the Worker Versioning limits (docs/VERSIONING.md).
+TEST(KilnDevFlagsProcessTest, DynamicConfigValueSetsTheVersioningLimits) {
+  const std::string dir = kiln::testing::TempDir("dev_flags_5");
+  const std::string log = dir + "/stderr.txt";
+  KilnDev dev({"--port", "0", "--db", ":memory:", "--dynamic-config-value",
+               "limit.versionCompatibleSetLimitPerQueue=1"},
+              log);
+  ASSERT_GT(dev.port(), 0) << ReadFile(log);
+  auto stub = wsv1::WorkflowService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", dev.port()), grpc::InsecureChannelCredentials()));
+  const auto add = [&](const std::string& build_id) {
+    wsv1::UpdateWorkerBuildIdCompatibilityRequest request;
+    request.set_namespace_("default");
+    request.set_task_queue("gpu");
+    request.set_add_new_build_id_in_new_default_set(build_id);
+    wsv1::UpdateWorkerBuildIdCompatibilityResponse response;
+    grpc::ClientContext ctx;
+    return stub->UpdateWorkerBuildIdCompatibility(&ctx, request, &response);
+  };
+  EXPECT_TRUE(add("1.0").ok());
+  grpc::Status over = add("2.0");
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(over.error_message(), HasSubstr("limit.versionCompatibleSetLimitPerQueue = 1"));
+  dev.Stop(SIGTERM);
+
+  KilnDev unknown({"--port", "0", "--db", ":memory:", "--dynamic-config-value", "limit.nope=3"},
+                  log);
+  EXPECT_EQ(unknown.port(), 0);
+  const int status = unknown.Stop(0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_THAT(ReadFile(log), HasSubstr("limit.nope: unknown key"));
+}
+
 }  // namespace
