@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "executor/activity_attempt.h"
 #include "executor/device_failures.h"
+#include "executor/gpu_usage.h"
 #include "payload/failure_converter.h"
 #include "spdlog/spdlog.h"
 
@@ -225,7 +225,8 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     wsv1::RespondActivityTaskCompletedRequest request;
     request.set_task_token(token);
     if (result.value) *request.mutable_result() = std::move(*result.value);
-    AnnotateGpuUsage(*activity, *request.mutable_result());
+    auto usage = MeasureGpuUsage(ctx, activity->started, deps_.timers->clock().Now());
+    if (usage) AnnotateGpuUsage(*usage, *request.mutable_result());
     spdlog::debug("{} completed", activity->label);
     RecordOutcome(*activity, false, false);
     deps_.reporter->Completed(std::move(request), activity->label);
@@ -282,31 +283,13 @@ void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool c
       absl::ToDoubleSeconds(deps_.timers->clock().Now() - activity.started));
   if (failed) activity.metrics.execution_failed->Inc();
   if (cancelled) activity.metrics.execution_cancelled->Inc();
-  if (!failed && !cancelled) {
-    const ActivityInfo& info = activity.attempt->context().info();
-    absl::Time scheduled = info.scheduled_time != absl::InfinitePast()
-                               ? info.scheduled_time
-                               : info.current_attempt_scheduled_time;
-    if (scheduled != absl::InfinitePast()) {
-      activity.metrics.succeed_endtoend_latency->Observe(absl::ToDoubleSeconds(
-          std::max(absl::ZeroDuration(), deps_.timers->clock().Now() - scheduled)));
-    }
-  }
-}
-
-void ActivityRunner::AnnotateGpuUsage(const Activity& activity,
-                                      ::temporal::api::common::v1::Payloads& result) const {
-  const ActivityContext& ctx = activity.attempt->context();
-  if (!ctx.device()) return;
-  const double device_seconds =
-      absl::ToDoubleSeconds(
-          std::max(absl::ZeroDuration(), deps_.timers->clock().Now() - activity.started)) *
-      static_cast<double>(ctx.device()->All().size());
-  const std::string seconds = absl::StrFormat("%.3f", device_seconds);
-  const std::string peak = absl::StrCat(ctx.gpu().peak_allocated_bytes());
-  for (auto& payload : *result.mutable_payloads()) {
-    (*payload.mutable_metadata())[std::string(kGpuDeviceSecondsMetadata)] = seconds;
-    (*payload.mutable_metadata())[std::string(kGpuPeakMemoryMetadata)] = peak;
+  const ActivityInfo& info = activity.attempt->context().info();
+  const absl::Time scheduled = info.scheduled_time != absl::InfinitePast()
+                                   ? info.scheduled_time
+                                   : info.current_attempt_scheduled_time;
+  if (!failed && !cancelled && scheduled != absl::InfinitePast()) {
+    activity.metrics.succeed_endtoend_latency->Observe(absl::ToDoubleSeconds(
+        std::max(absl::ZeroDuration(), deps_.timers->clock().Now() - scheduled)));
   }
 }
 
@@ -314,14 +297,12 @@ void ActivityRunner::EndMetrics(const Activity& activity) {
   if (!deps_.metrics) return;
   deps_.metrics->activities_running().Add(-1);
   if (activity.metrics.running != nullptr) activity.metrics.running->fetch_sub(1);
-  const std::optional<routing::AssignedDevice>& device = activity.attempt->context().device();
-  if (!device) return;
-  const absl::Duration elapsed = deps_.timers->clock().Now() - activity.started;
-  metrics::WorkerMetrics::RecordGpuUsage(
-      activity.metrics,
-      absl::ToDoubleSeconds(std::max(absl::ZeroDuration(), elapsed)) *
-          static_cast<double>(device->All().size()),
-      activity.attempt->context().gpu().peak_allocated_bytes());
+  auto usage = MeasureGpuUsage(activity.attempt->context(), activity.started,
+                               deps_.timers->clock().Now());
+  if (usage) {
+    metrics::WorkerMetrics::RecordGpuUsage(activity.metrics, usage->device_seconds,
+                                           usage->peak_memory_bytes);
+  }
 }
 
 std::shared_ptr<ActivityRunner::Activity> ActivityRunner::Lookup(

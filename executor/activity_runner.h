@@ -42,11 +42,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -89,13 +89,6 @@ struct RunnerOptions {
   // the runner. Null: only the activity itself fails with DeviceFault.
   gpu::HealthSink* device_health = nullptr;
 };
-
-// Metadata keys on the result payloads of an activity that held a GPU: its device time (wall
-// time from start to outcome times the devices held, seconds, "%.3f") and its peak device memory
-// allocated through its lease (bytes, decimal; 0 when it allocated nothing through the lease, or
-// ran on a simulated device). Payload converters ignore metadata keys they don't know.
-inline constexpr char kGpuDeviceSecondsMetadata[] = "kiln-gpu-device-seconds";
-inline constexpr char kGpuPeakMemoryMetadata[] = "kiln-gpu-peak-memory-bytes";
 
 class ActivityRunner {
  public:
@@ -152,12 +145,8 @@ class ActivityRunner {
   // Records the activity's outcome (no-op without metrics); `failed` or `cancelled`.
   void RecordOutcome(const Activity& activity, bool failed, bool cancelled);
   // When the activity ends, whatever the outcome: running gauges, and the device time and peak
-  // device memory of a GPU activity.
+  // device memory of a GPU activity (executor/gpu_usage.h).
   void EndMetrics(const Activity& activity);
-  // A GPU activity's result payloads carry its device time and peak device memory as metadata
-  // (kGpuDeviceSecondsMetadata, kGpuPeakMemoryMetadata).
-  void AnnotateGpuUsage(const Activity& activity,
-                        ::temporal::api::common::v1::Payloads& result) const;
   void OnSignal(const std::string& task_token, HeartbeatSignal signal);
   // Local timeouts: one ordered index and one armed timer for all running activities, instead
   // of a timer per activity that stayed queued (token and all) until its deadline long after
