@@ -163,6 +163,20 @@ TEST_F(VersioningProcessTest, AWorkerWhoseBuildIdIsInNoSetGetsNothingAndSaysSo) 
   EXPECT_THAT(Read(LogOf("9.9")), HasSubstr("--existing-compatible-build-id 1.0"));
   for (int i = 0; i < 4; ++i) EXPECT_EQ(WhoRuns("b" + std::to_string(i)), "w-1.0");
   EXPECT_THAT(Read(LogOf("1.0")), Not(HasSubstr("is not in the version sets")));
+
+  // A new default nobody runs yet: its activity waits, and describe says for which build.
+  Update({"add-new-default", "--build-id", "5.0"});
+  wsv1::StartActivityExecutionRequest start;
+  start.set_activity_id("c1");
+  start.mutable_activity_type()->set_name("kiln.echo");
+  start.mutable_task_queue()->set_name(kQueue);
+  start.mutable_start_to_close_timeout()->set_seconds(30);
+  ASSERT_TRUE(client_->StartActivity(start).ok());
+  ProcessRun describe = Kiln({"task-queue", "describe", "--task-queue", kQueue});
+  ASSERT_EQ(describe.exit_code, 0) << describe.output;
+  EXPECT_THAT(describe.output, HasSubstr("Backlog by build id:"));
+  EXPECT_THAT(describe.output, ::testing::ContainsRegex("\n5\\.0 +1\n")) << describe.output;
+  EXPECT_THAT(describe.output, ::testing::ContainsRegex("w-9\\.9 +9\\.9 \\(versioned\\)"));
 }
 
 TEST_F(VersioningProcessTest, BadFlagsAreUsageErrorsThatSayWhatIsWrong) {
