@@ -30,9 +30,9 @@ constexpr const char* kTopKeys[] = {"task_queues",
                                     "log_level",
                                     "metrics_port",
                                     "metrics_address",
-                                    "gpu"};
                                     "use_versioning",
                                     "deployment_name",
+                                    "gpu"};
 constexpr const char* kGpuKeys[] = {"simulate", "slots_per_device", "memory_reserve",
                                     "memory_budget", "tags", "mig"};
 constexpr const char* kTagKeys[] = {"name", "predicate"};
@@ -275,13 +275,6 @@ absl::Status ReadTop(const Reader& r, const toml::table& root, WorkerConfig& con
   if (const toml::node* v = root.get("build_id"); v && s.ok()) {
     s = r.String(*v, "build_id", false, config.build_id);
   }
-  if (const toml::node* v = root.get("graceful_shutdown_timeout"); v && s.ok()) {
-    const std::string kExpected =
-        "a duration string such as \"10s\", \"1m30s\" or \"500ms\" (not negative)";
-    const auto* text = v->as_string();
-    absl::Duration d;
-    if (text == nullptr || text->get().empty() || text->get().find("inf") != std::string::npos ||
-        !absl::ParseDuration(text->get(), &d) || d < absl::ZeroDuration()) {
   if (const toml::node* v = root.get("use_versioning"); v && s.ok()) {
     if (const auto* b = v->as_boolean()) {
       config.use_versioning = b->get();
@@ -292,6 +285,13 @@ absl::Status ReadTop(const Reader& r, const toml::table& root, WorkerConfig& con
   if (const toml::node* v = root.get("deployment_name"); v && s.ok()) {
     s = r.String(*v, "deployment_name", false, config.deployment_name);
   }
+  if (const toml::node* v = root.get("graceful_shutdown_timeout"); v && s.ok()) {
+    const std::string kExpected =
+        "a duration string such as \"10s\", \"1m30s\" or \"500ms\" (not negative)";
+    const auto* text = v->as_string();
+    absl::Duration d;
+    if (text == nullptr || text->get().empty() || text->get().find("inf") != std::string::npos ||
+        !absl::ParseDuration(text->get(), &d) || d < absl::ZeroDuration()) {
       return r.Expected(*v, "graceful_shutdown_timeout", kExpected);
     }
     config.graceful_shutdown_timeout = d;

@@ -65,9 +65,9 @@ struct WorkerConfig {
   std::optional<double> max_activities_per_second;             // >= 0
   std::optional<double> max_task_queue_activities_per_second;  // >= 0
   std::optional<std::string> build_id;
-  std::optional<absl::Duration> graceful_shutdown_timeout;    // >= 0
   std::optional<bool> use_versioning;            // needs build_id (checked with the flags)
   std::optional<std::string> deployment_name;    // needs build_id
+  std::optional<absl::Duration> graceful_shutdown_timeout;    // >= 0
   std::optional<std::string> graceful_shutdown_timeout_text;  // as written ("10s")
   std::optional<std::string> log_level;                       // one base::ParseLogLevel accepts
   std::optional<int> metrics_port;                            // 0..65535

@@ -134,6 +134,8 @@ absl::Status ApplyConfigFile(const CLI::App& app, WorkerFlags& flags) {
     take("--max-task-queue-activities-per-second", flags.max_task_queue_activities_per_second,
          file->max_task_queue_activities_per_second);
     take("--build-id", flags.build_id, file->build_id);
+    take("--use-versioning", flags.use_versioning, file->use_versioning);
+    take("--deployment-name", flags.deployment_name, file->deployment_name);
     take("--graceful-shutdown-timeout", flags.graceful_shutdown_timeout,
          file->graceful_shutdown_timeout_text);
     take("--log-level", flags.log_level, file->log_level);
@@ -143,8 +145,6 @@ absl::Status ApplyConfigFile(const CLI::App& app, WorkerFlags& flags) {
     take("--mig", flags.mig, file->gpu.mig);
     take("--gpu-slots-per-device", flags.gpu_slots_per_device, file->gpu.slots_per_device);
     if (file->gpu.tags && app.get_option("--gpu-tag")->count() == 0) {
-    take("--use-versioning", flags.use_versioning, file->use_versioning);
-    take("--deployment-name", flags.deployment_name, file->deployment_name);
       flags.gpu_tags.clear();
       for (const gpu::TagRule& rule : *file->gpu.tags) {
         flags.gpu_tags.push_back(rule.name() + ": " + rule.expression());
@@ -186,12 +186,6 @@ absl::StatusOr<executor::WorkerOptions> ToWorkerOptions(const WorkerFlags& flags
   options.max_activities_per_second = flags.max_activities_per_second;
   options.max_task_queue_activities_per_second = flags.max_task_queue_activities_per_second;
   options.graceful_shutdown_timeout = *grace;
-  options.build_id = flags.build_id;
-  options.gpus = *std::move(gpus);
-  return options;
-}
-
-}  // namespace kiln::worker_main
   if (flags.use_versioning && flags.build_id.empty()) {
     return absl::InvalidArgumentError(
         "--use-versioning needs --build-id (the build this worker runs): a versioned worker "
@@ -202,5 +196,11 @@ absl::StatusOr<executor::WorkerOptions> ToWorkerOptions(const WorkerFlags& flags
         "--deployment-name needs --build-id: a Worker Deployment version is the deployment name "
         "and the build id");
   }
+  options.build_id = flags.build_id;
   options.use_versioning = flags.use_versioning;
   options.deployment_name = flags.deployment_name;
+  options.gpus = *std::move(gpus);
+  return options;
+}
+
+}  // namespace kiln::worker_main
