@@ -6,25 +6,15 @@
 // unless dynamic config turns them on (frontend.workerVersioningDataAPIs), and Standalone
 // Activities are not assigned a build id there (they are unversioned tasks): docs/COMPATIBILITY.md.
 const { execFile } = require('node:child_process');
-const { after, before, test } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { kilnBinary } = require('./lib/devcluster');
-const { connectClient, runWorker, uniqueName, withTimeout } = require('./lib/sdk');
-const { onKilnDev, onTemporal, startServer } = require('./lib/server');
+const { runWorker, uniqueName, useDevClusterWithClient, withTimeout } = require('./lib/sdk');
+const { onKilnDev, onTemporal } = require('./lib/server');
 
 const VERSIONING_DYNAMIC_CONFIG = ['--dynamic-config-value', 'frontend.workerVersioningDataAPIs=true',
   '--dynamic-config-value', 'frontend.workerVersioningWorkflowAPIs=true'];
-const env = {};
-before(async () => {
-  env.cluster = await startServer({ temporalArgs: VERSIONING_DYNAMIC_CONFIG });
-  const { client, close } = await connectClient(env.cluster);
-  env.client = client;
-  env.closeClient = close;
-});
-after(async () => {
-  if (env.closeClient) await env.closeClient().catch(() => {});
-  if (env.cluster) await env.cluster.stop();
-});
+const env = useDevClusterWithClient({ temporalArgs: VERSIONING_DYNAMIC_CONFIG });
 
 /** Runs `kiln ARGS --address A`; resolves {code, stdout, stderr}. */
 function kiln(args) {

@@ -4,23 +4,13 @@
 // server that registers version N/B, and once the version is made current Standalone Activities
 // on the queue go to it (before, they wait for an unversioned worker). `kiln dev` does not serve
 // Worker Deployments: there the same worker polls unversioned and runs the activity at once.
-const { test, after, before } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { startKilnWorker } = require('./lib/kilnworker');
-const { connectClient, uniqueName, waitFor, withTimeout } = require('./lib/sdk');
-const { onTemporal, startServer } = require('./lib/server');
+const { uniqueName, useDevClusterWithClient, waitFor, withTimeout } = require('./lib/sdk');
+const { onTemporal } = require('./lib/server');
 
-const env = {};
-before(async () => {
-  env.cluster = await startServer();
-  const { client, close } = await connectClient(env.cluster);
-  env.client = client;
-  env.closeClient = close;
-});
-after(async () => {
-  if (env.closeClient) await env.closeClient().catch(() => {});
-  if (env.cluster) await env.cluster.stop();
-});
+const env = useDevClusterWithClient();
 
 test('(ver-e) a Kiln worker of a Worker Deployment version receives activities once its version is current',
   { timeout: 60000 }, async () => {

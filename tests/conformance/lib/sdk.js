@@ -129,11 +129,12 @@ async function runWorker(cluster, { taskQueue, activities, ...workerOptions }, f
  * the real Temporal dev server) and one client for all its
  * tests, both stopped at the end (also when a test fails). Fields are filled in by `before`:
  *   const env = useDevClusterWithClient();  test('...', async () => env.client.activity.start(...));
+ * `serverOptions` goes to startServer (e.g. { temporalArgs: [...] } for the real server).
  */
-function useDevClusterWithClient() {
+function useDevClusterWithClient(serverOptions = undefined) {
   const env = { cluster: undefined, client: undefined, closeClient: undefined };
   before(async () => {
-    env.cluster = await startServer();
+    env.cluster = await startServer(serverOptions);
     const { client, close } = await connectClient(env.cluster);
     env.client = client;
     env.closeClient = close;
