@@ -15,5 +15,8 @@ void AddTaskQueueCommands(CommandRegistry& registry);
 // `kiln task-queue update-build-ids ...|get-build-ids|get-build-id-reachability`
 // (build_id_commands.cc), added under the `task-queue` command.
 void AddBuildIdCommands(CommandRegistry& registry, CLI::App* task_queue);
+// `kiln worker-deployment describe|list|set-current-version|set-ramping-version`
+// (worker_deployment_commands.cc).
+void AddWorkerDeploymentCommands(CommandRegistry& registry);
 
 }  // namespace kiln::cli

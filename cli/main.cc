@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   kiln::cli::AddVersionCommand(registry);
   kiln::cli::AddActivityCommands(registry);
   kiln::cli::AddTaskQueueCommands(registry);
+  kiln::cli::AddWorkerDeploymentCommands(registry);
   kiln::cli::AddDevCommand(registry);
   kiln::cli::AddGpusCommand(
       registry, [](const kiln::gpu::Inventory& inventory,

@@ -214,4 +214,44 @@ absl::StatusOr<wsv1::GetWorkerTaskReachabilityResponse> ServiceClient::GetWorker
       });
 }
 
+absl::StatusOr<wsv1::DescribeWorkerDeploymentResponse> ServiceClient::DescribeWorkerDeployment(
+    wsv1::DescribeWorkerDeploymentRequest request) {
+  request.set_namespace_(options_.namespace_name);
+  return Invoke<wsv1::DescribeWorkerDeploymentResponse>(
+      "DescribeWorkerDeployment", true, options_.rpc_timeout,
+      [&](grpc::ClientContext* c, auto* r) { return stub_->DescribeWorkerDeployment(c, request, r); });
+}
+
+absl::StatusOr<wsv1::ListWorkerDeploymentsResponse> ServiceClient::ListWorkerDeployments(
+    wsv1::ListWorkerDeploymentsRequest request) {
+  request.set_namespace_(options_.namespace_name);
+  return Invoke<wsv1::ListWorkerDeploymentsResponse>(
+      "ListWorkerDeployments", true, options_.rpc_timeout,
+      [&](grpc::ClientContext* c, auto* r) { return stub_->ListWorkerDeployments(c, request, r); });
+}
+
+absl::StatusOr<wsv1::SetWorkerDeploymentCurrentVersionResponse>
+ServiceClient::SetWorkerDeploymentCurrentVersion(
+    wsv1::SetWorkerDeploymentCurrentVersionRequest request) {
+  request.set_namespace_(options_.namespace_name);
+  if (request.identity().empty()) request.set_identity(identity_);
+  return Invoke<wsv1::SetWorkerDeploymentCurrentVersionResponse>(
+      "SetWorkerDeploymentCurrentVersion", true, options_.rpc_timeout,
+      [&](grpc::ClientContext* c, auto* r) {
+        return stub_->SetWorkerDeploymentCurrentVersion(c, request, r);
+      });
+}
+
+absl::StatusOr<wsv1::SetWorkerDeploymentRampingVersionResponse>
+ServiceClient::SetWorkerDeploymentRampingVersion(
+    wsv1::SetWorkerDeploymentRampingVersionRequest request) {
+  request.set_namespace_(options_.namespace_name);
+  if (request.identity().empty()) request.set_identity(identity_);
+  return Invoke<wsv1::SetWorkerDeploymentRampingVersionResponse>(
+      "SetWorkerDeploymentRampingVersion", true, options_.rpc_timeout,
+      [&](grpc::ClientContext* c, auto* r) {
+        return stub_->SetWorkerDeploymentRampingVersion(c, request, r);
+      });
+}
+
 }  // namespace kiln::client

@@ -76,6 +76,16 @@ class ServiceClient {
       wsv1::GetWorkerBuildIdCompatibilityRequest request);
   absl::StatusOr<wsv1::GetWorkerTaskReachabilityResponse> GetWorkerTaskReachability(
       wsv1::GetWorkerTaskReachabilityRequest request);
+  // Worker Deployments (docs/VERSIONING.md). The two Set calls fill `identity` when empty.
+  // `kiln dev` answers them UNIMPLEMENTED.
+  absl::StatusOr<wsv1::DescribeWorkerDeploymentResponse> DescribeWorkerDeployment(
+      wsv1::DescribeWorkerDeploymentRequest request);
+  absl::StatusOr<wsv1::ListWorkerDeploymentsResponse> ListWorkerDeployments(
+      wsv1::ListWorkerDeploymentsRequest request);
+  absl::StatusOr<wsv1::SetWorkerDeploymentCurrentVersionResponse>
+  SetWorkerDeploymentCurrentVersion(wsv1::SetWorkerDeploymentCurrentVersionRequest request);
+  absl::StatusOr<wsv1::SetWorkerDeploymentRampingVersionResponse>
+  SetWorkerDeploymentRampingVersion(wsv1::SetWorkerDeploymentRampingVersionRequest request);
 
  private:
   ServiceClient(ConnectionOptions options, base::Clock& clock);

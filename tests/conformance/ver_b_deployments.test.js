@@ -1,16 +1,37 @@
 'use strict';
 // Issue 20, Worker Deployments: `kiln worker --deployment-name N --build-id B --use-versioning`
 // sends deployment_options on its polls as a current SDK's worker does. On the real Temporal dev
-// server that registers version N/B, and once the version is made current Standalone Activities
+// server that registers version N/B (`kiln worker-deployment describe` lists it), and once
+// `kiln worker-deployment set-current-version` makes the version current Standalone Activities
 // on the queue go to it (before, they wait for an unversioned worker). `kiln dev` does not serve
-// Worker Deployments: there the same worker polls unversioned and runs the activity at once.
+// Worker Deployments: there the same worker polls unversioned and runs the activity at once, and
+// the `kiln worker-deployment` commands say that kiln dev does not serve them.
+const { execFile } = require('node:child_process');
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const { kilnBinary } = require('./lib/devcluster');
 const { startKilnWorker } = require('./lib/kilnworker');
 const { uniqueName, useDevClusterWithClient, waitFor, withTimeout } = require('./lib/sdk');
 const { onTemporal } = require('./lib/server');
 
 const env = useDevClusterWithClient();
+
+/** Runs `kiln ARGS --address A --namespace NS`; resolves {code, stdout, stderr}. */
+function kiln(args) {
+  return new Promise((resolve) => {
+    execFile(kilnBinary(), [...args, '--address', env.cluster.address, '--namespace', env.cluster.namespace],
+      { timeout: 30000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+      });
+  });
+}
+
+/** `kiln worker-deployment describe --name N --output json`, parsed; throws on failure. */
+async function describeDeployment(name) {
+  const r = await kiln(['worker-deployment', 'describe', '--name', name, '--output', 'json']);
+  assert.equal(r.code, 0, `kiln worker-deployment describe: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
 
 test('(ver-e) a Kiln worker of a Worker Deployment version receives activities once its version is current',
   { timeout: 60000 }, async () => {
@@ -20,7 +41,6 @@ test('(ver-e) a Kiln worker of a Worker Deployment version receives activities o
       taskQueue, extraArgs: ['--deployment-name', deploymentName, '--build-id', 'b1', '--use-versioning'],
     });
     try {
-      const service = env.client.workflowService;
       const start = () => env.client.activity.start('kiln.echo', {
         id: uniqueName('ver-e-a'), taskQueue, args: ['hi'], startToCloseTimeout: '10s',
       });
@@ -28,11 +48,14 @@ test('(ver-e) a Kiln worker of a Worker Deployment version receives activities o
         const handle = await start();
         assert.equal(await withTimeout(handle.result(), 15000, 'kiln dev: the result'), 'hi',
           'kiln dev treats a deployment poll as unversioned');
+        const described = await kiln(['worker-deployment', 'describe', '--name', deploymentName]);
+        assert.equal(described.code, 1, described.stderr);
+        assert.match(described.stderr, /does not serve Worker Deployments/);
         return;
       }
       const described = await waitFor(
-        () => service.describeWorkerDeployment({ namespace: env.cluster.namespace, deploymentName }),
-        (d) => d.workerDeploymentInfo.versionSummaries.some((v) => v.deploymentVersion.buildId === 'b1'),
+        () => describeDeployment(deploymentName),
+        (d) => (d.workerDeploymentInfo.versionSummaries || []).some((v) => v.deploymentVersion.buildId === 'b1'),
         { what: `deployment ${deploymentName} lists version b1 (registered by the worker's polls)` });
       assert.equal(described.workerDeploymentInfo.name, deploymentName);
 
@@ -41,9 +64,14 @@ test('(ver-e) a Kiln worker of a Worker Deployment version receives activities o
       assert.equal((await handle.describe()).runState, 'SCHEDULED',
         'without a current version the task is unversioned, and no unversioned worker polls');
 
-      await service.setWorkerDeploymentCurrentVersion({
-        namespace: env.cluster.namespace, deploymentName, buildId: 'b1', identity: 'ver-e',
-      });
+      const set = await kiln(['worker-deployment', 'set-current-version', '--deployment-name', deploymentName,
+        '--build-id', 'b1', '--identity', 'ver-e']);
+      assert.equal(set.code, 0, set.stderr);
+      assert.match(set.stdout, new RegExp(`Made ${deploymentName}/b1 the current version`));
+      const current = (await describeDeployment(deploymentName)).workerDeploymentInfo;
+      assert.deepEqual(current.routingConfig.currentDeploymentVersion, { deploymentName, buildId: 'b1' },
+        'describe --output json shows b1 current');
+      assert.equal(current.lastModifierIdentity, 'ver-e');
       assert.equal(await withTimeout(handle.result(), 15000, 'the result after set-current-version'), 'hi');
       assert.equal((await handle.describe()).lastWorkerIdentity, worker.identity);
     } finally {

@@ -3,7 +3,8 @@
 // build-id commands. The seed's walkthrough (1.0 -> 2.0 -> 2.1 compatible -> 3.0 -> promote the
 // 2.x set back) shows which worker receives each new activity; then what `get-build-ids`,
 // `get-build-id-reachability` and `describe` print, the warning of a worker whose build id is in
-// no set, and the CLI's answers to bad flags.
+// no set, the CLI's answers to bad flags, and the `kiln worker-deployment` commands' answer from
+// kiln dev (which does not serve Worker Deployments).
 #include <signal.h>
 
 #include <chrono>
@@ -200,6 +201,45 @@ TEST_F(VersioningProcessTest, BadFlagsAreUsageErrorsThatSayWhatIsWrong) {
                                 "--task-queue", kQueue, "--use-versioning"});
   EXPECT_EQ(worker.exit_code, 2) << worker.output;
   EXPECT_THAT(worker.output, HasSubstr("--use-versioning needs --build-id"));
+}
+
+// kiln dev does not serve Worker Deployments: each `kiln worker-deployment` command says so and
+// what to use instead, rather than a bare UNIMPLEMENTED; bad flags are usage errors first.
+TEST_F(VersioningProcessTest, WorkerDeploymentCommandsSayKilnDevDoesNotServeThem) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"worker-deployment", "describe", "--name", "gpu-render"},
+           {"worker-deployment", "list"},
+           {"worker-deployment", "set-current-version", "--deployment-name", "gpu-render",
+            "--build-id", "7"},
+           {"worker-deployment", "set-ramping-version", "--deployment-name", "gpu-render",
+            "--build-id", "8", "--percentage", "10"},
+           {"worker-deployment", "set-ramping-version", "--deployment-name", "gpu-render",
+            "--delete", "--output", "json"}}) {
+    ProcessRun r = Kiln(args);
+    EXPECT_EQ(r.exit_code, 1) << args[1] << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("does not serve Worker Deployments")) << args[1];
+    EXPECT_THAT(r.output, HasSubstr("kiln task-queue update-build-ids")) << args[1];
+  }
+  ProcessRun both = Kiln({"worker-deployment", "set-current-version", "--deployment-name",
+                          "gpu-render", "--build-id", "7", "--unversioned"});
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_THAT(both.output, HasSubstr("--build-id or --unversioned, not both"));
+  ProcessRun none = Kiln({"worker-deployment", "set-current-version", "--deployment-name",
+                          "gpu-render"});
+  EXPECT_EQ(none.exit_code, 2) << none.output;
+  EXPECT_THAT(none.output, HasSubstr("--build-id must not be empty"));
+  ProcessRun no_pct = Kiln({"worker-deployment", "set-ramping-version", "--deployment-name",
+                            "gpu-render", "--build-id", "8"});
+  EXPECT_EQ(no_pct.exit_code, 2) << no_pct.output;
+  EXPECT_THAT(no_pct.output, HasSubstr("--percentage"));
+  ProcessRun big = Kiln({"worker-deployment", "set-ramping-version", "--deployment-name",
+                         "gpu-render", "--build-id", "8", "--percentage", "150"});
+  EXPECT_EQ(big.exit_code, 2) << big.output;
+  EXPECT_THAT(big.output, HasSubstr("from 0 to 100"));
+  ProcessRun del = Kiln({"worker-deployment", "set-ramping-version", "--deployment-name",
+                         "gpu-render", "--delete", "--build-id", "8"});
+  EXPECT_EQ(del.exit_code, 2) << del.output;
+  EXPECT_THAT(del.output, HasSubstr("--delete takes no --build-id"));
 }
 
 }  // namespace
