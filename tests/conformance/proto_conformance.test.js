@@ -23,7 +23,8 @@ const REQUIRED_METHODS = [
   'ListActivityExecutions', 'CountActivityExecutions', 'DeleteActivityExecution',
   'DescribeTaskQueue', 'ShutdownWorker', 'UpdateWorkerBuildIdCompatibility',
   'GetWorkerBuildIdCompatibility', 'GetWorkerTaskReachability', 'PollNexusTaskQueue',
-  'RecordWorkerHeartbeat',
+  'RecordWorkerHeartbeat', 'DescribeWorkerDeployment', 'ListWorkerDeployments',
+  'SetWorkerDeploymentCurrentVersion', 'SetWorkerDeploymentRampingVersion',
 ];
 
 function listProtoFiles(dir) {
@@ -194,6 +195,13 @@ test('WorkflowService declares every method Kiln serves or calls', () => {
   const service = loadOurs().lookupService('temporal.api.workflowservice.v1.WorkflowService');
   const missing = REQUIRED_METHODS.filter((m) => !service.methods[m]);
   assert.deepStrictEqual(missing, [], `WorkflowService in proto/ lacks: ${missing.join(', ')}`);
+});
+
+test('every method in proto/ is in REQUIRED_METHODS, so the list stays complete', () => {
+  // A method added to service.proto without being listed here could later be deleted unnoticed.
+  const service = loadOurs().lookupService('temporal.api.workflowservice.v1.WorkflowService');
+  const unlisted = Object.keys(service.methods).filter((m) => !REQUIRED_METHODS.includes(m));
+  assert.deepStrictEqual(unlisted, [], `add to REQUIRED_METHODS: ${unlisted.join(', ')}`);
 });
 
 test('the checker itself catches a changed field number and type', () => {
