@@ -158,7 +158,36 @@ class FakeWorkflowService final : public wsv1::WorkflowService::Service {
     return grpc::Status::OK;
   }
 
+  // Worker Deployments: Describe answers with the name asked for, List with one page of one
+  // deployment; the Set calls' requests are kept.
+  grpc::Status DescribeWorkerDeployment(grpc::ServerContext* c,
+                                        const wsv1::DescribeWorkerDeploymentRequest* q,
+                                        wsv1::DescribeWorkerDeploymentResponse* r) override {
+    r->mutable_worker_deployment_info()->set_name(q->deployment_name());
+    return Record(c, "DescribeWorkerDeployment", "", q->namespace_());
+  }
+  grpc::Status ListWorkerDeployments(grpc::ServerContext* c,
+                                     const wsv1::ListWorkerDeploymentsRequest* q,
+                                     wsv1::ListWorkerDeploymentsResponse* r) override {
+    r->add_worker_deployments()->set_name("gpu-workers");
+    return Record(c, "ListWorkerDeployments", "", q->namespace_());
+  }
+  grpc::Status SetWorkerDeploymentCurrentVersion(
+      grpc::ServerContext* c, const wsv1::SetWorkerDeploymentCurrentVersionRequest* q,
+      wsv1::SetWorkerDeploymentCurrentVersionResponse*) override {
+    last_set_current_ = *q;
+    return Record(c, "SetWorkerDeploymentCurrentVersion", "", q->namespace_());
+  }
+  grpc::Status SetWorkerDeploymentRampingVersion(
+      grpc::ServerContext* c, const wsv1::SetWorkerDeploymentRampingVersionRequest* q,
+      wsv1::SetWorkerDeploymentRampingVersionResponse*) override {
+    last_set_ramping_ = *q;
+    return Record(c, "SetWorkerDeploymentRampingVersion", "", q->namespace_());
+  }
+
   wsv1::StartActivityExecutionRequest last_start_;
+  wsv1::SetWorkerDeploymentCurrentVersionRequest last_set_current_;
+  wsv1::SetWorkerDeploymentRampingVersionRequest last_set_ramping_;
 
  private:
   grpc::Status Record(grpc::ServerContext* c, const std::string& method,

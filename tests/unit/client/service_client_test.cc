@@ -1,4 +1,8 @@
+// ServiceClient against a recording WorkflowService: what its calls fill in, retries and errors.
 #include "client/service_client.h"
+
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -81,6 +85,43 @@ TEST(ServiceClientTest, WaitForOutcomeGivesUpAfterABoundedTimeSayingWhatToDo) {
   EXPECT_THAT(status.message(), HasSubstr("lost the connection to Temporal at " + options.address));
   EXPECT_THAT(status.message(), HasSubstr("while waiting for the result of activity a1"));
   EXPECT_THAT(status.message(), HasSubstr("`kiln activity result -a a1`"));
+}
+
+TEST(ServiceClientTest, WorkerDeploymentCallsCarryTheNamespaceAndTheSetCallsAnIdentity) {
+  // What `kiln worker-deployment` sends (cli/worker_deployment_commands.cc).
+  FakeWorkflowService fake;
+  auto client = ServiceClient::Create(OptionsFor(fake.address()));
+  ASSERT_TRUE(client.ok()) << client.status();
+  wsv1::DescribeWorkerDeploymentRequest describe;
+  describe.set_deployment_name("gpu-workers");
+  auto described = (*client)->DescribeWorkerDeployment(describe);
+  ASSERT_TRUE(described.ok()) << described.status();
+  EXPECT_EQ(described->worker_deployment_info().name(), "gpu-workers");
+  auto listed = (*client)->ListWorkerDeployments({});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->worker_deployments_size(), 1);
+
+  wsv1::SetWorkerDeploymentCurrentVersionRequest current;
+  current.set_deployment_name("gpu-workers");
+  current.set_build_id("7");
+  ASSERT_TRUE((*client)->SetWorkerDeploymentCurrentVersion(current).ok());
+  EXPECT_EQ(fake.last_set_current_.build_id(), "7");
+  EXPECT_EQ(fake.last_set_current_.identity(), "cli-test");  // filled when empty
+  wsv1::SetWorkerDeploymentRampingVersionRequest ramping;
+  ramping.set_deployment_name("gpu-workers");
+  ramping.set_build_id("8");
+  ramping.set_percentage(25);
+  ramping.set_identity("ops@bastion");
+  ASSERT_TRUE((*client)->SetWorkerDeploymentRampingVersion(ramping).ok());
+  EXPECT_EQ(fake.last_set_ramping_.identity(), "ops@bastion");  // a given one is kept
+  EXPECT_EQ(fake.last_set_ramping_.percentage(), 25);
+
+  std::vector<testing::RecordedCall> calls = fake.calls();
+  ASSERT_EQ(calls.size(), 4u);
+  for (const testing::RecordedCall& call : calls) {
+    EXPECT_EQ(call.namespace_name, "ml-team") << call.method;
+    EXPECT_EQ(call.Header("temporal-namespace"), "ml-team") << call.method;
+  }
 }
 
 TEST(ServiceClientTest, AddressWithAPortOutOfRangeIsRejectedBeforeDialling) {
