@@ -166,7 +166,7 @@ void ActivityRunner::ReportUnknownType(const ActivityInfo& info, routing::SlotPe
   request.set_task_token(info.task_token);
   *request.mutable_failure() = payload::ApplicationErrorToFailure(
       ApplicationError(message, "NotFoundError"), *deps_.converter);
-  deps_.reporter->Failed(std::move(request), Label(info));
+  deps_.reporter->Failed(std::move(request), Label(info), info.task_queue);
   permit.Release();
 }
 
@@ -180,7 +180,7 @@ void ActivityRunner::ReportDeviceUnavailable(const ActivityInfo& info, routing::
                              std::string(why.message())),
       *deps_.converter);
   spdlog::warn("{} not run: {}", Label(info), request.failure().message());
-  deps_.reporter->Failed(std::move(request), Label(info));
+  deps_.reporter->Failed(std::move(request), Label(info), info.task_queue);
   permit.Release();
 }
 
@@ -229,14 +229,14 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     if (usage) AnnotateGpuUsage(*usage, *request.mutable_result());
     spdlog::debug("{} completed", activity->label);
     RecordOutcome(*activity, false, false);
-    deps_.reporter->Completed(std::move(request), activity->label);
+    deps_.reporter->Completed(std::move(request), activity->label, ctx.info().task_queue);
   } else if (honoured_cancel &&
              (reason == CancelReason::kRequested || reason == CancelReason::kReset)) {
     wsv1::RespondActivityTaskCanceledRequest request;
     request.set_task_token(token);
     spdlog::info("{} cancelled ({})", activity->label, CancelReasonName(reason));
     RecordOutcome(*activity, false, true);
-    deps_.reporter->Canceled(std::move(request), activity->label);
+    deps_.reporter->Canceled(std::move(request), activity->label, ctx.info().task_queue);
   } else {
     wsv1::RespondActivityTaskFailedRequest request;
     request.set_task_token(token);
@@ -266,7 +266,7 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     if (last_details) *request.mutable_last_heartbeat_details() = std::move(*last_details);
     spdlog::info("{} failed: {}", activity->label, request.failure().message());
     RecordOutcome(*activity, true, false);
-    deps_.reporter->Failed(std::move(request), activity->label);
+    deps_.reporter->Failed(std::move(request), activity->label, ctx.info().task_queue);
   }
 
   EndMetrics(*activity);
@@ -468,7 +468,8 @@ void ActivityRunner::AbandonAll() {
                  activity->label);
     RecordOutcome(*activity, true, false);
     EndMetrics(*activity);
-    deps_.reporter->Failed(std::move(request), activity->label);
+    deps_.reporter->Failed(std::move(request), activity->label,
+                           activity->attempt->context().info().task_queue);
     activity->permit.Release();
     absl::MutexLock lock(&mu_);
     running_.erase(token);

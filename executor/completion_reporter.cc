@@ -1,3 +1,4 @@
+// executor/completion_reporter.cc — sends activity outcomes (see completion_reporter.h).
 #include "executor/completion_reporter.h"
 
 #include <algorithm>
@@ -48,8 +49,40 @@ CompletionReporter::CompletionReporter(client::TemporalClient& client, base::Tim
 
 CompletionReporter::~CompletionReporter() { scope_.Close(); }
 
+void CompletionReporter::DeclareVersionAsPolled(const wsv1::PollActivityTaskQueueRequest& poll) {
+  DeclaredVersion declared;
+  // Deprecated in the API, yet what the SDKs still send with build-id versioning.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  if (poll.has_worker_version_capabilities()) {
+    declared.worker_version.emplace();
+    declared.worker_version->set_build_id(poll.worker_version_capabilities().build_id());
+    declared.worker_version->set_use_versioning(
+        poll.worker_version_capabilities().use_versioning());
+  }
+#pragma GCC diagnostic pop
+  if (poll.has_deployment_options()) declared.deployment_options = poll.deployment_options();
+  absl::MutexLock lock(&mu_);
+  versions_[poll.task_queue().name()] = std::move(declared);
+}
+
+template <typename Request>
+void CompletionReporter::StampVersion(const std::string& task_queue, Request& request) const {
+  absl::MutexLock lock(&mu_);
+  auto it = versions_.find(task_queue);
+  if (it == versions_.end()) return;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  if (it->second.worker_version) *request.mutable_worker_version() = *it->second.worker_version;
+#pragma GCC diagnostic pop
+  if (it->second.deployment_options) {
+    *request.mutable_deployment_options() = *it->second.deployment_options;
+  }
+}
+
 void CompletionReporter::Completed(wsv1::RespondActivityTaskCompletedRequest request,
-                                   std::string label) {
+                                   std::string label, const std::string& task_queue) {
+  StampVersion(task_queue, request);
   auto report = std::make_shared<Report>(
       Report{std::move(label), "completion", "RespondActivityTaskCompleted",
              MakeCall(client_, std::move(request),
@@ -58,8 +91,9 @@ void CompletionReporter::Completed(wsv1::RespondActivityTaskCompletedRequest req
   Attempt(std::move(report));
 }
 
-void CompletionReporter::Failed(wsv1::RespondActivityTaskFailedRequest request,
-                                std::string label) {
+void CompletionReporter::Failed(wsv1::RespondActivityTaskFailedRequest request, std::string label,
+                                const std::string& task_queue) {
+  StampVersion(task_queue, request);
   auto report = std::make_shared<Report>(Report{
       std::move(label), "failure", "RespondActivityTaskFailed",
       MakeCall(client_, std::move(request), &client::TemporalClient::RespondActivityTaskFailed),
@@ -68,7 +102,8 @@ void CompletionReporter::Failed(wsv1::RespondActivityTaskFailedRequest request,
 }
 
 void CompletionReporter::Canceled(wsv1::RespondActivityTaskCanceledRequest request,
-                                  std::string label) {
+                                  std::string label, const std::string& task_queue) {
+  StampVersion(task_queue, request);
   auto report = std::make_shared<Report>(Report{
       std::move(label), "cancellation", "RespondActivityTaskCanceled",
       MakeCall(client_, std::move(request), &client::TemporalClient::RespondActivityTaskCanceled),

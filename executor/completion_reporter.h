@@ -1,6 +1,7 @@
 // executor/completion_reporter.h — `CompletionReporter`: sends an activity's outcome
-// (RespondActivityTaskCompleted / Failed / Canceled), filling namespace and identity, and retries
-// while the cluster is unreachable (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) with
+// (RespondActivityTaskCompleted / Failed / Canceled), filling namespace, identity and the worker's
+// version as the task's poll declared it (DeclareVersionAsPolled), and retries while the cluster
+// is unreachable (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) with
 // backoff, so a result is not lost to a short outage or a clean shutdown. NOT_FOUND (the server
 // no longer has the task: timed out, cancelled, completed) is logged and dropped.
 //
@@ -10,14 +11,17 @@
 // Thread safety: all methods may be called from any thread.
 //
 //   CompletionReporter reporter(client, timers);
-//   reporter.Completed(std::move(request), "[echo a-1]");
+//   reporter.DeclareVersionAsPolled(poll_request);   // once per polled task queue, before polling
+//   reporter.Completed(std::move(request), "[echo a-1]", "gpu-jobs");
 //   reporter.WaitIdle(absl::Seconds(10));   // at shutdown: every outcome answered
 #pragma once
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -51,13 +55,20 @@ class CompletionReporter {
   CompletionReporter(const CompletionReporter&) = delete;
   CompletionReporter& operator=(const CompletionReporter&) = delete;
 
-  // `label` prefixes log lines (the activity's type and id).
+  // Outcomes of tasks polled from `poll.task_queue()` declare the worker's version as that poll
+  // does, as the Temporal SDKs do: worker_version {build_id, use_versioning} from its
+  // worker_version_capabilities, and its deployment_options; neither when the poll has none.
+  void DeclareVersionAsPolled(
+      const ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest& poll);
+
+  // `label` prefixes log lines (the activity's type and id); `task_queue` is the queue the task
+  // was polled from.
   void Completed(::temporal::api::workflowservice::v1::RespondActivityTaskCompletedRequest request,
-                 std::string label);
+                 std::string label, const std::string& task_queue);
   void Failed(::temporal::api::workflowservice::v1::RespondActivityTaskFailedRequest request,
-              std::string label);
+              std::string label, const std::string& task_queue);
   void Canceled(::temporal::api::workflowservice::v1::RespondActivityTaskCanceledRequest request,
-                std::string label);
+                std::string label, const std::string& task_queue);
 
   // Reports not yet answered (including ones waiting to retry).
   int Outstanding() const;
@@ -67,6 +78,13 @@ class CompletionReporter {
 
  private:
   struct Report;
+  // What the polls of one task queue declared of the worker's version.
+  struct DeclaredVersion {
+    std::optional<::temporal::api::common::v1::WorkerVersionStamp> worker_version;
+    std::optional<::temporal::api::deployment::v1::WorkerDeploymentOptions> deployment_options;
+  };
+  template <typename Request>
+  void StampVersion(const std::string& task_queue, Request& request) const;
   void Attempt(std::shared_ptr<Report> report);
   void OnAnswer(std::shared_ptr<Report> report, const absl::Status& status);
   void Done();
@@ -77,6 +95,7 @@ class CompletionReporter {
   const std::shared_ptr<metrics::WorkerMetrics> metrics_;
   mutable absl::Mutex mu_;
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, DeclaredVersion> versions_ ABSL_GUARDED_BY(mu_);  // by task queue
   base::CallbackScope scope_;  // answers (counted) and retry timers; closed first
 };
 

@@ -312,6 +312,8 @@ absl::Status Worker::Start() {
           instance_keys_.back(), build_ids_supported_ ? options_.build_id : "", *runner));
     }
   }
+  // Each task's outcome declares the worker's version as the poll that brought it did.
+  for (auto& poller : pollers_) reporter_->DeclareVersionAsPolled(poller->BuildRequest());
   for (auto& poller : pollers_) poller->Start();
   if (metrics_) {
     for (const std::string& logical : options_.task_queues) metrics_->CountWorkerStart(logical);

@@ -100,6 +100,9 @@ class ActivityPoller {
   // Loops the scaler wants running now (fixed: `pollers`); each polls while it holds a slot.
   int TargetPollers() const;
   const std::string& task_queue() const { return options_.slot_request.task_queue; }
+  // The request each of its polls sends (what a task's outcome declares of the worker's version
+  // follows it: executor/completion_reporter.h).
+  ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest BuildRequest() const;
 
  private:
   enum class Phase { kIdle, kReserving, kRateWait, kPolling, kBackoff, kParked, kDone };
@@ -128,7 +131,6 @@ class ActivityPoller {
   bool Rescale(int i, std::vector<int>& wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Backoff& BackoffOf(int i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest BuildRequest() const;
 
   const PollerDeps deps_;
   const PollerOptions options_;

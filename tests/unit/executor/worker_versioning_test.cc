@@ -1,7 +1,10 @@
 // Worker Versioning on the worker side (WorkerOptions::build_id, use_versioning,
 // deployment_name; executor/internal/build_id_check.h): what the polls carry on shared and host
-// queues, the start-up check that the build id is in the queue's version sets, and its advice.
+// queues, what the outcomes of their tasks declare, the start-up check that the build id is in the
+// queue's version sets, and its advice.
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,7 +34,19 @@ const ::temporal::api::common::v1::WorkerVersionCapabilities& Caps(
 bool HasCaps(const wsv1::PollActivityTaskQueueRequest& r) {
   return r.has_worker_version_capabilities();
 }
+template <typename Request>
+const ::temporal::api::common::v1::WorkerVersionStamp* Stamp(const Request& r) {
+  return r.has_worker_version() ? &r.worker_version() : nullptr;
+}
 #pragma GCC diagnostic pop
+
+wsv1::PollActivityTaskQueueResponse Task(const std::string& type, const std::string& token) {
+  wsv1::PollActivityTaskQueueResponse task;
+  task.set_task_token(token);
+  task.mutable_activity_type()->set_name(type);
+  task.mutable_start_to_close_timeout()->set_seconds(60);
+  return task;
+}
 
 class WorkerVersioningTest : public ::testing::Test {
  protected:
@@ -40,6 +55,7 @@ class WorkerVersioningTest : public ::testing::Test {
     worker_.reset();
   }
 
+  // Registers "ok" (returns) and "boom" (throws) on the worker.
   void Start(WorkerOptions options, bool server_supports_build_ids = true) {
     wsv1::GetSystemInfoResponse info;
     info.mutable_capabilities()->set_build_id_based_versioning(server_supports_build_ids);
@@ -49,8 +65,21 @@ class WorkerVersioningTest : public ::testing::Test {
     options.pollers_per_queue = 1;
     worker_ = std::make_unique<Worker>(client_, std::move(options));
     ASSERT_TRUE(worker_->status().ok()) << worker_->status();
+    ASSERT_TRUE(worker_->RegisterActivity("ok", [](ActivityContext&) { return 1; }).ok());
+    ASSERT_TRUE(worker_
+                    ->RegisterActivity("boom", [](ActivityContext&) -> int {
+                      throw std::runtime_error("boom");
+                    })
+                    .ok());
     ASSERT_TRUE(worker_->Start().ok());
     ASSERT_TRUE(recorder_.WaitFor([&] { return recorder_.OpenPolls().size() >= 2; }));
+  }
+
+  bool WaitForOutcomes(size_t completed, size_t failed) {
+    return recorder_.WaitFor([&] {
+      std::lock_guard<std::mutex> lock(recorder_.mu);
+      return recorder_.completed.size() == completed && recorder_.failed.size() == failed;
+    });
   }
 
   wsv1::PollActivityTaskQueueRequest PollOn(const std::string& queue) {
@@ -111,6 +140,50 @@ TEST_F(WorkerVersioningTest, ADeploymentVersionSendsDeploymentOptionsVersionedOn
   EXPECT_FALSE(Caps(shared).use_versioning());
   EXPECT_EQ(PollOn("gpu@h1").deployment_options().worker_versioning_mode(),
             ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_UNVERSIONED);
+}
+
+TEST_F(WorkerVersioningTest, OutcomesDeclareTheBuildIdAsThePollOfTheirQueueDid) {
+  // As the SDKs do (sdk-core's worker_version_stamp): Respond* carries worker_version
+  // {build_id, use_versioning}, so the server records which build ran each attempt.
+  recorder_.answer_responds_at_once = true;
+  Start({.build_id = "2.0", .use_versioning = true});
+  ASSERT_TRUE(recorder_.AnswerPollOn("gpu", Task("ok", "t1")));
+  ASSERT_TRUE(recorder_.AnswerPollOn("gpu@h1", Task("boom", "t2")));
+  ASSERT_TRUE(WaitForOutcomes(1, 1));
+  const auto* completed = Stamp(recorder_.completed.at(0)->request);
+  ASSERT_NE(completed, nullptr);
+  EXPECT_EQ(completed->build_id(), "2.0");
+  EXPECT_TRUE(completed->use_versioning());
+  EXPECT_FALSE(recorder_.completed.at(0)->request.has_deployment_options());
+  // gpu@h1 was polled unversioned, so its task's failure says so too.
+  const auto* failed = Stamp(recorder_.failed.at(0)->request);
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ(failed->build_id(), "2.0");
+  EXPECT_FALSE(failed->use_versioning());
+}
+
+TEST_F(WorkerVersioningTest, OutcomesOfADeploymentVersionCarryItsDeploymentOptions) {
+  recorder_.answer_responds_at_once = true;
+  Start({.build_id = "7", .use_versioning = true, .deployment_name = "gpu-workers"});
+  ASSERT_TRUE(recorder_.AnswerPollOn("gpu", Task("boom", "t1")));
+  ASSERT_TRUE(WaitForOutcomes(0, 1));
+  const wsv1::RespondActivityTaskFailedRequest& failed = recorder_.failed.at(0)->request;
+  EXPECT_EQ(failed.deployment_options().deployment_name(), "gpu-workers");
+  EXPECT_EQ(failed.deployment_options().build_id(), "7");
+  EXPECT_EQ(failed.deployment_options().worker_versioning_mode(),
+            ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_VERSIONED);
+  ASSERT_NE(Stamp(failed), nullptr);
+  EXPECT_EQ(Stamp(failed)->build_id(), "7");
+  EXPECT_FALSE(Stamp(failed)->use_versioning());
+}
+
+TEST_F(WorkerVersioningTest, OutcomesCarryNoVersionForAServerWithoutBuildIdSupport) {
+  recorder_.answer_responds_at_once = true;
+  Start({.build_id = "2.0", .use_versioning = true}, /*server_supports_build_ids=*/false);
+  ASSERT_TRUE(recorder_.AnswerPollOn("gpu", Task("ok", "t1")));
+  ASSERT_TRUE(WaitForOutcomes(1, 0));
+  EXPECT_EQ(Stamp(recorder_.completed.at(0)->request), nullptr);
+  EXPECT_FALSE(recorder_.completed.at(0)->request.has_deployment_options());
 }
 
 TEST_F(WorkerVersioningTest, AVersionedWorkerAsksForTheVersionSetsOfItsSharedQueuesOnly) {

@@ -121,11 +121,16 @@ class CallRecorder {
   }
   // Answers the oldest open poll; false when none is open.
   bool AnswerPoll(absl::StatusOr<wsv1::PollActivityTaskQueueResponse> answer) {
+    return AnswerPollOn("", std::move(answer));
+  }
+  // Answers the oldest open poll of `task_queue` (any queue when empty); false when none is open.
+  bool AnswerPollOn(const std::string& task_queue,
+                    absl::StatusOr<wsv1::PollActivityTaskQueueResponse> answer) {
     client::Callback<wsv1::PollActivityTaskQueueResponse> done;
     {
       std::lock_guard<std::mutex> lock(mu);
       for (auto& p : polls_all) {
-        if (p->done) {
+        if (p->done && (task_queue.empty() || p->request.task_queue().name() == task_queue)) {
           done = std::move(p->done);
           p->done = nullptr;
           break;
