@@ -9,47 +9,26 @@
 #include <utility>
 #include <vector>
 
-#include "executor/gpu_worker_runtime.h"
-#include "executor/worker.h"
 #include "gmock/gmock.h"
-#include "gpu/fake_device_provider.h"
 #include "gtest/gtest.h"
-#include "tests/unit/routing/call_recorder.h"
+#include "tests/unit/executor/gpu_worker_test_base.h"
 
 namespace kiln::executor {
 namespace {
 
-namespace wsv1 = ::temporal::api::workflowservice::v1;
 using ::testing::Contains;
-using ::testing::NiceMock;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
-using kiln::testing::CallRecorder;
 
 // gpu0 3g.40gb, gpu1 and gpu2 1g.10gb (one H100 split), gpu3 and gpu4 whole H100s.
 constexpr char kSpec[] = "1xH100:80:sm90:mig=3g.40gb+2x1g.10gb,2xH100:80:sm90";
 
-class MigWorkerTest : public ::testing::Test {
+class MigWorkerTest : public GpuWorkerTest {
  protected:
-  void SetUp() override { recorder_.answer_responds_at_once = true; }
-  void TearDown() override {
-    if (worker_) worker_->Shutdown();
-    worker_.reset();
-  }
-
   // Registers `type` needing `needs`; its body records where it ran and what a child would get.
   void StartWorker(const std::vector<std::pair<std::string, routing::ResourceNeeds>>& types) {
-    auto fake = gpu::FakeDeviceProvider::FromSpec(kSpec);
-    ASSERT_TRUE(fake.ok()) << fake.status();
-    WorkerOptions options;
-    options.task_queues = {"ml"};
-    options.host_id = "h1";
-    options.pollers_per_queue = 1;
-    options.max_concurrent_activities = 32;
-    options.graceful_shutdown_timeout = absl::Seconds(5);
-    options.gpus = GpuWorkerOptions{.provider = *std::move(fake)};
-    worker_ = std::make_unique<Worker>(client_, std::move(options));
-    ASSERT_TRUE(worker_->status().ok()) << worker_->status();
+    CreateWorker(kSpec);
+    if (HasFatalFailure()) return;
     for (const auto& [type, needs] : types) {
       ASSERT_TRUE(worker_
                       ->RegisterActivity(
@@ -71,33 +50,6 @@ class MigWorkerTest : public ::testing::Test {
     ASSERT_TRUE(worker_->Start().ok());
   }
 
-  std::shared_ptr<CallRecorder::Poll> OpenPollOn(const std::string& queue) {
-    for (auto& poll : recorder_.OpenPolls()) {
-      if (poll->request.task_queue().name() == queue) return poll;
-    }
-    return nullptr;
-  }
-  void Answer(const std::string& queue, const std::string& type) {
-    std::shared_ptr<CallRecorder::Poll> poll = OpenPollOn(queue);
-    ASSERT_NE(poll, nullptr) << queue;
-    wsv1::PollActivityTaskQueueResponse task;
-    task.set_task_token(type);
-    task.set_activity_id(type);
-    task.mutable_activity_type()->set_name(type);
-    task.mutable_start_to_close_timeout()->set_seconds(60);
-    client::Callback<wsv1::PollActivityTaskQueueResponse> done;
-    {
-      std::lock_guard<std::mutex> lock(recorder_.mu);
-      std::swap(done, poll->done);
-    }
-    ASSERT_TRUE(done) << "the poll was already answered";
-    done(std::move(task));
-  }
-
-  std::shared_ptr<NiceMock<kiln::testing::MockTemporalClient>> client_ =
-      std::make_shared<NiceMock<kiln::testing::MockTemporalClient>>();
-  CallRecorder recorder_{*client_};
-  std::unique_ptr<Worker> worker_;
   std::mutex mu_;
   std::vector<int> ran_on_;                                 // guarded by mu_
   std::string profile_;                                     // guarded by mu_
@@ -124,7 +76,7 @@ TEST_F(MigWorkerTest, AnActivitySentToAMigProfileQueueRunsOnSuchAnInstance) {
   needs.mps_active_thread_percentage = 30;
   StartWorker({{"small", needs}});
   ASSERT_TRUE(recorder_.WaitFor([&] { return OpenPollOn("ml:mig-1g.10gb") != nullptr; }));
-  Answer("ml:mig-1g.10gb", "small");
+  Answer("ml:mig-1g.10gb", "small", "small");
   ASSERT_TRUE(recorder_.WaitFor([&] { return ran_.load() == 1; }));
   std::lock_guard<std::mutex> lock(mu_);
   ASSERT_EQ(ran_on_.size(), 1u);
@@ -150,7 +102,7 @@ TEST_F(MigWorkerTest, MemoryIsAdmittedAgainstEachInstanceOwnMemory) {
 TEST_F(MigWorkerTest, MultiGpuSetsTakeWholeGpusOnly) {
   StartWorker({{"pair", routing::ResourceNeeds::Gpus(2, 2LL << 30)}});
   ASSERT_TRUE(recorder_.WaitFor([&] { return OpenPollOn("ml:gpus2") != nullptr; }));
-  Answer("ml:gpus2", "pair");
+  Answer("ml:gpus2", "pair", "pair");
   ASSERT_TRUE(recorder_.WaitFor([&] { return ran_.load() == 1; }));
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(OpenPollOn("ml:gpus4"), nullptr) << "only two whole GPUs: no set of four";

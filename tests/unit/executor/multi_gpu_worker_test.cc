@@ -8,12 +8,9 @@
 #include <vector>
 
 #include "executor/device_failures.h"
-#include "executor/gpu_worker_runtime.h"
-#include "executor/worker.h"
 #include "gmock/gmock.h"
-#include "gpu/fake_device_provider.h"
 #include "gtest/gtest.h"
-#include "tests/unit/routing/call_recorder.h"
+#include "tests/unit/executor/gpu_worker_test_base.h"
 
 namespace kiln::executor {
 namespace {
@@ -21,35 +18,22 @@ namespace {
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::NiceMock;
-using kiln::testing::CallRecorder;
 
-class MultiGpuWorkerTest : public ::testing::Test {
+class MultiGpuWorkerTest : public GpuWorkerTest {
  protected:
-  void SetUp() override { recorder_.answer_responds_at_once = true; }
   void TearDown() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       released_ = true;
     }
     cv_.notify_all();
-    if (worker_) worker_->Shutdown();
-    worker_.reset();
+    GpuWorkerTest::TearDown();
   }
 
   // Four simulated H100s as two NVLink pairs; "train2" needs two devices joined by NVLink.
   void StartWorker() {
-    auto fake = gpu::FakeDeviceProvider::FromSpec("4xH100:80:sm90:nvlink=0-1+2-3");
-    ASSERT_TRUE(fake.ok()) << fake.status();
-    WorkerOptions options;
-    options.task_queues = {"ml"};
-    options.host_id = "h1";
-    options.pollers_per_queue = 1;
-    options.max_concurrent_activities = 32;  // ten queues poll at once
-    options.graceful_shutdown_timeout = absl::Seconds(5);
-    options.gpus = GpuWorkerOptions{.provider = *std::move(fake)};
-    worker_ = std::make_unique<Worker>(client_, std::move(options));
-    ASSERT_TRUE(worker_->status().ok()) << worker_->status();
+    CreateWorker("4xH100:80:sm90:nvlink=0-1+2-3");
+    if (HasFatalFailure()) return;
     gpus_ = worker_->gpus();
     ASSERT_TRUE(worker_
                     ->RegisterActivity(
@@ -80,32 +64,7 @@ class MultiGpuWorkerTest : public ::testing::Test {
     ASSERT_TRUE(worker_->Start().ok());
   }
 
-  std::shared_ptr<CallRecorder::Poll> OpenPollOn(const std::string& queue) {
-    for (auto& poll : recorder_.OpenPolls()) {
-      if (poll->request.task_queue().name() == queue) return poll;
-    }
-    return nullptr;
-  }
-  void Answer(const std::shared_ptr<CallRecorder::Poll>& poll, const std::string& token) {
-    wsv1::PollActivityTaskQueueResponse task;
-    task.set_task_token(token);
-    task.set_activity_id(token);
-    task.mutable_activity_type()->set_name("train2");
-    task.mutable_start_to_close_timeout()->set_seconds(60);
-    client::Callback<wsv1::PollActivityTaskQueueResponse> done;
-    {
-      std::lock_guard<std::mutex> lock(recorder_.mu);
-      std::swap(done, poll->done);
-    }
-    ASSERT_TRUE(done) << "the poll was already answered";
-    done(std::move(task));
-  }
-
-  std::shared_ptr<NiceMock<kiln::testing::MockTemporalClient>> client_ =
-      std::make_shared<NiceMock<kiln::testing::MockTemporalClient>>();
-  CallRecorder recorder_{*client_};
   GpuWorkerRuntime* gpus_ = nullptr;
-  std::unique_ptr<Worker> worker_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool released_ = false;     // guarded by mu_
@@ -124,7 +83,7 @@ TEST_F(MultiGpuWorkerTest, OnlyTheSetSizesOfRegisteredActivitiesPoll) {
 TEST_F(MultiGpuWorkerTest, TheActivitySeesBothDevicesOfAnNvlinkPairAndTheirUuids) {
   StartWorker();
   ASSERT_TRUE(recorder_.WaitFor([&] { return OpenPollOn("ml:gpus2-nvlink") != nullptr; }));
-  Answer(OpenPollOn("ml:gpus2-nvlink"), "pair");
+  Answer("ml:gpus2-nvlink", "train2", "pair");
   ASSERT_TRUE(recorder_.WaitFor([&] { return running_.load() == 1; }));
   std::lock_guard<std::mutex> lock(mu_);
   ASSERT_EQ(ran_on_.size(), 2u);
@@ -137,7 +96,7 @@ TEST_F(MultiGpuWorkerTest, TheActivitySeesBothDevicesOfAnNvlinkPairAndTheirUuids
 TEST_F(MultiGpuWorkerTest, ADeviceFailingInsideTheLeaseFailsTheActivityAndDrainsOnlyThatDevice) {
   StartWorker();
   ASSERT_TRUE(recorder_.WaitFor([&] { return OpenPollOn("ml:gpus2-nvlink") != nullptr; }));
-  Answer(OpenPollOn("ml:gpus2-nvlink"), "lease");
+  Answer("ml:gpus2-nvlink", "train2", "lease");
   ASSERT_TRUE(recorder_.WaitFor([&] { return running_.load() == 1; }));
   int first = 0, second = 0;
   {
