@@ -29,7 +29,7 @@ absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
                                     "' is already registered; each name maps to one function");
   }
   auto def = std::make_shared<ActivityDefinition>(
-      ActivityDefinition{name, std::move(fn), options.needs});
+      ActivityDefinition{name, std::move(fn), options.needs, options.non_blocking});
   definitions_.emplace(std::move(name), std::move(def));
   return absl::OkStatus();
 }

@@ -17,6 +17,7 @@
 //     return "hello " + name;
 //   });
 //   registry.Register("train", Train, {.needs = ResourceNeeds::Gpu(8LL << 30)});
+//   registry.Register("lookup", Lookup, {.non_blocking = true});  // no activity-pool hand-off
 #pragma once
 
 #include <functional>
@@ -50,12 +51,18 @@ using RawActivityFunction =
 
 struct ActivityOptions {
   routing::ResourceNeeds needs = routing::ResourceNeeds::Cpu();
+  // The body returns at once: it never blocks and does little work (it may start asynchronous
+  // work and return an ActivityFuture). It then runs on the thread that received the task, with
+  // no hand-off to the activity pool and back, like an async activity on the event loop of the
+  // Python SDK. A body that blocks there stalls that client thread's other answers.
+  bool non_blocking = false;
 };
 
 struct ActivityDefinition {
   std::string name{};
   ActivityFunction function{};
   routing::ResourceNeeds needs{};
+  bool non_blocking = false;  // ActivityOptions::non_blocking
 };
 
 namespace internal {

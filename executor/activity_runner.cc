@@ -143,7 +143,7 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
         });
       });
   spdlog::debug("{} started on task queue '{}'", activity->label, task_queue);
-  deps_.executor->Post([this, guard = scope_.Uncounted(), activity] {
+  auto start = [this, guard = scope_.Uncounted(), activity] {
     // The body runs outside the guard (see the header): only `activity` is touched until the
     // outcome re-enters the runner through the guard.
     // Abandoned at shutdown, or the runner is gone: the body never starts.
@@ -151,7 +151,12 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     RunBody(*activity).Then([this, guard, activity](ActivityFuture<payload::Payloads>::Result r) {
       guard.Run([&] { Finish(activity, std::move(r)); });
     });
-  });
+  };
+  // A non-blocking body runs here, on the thread that received the task, and its outcome is
+  // sent from here too: no hand-off to a pool thread, which costs more than a short body (two
+  // futex calls and a context switch per activity, docs/BENCHMARKS.md).
+  if (activity->definition->non_blocking) return start();
+  deps_.executor->Post(std::move(start));
 }
 
 void ActivityRunner::ReportUnknownType(const ActivityInfo& info, routing::SlotPermit permit) {

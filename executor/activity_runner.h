@@ -1,5 +1,6 @@
 // executor/activity_runner.h — `ActivityRunner`: runs one polled activity task to its outcome.
-// It looks up the activity type, builds the ActivityContext, runs the body on the Executor,
+// It looks up the activity type, builds the ActivityContext, runs the body on the Executor (a
+// non_blocking one on the calling thread, ActivityOptions::non_blocking),
 // wires heartbeats and their signals (cancel / not found / paused / reset) to the context's
 // cancellation, arms the local safety timeout (server deadline + buffer), and reports:
 //
@@ -97,7 +98,8 @@ class ActivityRunner {
   ActivityRunner(const ActivityRunner&) = delete;
   ActivityRunner& operator=(const ActivityRunner&) = delete;
 
-  // Runs `task` polled from `task_queue` on the slot `permit` (marked used here).
+  // Runs `task` polled from `task_queue` on the slot `permit` (marked used here). A non-blocking
+  // activity's body, and the report of its outcome, run before this returns.
   void Run(::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse task,
            const std::string& task_queue, routing::SlotPermit permit);
 

@@ -85,7 +85,7 @@ void Fail(ActivityContext&, std::optional<std::string> type, std::optional<std::
 absl::Status RegisterDiagnosticActivities(ActivityRegistry& registry) {
   absl::Status s = registry.RegisterRaw(
       kEchoActivity, [](ActivityContext&, const payload::Payloads& input) { return input; },
-      {.needs = routing::ResourceNeeds::None()});
+      {.needs = routing::ResourceNeeds::None(), .non_blocking = true});
   if (!s.ok()) return s;
   s = registry.Register(kSleepActivity, Sleep);
   if (!s.ok()) return s;

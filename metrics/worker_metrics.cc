@@ -147,19 +147,35 @@ void WorkerMetrics::CountWorkerStart(const std::string& task_queue) {
   worker_start_.WithLabels({namespace_, task_queue, "ActivityWorker"}).Inc();
 }
 
+WorkerMetrics::RequestHandles WorkerMetrics::ForRequest(std::string_view operation) {
+  absl::MutexLock lock(&mu_);
+  auto it = requests_.find(operation);
+  if (it != requests_.end()) return it->second;
+  std::vector<std::string> labels = {namespace_, std::string(operation)};
+  RequestHandles handles{.request = &request_.WithLabels(labels),
+                         .latency = &request_latency_.WithLabels(labels)};
+  requests_.emplace(std::string(operation), handles);
+  return handles;
+}
+
 void WorkerMetrics::CountRequest(std::string_view operation, const absl::Status& status,
                                  absl::Duration latency) {
-  CountRequest(operation, status);
-  request_latency_.WithLabels({namespace_, std::string(operation)})
-      .Observe(absl::ToDoubleSeconds(std::max(latency, absl::ZeroDuration())));
+  const RequestHandles handles = ForRequest(operation);
+  handles.request->Inc();
+  handles.latency->Observe(absl::ToDoubleSeconds(std::max(latency, absl::ZeroDuration())));
+  CountRequestFailure(operation, status);
 }
 
 void WorkerMetrics::CountRequest(std::string_view operation, const absl::Status& status) {
-  std::string op(operation);
-  request_.WithLabels({namespace_, op}).Inc();
-  if (!status.ok()) {
-    request_failure_.WithLabels({namespace_, op, absl::StatusCodeToString(status.code())}).Inc();
-  }
+  ForRequest(operation).request->Inc();
+  CountRequestFailure(operation, status);
+}
+
+void WorkerMetrics::CountRequestFailure(std::string_view operation, const absl::Status& status) {
+  if (status.ok()) return;
+  request_failure_
+      .WithLabels({namespace_, std::string(operation), absl::StatusCodeToString(status.code())})
+      .Inc();
 }
 
 void WorkerMetrics::CountPollFailure(const std::string& task_queue, const absl::Status& status) {

@@ -140,8 +140,19 @@ class WorkerMetrics {
   Family<Gauge>& peak_memory_max_;
   Gauge* activities_running_;
   Counter* heartbeat_failures_;
+  // temporal_request and temporal_request_latency of one operation, resolved once: CountRequest
+  // runs for every activity's outcome, and Family::WithLabels builds and looks up its label set.
+  struct RequestHandles {
+    Counter* request = nullptr;
+    Histogram* latency = nullptr;
+  };
+  RequestHandles ForRequest(std::string_view operation);
+  // temporal_request_failure, when `status` is not OK.
+  void CountRequestFailure(std::string_view operation, const absl::Status& status);
+
   absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, ActivityHandles> activities_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, RequestHandles, std::less<>> requests_ ABSL_GUARDED_BY(mu_);
   // Per task queue: activities running now (the atomics never move; handles point at them).
   std::map<std::string, std::unique_ptr<std::atomic<int>>> running_ ABSL_GUARDED_BY(mu_);
 };

@@ -78,6 +78,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOpt
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 15'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Retries are Kiln's own (GrpcTemporalClient's on UNAVAILABLE; the poller's backoff for polls).
+  // gRPC's retry layer would copy every call's metadata and messages for a retry that never
+  // comes: a worker's per-activity RPCs cost measurably less without it (docs/BENCHMARKS.md).
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, std::string(kClientName) + "/" +
                                                          (options.client_version.empty()
                                                               ? KilnVersion()

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "base/clock.h"
 #include "routing/fixed_slot_supplier.h"
@@ -55,6 +56,28 @@ TEST_F(ActivityRunnerTest, ReturnedValueIsReportedAsCompleted) {
   EXPECT_EQ(request.namespace_(), "default");
   EXPECT_EQ(request.identity(), "123@test-host");
   EXPECT_EQ(*converter_->FromPayloads<std::string>(request.result(), 0), "hello kiln");
+  EXPECT_EQ(runner_->Running(), 0);
+}
+
+TEST_F(ActivityRunnerTest, NonBlockingActivityRunsAndIsReportedOnTheThreadThatDeliveredIt) {
+  std::thread::id ran_on;
+  ASSERT_TRUE(registry_
+                  .Register(
+                      "quick",
+                      [&ran_on](ActivityContext&, std::string name) {
+                        ran_on = std::this_thread::get_id();
+                        return "hello " + name;
+                      },
+                      {.non_blocking = true})
+                  .ok());
+  Deliver("quick", *converter_->ToPayloads(std::string("kiln")));
+  // Reported before Run returned, without the activity pool (nothing was posted to it).
+  EXPECT_EQ(executor_.Pending(), 0);
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+  EXPECT_EQ(*converter_->FromPayloads<std::string>(recorder_.completed[0]->request.result(), 0),
+            "hello kiln");
+  EXPECT_EQ(slots_.Snapshot().used, 0);
   EXPECT_EQ(runner_->Running(), 0);
 }
 
