@@ -22,6 +22,9 @@ struct BenchOptions {
   int64_t activities = 3000;       // N (e2e, schedule, drain, floor)
   int concurrency = 64;            // C: activities (or starts) in flight
   int64_t warmup = -1;             // activities run before the measured window; -1: C
+  // e2e, schedule: at most this many starts per second (paced, C in flight at most); 0: as
+  // fast as C in flight allow. For latency at a given load (e.g. half the top rate).
+  double rate = 0;
   std::string activity = "noop";   // e2e: noop (kiln.echo), sleep, heartbeat (kiln.sleep)
   // Overrides the activity type (e.g. peer.noop, peer.sleep of bench/peers' SDK workers); a noop
   // of another type gets no input, a sleep its milliseconds as one number.

@@ -18,7 +18,8 @@ namespace kiln::bench {
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 
 LoadOutcome RunConcurrently(const std::string& label, int64_t n, int concurrency,
-                            const std::function<absl::Status(int64_t)>& op, bool progress) {
+                            const std::function<absl::Status(int64_t)>& op, bool progress,
+                            double rate) {
   std::atomic<int64_t> next{0}, done{0}, errors{0};
   std::mutex mu;
   std::string first_error;
@@ -28,6 +29,12 @@ LoadOutcome RunConcurrently(const std::string& label, int64_t n, int concurrency
   for (int t = 0; t < count; ++t) {
     threads.emplace_back([&] {
       for (int64_t i; (i = next.fetch_add(1)) < n;) {
+        if (rate > 0) {
+          const absl::Time due = start + absl::Seconds(static_cast<double>(i) / rate);
+          if (const absl::Duration wait = due - absl::Now(); wait > absl::ZeroDuration()) {
+            absl::SleepFor(wait);
+          }
+        }
         absl::Status s = op(i);
         if (!s.ok()) {
           std::lock_guard<std::mutex> lock(mu);

@@ -1,5 +1,6 @@
-// bench/load.h — the load loop of `kiln bench`: run N operations with C in flight on C threads,
-// count errors (keeping the first message) and print progress to stderr on long runs; plus the
+// bench/load.h — the load loop of `kiln bench`: run N operations with C in flight on C threads
+// (optionally paced to a rate), count errors (keeping the first message) and print progress to
+// stderr on long runs; plus the
 // StartActivityExecution requests the scenarios send.
 //
 // Thread safety: RunConcurrently calls `op` from C threads at once; `op` must be thread-safe
@@ -27,9 +28,11 @@ struct LoadOutcome {
 };
 
 // Runs op(0) .. op(n-1) on `concurrency` threads; progress lines ("LABEL: 1500/3000, 980/s,
-// 0 errors") go to stderr every 2 s when `progress` is set.
+// 0 errors") go to stderr every 2 s when `progress` is set. `rate` above 0 paces the starts:
+// op(i) begins no earlier than i / rate seconds after the first (at most `concurrency` in flight).
 LoadOutcome RunConcurrently(const std::string& label, int64_t n, int concurrency,
-                            const std::function<absl::Status(int64_t)>& op, bool progress = true);
+                            const std::function<absl::Status(int64_t)>& op, bool progress = true,
+                            double rate = 0);
 
 // A prefix for activity ids unique to this process and moment ("bench-PID-MICROS").
 std::string UniqueIdPrefix();

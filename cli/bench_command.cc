@@ -44,6 +44,9 @@ void AddBenchCommand(CommandRegistry& registry) {
   sub->add_option("-c,--concurrency", o->concurrency, "C: activities or starts in flight")
       ->capture_default_str();
   sub->add_option("--warmup", o->warmup, "activities before the measured window (default: C)");
+  sub->add_option("--rate", o->rate,
+                  "e2e, schedule: at most this many starts/s (0: as fast as C in flight allow)")
+      ->capture_default_str();
   sub->add_option("--activity", o->activity,
                   "e2e: noop (kiln.echo), sleep or heartbeat (kiln.sleep)")
       ->capture_default_str();

@@ -113,6 +113,10 @@ SqliteTaskStore::SqliteTaskStore(std::string path, sqlite3* writer, sqlite3* rea
     spdlog::warn("dev cluster store {}: checkpoints stay in the commits: {}", path_,
                  checkpointer.status().ToString());
   }
+  if (absl::Status scanned = ScanIds(); !scanned.ok()) {
+    spdlog::warn("dev cluster store {}: every start reads the store for its activity id: {}",
+                 path_, scanned.ToString());
+  }
   writer_thread_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -147,6 +151,7 @@ void SqliteTaskStore::Put(const ActivityState& state) {
   w.blob = internal::EncodeState(state);
   {
     absl::MutexLock lock(&mu_);
+    ids_.Add(w.namespace_name, w.activity_id);
     pending_.writes.push_back(std::move(w));
   }
   cv_.Signal();

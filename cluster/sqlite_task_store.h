@@ -28,6 +28,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "cluster/internal/id_filter.h"
 #include "cluster/task_store.h"
 
 struct sqlite3;
@@ -96,6 +97,8 @@ class SqliteTaskStore final : public TaskStore {
   absl::Status Commit(const std::vector<Write>& writes);
   // Reads the runs a statement selects (columns kRunColumns); unreadable ones are quarantined and
   // left out.
+  // Adds every stored (namespace, activity id) to ids_ (a covering-index scan, once at Open).
+  absl::Status ScanIds();
   absl::StatusOr<std::vector<ActivityState>> ReadStates(sqlite3_stmt* stmt);
   // Decodes the current row into `out`; false (after quarantining it) when it cannot be read.
   bool ReadRow(sqlite3_stmt* stmt, ActivityState& out);
@@ -124,3 +127,7 @@ class SqliteTaskStore final : public TaskStore {
 };
 
 }  // namespace kiln::cluster
+  // Every (namespace, activity id) in the file at Open or Put since: Get skips SQLite for an id
+  // it proves new (ids_complete_: the scan at Open succeeded; otherwise Get always reads).
+  internal::IdFilter ids_ ABSL_GUARDED_BY(mu_);
+  bool ids_complete_ ABSL_GUARDED_BY(mu_) = false;

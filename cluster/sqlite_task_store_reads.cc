@@ -80,6 +80,10 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ReadStates(sqlite3_s
 absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::string& namespace_name,
                                                                   const std::string& activity_id,
                                                                   const std::string& run_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (ids_complete_ && !ids_.MayContain(namespace_name, activity_id)) return std::nullopt;
+  }
   absl::MutexLock lock(&read_mu_);
   std::string sql = absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE namespace = ? AND activity_id = ?");
   std::vector<Arg> args = {namespace_name, activity_id};
@@ -95,6 +99,22 @@ absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::Get(const std::str
   if (!states.ok()) return states.status();
   if (states->empty()) return std::nullopt;
   return std::move(states->front());
+}
+
+absl::Status SqliteTaskStore::ScanIds() {
+  absl::MutexLock read_lock(&read_mu_);
+  CachedStatement stmt = reads_->Use("SELECT namespace, activity_id FROM activity_runs");
+  if (!stmt.ok()) return stmt.Error("prepare id scan");
+  const auto text = [&](int column) {
+    return std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), column)),
+                            static_cast<size_t>(sqlite3_column_bytes(stmt.get(), column)));
+  };
+  absl::MutexLock lock(&mu_);
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) ids_.Add(text(0), text(1));
+  if (rc != SQLITE_DONE) return stmt.Error("scan activity ids");
+  ids_complete_ = true;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::LoadOpen() {

@@ -2,8 +2,11 @@
 // seal (cluster/task_token.h) and its key kept in the SQLite file (cluster/auth_secret.h).
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "cluster/auth.h"
 #include "cluster/auth_secret.h"
@@ -214,6 +217,39 @@ TEST(TaskTokenSignerTest, OnlySealedTokensOpen) {
     EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(result.status().message(), HasSubstr("malformed task token"));
   }
+}
+
+// The MAC is HMAC-SHA256 truncated to 16 bytes, so tokens a worker holds across an upgrade of
+// kiln dev (same database, same key) still open. RFC 4231 test cases 2 (a short key) and 6 (a
+// key longer than SHA-256's block, hashed first).
+TEST(TaskTokenSignerTest, MacIsTruncatedHmacSha256) {
+  const auto unhex = [](const std::string& hex) {
+    std::string out;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+      out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    }
+    return out;
+  };
+  const std::string data = "what do ya want for nothing?";
+  EXPECT_EQ(TaskTokenSigner("Jefe").Seal(data),
+            data + unhex("5bdcc146bf60754e6a042426089575c7"));
+  const std::string long_data = "Test Using Larger Than Block-Size Key - Hash Key First";
+  EXPECT_EQ(TaskTokenSigner(std::string(131, '\xaa')).Seal(long_data),
+            long_data + unhex("60e431591ee0b67f0d8a26aacbf5b77f"));
+  // Many threads seal and open at once with one signer.
+  TaskTokenSigner signer("Jefe");
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        if (signer.Seal(data) != data + unhex("5bdcc146bf60754e6a042426089575c7")) ++wrong;
+        if (!signer.Open(signer.Seal(data + std::to_string(i))).ok()) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(TokenKeyTest, KeptInTheDatabaseAcrossRestarts) {
