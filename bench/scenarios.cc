@@ -341,15 +341,15 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
 
 absl::StatusOr<std::vector<ScenarioResult>> RunBench(const BenchOptions& options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  // Debian's Abseil keeps a lock-order graph for every absl::Mutex acquisition (deadlock
+  // detection, about 3% of the load generator's CPU in perf); kiln dev and kiln worker turn it
+  // off (base::InitLogging), and so does the load generator.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<ScenarioResult> results;
   std::optional<double> floor_rate;
   if (options.floor && options.scenario != "floor") {
     absl::StatusOr<ScenarioResult> floor = RunFloor(options);
     if (!floor.ok()) return floor.status();
-  // Debian's Abseil keeps a lock-order graph for every absl::Mutex acquisition (deadlock
-  // detection, about 3% of the load generator's CPU in perf); kiln dev and kiln worker turn it
-  // off (base::InitLogging), and so does the load generator.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     floor_rate = floor->rate();
     // A start is one unary RPC: its floor is the floor's RPC rate, not its activity rate.
     if (options.scenario == "schedule") {

@@ -93,12 +93,12 @@ class SqliteTaskStore final : public TaskStore {
   };
 
   SqliteTaskStore(std::string path, sqlite3* writer, sqlite3* reader);
+  // Adds every stored (namespace, activity id) to ids_ (a covering-index scan, once at Open).
+  absl::Status ScanIds();
   void WriterLoop();
   absl::Status Commit(const std::vector<Write>& writes);
   // Reads the runs a statement selects (columns kRunColumns); unreadable ones are quarantined and
   // left out.
-  // Adds every stored (namespace, activity id) to ids_ (a covering-index scan, once at Open).
-  absl::Status ScanIds();
   absl::StatusOr<std::vector<ActivityState>> ReadStates(sqlite3_stmt* stmt);
   // Decodes the current row into `out`; false (after quarantining it) when it cannot be read.
   bool ReadRow(sqlite3_stmt* stmt, ActivityState& out);
@@ -123,11 +123,11 @@ class SqliteTaskStore final : public TaskStore {
   absl::Status broken_ ABSL_GUARDED_BY(mu_);  // the last commit's error, until one succeeds
   int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<int64_t> quarantined_ ABSL_GUARDED_BY(mu_);  // seqs already reported
-  std::thread writer_thread_;
-};
-
-}  // namespace kiln::cluster
   // Every (namespace, activity id) in the file at Open or Put since: Get skips SQLite for an id
   // it proves new (ids_complete_: the scan at Open succeeded; otherwise Get always reads).
   internal::IdFilter ids_ ABSL_GUARDED_BY(mu_);
   bool ids_complete_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread writer_thread_;
+};
+
+}  // namespace kiln::cluster
