@@ -367,7 +367,9 @@ TEST(Kill9Loop, AcknowledgedStartsAndCompletionsSurviveSigkillOfKilnDev) {
     std::this_thread::sleep_for(milliseconds(outage_ms(rng)));  // the outage
     const auto restart_at = SteadyClock::now();
     dev = std::make_unique<KilnDevProcess>(KILN_BINARY, dir, port);
-    ASSERT_EQ(dev->address(), address) << "restart " << k + 1 << ": " << dev->line();
+    ASSERT_EQ(dev->address(), address)
+        << "restart " << k + 1 << ": " << dev->line() << " (kiln dev's exit status: "
+        << dev->process().Wait(milliseconds(2000)) << "; 128 + N is signal N)";
     const auto back_at = SteadyClock::now();
     {
       std::lock_guard lock(ledger.mu);

@@ -8,8 +8,9 @@
 //                 back; after many resets it holds one connection, not one per reset
 //   dead polls    half-open (the cluster sees the worker leave, the worker sees nothing): tasks go
 //                 to a live worker at once, none to the dead polls; black-holed (both sides think
-//                 the connection is up): a task handed to a poll held through it is retried after
-//                 its start-to-close timeout, never later (each such poll takes at most one task)
+//                 the connection is up): tasks started while the only polls held are dead ones
+//                 go to them, and each is retried after its start-to-close timeout, never later
+//                 (each such poll takes at most one task)
 //   idempotent    a completion whose answer is lost is sent again with the same task token: the
 //                 result is recorded once, the first one
 //
@@ -36,6 +37,23 @@ namespace enums = ::temporal::api::enums::v1;
 using Mode = FaultProxy::Mode;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+
+using Timestamp = ::google::protobuf::Timestamp;
+
+Timestamp Now() {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  Timestamp t;
+  t.set_seconds(ns / 1'000'000'000);
+  t.set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+  return t;
+}
+
+// Seconds from `a` to `b` (both on the cluster's clock, which is this machine's).
+double Between(const Timestamp& a, const Timestamp& b) {
+  return static_cast<double>(b.seconds() - a.seconds()) + (b.nanos() - a.nanos()) / 1e9;
+}
 
 std::string CodeName(const grpc::Status& status) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
@@ -76,6 +94,24 @@ class NetworkFaultsTest : public ::testing::TestWithParam<ClusterKind> {
     auto start = SleepRequest(id, queue, "50ms", 0);
     start.mutable_start_to_close_timeout()->set_seconds(start_to_close_s);
     return start;
+  }
+  // Whether the cluster lists `identity` among the activity pollers of net-dead, having polled
+  // at or after `since` (DescribeTaskQueue: its last poll's time).
+  bool PollingSince(const std::string& identity, const Timestamp& since) {
+    wsv1::DescribeTaskQueueRequest request;
+    request.set_namespace_("default");
+    request.mutable_task_queue()->set_name("net-dead");
+    request.set_task_queue_type(enums::TASK_QUEUE_TYPE_ACTIVITY);
+    wsv1::DescribeTaskQueueResponse response;
+    if (!stub_->DescribeTaskQueue(Deadline(seconds(5)).get(), request, &response).ok()) {
+      return false;
+    }
+    for (const auto& poller : response.pollers()) {
+      if (poller.identity() == identity && Between(since, poller.last_access_time()) >= 0) {
+        return true;
+      }
+    }
+    return false;
   }
   const char* name() const { return cluster_->name(); }
 
@@ -156,16 +192,29 @@ TEST_P(NetworkFaultsTest, AfterAnOutageTheWorkerReconnectsWithBackoffAndServesAg
 }
 
 TEST_P(NetworkFaultsTest, NoTaskIsLostToAHalfOpenOrBlackHoledPollBeyondItsTimeout) {
+  const Timestamp cut_off_from = Now();
   auto cut_off = Worker(proxy_->address(), "net-dead", "cut-off");
-  std::this_thread::sleep_for(seconds(1));  // its long polls are held by the cluster
+  ASSERT_TRUE(WaitFor([&] { return PollingSince(cut_off->identity(), cut_off_from); },
+                      seconds(20)))
+      << cut_off->log();
+  std::this_thread::sleep_for(milliseconds(500));  // all its long polls are held by the cluster
 
-  // Half-open: the cluster sees the worker leave; the worker's side stays open, silent.
+  // Half-open: the cluster sees the worker leave; the worker's side stays open, silent. A task
+  // started before any other worker polls would go to a poll of the closed connection, were one
+  // left held, and be lost until its timeout; it must wait for the live worker instead.
   proxy_->SetMode(Mode::kBlackhole);
   proxy_->HalfOpenAll();
+  std::this_thread::sleep_for(milliseconds(500));  // the cluster has seen the connection close
+  ASSERT_TRUE(StartActivity(*stub_, Quick("half-0", "net-dead", 3)).ok());
+  const Timestamp live_from = Now();
   auto live = Worker(cluster_->address(), "net-dead", "live");
-  std::this_thread::sleep_for(milliseconds(500));
+  ASSERT_TRUE(WaitFor([&] { return PollingSince(live->identity(), live_from); }, seconds(20)))
+      << live->log();
+  ASSERT_GE(AwaitClosed("half-0", SteadyClock::now(), seconds(20)), 0);
+  const auto probe = Describe(*stub_, "half-0").info();
+  const bool probe_on_live = probe.last_worker_identity() == live->identity();
   double half_open_worst = 0;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 1; i < 6; ++i) {
     const std::string id = absl::StrCat("half-", i);
     const auto t = SteadyClock::now();
     ASSERT_TRUE(StartActivity(*stub_, Quick(id, "net-dead", 3)).ok());
@@ -176,7 +225,9 @@ TEST_P(NetworkFaultsTest, NoTaskIsLostToAHalfOpenOrBlackHoledPollBeyondItsTimeou
 
   // Black-holed with both sides open: the cluster still holds the polls made through the proxy
   // and hands them tasks, whose answers go nowhere. The worker behind the proxy comes back (a
-  // reset reaches it) and is the only one polling, then the hole opens and a live worker starts.
+  // reset reaches it) and is the only one polling; then the hole opens and the tasks are started
+  // while the only polls the cluster holds are those dead ones, so each of them takes one task
+  // whichever poll a cluster serves first. The live worker starts after them.
   live.reset();
   proxy_->SetMode(Mode::kPass);
   proxy_->ResetAll();
@@ -186,38 +237,52 @@ TEST_P(NetworkFaultsTest, NoTaskIsLostToAHalfOpenOrBlackHoledPollBeyondItsTimeou
   ASSERT_GE(back_s, 0) << cut_off->log();
   std::this_thread::sleep_for(milliseconds(500));  // its pollers are waiting again
   proxy_->SetMode(Mode::kBlackhole);
-  live = Worker(cluster_->address(), "net-dead", "live2");
-  t = SteadyClock::now();
   for (int i = 0; i < 8; ++i) {
     ASSERT_TRUE(StartActivity(*stub_, Quick(absl::StrCat("hole-", i), "net-dead", 3)).ok());
   }
-  double hole_worst = 0;
+  const Timestamp live2_from = Now();
+  live = Worker(cluster_->address(), "net-dead", "live2");
+  ASSERT_TRUE(WaitFor([&] { return PollingSince(live->identity(), live2_from); }, seconds(20)))
+      << live->log();
+  const Timestamp live_at = Now();  // the cluster has seen the live worker poll by now
+  double hole_worst = 0, live_wait = Between(live2_from, live_at);
   int retried = 0, lost_attempts = 0;
   for (int i = 0; i < 8; ++i) {
     const std::string id = absl::StrCat("hole-", i);
     ASSERT_GE(AwaitClosed(id, t, seconds(40)), 0) << id << ": "
                                                   << Describe(*stub_, id).DebugString();
     const auto info = Describe(*stub_, id).info();
-    const double s = static_cast<double>(info.close_time().seconds() -
-                                         info.schedule_time().seconds()) +
-                     (info.close_time().nanos() - info.schedule_time().nanos()) / 1e9;
+    const double s = Between(info.schedule_time(), info.close_time());
     hole_worst = std::max(hole_worst, s);
     const int attempt = info.attempt();
     if (attempt > 1) ++retried;
     lost_attempts += attempt - 1;
-    // Each attempt lost to a dead poll costs start-to-close 3 s + retry 1 s, no more.
-    EXPECT_LE(s, (attempt - 1) * 4.0 + 2.0) << id << " stayed with a dead poll past its timeout";
+    // Each attempt lost to a dead poll costs start-to-close 3 s + retry 1 s, no more; a task no
+    // dead poll took waits for the live worker's polls. Then it is done within 2 s.
+    const double ready = std::max((attempt - 1) * 4.0, Between(info.schedule_time(), live_at));
+    EXPECT_LE(s, ready + 2.0) << id << " (attempt " << attempt << ") stayed with a dead poll "
+                              << "past its timeout; the live worker polled "
+                              << Between(info.schedule_time(), live_at) << " s after it was "
+                              << "scheduled";
   }
   proxy_->SetMode(Mode::kPass);
   proxy_->ResetAll();
 
-  std::printf("[%s] dead polls: half-open, 6 tasks each completed within %.2f s by the live "
+  std::printf("[%s] dead polls: half-open, a task started while no worker polled ran on "
+              "attempt %d on %s, 5 more each completed within %.2f s by the live "
               "worker; the cut-off worker served again %.2f s after a reset; black-holed, %d of "
               "8 tasks were handed to polls held through the hole (%d attempts lost) and "
               "retried; the slowest closed %.2f s after it was scheduled (start-to-close 3 s + "
-              "retry 1 s per lost attempt)\n",
-              name(), half_open_worst, back_s, retried, lost_attempts, hole_worst);
+              "retry 1 s per lost attempt; the live worker was seen polling %.2f s after it "
+              "started)\n",
+              name(), probe.attempt(),
+              probe_on_live ? "the live worker" : probe.last_worker_identity().c_str(),
+              half_open_worst, back_s, retried, lost_attempts, hole_worst, live_wait);
+  EXPECT_EQ(probe.attempt(), 1) << "a poll of the closed connection was left held and took it";
+  EXPECT_TRUE(probe_on_live) << probe.DebugString();
   EXPECT_LE(half_open_worst, 2.0) << "a task went to a poll whose connection was gone";
+  // The dead polls were the only ones held when the tasks started: they took some.
+  EXPECT_GE(retried, 1) << "no task reached a poll held through the hole: nothing was shown";
   // Each poll held through the hole takes at most one task (kiln worker: 5 on this queue).
   EXPECT_LE(lost_attempts, 5);
 }
