@@ -7,9 +7,9 @@
 //   set-ramping-version  --deployment-name N (--build-id B | --unversioned) --percentage P
 //   set-ramping-version  --deployment-name N --delete
 //
-// Text output is a sentence or a table; --output json prints the RPC's response. `kiln dev` does
-// not serve Worker Deployments: its UNIMPLEMENTED answer becomes a message saying so and what to
-// use instead (exit 1).
+// Text output is a sentence or a table; --output json prints the RPC's response. `kiln dev` and
+// the real Temporal server serve them; a server that answers UNIMPLEMENTED (an older kiln dev, a
+// server without Worker Deployments) gets a message saying so and what to use instead (exit 1).
 #include <iostream>
 #include <memory>
 #include <string>
@@ -31,12 +31,12 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-// The server's error, or for UNIMPLEMENTED (kiln dev) what to do instead.
+// The server's error, or for UNIMPLEMENTED (a server without them) what to do instead.
 int ReportDeploymentError(const absl::Status& status) {
   if (status.code() != absl::StatusCode::kUnimplemented) return ReportError(status);
-  std::cerr << "kiln: this server does not serve Worker Deployments (kiln dev does not): use the "
-               "real Temporal server (scripts/temporal-dev), or build-id version sets with "
-               "`kiln task-queue update-build-ids` (docs/VERSIONING.md)\n"
+  std::cerr << "kiln: this server does not serve Worker Deployments: use a current kiln dev or "
+               "Temporal server, or build-id version sets with `kiln task-queue update-build-ids` "
+               "(docs/VERSIONING.md)\n"
             << "kiln: the server said: " << status.message() << "\n";
   return kExitFailure;
 }

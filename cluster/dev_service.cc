@@ -370,6 +370,10 @@ void DevService::AddHandlers() {
   Serve(&ActivityEngine::UpdateWorkerBuildIdCompatibility);
   Serve(&ActivityEngine::GetWorkerBuildIdCompatibility);
   Serve(&ActivityEngine::GetWorkerTaskReachability);
+  Serve(&ActivityEngine::DescribeWorkerDeployment);
+  Serve(&ActivityEngine::ListWorkerDeployments);
+  Serve(&ActivityEngine::SetWorkerDeploymentCurrentVersion);
+  Serve(&ActivityEngine::SetWorkerDeploymentRampingVersion);
 }
 
 }  // namespace kiln::cluster

@@ -38,6 +38,7 @@ absl::Status ActivityEngine::Recover() {
   {
     absl::MutexLock lock(&mu_);
     if (absl::Status loaded = RecoverVersionSets(); !loaded.ok()) return loaded;
+    if (absl::Status loaded = RecoverDeployments(); !loaded.ok()) return loaded;
     next_seq_ = *max_seq + 1;
     if (options_.shared_seq) {  // raise the shared counter to at least this store's next seq
       int64_t current = options_.shared_seq->load();
@@ -62,8 +63,7 @@ absl::Status ActivityEngine::Recover() {
         if (queue.Spilled(key)) {
           queue.Spill(key);
         } else {
-          queue.AddTask({a.run_id(), key.first, key.second, a.AttemptScheduledTime(),
-                         a.state().version_set_id()});
+          queue.AddTask(QueueTask(a));
           queue.TrimWindow(window, [](const std::string&) { return true; });
         }
         if (deadline) timers_.AddCold(*deadline, a.state().seq());
@@ -135,8 +135,7 @@ void ActivityEngine::Refresh(Activity& a, Effects& effects) {
   TaskQueueMatcher& queue = queues_[a.task_queue()];
   const bool dispatchable = a.Dispatchable(now);
   if (dispatchable) {
-    queue.AddTask({a.run_id(), a.PriorityKey(), a.state().seq(), a.AttemptScheduledTime(),
-                   a.state().version_set_id()});
+    queue.AddTask(QueueTask(a));
   } else {
     queue.RemoveTask(a.run_id());
   }
@@ -171,16 +170,25 @@ void ActivityEngine::ChillWhenDurable(const Activity& a, Effects& effects) {
 }
 
 void ActivityEngine::Chill(const std::string& run_id, int64_t transitions) {
-  absl::MutexLock lock(&mu_);
-  Activity* a = runs_.Find(run_id);
-  if (a == nullptr) return;
-  const absl::Time now = Now();
-  if (!a->Dispatchable(now) || a->state().info().state_transition_count() != transitions) return;
-  if (auto at = a->NextDeadline(now)) timers_.AddCold(*at, a->state().seq());
-  timers_.DisarmRun(run_id);
-  TaskQueueMatcher& queue = queues_[a->task_queue()];
-  runs_.Erase(run_id);
-  TrimWindow(queue);
+  Effects effects;
+  {
+    absl::MutexLock lock(&mu_);
+    Activity* a = runs_.Find(run_id);
+    if (a == nullptr) return;
+    const absl::Time now = Now();
+    if (!a->Dispatchable(now) || a->state().info().state_transition_count() != transitions) return;
+    if (auto at = a->NextDeadline(now)) timers_.AddCold(*at, a->state().seq());
+    timers_.DisarmRun(run_id);
+    const std::string queue_name = a->task_queue();
+    TaskQueueMatcher& queue = queues_[queue_name];
+    queue.Durable({a->PriorityKey(), a->state().seq()});
+    runs_.Erase(run_id);
+    TrimWindow(queue);
+    // A run trimmed out of the window is now durable in the store, where the look-ahead finds it
+    // for pollers that no windowed task suits.
+    if (queue.NeedsLookAhead()) LookAhead(queue_name, queue, effects);
+  }
+  if (!effects.empty()) Commit(std::move(effects));
 }
 
 void ActivityEngine::TrimWindow(TaskQueueMatcher& queue) {
@@ -231,8 +239,7 @@ bool ActivityEngine::PageBacklog(const std::string& queue_name, TaskQueueMatcher
     const std::string& run_id = state.info().run_id();
     if (runs_.Contains(run_id) || queue.HasTask(run_id)) continue;  // in memory already
     Activity a(std::move(state));
-    queue.AddTask({a.run_id(), a.PriorityKey(), a.state().seq(), a.AttemptScheduledTime(),
-                   a.state().version_set_id()});
+    queue.AddTask(QueueTask(a));
     ++loaded;
   }
   queue.Paged(next, loaded);
@@ -273,28 +280,33 @@ void ActivityEngine::DispatchQueue(const std::string& queue_name, Effects& effec
   for (;;) {
     bool vanished = false;  // a matched cold run was gone: match the poller again
     for (auto& match : queue.Dispatch(now)) {
-      HeldPolls::TaskPoll* poll = polls_.FindTask(match.poll_id);
       Activity* a = MatchedRun(match, now, effects);
       if (a == nullptr) {
-        queue.ReturnPoller(poll->poller);
+        queue.ReturnPoller(polls_.FindTask(match.poll_id)->poller);
         vanished = true;
         continue;
       }
-      a->Start(poll->poller.identity, now);
-      store_.Put(a->state());
-      ArmRunTimer(*a);
-      polls_.Notify(*a, effects);
-      wsv1::PollActivityTaskQueueResponse task;
-      a->FillTask(
-          EncodeTaskToken({options_.namespace_name, a->activity_id(), a->run_id(), a->attempt()}),
-          task);
-      effects.push_back(ReplyWhenDurable(std::move(poll->done), std::move(task)));
-      polls_.EraseTask(match.poll_id);
+      StartOnPoll(*a, match.poll_id, now, effects);
     }
     if (vanished) continue;
     if (!queue.NeedsPage() || !PageBacklog(queue_name, queue)) break;
   }
+  if (queue.NeedsLookAhead()) LookAhead(queue_name, queue, effects);
   if (auto at = queue.NextRateLimitedMatch()) timers_.ArmRateLimit(queue_name, *at, now);
+}
+
+void ActivityEngine::StartOnPoll(Activity& a, PollId poll_id, absl::Time now,
+                                 Effects& effects) {
+  HeldPolls::TaskPoll* poll = polls_.FindTask(poll_id);
+  a.Start(poll->poller.identity, now);
+  store_.Put(a.state());
+  ArmRunTimer(a);
+  polls_.Notify(a, effects);
+  wsv1::PollActivityTaskQueueResponse task;
+  a.FillTask(EncodeTaskToken({options_.namespace_name, a.activity_id(), a.run_id(), a.attempt()}),
+             task);
+  effects.push_back(ReplyWhenDurable(std::move(poll->done), std::move(task)));
+  polls_.EraseTask(poll_id);
 }
 
 bool ActivityEngine::FinishPoll(PollId id, const absl::Status& status, Effects& effects) {

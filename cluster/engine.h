@@ -57,7 +57,9 @@
 #include "cluster/timer_set.h"
 #include "cluster/validation.h"
 #include "cluster/version_sets.h"
+#include "cluster/worker_deployments.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
+#include "temporal/api/workflowservice/v1/worker_deployment.pb.h"
 
 namespace kiln::cluster {
 
@@ -168,6 +170,18 @@ class ActivityEngine {
   void DescribeTaskQueueVersions(const wsv1::DescribeTaskQueueRequest& request,
                                  Done<wsv1::DescribeTaskQueueResponse> done);
 
+  // Worker Deployments (engine_deployments.cc, worker_deployments.h, docs/VERSIONING.md).
+  void DescribeWorkerDeployment(const wsv1::DescribeWorkerDeploymentRequest& request,
+                                Done<wsv1::DescribeWorkerDeploymentResponse> done);
+  void ListWorkerDeployments(const wsv1::ListWorkerDeploymentsRequest& request,
+                             Done<wsv1::ListWorkerDeploymentsResponse> done);
+  void SetWorkerDeploymentCurrentVersion(
+      const wsv1::SetWorkerDeploymentCurrentVersionRequest& request,
+      Done<wsv1::SetWorkerDeploymentCurrentVersionResponse> done);
+  void SetWorkerDeploymentRampingVersion(
+      const wsv1::SetWorkerDeploymentRampingVersionRequest& request,
+      Done<wsv1::SetWorkerDeploymentRampingVersionResponse> done);
+
   // Timers.
   void FireDueTimers();
   std::optional<absl::Time> NextTimerTime();
@@ -233,6 +247,25 @@ class ActivityEngine {
   absl::Status RecoverVersionSets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AssignVersionSet(Activity& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PushVersionDefaults(const std::string& queue_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Worker Deployments (engine_deployments.cc): loads them (Recover); checks a versioned poll's
+  // deployment_options (INVALID_ARGUMENT) and registers its version; tells the matchers of a
+  // deployment's queues its routing; persists a deployment and re-routes its queues.
+  absl::Status RecoverDeployments() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckDeploymentOptions(const wsv1::PollActivityTaskQueueRequest& request) const;
+  void RegisterDeploymentPoll(const wsv1::PollActivityTaskQueueRequest& request,
+                              TaskQueueMatcher::Poller& poller) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PushDeploymentRouting(const std::string& queue_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeploymentChanged(const std::string& name, Effects& effects)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a queue's matcher holds for a dispatchable run.
+  static TaskQueueMatcher::Task QueueTask(const Activity& a);
+  // Hands run `a` to held poll `poll_id`: starts its attempt and answers the poll once durable.
+  void StartOnPoll(Activity& a, PollId poll_id, absl::Time now, Effects& effects)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The look-ahead (matcher.h): hands tasks beyond the window to waiting pollers that no
+  // windowed task suits, a few pages at a time.
+  void LookAhead(const std::string& queue_name, TaskQueueMatcher& queue, Effects& effects)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The seq of a new run (Options::shared_seq when set).
   int64_t NextSeq() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time Now() const { return clock_.Now(); }
@@ -262,6 +295,7 @@ class ActivityEngine {
   TimerSet timers_ ABSL_GUARDED_BY(mu_);
   // Task queues with Worker Versioning version sets.
   std::map<std::string, VersionSets> version_sets_ ABSL_GUARDED_BY(mu_);
+  WorkerDeployments deployments_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t rng_state_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

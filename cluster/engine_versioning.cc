@@ -235,7 +235,11 @@ void ActivityEngine::DescribeTaskQueueVersions(const wsv1::DescribeTaskQueueRequ
     std::map<std::string, int64_t> backlog;
     if (queue != queues_.end()) {
       pollers = queue->second.RecentPollers(Now());
-      backlog = queue->second.WindowBacklogByTarget();
+      // A deployment version's match key (TaskQueueMatcher::DeploymentKey) shows as its build id.
+      for (const auto& [target, count] : queue->second.WindowBacklogByTarget()) {
+        const bool deployment = !target.empty() && target[0] == '\x1f';
+        backlog[deployment ? target.substr(target.rfind('\x1f') + 1) : target] += count;
+      }
     }
     const auto key = [](const TaskQueueMatcher::PollerSeen& p) {
       return p.use_versioning ? p.build_id : std::string();

@@ -37,6 +37,7 @@ ActivityEngine::PollId ActivityEngine::PollActivityTaskQueue(
   if (s.ok() && static_cast<int>(request.identity().size()) > options_.limits.max_id_length) {
     s = absl::InvalidArgumentError("identity exceeds length limit");
   }
+  if (s.ok()) s = CheckDeploymentOptions(request);
   if (!s.ok()) {
     done(s);
     return 0;
@@ -67,6 +68,8 @@ ActivityEngine::PollId ActivityEngine::PollActivityTaskQueue(
                      request.worker_version_capabilities().build_id(),
                      request.worker_version_capabilities().use_versioning()};
 #pragma GCC diagnostic pop
+      // Worker Deployments: a versioned poll registers its version (engine_deployments.cc).
+      RegisterDeploymentPoll(request, poll.poller);
       poll.done = std::move(done);
       queue.AddPoller(poll.poller, now);
       DispatchQueue(queue_name, effects);

@@ -11,7 +11,8 @@ void TaskQueueMatcher::AddTask(Task task) {
   backlog_.insert(key);
   scheduled_times_.insert(task.scheduled);
   if (!task.version_set.empty()) ++versioned_tasks_;
-  tasks_.emplace(task.run_id, Queued{std::move(key), task.scheduled, std::move(task.version_set)});
+  tasks_.emplace(task.run_id, Queued{std::move(key), task.scheduled, std::move(task.version_set),
+                                     task.ramp_point});
 }
 
 bool TaskQueueMatcher::RemoveTask(const std::string& run_id) {
@@ -28,6 +29,7 @@ void TaskQueueMatcher::AddPoller(const Poller& poller, absl::Time now) {
   waiting_.push_front(poller);  // newest first: see the header
   poller_index_[poller.id] = waiting_.begin();
   if (!poller.MatchKey().empty()) ++versioned_pollers_;
+  if (!look_keys_.empty() && !look_keys_.contains(poller.MatchKey())) ResetLookAhead();
   PollerSeen& seen = seen_[poller.identity];
   seen.identity = poller.identity;
   seen.last_access = now;
@@ -101,7 +103,7 @@ void TaskQueueMatcher::Refill(absl::Time now) {
 }
 
 std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::Dispatch(absl::Time now) {
-  if (versioned_tasks_ > 0 || versioned_pollers_ > 0) return DispatchVersioned(now);
+  if (Versioned()) return DispatchVersioned(now);
   std::vector<Match> matches;
   Refill(now);
   while (!waiting_.empty() && !backlog_.empty()) {
@@ -125,8 +127,20 @@ std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::Dispatch(absl::Time now) 
   return matches;
 }
 
-std::optional<std::string> TaskQueueMatcher::TargetOf(const std::string& version_set) const {
-  if (version_set.empty()) return std::string();
+void TaskQueueMatcher::SetDeploymentRouting(std::optional<DeploymentRouting> routing) {
+  routing_ = std::move(routing);
+  ResetLookAhead();
+}
+
+std::optional<std::string> TaskQueueMatcher::TargetOf(const std::string& version_set,
+                                                      float ramp_point) const {
+  if (version_set.empty()) {
+    if (!routing_) return std::string();
+    if (routing_->ramping_key && ramp_point < routing_->ramping_percentage) {
+      return *routing_->ramping_key;
+    }
+    return routing_->current_key;
+  }
   auto it = version_defaults_.find(version_set);
   if (it == version_defaults_.end()) return std::nullopt;
   return it->second;
@@ -143,7 +157,8 @@ std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::DispatchVersioned(absl::T
   for (auto it = backlog_.begin(); it != backlog_.end() && !by_key.empty();) {
     const auto& [priority, seq, run_id] = *it;
     if (Spilled({priority, seq})) break;  // the store may hold earlier tasks: page first
-    const std::optional<std::string> target = TargetOf(tasks_.at(run_id).version_set);
+    const Queued& queued = tasks_.at(run_id);
+    const std::optional<std::string> target = TargetOf(queued.version_set, queued.ramp_point);
     auto pollers = target ? by_key.find(*target) : by_key.end();
     if (pollers == by_key.end()) {
       ++it;  // nobody waiting can take it now
@@ -175,7 +190,9 @@ std::vector<TaskQueueMatcher::Match> TaskQueueMatcher::DispatchVersioned(absl::T
 
 std::map<std::string, int64_t> TaskQueueMatcher::WindowBacklogByTarget() const {
   std::map<std::string, int64_t> counts;
-  for (const auto& [run_id, queued] : tasks_) ++counts[TargetOf(queued.version_set).value_or("?")];
+  for (const auto& [run_id, queued] : tasks_) {
+    ++counts[TargetOf(queued.version_set, queued.ramp_point).value_or("?")];
+  }
   return counts;
 }
 
@@ -202,6 +219,56 @@ std::vector<TaskQueueMatcher::PollerSeen> TaskQueueMatcher::RecentPollers(absl::
 void TaskQueueMatcher::Spill(WindowKey key) {
   if (!spill_from_ || key < *spill_from_) spill_from_ = key;
   ++spilled_;
+  if (look_from_ && key < *look_from_) look_from_ = key;  // the scan must see it
+  look_pending_ = true;
+}
+
+bool TaskQueueMatcher::NeedsLookAhead() const {
+  if (!Versioned() || !look_pending_ || !spill_from_ || waiting_.empty() || NeedsPage()) {
+    return false;
+  }
+  return !rate_ || tokens_ >= 1.0;
+}
+
+std::optional<TaskQueueMatcher::WindowKey> TaskQueueMatcher::LookAheadFrom() const {
+  if (!spill_from_) return std::nullopt;
+  return look_from_ && *look_from_ > *spill_from_ ? *look_from_ : *spill_from_;
+}
+
+std::optional<uint64_t> TaskQueueMatcher::TakePollerFor(const std::string& version_set,
+                                                        float ramp_point, bool& stop) {
+  stop = false;
+  if (look_keys_.empty()) {
+    for (const Poller& p : waiting_) look_keys_.insert(p.MatchKey());
+  }
+  const std::optional<std::string> target = TargetOf(version_set, ramp_point);
+  if (!target || !look_keys_.contains(*target)) return std::nullopt;  // nobody polls for it
+  if (rate_ && tokens_ < 1.0) {
+    stop = true;
+    return std::nullopt;
+  }
+  // First in line: the newest waiting poller of that key (the list front), as Dispatch does.
+  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+    if (it->MatchKey() != *target) continue;
+    const uint64_t id = it->id;
+    if (rate_) tokens_ -= 1.0;
+    last_served_ = it->worker_instance_key;
+    ErasePoller(it);
+    return id;
+  }
+  stop = true;  // its pollers are all served: later tasks of that key wait for the next scan
+  return std::nullopt;
+}
+
+void TaskQueueMatcher::LookedAhead(std::optional<WindowKey> key,
+                                   std::optional<WindowKey> last_seen) {
+  if (key) {
+    look_from_ = key;
+    return;
+  }
+  // The store is scanned to its end: nothing to look at until a task is spilled or reset.
+  if (last_seen) look_from_ = WindowKey{last_seen->first, last_seen->second + 1};
+  look_pending_ = false;
 }
 
 std::vector<std::string> TaskQueueMatcher::TrimWindow(
@@ -231,6 +298,7 @@ void TaskQueueMatcher::DropSpilled(const std::function<bool(const std::string&)>
     if (!evictable(id)) continue;
     RemoveTask(id);
     ++spilled_;
+    look_pending_ = true;
   }
 }
 

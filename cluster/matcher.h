@@ -17,11 +17,19 @@
 // run was assigned; it then goes only to a poller whose build id (with use_versioning) is that
 // set's current default, as told by SetVersionDefaults. A task without one goes only to pollers
 // that do not use versioning. Queues where no task or poller is versioned take the plain path.
+// Worker Deployments (SetDeploymentRouting): a task without a version set on a queue that belongs
+// to a deployment goes to the ramping version's pollers when its ramp point is below the ramp
+// percentage, else to the current version's (an empty key: unversioned pollers). The target is
+// worked out at each dispatch, so a routing change moves waiting tasks and later attempts.
 //
 // Backlog window: the matcher may hold only part of a large backlog (the engine pages the rest
 // from the store). SpillFrom() = K means every backlogged task with (priority, seq) < K is here;
 // tasks at or after K may be only in the store, so Dispatch hands out none of those and NeedsPage
-// tells the engine to load the next page (AddTask each, then Paged).
+// tells the engine to load the next page (AddTask each, then Paged). With versioning, the window
+// may hold only tasks nobody waiting can take (a build id nobody polls) while the store holds
+// tasks beyond SpillFrom that waiting pollers could: NeedsLookAhead then tells the engine to scan
+// the store from LookAheadFrom and hand such tasks straight to TakePollerFor's pollers, without
+// growing the window (per target, the first such task is the earliest one: FIFO holds).
 //
 // Thread safety: none; the engine calls it under its own lock.
 //
@@ -55,6 +63,7 @@ class TaskQueueMatcher {
     int64_t seq = 0;        // FIFO order within a priority
     absl::Time scheduled;   // backlog age counts from here
     std::string version_set = {};  // stable id of the run's version set; empty: unversioned
+    float ramp_point = 0;          // WorkerDeployments::RampPoint of its activity id
   };
   struct Poller {
     uint64_t id = 0;
@@ -62,9 +71,26 @@ class TaskQueueMatcher {
     std::string worker_instance_key;
     std::string build_id = {};    // worker_version_capabilities.build_id
     bool use_versioning = false;  // worker_version_capabilities.use_versioning
-    // The build id whose tasks it takes; empty: unversioned tasks only.
-    std::string MatchKey() const { return use_versioning ? build_id : std::string(); }
+    // deployment_options.deployment_name of a versioned poll (build_id is then its build id).
+    std::string deployment_name = {};
+    // The build id whose tasks it takes (a deployment version's DeploymentKey); empty:
+    // unversioned tasks only.
+    std::string MatchKey() const {
+      if (!deployment_name.empty()) return DeploymentKey(deployment_name, build_id);
+      return use_versioning ? build_id : std::string();
+    }
   };
+  // Where a deployment sends tasks: match keys (DeploymentKey, or empty for unversioned pollers).
+  struct DeploymentRouting {
+    std::string current_key;
+    std::optional<std::string> ramping_key;
+    float ramping_percentage = 0;
+  };
+  // The match key of a deployment version's pollers (never a plain build id).
+  static std::string DeploymentKey(const std::string& deployment_name,
+                                   const std::string& build_id) {
+    return "\x1f" + deployment_name + "\x1f" + build_id;
+  }
   struct Match {
     uint64_t poll_id;
     std::string run_id;
@@ -101,9 +127,13 @@ class TaskQueueMatcher {
   // A versioned task whose set is not here waits.
   void SetVersionDefaults(absl::flat_hash_map<std::string, std::string> defaults) {
     version_defaults_ = std::move(defaults);
+    ResetLookAhead();
   }
-  // The build id a task of `version_set` goes to now ("" = unversioned pollers); nullopt: none.
-  std::optional<std::string> TargetOf(const std::string& version_set) const;
+  // Sets (or with nullopt clears) the queue's Worker Deployment routing.
+  void SetDeploymentRouting(std::optional<DeploymentRouting> routing);
+  // The match key a task of `version_set` goes to now ("" = unversioned pollers); nullopt: none.
+  std::optional<std::string> TargetOf(const std::string& version_set,
+                                      float ramp_point = 0) const;
   // Windowed backlog tasks by the build id they go to now ("" = unversioned, "?" = none).
   std::map<std::string, int64_t> WindowBacklogByTarget() const;
 
@@ -142,6 +172,24 @@ class TaskQueueMatcher {
   // After a page of `loaded` new tasks was added: `next` is the new SpillFrom (nullopt when the
   // store returned its last backlogged task).
   void Paged(std::optional<WindowKey> next, int64_t loaded);
+  // See the header comment: pollers wait, none can take a windowed task, and the store may hold
+  // tasks beyond SpillFrom not yet scanned for them.
+  bool NeedsLookAhead() const;
+  std::optional<WindowKey> LookAheadFrom() const;
+  // Removes and returns a waiting poller for a task of (version_set, ramp_point), as the rate
+  // limit allows; nullopt when none. `stop` is set when one of the scan's keys has no poller left
+  // (the scan must not pass this task).
+  std::optional<uint64_t> TakePollerFor(const std::string& version_set, float ramp_point,
+                                        bool& stop);
+  // A task at `key` became durable in the store: if it is beyond SpillFrom, the look-ahead may
+  // find it there now.
+  void Durable(WindowKey key) {
+    if (!Spilled(key)) return;
+    if (look_from_ && key < *look_from_) look_from_ = key;
+    look_pending_ = true;
+  }
+  // The scan stopped before `key`, or (nullopt) reached the store's last backlogged task.
+  void LookedAhead(std::optional<WindowKey> key, std::optional<WindowKey> last_seen);
   std::optional<absl::Time> OldestTaskTime() const;
   int WaitingPollers() const { return static_cast<int>(waiting_.size()); }
   // Pollers seen in the last five minutes, most recent first.
@@ -153,11 +201,21 @@ class TaskQueueMatcher {
     Key key;
     absl::Time scheduled;
     std::string version_set;
+    float ramp_point = 0;
   };
   void Refill(absl::Time now);
   // Dispatch when a task or a poller is versioned: each task to the newest poller of its target.
   std::vector<Match> DispatchVersioned(absl::Time now);
   void ErasePoller(std::list<Poller>::iterator it);
+  bool Versioned() const {
+    return versioned_tasks_ > 0 || versioned_pollers_ > 0 || routing_.has_value();
+  }
+  // Routing changed or a new kind of poller came: the look-ahead scans again from SpillFrom.
+  void ResetLookAhead() {
+    look_from_.reset();
+    look_keys_.clear();
+    look_pending_ = true;
+  }
   // From `first` (first in line) to `last`: the first poll not of the worker served last, looking
   // at most kSpreadScan polls ahead; else `first`. `poller(it)` gives the list entry of `it`.
   template <typename It, typename ToPoller>
@@ -184,6 +242,12 @@ class TaskQueueMatcher {
   std::string last_served_;  // worker_instance_key of the poller that received the last task
 
   absl::flat_hash_map<std::string, std::string> version_defaults_;
+  std::optional<DeploymentRouting> routing_;
+  // The look-ahead: where its scan continues, the match keys it scanned for, whether there may
+  // be something it has not seen.
+  std::optional<WindowKey> look_from_;
+  std::set<std::string> look_keys_;
+  bool look_pending_ = true;
   int64_t versioned_tasks_ = 0;    // tasks_ entries with a version set
   int64_t versioned_pollers_ = 0;  // waiting_ entries with a non-empty MatchKey
 

@@ -146,4 +146,19 @@ absl::StatusOr<std::vector<StoredVersionSets>> MemoryTaskStore::LoadVersionSets(
   return out;
 }
 
+void MemoryTaskStore::PutWorkerDeployment(const StoredWorkerDeployment& deployment) {
+  absl::MutexLock lock(&mu_);
+  deployments_[{deployment.namespace_name, deployment.name}] = deployment.data;
+}
+
+absl::StatusOr<std::vector<StoredWorkerDeployment>> MemoryTaskStore::LoadWorkerDeployments(
+    const std::string& namespace_name) {
+  absl::MutexLock lock(&mu_);
+  std::vector<StoredWorkerDeployment> out;
+  for (const auto& [key, data] : deployments_) {
+    if (key.first == namespace_name) out.push_back({key.first, key.second, data});
+  }
+  return out;
+}
+
 }  // namespace kiln::cluster

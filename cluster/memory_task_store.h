@@ -46,6 +46,9 @@ class MemoryTaskStore final : public TaskStore {
   void PutVersionSets(const StoredVersionSets& sets) override;
   absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(
       const std::string& namespace_name) override;
+  void PutWorkerDeployment(const StoredWorkerDeployment& deployment) override;
+  absl::StatusOr<std::vector<StoredWorkerDeployment>> LoadWorkerDeployments(
+      const std::string& namespace_name) override;
 
  private:
   absl::Mutex mu_;
@@ -60,6 +63,8 @@ class MemoryTaskStore final : public TaskStore {
       ABSL_GUARDED_BY(mu_);
   // (namespace, task queue) -> encoded version sets.
   std::map<std::pair<std::string, std::string>, std::string> version_sets_ ABSL_GUARDED_BY(mu_);
+  // (namespace, deployment name) -> encoded Worker Deployment.
+  std::map<std::pair<std::string, std::string>, std::string> deployments_ ABSL_GUARDED_BY(mu_);
 
   // Removes the run `seq` from the indexes (not from runs_).
   void Unindex(const ActivityState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

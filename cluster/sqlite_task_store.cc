@@ -278,6 +278,18 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
       }
       continue;
     }
+    if (w.is_deployment) {
+      CachedStatement put = writes_->Use(
+          "INSERT INTO worker_deployments(namespace, name, deployment) VALUES(?,?,?) "
+          "ON CONFLICT(namespace, name) DO UPDATE SET deployment=excluded.deployment");
+      if (!put.ok()) return fail(SqliteError(writer_, "prepare worker deployment write"));
+      put.Bind({w.namespace_name, w.task_queue});
+      sqlite3_bind_blob(put.get(), 3, w.blob.data(), w.blob.size(), SQLITE_STATIC);
+      if (sqlite3_step(put.get()) != SQLITE_DONE) {
+        return fail(SqliteError(writer_, absl::StrCat("write worker deployment ", w.task_queue)));
+      }
+      continue;
+    }
     if (w.is_version_sets) {
       CachedStatement put = writes_->Use(
           "INSERT INTO task_queue_version_sets(namespace, task_queue, version_sets) VALUES(?,?,?) "
@@ -338,6 +350,19 @@ void SqliteTaskStore::Quarantine(int64_t seq, const std::string& run_id,
       "with: sqlite3 {} \"SELECT seq, run_id, activity_id, reason FROM activity_runs_quarantine "
       "WHERE seq = {}\"; delete that row once it is no longer needed",
       path_, run_id, activity_id, seq, reason, path_, seq);
+}
+
+void SqliteTaskStore::PutWorkerDeployment(const StoredWorkerDeployment& deployment) {
+  Write w;
+  w.is_deployment = true;
+  w.namespace_name = deployment.namespace_name;
+  w.task_queue = deployment.name;
+  w.blob = deployment.data;
+  {
+    absl::MutexLock lock(&mu_);
+    pending_.writes.push_back(std::move(w));
+  }
+  cv_.Signal();
 }
 
 void SqliteTaskStore::PutVersionSets(const StoredVersionSets& sets) {

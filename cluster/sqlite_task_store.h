@@ -70,6 +70,9 @@ class SqliteTaskStore final : public TaskStore {
   void PutVersionSets(const StoredVersionSets& sets) override;
   absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(
       const std::string& namespace_name) override;
+  void PutWorkerDeployment(const StoredWorkerDeployment& deployment) override;
+  absl::StatusOr<std::vector<StoredWorkerDeployment>> LoadWorkerDeployments(
+      const std::string& namespace_name) override;
 
   // Number of transactions committed so far (lets tests and benchmarks see grouping).
   int64_t CommitCount() const;
@@ -78,6 +81,7 @@ class SqliteTaskStore final : public TaskStore {
   struct Write {
     bool is_delete = false;
     bool is_version_sets = false;  // namespace_name, task_queue and blob: a queue's version sets
+    bool is_deployment = false;    // namespace_name, task_queue (its name) and blob: a deployment
     int64_t seq = 0;
     std::string run_id, namespace_name, activity_id, activity_type, task_queue;
     int status = 0;

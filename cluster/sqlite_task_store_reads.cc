@@ -145,6 +145,25 @@ absl::StatusOr<std::vector<StoredVersionSets>> SqliteTaskStore::LoadVersionSets(
   return out;
 }
 
+absl::StatusOr<std::vector<StoredWorkerDeployment>> SqliteTaskStore::LoadWorkerDeployments(
+    const std::string& namespace_name) {
+  absl::MutexLock lock(&read_mu_);
+  CachedStatement stmt =
+      reads_->Use("SELECT name, deployment FROM worker_deployments WHERE namespace = ?");
+  if (!stmt.ok()) return stmt.Error("prepare load worker deployments");
+  stmt.Bind({namespace_name});
+  std::vector<StoredWorkerDeployment> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const auto* name = sqlite3_column_text(stmt.get(), 0);
+    const auto* blob = static_cast<const char*>(sqlite3_column_blob(stmt.get(), 1));
+    out.push_back({namespace_name, name ? reinterpret_cast<const char*>(name) : "",
+                   std::string(blob ? blob : "", sqlite3_column_bytes(stmt.get(), 1))});
+  }
+  if (rc != SQLITE_DONE) return stmt.Error("load worker deployments");
+  return out;
+}
+
 absl::StatusOr<int64_t> SqliteTaskStore::MaxSeq() {
   absl::MutexLock lock(&read_mu_);
   // Quarantined runs keep their seq: a new run never takes it.

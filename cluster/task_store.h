@@ -48,6 +48,13 @@ struct StoredVersionSets {
   std::string data;
 };
 
+// One Worker Deployment of a namespace, in WorkerDeployments' persisted form.
+struct StoredWorkerDeployment {
+  std::string namespace_name;
+  std::string name;
+  std::string data;
+};
+
 // One page of a listing, newest run first. `next_page_token` is empty on the last page.
 struct ListPage {
   std::vector<ActivityState> runs;
@@ -104,6 +111,11 @@ class TaskStore {
   virtual void PutVersionSets(const StoredVersionSets& sets) = 0;
   virtual absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(
       const std::string& namespace_name) = 0;
+  // Worker Deployments: replaces one deployment (durable with the next Sync), and reads every
+  // deployment of one namespace back.
+  virtual void PutWorkerDeployment(const StoredWorkerDeployment& deployment) = 0;
+  virtual absl::StatusOr<std::vector<StoredWorkerDeployment>> LoadWorkerDeployments(
+      const std::string& namespace_name) = 0;
 };
 
 // The backlog priority key of a run as the stores index it: 1 (first) .. 5, unset = 3.
@@ -150,6 +162,13 @@ class TaskStoreWrapper : public TaskStore {
   void PutVersionSets(const StoredVersionSets& sets) override { target_.PutVersionSets(sets); }
   absl::StatusOr<std::vector<StoredVersionSets>> LoadVersionSets(const std::string& ns) override {
     return target_.LoadVersionSets(ns);
+  }
+  void PutWorkerDeployment(const StoredWorkerDeployment& deployment) override {
+    target_.PutWorkerDeployment(deployment);
+  }
+  absl::StatusOr<std::vector<StoredWorkerDeployment>> LoadWorkerDeployments(
+      const std::string& ns) override {
+    return target_.LoadWorkerDeployments(ns);
   }
 
  private:

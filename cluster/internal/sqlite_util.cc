@@ -12,7 +12,7 @@ namespace {
 
 namespace enums = ::temporal::api::enums::v1;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS activity_runs (
@@ -56,6 +56,16 @@ CREATE TABLE IF NOT EXISTS task_queue_version_sets (
   task_queue   TEXT NOT NULL,
   version_sets BLOB NOT NULL,
   PRIMARY KEY (namespace, task_queue)
+);
+)sql";
+
+// Added by version 4: each Worker Deployment (WorkerDeployments::Encode).
+constexpr char kDeploymentsTable[] = R"sql(
+CREATE TABLE IF NOT EXISTS worker_deployments (
+  namespace  TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  deployment BLOB NOT NULL,
+  PRIMARY KEY (namespace, name)
 );
 )sql";
 
@@ -155,6 +165,10 @@ absl::Status EnsureSchema(sqlite3* db, const std::string& path) {
   if (schema.ok()) schema = Exec(db, kVersionSetsTable);
   if (schema.ok() && version > 0 && version < 3) {
     spdlog::info("dev cluster store migrated to schema version 3 (task queue version sets)");
+  }
+  if (schema.ok()) schema = Exec(db, kDeploymentsTable);
+  if (schema.ok() && version > 0 && version < 4) {
+    spdlog::info("dev cluster store migrated to schema version 4 (worker deployments)");
   }
   if (schema.ok()) {
     schema = Exec(db, absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";").c_str());

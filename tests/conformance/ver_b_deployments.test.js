@@ -1,18 +1,15 @@
 'use strict';
 // Issue 20, Worker Deployments: `kiln worker --deployment-name N --build-id B --use-versioning`
 // sends deployment_options on its polls as a current SDK's worker does. On the real Temporal dev
-// server that registers version N/B (`kiln worker-deployment describe` lists it), and once
-// `kiln worker-deployment set-current-version` makes the version current Standalone Activities
-// on the queue go to it (before, they wait for an unversioned worker). `kiln dev` does not serve
-// Worker Deployments: there the same worker polls unversioned and runs the activity at once, and
-// the `kiln worker-deployment` commands say that kiln dev does not serve them.
+// server and on `kiln dev` alike, that registers version N/B (`kiln worker-deployment describe`
+// lists it), and once `kiln worker-deployment set-current-version` makes the version current
+// Standalone Activities on the queue go to it (before, they wait for an unversioned worker).
 const { execFile } = require('node:child_process');
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { kilnBinary } = require('./lib/devcluster');
 const { startKilnWorker } = require('./lib/kilnworker');
 const { uniqueName, useDevClusterWithClient, waitFor, withTimeout } = require('./lib/sdk');
-const { onTemporal } = require('./lib/server');
 
 const env = useDevClusterWithClient();
 
@@ -44,15 +41,6 @@ test('(ver-e) a Kiln worker of a Worker Deployment version receives activities o
       const start = () => env.client.activity.start('kiln.echo', {
         id: uniqueName('ver-e-a'), taskQueue, args: ['hi'], startToCloseTimeout: '10s',
       });
-      if (!onTemporal()) {
-        const handle = await start();
-        assert.equal(await withTimeout(handle.result(), 15000, 'kiln dev: the result'), 'hi',
-          'kiln dev treats a deployment poll as unversioned');
-        const described = await kiln(['worker-deployment', 'describe', '--name', deploymentName]);
-        assert.equal(described.code, 1, described.stderr);
-        assert.match(described.stderr, /does not serve Worker Deployments/);
-        return;
-      }
       const described = await waitFor(
         () => describeDeployment(deploymentName),
         (d) => (d.workerDeploymentInfo.versionSummaries || []).some((v) => v.deploymentVersion.buildId === 'b1'),
@@ -76,5 +64,51 @@ test('(ver-e) a Kiln worker of a Worker Deployment version receives activities o
       assert.equal((await handle.describe()).lastWorkerIdentity, worker.identity);
     } finally {
       await worker.stop();
+    }
+  });
+
+test('(ver-f) a ramping version gets its share of new activities; deleting the ramp and a new current version move them',
+  { timeout: 90000 }, async () => {
+    const taskQueue = uniqueName('ver-f');
+    const deploymentName = uniqueName('gpu-render');
+    const versioned = (buildId) => ['--deployment-name', deploymentName, '--build-id', buildId, '--use-versioning'];
+    const b1 = await startKilnWorker(env.cluster, { taskQueue, extraArgs: versioned('b1') });
+    const b2 = await startKilnWorker(env.cluster, { taskQueue, extraArgs: versioned('b2') });
+    try {
+      await waitFor(() => describeDeployment(deploymentName),
+        (d) => (d.workerDeploymentInfo.versionSummaries || []).length === 2,
+        { what: `deployment ${deploymentName} lists versions b1 and b2` });
+      // Runs one kiln.echo; resolves the identity of the worker that ran it.
+      const whoRuns = async () => {
+        const handle = await env.client.activity.start('kiln.echo', {
+          id: uniqueName('ver-f-a'), taskQueue, args: ['hi'], startToCloseTimeout: '10s',
+        });
+        assert.equal(await withTimeout(handle.result(), 15000, 'the result'), 'hi');
+        return (await handle.describe()).lastWorkerIdentity;
+      };
+      // The real server applies a routing change to the queue asynchronously: give it a moment.
+      const change = async (args) => {
+        const r = await kiln(['worker-deployment', ...args, '--deployment-name', deploymentName]);
+        assert.equal(r.code, 0, r.stderr);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      };
+      await change(['set-current-version', '--build-id', 'b1']);
+      assert.equal(await whoRuns(), b1.identity, 'b1 current');
+      await change(['set-ramping-version', '--build-id', 'b2', '--percentage', '100']);
+      assert.equal(await whoRuns(), b2.identity, 'b2 ramping at 100%');
+      const ramping = (await describeDeployment(deploymentName)).workerDeploymentInfo;
+      assert.deepEqual(ramping.routingConfig.rampingDeploymentVersion, { deploymentName, buildId: 'b2' });
+      assert.equal(ramping.routingConfig.rampingVersionPercentage, 100);
+      await change(['set-ramping-version', '--delete']);
+      assert.equal(await whoRuns(), b1.identity, 'ramp deleted: b1 again');
+      await change(['set-current-version', '--build-id', 'b2']);
+      assert.equal(await whoRuns(), b2.identity, 'b2 current');
+      const missing = await kiln(['worker-deployment', 'set-current-version', '--deployment-name', deploymentName,
+        '--build-id', 'b9']);
+      assert.equal(missing.code, 4, missing.stderr); // NOT_FOUND
+      assert.match(missing.stderr, /build ID 'b9' not found in Worker Deployment/);
+    } finally {
+      await b1.stop();
+      await b2.stop();
     }
   });

@@ -3,8 +3,8 @@
 // build-id commands. The seed's walkthrough (1.0 -> 2.0 -> 2.1 compatible -> 3.0 -> promote the
 // 2.x set back) shows which worker receives each new activity; then what `get-build-ids`,
 // `get-build-id-reachability` and `describe` print, the warning of a worker whose build id is in
-// no set, the CLI's answers to bad flags, and the `kiln worker-deployment` commands' answer from
-// kiln dev (which does not serve Worker Deployments).
+// no set, the CLI's answers to bad flags, and the `kiln worker-deployment` commands' answers for a
+// deployment kiln dev does not know (deployment_process_test.cc runs a real rollout).
 #include <signal.h>
 
 #include <chrono>
@@ -203,12 +203,11 @@ TEST_F(VersioningProcessTest, BadFlagsAreUsageErrorsThatSayWhatIsWrong) {
   EXPECT_THAT(worker.output, HasSubstr("--use-versioning needs --build-id"));
 }
 
-// kiln dev does not serve Worker Deployments: each `kiln worker-deployment` command says so and
-// what to use instead, rather than a bare UNIMPLEMENTED; bad flags are usage errors first.
-TEST_F(VersioningProcessTest, WorkerDeploymentCommandsSayKilnDevDoesNotServeThem) {
+// A deployment no worker polled for: each `kiln worker-deployment` command that names it gets the
+// real server's NOT_FOUND (list shows nothing); bad flags are usage errors first.
+TEST_F(VersioningProcessTest, WorkerDeploymentCommandsOnAnUnknownDeployment) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"worker-deployment", "describe", "--name", "gpu-render"},
-           {"worker-deployment", "list"},
            {"worker-deployment", "set-current-version", "--deployment-name", "gpu-render",
             "--build-id", "7"},
            {"worker-deployment", "set-ramping-version", "--deployment-name", "gpu-render",
@@ -216,10 +215,13 @@ TEST_F(VersioningProcessTest, WorkerDeploymentCommandsSayKilnDevDoesNotServeThem
            {"worker-deployment", "set-ramping-version", "--deployment-name", "gpu-render",
             "--delete", "--output", "json"}}) {
     ProcessRun r = Kiln(args);
-    EXPECT_EQ(r.exit_code, 1) << args[1] << ": " << r.output;
-    EXPECT_THAT(r.output, HasSubstr("does not serve Worker Deployments")) << args[1];
-    EXPECT_THAT(r.output, HasSubstr("kiln task-queue update-build-ids")) << args[1];
+    EXPECT_EQ(r.exit_code, 4) << args[1] << ": " << r.output;  // NOT_FOUND
+    EXPECT_THAT(r.output, HasSubstr("no Worker Deployment found with name 'gpu-render'"))
+        << args[1];
   }
+  ProcessRun list = Kiln({"worker-deployment", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_THAT(list.output, Not(HasSubstr("gpu-render")));
   ProcessRun both = Kiln({"worker-deployment", "set-current-version", "--deployment-name",
                           "gpu-render", "--build-id", "7", "--unversioned"});
   EXPECT_EQ(both.exit_code, 2) << both.output;

@@ -3,6 +3,8 @@
 #include <map>
 #include <memory>
 
+#include <sqlite3.h>
+
 #include "cluster/activity.h"
 #include "cluster/memory_task_store.h"
 #include "cluster/sqlite_task_store.h"
@@ -112,6 +114,20 @@ TEST_P(TaskStoreTest, VersionSetsAreReplacedPerQueueAndReadBackPerNamespace) {
                                                           {"q2", "other"}}));
 }
 
+TEST_P(TaskStoreTest, WorkerDeploymentsAreReplacedByNameAndReadBackPerNamespace) {
+  store_->PutWorkerDeployment({"default", "render", "first"});
+  store_->PutWorkerDeployment({"default", "render", std::string("sec\0ond", 7)});
+  store_->PutWorkerDeployment({"default", "train", "other"});
+  store_->PutWorkerDeployment({"elsewhere", "render", "not this namespace"});
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  auto loaded = store_->LoadWorkerDeployments("default");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::map<std::string, std::string> by_name;
+  for (const auto& row : *loaded) by_name[row.name] = row.data;
+  EXPECT_EQ(by_name, (std::map<std::string, std::string>{
+                         {"render", std::string("sec\0ond", 7)}, {"train", "other"}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, TaskStoreTest, ::testing::Values(false, true),
                          [](const auto& param_info) { return param_info.param ? "Sqlite" : "Memory"; });
 
@@ -129,22 +145,6 @@ TEST(SqliteTaskStoreTest, SyncedWritesSurviveReopening) {
   ASSERT_TRUE(open.ok());
   ASSERT_EQ(open->size(), 1u);
   EXPECT_EQ((*open)[0].input().payloads(0).data(), "42");
-}
-
-TEST(SqliteTaskStoreTest, VersionSetsSurviveReopening) {
-  const std::string path = TempDbPath();
-  {
-    auto store = SqliteTaskStore::Open(path);
-    ASSERT_TRUE(store.ok());
-    (*store)->PutVersionSets({"default", "q", "sets"});
-    ASSERT_TRUE(SyncAndWait(**store).ok());
-  }
-  auto reopened = SqliteTaskStore::Open(path);
-  ASSERT_TRUE(reopened.ok());
-  auto loaded = (*reopened)->LoadVersionSets("default");
-  ASSERT_TRUE(loaded.ok());
-  ASSERT_EQ(loaded->size(), 1u);
-  EXPECT_EQ((*loaded)[0].data, "sets");
 }
 
 // Get skips SQLite for an activity id it proves new (internal/id_filter.h): every id stored
@@ -171,6 +171,51 @@ TEST(SqliteTaskStoreTest, GetFindsEveryStoredIdAfterReopening) {
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_FALSE(store.Get("default", "never-started", "")->has_value());
   EXPECT_FALSE(store.Get("other-namespace", "new", "")->has_value());
+}
+
+TEST(SqliteTaskStoreTest, VersionSetsSurviveReopening) {
+  const std::string path = TempDbPath();
+  {
+    auto store = SqliteTaskStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    (*store)->PutVersionSets({"default", "q", "sets"});
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+  }
+  auto reopened = SqliteTaskStore::Open(path);
+  ASSERT_TRUE(reopened.ok());
+  auto loaded = (*reopened)->LoadVersionSets("default");
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].data, "sets");
+}
+
+// A schema-3 file (before Worker Deployments) gains the worker_deployments table on opening and
+// keeps its runs and version sets.
+TEST(SqliteTaskStoreTest, SchemaThreeFileMigratesToWorkerDeployments) {
+  const std::string path = TempDbPath();
+  {
+    auto store = SqliteTaskStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    (*store)->Put(MakeRun("kept", 1));
+    (*store)->PutVersionSets({"default", "q", "sets"});
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE worker_deployments; PRAGMA user_version=3;", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto reopened = SqliteTaskStore::Open(path);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_TRUE((*reopened)->Get("default", "kept", "")->has_value());
+  EXPECT_EQ((*reopened)->LoadVersionSets("default")->size(), 1u);
+  (*reopened)->PutWorkerDeployment({"default", "render", "deployment"});
+  ASSERT_TRUE(SyncAndWait(**reopened).ok());
+  auto loaded = (*reopened)->LoadWorkerDeployments("default");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].data, "deployment");
 }
 
 TEST(SqliteTaskStoreTest, ConcurrentWritesShareCommits) {
