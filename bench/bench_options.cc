@@ -32,7 +32,9 @@ absl::Status ValidateOptions(const BenchOptions& o) {
     return Bad("--concurrency", std::to_string(o.concurrency), "1 to 10000");
   }
   if (o.warmup < -1) return Bad("--warmup", std::to_string(o.warmup), "0 or more");
-  if (!(o.rate >= 0)) return Bad("--rate", std::to_string(o.rate), "0 (unpaced) or more per second");
+  if (!(o.rate >= 0)) {
+    return Bad("--rate", std::to_string(o.rate), "0 (unpaced) or more per second");
+  }
   if (o.rate > 0 && o.scenario != "e2e" && o.scenario != "schedule") {
     return Bad("--rate", std::to_string(o.rate), "only with e2e or schedule");
   }

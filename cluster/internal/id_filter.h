@@ -44,7 +44,9 @@ class IdFilter {
   // False only when (namespace_name, id) was never added.
   bool MayContain(std::string_view namespace_name, std::string_view id) const {
     bool all = true;
-    Probe(namespace_name, id, [&](size_t word, uint64_t mask) { return all = (words_[word] & mask) != 0; });
+    Probe(namespace_name, id, [&](size_t word, uint64_t mask) {
+      return all = (words_[word] & mask) != 0;
+    });
     return all;
   }
 
