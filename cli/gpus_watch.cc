@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "base/clock.h"
 #include "cli/commands.h"
+#include "executor/internal/telemetry_json.h"
 #include "gpu/fake_device_provider.h"
 #include "gpu/system_device_provider.h"
 #include "gpu/telemetry.h"
@@ -199,19 +200,7 @@ class LocalDevices {
       nlohmann::json device = {{"index", d.index}, {"name", d.name}, {"uuid", d.uuid},
                                {"state", gpu::HealthStateName(d.health.state)}};
       for (const gpu::DeviceTelemetry& t : readings) {
-        if (t.uuid != d.uuid) continue;
-        nlohmann::json j = nlohmann::json::object();
-        auto put = [&j](const char* key, const auto& value) {
-          if (value) j[key] = *value;
-        };
-        put("gpu_util_percent", t.gpu_util_percent);
-        put("memory_used_bytes", t.memory_used_bytes);
-        put("memory_total_bytes", t.memory_total_bytes);
-        put("temperature_c", t.temperature_c);
-        put("power_w", t.power_w);
-        put("power_limit_w", t.power_limit_w);
-        put("sm_clock_mhz", t.sm_clock_mhz);
-        device["telemetry"] = j;
+        if (t.uuid == d.uuid) device["telemetry"] = executor::TelemetryJson(t);  // as GET /gpus
       }
       devices.push_back(std::move(device));
     }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "executor/internal/telemetry_json.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -20,26 +21,6 @@ int StatusToHttp(const absl::Status& s) {
   if (absl::IsNotFound(s)) return 404;
   if (absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s)) return 400;
   return 500;
-}
-
-// The latest reading of one device, in nvidia-smi's units; fields the device doesn't report are
-// left out.
-nlohmann::json TelemetryJson(const gpu::DeviceTelemetry& t) {
-  nlohmann::json out = nlohmann::json::object();
-  auto put = [&out](const char* key, const auto& value) {
-    if (value) out[key] = *value;
-  };
-  put("gpu_util_percent", t.gpu_util_percent);
-  put("memory_util_percent", t.memory_util_percent);
-  put("memory_used_bytes", t.memory_used_bytes);
-  put("memory_total_bytes", t.memory_total_bytes);
-  put("temperature_c", t.temperature_c);
-  put("power_w", t.power_w);
-  put("power_limit_w", t.power_limit_w);
-  put("sm_clock_mhz", t.sm_clock_mhz);
-  put("ecc_dbe_volatile", t.ecc_dbe_volatile);
-  out["last_xid"] = t.last_xid;
-  return out;
 }
 
 // The first heartbeat detail when it is JSON (the progress convention, docs/PROGRESS.md).
