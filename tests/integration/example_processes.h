@@ -4,6 +4,8 @@
 //                   with the test binary; its stdout to a log file, or read line by line
 //   RunToEnd        a program run to its end: exit code and output (stdout and stderr together)
 //   KilnDevProcess  a `kiln dev` on port 0, or a given port, with a database in a directory
+//   KilnWorkerProcess  a `kiln worker` against an address, with its metrics port
+//   DevAndWorker    both: a `kiln dev` in memory and a `kiln worker` against it
 //   RunActivity     start a Standalone Activity and wait for its JSON result
 // Directories from TempDir are removed when the test binary exits.
 //
@@ -291,6 +293,55 @@ class KilnDevProcess {
   ChildProcess process_;
   std::string line_;
   std::string address_;
+};
+
+// `kiln worker --address ADDRESS ARGS --log-level warn --metrics-port 0`. Blocks until it says it
+// is polling and where its metrics port is (/metrics, /gpus); metrics_port() is 0 when it did not
+// get that far, and lines() is what it printed.
+class KilnWorkerProcess {
+ public:
+  KilnWorkerProcess(const std::string& kiln_binary, const std::string& address,
+                    const std::vector<std::string>& worker_args)
+      : process_(WorkerArgv(kiln_binary, address, worker_args), "") {
+    lines_ = process_.ReadLine();
+    if (lines_.find("kiln worker polling") == std::string::npos) return;
+    const std::string metrics_line = process_.ReadLine();
+    lines_ += "\n" + metrics_line;
+    std::smatch m;
+    if (std::regex_search(metrics_line, m, std::regex(R"(http://127\.0\.0\.1:(\d+)/metrics)"))) {
+      metrics_port_ = std::stoi(m[1]);
+    }
+  }
+  int metrics_port() const { return metrics_port_; }
+  const std::string& lines() const { return lines_; }
+  ChildProcess& process() { return process_; }
+
+ private:
+  static std::vector<std::string> WorkerArgv(const std::string& kiln_binary,
+                                             const std::string& address,
+                                             const std::vector<std::string>& worker_args) {
+    std::vector<std::string> argv = {kiln_binary, "worker", "--address", address};
+    argv.insert(argv.end(), worker_args.begin(), worker_args.end());
+    argv.insert(argv.end(), {"--log-level", "warn", "--metrics-port", "0"});
+    return argv;
+  }
+
+  ChildProcess process_;
+  std::string lines_;
+  int metrics_port_ = 0;
+};
+
+// `kiln dev` in memory and, against it, `kiln worker WORKER_ARGS` (KilnWorkerProcess): what a test
+// of a worker process starts. The worker has started when worker.metrics_port() is not 0;
+// lines() is what both printed.
+struct DevAndWorker {
+  DevAndWorker(const std::string& kiln_binary, const std::vector<std::string>& worker_args)
+      : dev(kiln_binary, {"--port", "0", "--db", ":memory:", "--log-level", "warn"}),
+        worker(kiln_binary, dev.address(), worker_args) {}
+  std::string lines() const { return dev.line() + "\n" + worker.lines(); }
+
+  KilnDevProcess dev;
+  KilnWorkerProcess worker;
 };
 
 inline absl::StatusOr<std::unique_ptr<client::ServiceClient>> ClientFor(const std::string& address) {

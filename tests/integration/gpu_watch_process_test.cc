@@ -59,20 +59,11 @@ TEST(GpuWatchProcessTest, WatchDrawsThisHostsSimulatedDevicesAndSaysWhereActivit
 }
 
 TEST(GpuWatchProcessTest, AWorkersDevicesActivitiesAndTelemetryShowInWatchAndMetrics) {
-  KilnDevProcess dev(KILN_BINARY, {"--port", "0", "--db", ":memory:", "--log-level", "warn"});
-  ASSERT_FALSE(dev.address().empty()) << dev.line();
-  const std::string address = dev.address();
-  ChildProcess worker({KILN_BINARY, "worker", "--address", address, "--simulate-gpus",
-                       "2xH100:80:sm90", "--task-queue", "ml", "--host-id", "h1", "--log-level",
-                       "warn", "--metrics-port", "0"},
-                      "");
-  const std::string line = worker.ReadLine();
-  ASSERT_NE(line.find("kiln worker polling"), std::string::npos) << line;
-  const std::string metrics_line = worker.ReadLine();
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(metrics_line, m, std::regex(R"(http://127\.0\.0\.1:(\d+)/metrics)")))
-      << metrics_line;
-  const int port = std::stoi(m[1]);
+  DevAndWorker processes(KILN_BINARY, {"--simulate-gpus", "2xH100:80:sm90", "--task-queue", "ml",
+                                        "--host-id", "h1"});
+  ASSERT_NE(processes.worker.metrics_port(), 0) << processes.lines();
+  const std::string address = processes.dev.address();
+  const int port = processes.worker.metrics_port();
 
   // The devices under dcgm-exporter's names and labels.
   const std::string metrics = Get(port, "/metrics");
