@@ -47,6 +47,15 @@ absl::Status ValidateOptions(const BenchOptions& o) {
     return Bad("--heartbeat-ms", std::to_string(o.heartbeat_ms),
                "1 to 1000 (kiln.sleep heartbeats at least once a second)");
   }
+  if (o.heartbeat_timeout_ms != 0) {
+    const bool fits = o.heartbeat_ms < 1000 ? o.heartbeat_timeout_ms == 4 * o.heartbeat_ms
+                                            : o.heartbeat_timeout_ms >= 4000;
+    if (!fits) {
+      return Bad("--heartbeat-timeout-ms", std::to_string(o.heartbeat_timeout_ms),
+                 "4 x --heartbeat-ms when that is under 1000, else 4000 or more (kiln.sleep "
+                 "heartbeats every min(1 s, timeout / 4))");
+    }
+  }
   if (o.workers < 1 || o.workers > 64) return Bad("--workers", std::to_string(o.workers), "1 to 64");
   if (o.heartbeating < 1 || o.heartbeating > 100000) {
     return Bad("--heartbeating", std::to_string(o.heartbeating), "1 to 100000");
@@ -76,6 +85,11 @@ absl::Status ValidateOptions(const BenchOptions& o) {
                absl::StrCat("the ", o.scenario, " scenario counts RPCs on its own kiln worker"));
   }
   return absl::OkStatus();
+}
+
+int64_t HeartbeatTimeoutMs(const BenchOptions& options) {
+  if (options.heartbeat_timeout_ms > 0) return options.heartbeat_timeout_ms;
+  return options.heartbeat_ms < 1000 ? 4 * static_cast<int64_t>(options.heartbeat_ms) : 10000;
 }
 
 }  // namespace kiln::bench

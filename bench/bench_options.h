@@ -31,6 +31,8 @@ struct BenchOptions {
   std::string activity_type;
   int sleep_ms = 100;              // sleep / heartbeat activities: how long each runs
   int heartbeat_ms = 1000;         // heartbeat activities and scenario: K, 1 to 1000
+  // The activities' heartbeat timeout T; 0: HeartbeatTimeoutMs's default (10 s for K = 1 s).
+  int heartbeat_timeout_ms = 0;
   int workers = 1;                 // drain: W worker processes
   int heartbeating = 200;          // heartbeat: H activities running at once
   double duration_s = 10;          // heartbeat: D, the measured window
@@ -53,5 +55,11 @@ struct BenchOptions {
 
 // INVALID_ARGUMENT naming the flag, its value and what is allowed.
 absl::Status ValidateOptions(const BenchOptions& options);
+
+// The heartbeat timeout of the heartbeating activities, in ms. kiln.sleep heartbeats every
+// min(1 s, timeout / 4), so a K under 1 s needs a timeout of 4 K; at K = 1 s (the default) the
+// timeout is a realistic 10 s unless heartbeat_timeout_ms says otherwise (docs/BENCHMARKS.md,
+// heartbeats: 4 s left the SDKs' throttle 0.8 s of slack for 10,000 activities).
+int64_t HeartbeatTimeoutMs(const BenchOptions& options);
 
 }  // namespace kiln::bench

@@ -120,8 +120,8 @@ wsv1::StartActivityExecutionRequest HeartbeatingRequest(const BenchOptions& opti
                                                         absl::Duration sleep) {
   wsv1::StartActivityExecutionRequest start = BaseRequest(
       activity_id, task_queue, SleepType(options), absl::ToInt64Milliseconds(sleep));
-  // kiln.sleep heartbeats every heartbeat timeout / 4.
-  const int64_t timeout_ms = 4 * static_cast<int64_t>(options.heartbeat_ms);
+  // kiln.sleep heartbeats every min(1 s, heartbeat timeout / 4).
+  const int64_t timeout_ms = HeartbeatTimeoutMs(options);
   start.mutable_heartbeat_timeout()->set_seconds(timeout_ms / 1000);
   start.mutable_heartbeat_timeout()->set_nanos(static_cast<int32_t>(timeout_ms % 1000) * 1000000);
   return start;

@@ -38,8 +38,8 @@ LoadOutcome RunConcurrently(const std::string& label, int64_t n, int concurrency
 std::string UniqueIdPrefix();
 
 // A StartActivityExecutionRequest for the activity options.activity (noop: kiln.echo; sleep:
-// kiln.sleep for sleep_ms; heartbeat: kiln.sleep for sleep_ms with a heartbeat timeout of
-// 4 x heartbeat_ms, so it heartbeats every heartbeat_ms) on `task_queue`, one attempt only.
+// kiln.sleep for sleep_ms; heartbeat: kiln.sleep for sleep_ms with the heartbeat timeout of
+// HeartbeatTimeoutMs, so it heartbeats every heartbeat_ms) on `task_queue`, one attempt only.
 temporal::api::workflowservice::v1::StartActivityExecutionRequest ActivityRequest(
     const BenchOptions& options, const std::string& activity_id, const std::string& task_queue);
 

@@ -36,7 +36,7 @@ nlohmann::json Config(const BenchOptions& o, const BenchEnv& env) {
   if (o.scenario != "schedule") c["worker"] = o.worker;
   if (o.scenario == "heartbeat") {
     c.update({{"heartbeating", o.heartbeating}, {"heartbeat_ms", o.heartbeat_ms},
-              {"duration_s", o.duration_s}});
+              {"heartbeat_timeout_ms", HeartbeatTimeoutMs(o)}, {"duration_s", o.duration_s}});
     return c;
   }
   c.update({{"activities", o.activities}, {"concurrency", o.concurrency}});
@@ -44,7 +44,10 @@ nlohmann::json Config(const BenchOptions& o, const BenchEnv& env) {
   if (o.rate > 0) c["rate_limit_per_s"] = o.rate;
   if (!o.activity_type.empty()) c["activity_type"] = o.activity_type;
   if (o.scenario == "e2e" && o.activity != "noop") c["sleep_ms"] = o.sleep_ms;
-  if (o.scenario == "e2e" && o.activity == "heartbeat") c["heartbeat_ms"] = o.heartbeat_ms;
+  if (o.scenario == "e2e" && o.activity == "heartbeat") {
+    c["heartbeat_ms"] = o.heartbeat_ms;
+    c["heartbeat_timeout_ms"] = HeartbeatTimeoutMs(o);
+  }
   if (o.scenario == "drain") c["workers"] = o.workers;
   c["task_queue"] = env.task_queue();
   return c;
@@ -292,7 +295,7 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
   const std::vector<ProcessSnapshot> after = (*env)->Sample();
   absl::StatusOr<double> hb_failures = (*env)->WorkerMetric("kiln_heartbeat_failures_total");
   // A heartbeat answered NOT_FOUND: the cluster had ended that attempt, in this scenario by its
-  // heartbeat timeout (4 K), when heartbeats reached it later than the throttle's slack allows.
+  // heartbeat timeout, when heartbeats reached it later than the throttle's slack allows.
   const double timed_out =
       (*env)
           ->WorkerMetric(kRequestFailureMetric, {{"operation", "RecordActivityTaskHeartbeat"},
@@ -312,11 +315,13 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
   r.config = Config(o, **env);
   r.unit = "heartbeat RPC";
   r.count = static_cast<int64_t>(hb_after - hb_before);
+  // Activities lost during the window (timed out) count as well as those that never started.
+  const double lowest = std::min(running, running_after);
   r.errors = started.errors + (hb_failures.ok() ? static_cast<int64_t>(*hb_failures) : 0) +
-             (running < expected ? expected - static_cast<int64_t>(running) : 0);
+             (lowest < expected ? expected - static_cast<int64_t>(lowest) : 0);
   r.first_error = !started.first_error.empty() ? started.first_error
-                  : running < expected
-                      ? absl::StrCat("only ", running, " of ", expected, " activities running",
+                  : lowest < expected
+                      ? absl::StrCat("only ", lowest, " of ", expected, " activities running",
                                      timed_out > 0
                                          ? absl::StrCat("; ", timed_out,
                                                         " heartbeats answered NOT_FOUND (the "

@@ -57,6 +57,8 @@ void AddBenchCommand(CommandRegistry& registry) {
       ->capture_default_str();
   sub->add_option("--heartbeat-ms", o->heartbeat_ms, "K: heartbeat every K ms (1 to 1000)")
       ->capture_default_str();
+  sub->add_option("--heartbeat-timeout-ms", o->heartbeat_timeout_ms,
+                  "T: the activities' heartbeat timeout (default: 10000 for K = 1000, else 4 K)");
   sub->add_option("--workers", o->workers, "drain: W kiln worker processes")
       ->capture_default_str();
   sub->add_option("--heartbeating", o->heartbeating, "heartbeat: H activities running at once")

@@ -1,6 +1,9 @@
+// executor/heartbeat_throttler.cc — see heartbeat_throttler.h.
 #include "executor/heartbeat_throttler.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "spdlog/spdlog.h"
@@ -12,7 +15,12 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 HeartbeatThrottler::HeartbeatThrottler(client::TemporalClient& client, base::TimerQueue& timers,
                                        HeartbeatOptions options,
                                        std::shared_ptr<metrics::WorkerMetrics> metrics)
-    : client_(client), timers_(timers), options_(options), metrics_(std::move(metrics)) {}
+    : client_(client),
+      timers_(timers),
+      options_(options),
+      metrics_(std::move(metrics)),
+      random_(static_cast<uint64_t>(absl::ToUnixNanos(timers.clock().Now())) ^
+              reinterpret_cast<uintptr_t>(this)) {}
 
 HeartbeatThrottler::~HeartbeatThrottler() { scope_.Close(); }
 
@@ -32,45 +40,60 @@ absl::Duration HeartbeatThrottler::IntervalFor(absl::Duration heartbeat_timeout,
 void HeartbeatThrottler::Track(const std::string& task_token, absl::Duration heartbeat_timeout,
                                SignalCallback on_signal) {
   absl::MutexLock lock(&mu_);
-  Entry& entry = entries_[task_token];
+  Node& node = *entries_.try_emplace(task_token).first;
+  Unqueue(node);  // tracked again: what the earlier entry had filed goes
+  SetDue(node, absl::InfiniteFuture());
+  Entry& entry = node.second;
   entry = Entry{};
   entry.id = next_id_++;
+  entry.timeout = std::max(heartbeat_timeout, absl::ZeroDuration());
   entry.interval = IntervalFor(heartbeat_timeout, options_);
+  entry.last_sent = timers_.clock().Now();
   entry.on_signal = std::move(on_signal);
 }
 
 void HeartbeatThrottler::Record(const std::string& task_token, payload::Payloads details) {
-  std::optional<wsv1::RecordActivityTaskHeartbeatRequest> request;
-  uint64_t id = 0;
+  Batch out;
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(task_token);
     if (it == entries_.end()) return;
     Entry& entry = it->second;
-    entry.latest = std::move(details);
+    // Kept once, as bytes: a queued or throttled heartbeat holds no proto, and the request is
+    // built from these when it goes out.
+    entry.latest.clear();
+    details.SerializeToString(&entry.latest);
+    entry.has_latest = true;
     entry.pending = true;
-    if (!entry.timer_armed && !entry.in_flight) {
-      request = StartSend(task_token, entry);
-      id = entry.id;
-    }
+    const absl::Time now = timers_.clock().Now();
+    MaybeSend(*it, now, out);
+    Drain(now, out);
   }
-  if (request) Send(*std::move(request), id);
+  Send(std::move(out));
 }
 
 std::optional<payload::Payloads> HeartbeatThrottler::Finish(const std::string& task_token) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(task_token);
   if (it == entries_.end()) return std::nullopt;
-  std::optional<payload::Payloads> latest = std::move(it->second.latest);
-  entries_.erase(it);
+  Unqueue(*it);
+  SetDue(*it, absl::InfiniteFuture());
+  std::optional<payload::Payloads> latest;
+  if (it->second.has_latest) {
+    latest.emplace();
+    latest->ParseFromString(it->second.latest);
+  }
+  entries_.erase(it);  // its call in flight, if any, is still counted until it is answered
   return latest;
 }
 
 std::optional<payload::Payloads> HeartbeatThrottler::Latest(const std::string& task_token) const {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(task_token);
-  if (it == entries_.end()) return std::nullopt;
-  return it->second.latest;
+  if (it == entries_.end() || !it->second.has_latest) return std::nullopt;
+  payload::Payloads latest;
+  latest.ParseFromString(it->second.latest);
+  return latest;
 }
 
 int HeartbeatThrottler::Tracked() const {
@@ -78,44 +101,123 @@ int HeartbeatThrottler::Tracked() const {
   return static_cast<int>(entries_.size());
 }
 
-wsv1::RecordActivityTaskHeartbeatRequest HeartbeatThrottler::StartSend(
-    const std::string& task_token, Entry& entry) {
-  wsv1::RecordActivityTaskHeartbeatRequest request;
-  request.set_task_token(task_token);
-  request.set_namespace_(client_.Namespace());
-  request.set_identity(client_.Identity());
-  if (entry.latest) *request.mutable_details() = *entry.latest;
+int HeartbeatThrottler::InFlight() const {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
+int HeartbeatThrottler::Queued() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(queue_.size());
+}
+
+absl::Time HeartbeatThrottler::Urgency(const Entry& entry) const {
+  return entry.last_sent + (entry.timeout > absl::ZeroDuration() ? entry.timeout : entry.interval);
+}
+
+void HeartbeatThrottler::MaybeSend(Node& node, absl::Time now, Batch& out) {
+  Entry& entry = node.second;
+  if (!entry.pending || entry.in_flight || entry.queued_key != absl::InfiniteFuture()) return;
+  if (entry.window_end > now) {  // throttled: the timer sends it when the window ends
+    if (entry.due != entry.window_end) SetDue(node, entry.window_end);
+    return;
+  }
+  const bool capped = options_.max_in_flight > 0 &&
+                      (in_flight_ >= options_.max_in_flight || !queue_.empty());
+  const absl::Time urgent = entry.timeout > absl::ZeroDuration()
+                                ? entry.last_sent + entry.timeout * options_.urgent_fraction
+                                : absl::InfiniteFuture();
+  if (!capped || urgent <= now) {
+    StartSend(node, now, out);
+    return;
+  }
+  // Waits its turn, most urgent first (Drain); sent regardless of the cap at `urgent`.
+  entry.queued_key = Urgency(entry);
+  queue_.emplace(entry.queued_key, entry.id, &node);
+  SetDue(node, urgent);
+}
+
+void HeartbeatThrottler::StartSend(Node& node, absl::Time now, Batch& out) {
+  Entry& entry = node.second;
+  SetDue(node, absl::InfiniteFuture());
   entry.pending = false;
   entry.in_flight = true;
-  entry.timer_armed = true;
-  timers_.RunAfter(entry.interval, [this, guard = scope_.Uncounted(), task_token, id = entry.id] {
-    guard.Run([&] { OnTimer(task_token, id); });
-  });
-  return request;
+  ++in_flight_;
+  entry.last_sent = now;
+  const double shorten = std::clamp(options_.jitter, 0.0, 1.0) * Jitter();
+  entry.window_end = now + entry.interval * (1.0 - shorten);
+  Outgoing& o = out.emplace_back();
+  o.id = entry.id;
+  o.request.set_task_token(node.first);
+  o.request.set_namespace_(client_.Namespace());
+  o.request.set_identity(client_.Identity());
+  if (entry.has_latest) o.request.mutable_details()->ParseFromString(entry.latest);
 }
 
-void HeartbeatThrottler::Send(wsv1::RecordActivityTaskHeartbeatRequest request, uint64_t id) {
-  std::string token = request.task_token();
-  const absl::Time sent = timers_.clock().Now();
-  client_.RecordActivityTaskHeartbeat(
-      request, [this, guard = scope_.Counted(), token, id,
-                sent](absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse> r) {
-        guard.Run([&] { OnResponse(token, id, r, timers_.clock().Now() - sent); });
-      });
+void HeartbeatThrottler::Drain(absl::Time now, Batch& out) {
+  while (!queue_.empty() &&
+         (options_.max_in_flight <= 0 || in_flight_ < options_.max_in_flight)) {
+    Node& node = *std::get<2>(*queue_.begin());
+    Unqueue(node);
+    StartSend(node, now, out);
+  }
 }
 
-void HeartbeatThrottler::OnTimer(const std::string& task_token, uint64_t id) {
-  std::optional<wsv1::RecordActivityTaskHeartbeatRequest> request;
+void HeartbeatThrottler::Unqueue(Node& node) {
+  Entry& entry = node.second;
+  if (entry.queued_key == absl::InfiniteFuture()) return;
+  queue_.erase({entry.queued_key, entry.id, &node});
+  entry.queued_key = absl::InfiniteFuture();
+}
+
+void HeartbeatThrottler::SetDue(Node& node, absl::Time when) {
+  Entry& entry = node.second;
+  if (entry.due != absl::InfiniteFuture()) due_.erase({entry.due, entry.id, &node});
+  entry.due = when;
+  if (when == absl::InfiniteFuture()) return;
+  due_.emplace(when, entry.id, &node);
+  if (when < armed_) ArmTimer();
+}
+
+void HeartbeatThrottler::ArmTimer() {
+  armed_ = std::get<0>(*due_.begin());
+  timers_.RunAt(armed_, [this, guard = scope_.Uncounted()] { guard.Run([&] { OnTimer(); }); });
+}
+
+void HeartbeatThrottler::OnTimer() {
+  Batch out;
   {
     absl::MutexLock lock(&mu_);
-    auto it = entries_.find(task_token);
-    if (it == entries_.end() || it->second.id != id) return;
-    Entry& entry = it->second;
-    entry.timer_armed = false;
-    // A heartbeat still in flight sends the pending one when its answer arrives.
-    if (entry.pending && !entry.in_flight) request = StartSend(task_token, entry);
+    const absl::Time now = timers_.clock().Now();
+    if (armed_ <= now) armed_ = absl::InfiniteFuture();  // this timer, or one before it, fired
+    while (!due_.empty() && std::get<0>(*due_.begin()) <= now) {
+      Node& node = *std::get<2>(*due_.begin());
+      due_.erase(due_.begin());
+      node.second.due = absl::InfiniteFuture();
+      if (node.second.queued_key != absl::InfiniteFuture()) {
+        // Urgent: close to its heartbeat timeout, it goes now whatever the cap says.
+        Unqueue(node);
+        StartSend(node, now, out);
+      } else {
+        MaybeSend(node, now, out);  // its window ended
+      }
+    }
+    Drain(now, out);
+    if (!due_.empty() && std::get<0>(*due_.begin()) < armed_) ArmTimer();
   }
-  if (request) Send(*std::move(request), id);
+  Send(std::move(out));
+}
+
+void HeartbeatThrottler::Send(Batch batch) {
+  for (Outgoing& o : batch) {
+    std::string token = o.request.task_token();
+    const absl::Time sent = timers_.clock().Now();
+    client_.RecordActivityTaskHeartbeat(
+        o.request, [this, guard = scope_.Counted(), token = std::move(token), id = o.id,
+                    sent](absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse> r) {
+          guard.Run([&] { OnResponse(token, id, r, timers_.clock().Now() - sent); });
+        });
+  }
 }
 
 void HeartbeatThrottler::OnResponse(
@@ -130,35 +232,48 @@ void HeartbeatThrottler::OnResponse(
   }
   std::vector<HeartbeatSignal> signals;
   SignalCallback on_signal;
-  std::optional<wsv1::RecordActivityTaskHeartbeatRequest> request;
+  Batch out;
   {
     absl::MutexLock lock(&mu_);
+    --in_flight_;  // counted whether or not the activity is still tracked
+    const absl::Time now = timers_.clock().Now();
     auto it = entries_.find(task_token);
-    if (it == entries_.end() || it->second.id != id) return;
-    Entry& entry = it->second;
-    entry.in_flight = false;
-    auto raise = [&](HeartbeatSignal s) {
-      bool& seen = entry.signalled[static_cast<int>(s)];
-      if (!seen) signals.push_back(s);
-      seen = true;
-    };
-    if (response.ok()) {
-      if (response->cancel_requested()) raise(HeartbeatSignal::kCancelRequested);
-      if (response->activity_paused()) raise(HeartbeatSignal::kPaused);
-      if (response->activity_reset()) raise(HeartbeatSignal::kReset);
-    } else if (absl::IsNotFound(response.status())) {
-      raise(HeartbeatSignal::kNotFound);
-    } else {
-      spdlog::warn("error when recording heartbeat (the activity keeps running): {}",
-                   response.status().ToString());
+    if (it != entries_.end() && it->second.id == id) {
+      Entry& entry = it->second;
+      entry.in_flight = false;
+      auto raise = [&](HeartbeatSignal s) {
+        const uint8_t bit = static_cast<uint8_t>(1u << static_cast<int>(s));
+        if ((entry.signalled & bit) == 0) signals.push_back(s);
+        entry.signalled |= bit;
+      };
+      if (response.ok()) {
+        if (response->cancel_requested()) raise(HeartbeatSignal::kCancelRequested);
+        if (response->activity_paused()) raise(HeartbeatSignal::kPaused);
+        if (response->activity_reset()) raise(HeartbeatSignal::kReset);
+      } else if (absl::IsNotFound(response.status())) {
+        raise(HeartbeatSignal::kNotFound);
+      } else {
+        spdlog::warn("error when recording heartbeat (the activity keeps running): {}",
+                     response.status().ToString());
+      }
+      MaybeSend(*it, now, out);
+      if (!signals.empty()) on_signal = entry.on_signal;
     }
-    if (entry.pending && !entry.timer_armed) request = StartSend(task_token, entry);
-    if (!signals.empty()) on_signal = entry.on_signal;
+    Drain(now, out);
   }
-  if (request) Send(*std::move(request), id);
+  Send(std::move(out));
   for (HeartbeatSignal s : signals) {
     if (on_signal) on_signal(s);
   }
+}
+
+double HeartbeatThrottler::Jitter() {
+  // splitmix64: 8 bytes of state, good enough to spread windows.
+  uint64_t z = (random_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 
 }  // namespace kiln::executor

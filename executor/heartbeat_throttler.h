@@ -1,9 +1,11 @@
 // executor/heartbeat_throttler.h — `HeartbeatThrottler`: one per process; turns an activity's
 // heartbeats into RecordActivityTaskHeartbeat calls with the Temporal SDKs' semantics:
 //
-//   - the first heartbeat is sent at once; later ones at most once per interval, where the
-//     interval is 0.8 x heartbeat_timeout, or 30 s when the task has none, capped at 60 s;
-//   - only the latest details are kept while a heartbeat waits in the throttle;
+//   - the first heartbeat is sent at once; later ones at most once per throttle window, where
+//     the interval is 0.8 x heartbeat_timeout, or 30 s when the task has none, capped at 60 s
+//     (sdk-core's max/default_heartbeat_throttle_interval);
+//   - only the latest details are kept while a heartbeat waits (coalescing): kept once, as
+//     bytes, whichever of the throttle, the cap below or its own call in flight holds it back;
 //   - at completion (Finish) a heartbeat still waiting is dropped, not sent (what the TS SDK
 //     does, TEMPORAL-SDK-BEHAVIOUR.md §3.4); its details are returned so that a failure can carry
 //     them as last_heartbeat_details;
@@ -11,9 +13,21 @@
 //     activity's signal callback (each at most once); other errors are logged and the activity
 //     goes on.
 //
-// Lifetime: the owner may destroy it at any time; a heartbeat answer, throttle timer or sink
-// call that comes later does nothing (base::CallbackScope). WaitIdle() is how shutdown waits for
-// the last answer.
+// What it adds for thousands of activities on one worker (docs/BENCHMARKS.md, heartbeats):
+//
+//   - jitter: each window is drawn from [(1 - jitter) x interval, interval], so activities that
+//     started together do not heartbeat together forever. It only ever shortens a window: a
+//     heartbeat never goes out later than the SDKs would send it;
+//   - a cap on the calls in flight (the whole process): a heartbeat due while the cap is reached
+//     waits in a queue, the activity closest to its heartbeat timeout first, and its details go
+//     on being replaced by newer ones. A waiting heartbeat is sent regardless of the cap once
+//     its activity reaches `urgent_fraction` (0.8) of its heartbeat timeout since its last
+//     heartbeat went out: the cap never holds a heartbeat past the SDKs' own send time;
+//   - one armed timer for all windows and urgent times (an ordered index), not one per activity.
+//
+// Lifetime: the owner may destroy it at any time; a heartbeat answer, timer or sink call that
+// comes later does nothing (base::CallbackScope). WaitIdle() is how shutdown waits for the last
+// answer.
 //
 // Thread safety: all methods may be called from any thread. Signal callbacks run on a client
 // or timer thread, outside the throttler's lock, and must not block.
@@ -28,17 +42,19 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "client/temporal_client.h"
-#include "metrics/worker_metrics.h"
 #include "base/callback_scope.h"
 #include "base/timer_queue.h"
+#include "client/temporal_client.h"
+#include "metrics/worker_metrics.h"
 #include "payload/data_converter.h"
 
 namespace kiln::executor {
@@ -46,6 +62,20 @@ namespace kiln::executor {
 struct HeartbeatOptions {
   absl::Duration default_interval = absl::Seconds(30);  // when the task has no heartbeat timeout
   absl::Duration max_interval = absl::Seconds(60);
+  // Each throttle window is drawn uniformly from [(1 - jitter) x interval, interval]; 0 gives
+  // the SDKs' exact windows. At most 1 / (1 - jitter) times the SDKs' calls (about 1.1x on
+  // average with 0.2).
+  double jitter = 0.2;
+  // RecordActivityTaskHeartbeat calls outstanding at once, for the whole process; 0: no cap.
+  // Each call in flight holds gRPC's per-call arena (about 14 KiB), so without a cap a burst of
+  // N heartbeats costs N of them. Not lower: a cluster that group-commits heartbeats answers a
+  // batch per commit, so the cap bounds the rate at cap / commit latency (128 lost every
+  // activity of a 10,000 burst on a loaded 2-core machine, docs/BENCHMARKS.md).
+  int max_in_flight = 512;
+  // A heartbeat waiting for the cap goes out anyway once this fraction of its activity's
+  // heartbeat timeout has passed since its last heartbeat went out (or since Track): 0.8, the
+  // SDKs' own interval, so the cap never sends a heartbeat later than the SDKs would.
+  double urgent_fraction = 0.8;
 };
 
 enum class HeartbeatSignal { kCancelRequested, kNotFound, kPaused, kReset };
@@ -62,24 +92,27 @@ class HeartbeatThrottler {
   HeartbeatThrottler(const HeartbeatThrottler&) = delete;
   HeartbeatThrottler& operator=(const HeartbeatThrottler&) = delete;
 
-  // The throttle interval for a task with `heartbeat_timeout` (zero: none).
+  // The throttle interval for a task with `heartbeat_timeout` (zero: none): the longest window.
   static absl::Duration IntervalFor(absl::Duration heartbeat_timeout,
                                     const HeartbeatOptions& options);
 
   // Starts tracking the activity holding `task_token`. Records for untracked tokens are ignored.
   void Track(const std::string& task_token, absl::Duration heartbeat_timeout,
              SignalCallback on_signal);
-  // Records a heartbeat (sent now or when the throttle allows).
+  // Records a heartbeat (sent now or when the throttle and the cap allow).
   void Record(const std::string& task_token, payload::Payloads details);
   // Record() for `task_token`, as a function that activity code may call even after this
   // throttler is gone (an activity abandoned at shutdown): it then does nothing.
   std::function<void(payload::Payloads)> SinkFor(const std::string& task_token);
-  // Stops tracking; drops a heartbeat still waiting in the throttle. Returns the latest details
-  // recorded (sent or not), or nullopt when the activity never heartbeated.
+  // Stops tracking; drops a heartbeat still waiting. Returns the latest details recorded (sent
+  // or not), or nullopt when the activity never heartbeated.
   std::optional<payload::Payloads> Finish(const std::string& task_token);
   // The latest details recorded for `task_token` (sent or not), or nullopt.
   std::optional<payload::Payloads> Latest(const std::string& task_token) const;
   int Tracked() const;
+  // Heartbeat calls outstanding, and heartbeats waiting for the cap.
+  int InFlight() const;
+  int Queued() const;
   // Waits (real time) until no heartbeat call is outstanding and the last answer's callback has
   // returned; true when that happened in time.
   bool WaitIdle(absl::Duration timeout) { return scope_.WaitIdle(timeout); }
@@ -87,26 +120,48 @@ class HeartbeatThrottler {
  private:
   struct Entry {
     uint64_t id = 0;
-    absl::Duration interval;
+    absl::Duration timeout;       // the task's heartbeat timeout; zero: none
+    absl::Duration interval;      // the longest throttle window
+    absl::Time last_sent;         // the last heartbeat sent (Track: the attempt's start)
+    absl::Time window_end = absl::InfinitePast();  // the throttle window is open until then
+    absl::Time queued_key = absl::InfiniteFuture();  // its key in queue_ while queued
+    absl::Time due = absl::InfiniteFuture();         // its key in due_ (window end or urgent)
     SignalCallback on_signal;
-    std::optional<payload::Payloads> latest;
-    bool pending = false;      // latest not sent yet
-    bool in_flight = false;    // an RPC is outstanding
-    bool timer_armed = false;  // inside the throttle interval
-    bool signalled[4] = {false, false, false, false};
+    std::string latest;  // the latest details, serialized (has_latest)
+    bool has_latest = false;
+    bool pending = false;    // latest not sent yet
+    bool in_flight = false;  // its own call is outstanding
+    uint8_t signalled = 0;   // bit per HeartbeatSignal already raised
   };
+  using Entries = std::map<std::string, Entry>;
+  using Node = Entries::value_type;
+  // The request to send, taken under the lock and sent outside it.
+  struct Outgoing {
+    ::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatRequest request;
+    uint64_t id = 0;
+  };
+  using Batch = std::vector<Outgoing>;
 
-  // Sends `entry.latest` and arms the throttle timer. Returns the request to send.
-  ::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatRequest StartSend(
-      const std::string& task_token, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Send(::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatRequest request,
-            uint64_t id);
-  void OnTimer(const std::string& task_token, uint64_t id);
+  // When `node`'s activity would time out without a heartbeat; the queue's order.
+  absl::Time Urgency(const Entry& entry) const;
+  // Sends if the window and its own call allow: now under the cap, else queued.
+  void MaybeSend(Node& node, absl::Time now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds the request, opens a (jittered) window, counts the call.
+  void StartSend(Node& node, absl::Time now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends queued heartbeats while the cap allows, most urgent first.
+  void Drain(absl::Time now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unqueue(Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // (Re)files `node` in due_ at `when` (InfiniteFuture: not at all); arms the timer if earlier.
+  void SetDue(Node& node, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnTimer();
+  void Send(Batch batch);
   void OnResponse(
       const std::string& task_token, uint64_t id,
       const absl::StatusOr<::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatResponse>&
           response,
       absl::Duration latency);
+  double Jitter() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // uniform in [0, 1)
 
   client::TemporalClient& client_;
   base::TimerQueue& timers_;
@@ -114,8 +169,15 @@ class HeartbeatThrottler {
   const std::shared_ptr<metrics::WorkerMetrics> metrics_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  base::CallbackScope scope_;  // answers (counted), throttle timers and sinks; closed first
+  uint64_t random_ ABSL_GUARDED_BY(mu_);  // splitmix64 state
+  Entries entries_ ABSL_GUARDED_BY(mu_);
+  // Heartbeats waiting for the cap: (urgency, id, node), most urgent first.
+  std::set<std::tuple<absl::Time, uint64_t, Node*>> queue_ ABSL_GUARDED_BY(mu_);
+  // Window ends and urgent times: (when, id, node).
+  std::set<std::tuple<absl::Time, uint64_t, Node*>> due_ ABSL_GUARDED_BY(mu_);
+  absl::Time armed_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // earliest timer armed
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  base::CallbackScope scope_;  // answers (counted), timers and sinks; closed first
 };
 
 }  // namespace kiln::executor

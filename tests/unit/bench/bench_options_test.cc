@@ -55,6 +55,21 @@ TEST(BenchOptionsTest, OutOfRangeNumbersNameTheirFlag) {
   ExpectRejected(o, "--sleep-ms");
 }
 
+// kiln.sleep heartbeats every min(1 s, timeout / 4): a timeout that would not give K is refused.
+TEST(BenchOptionsTest, HeartbeatTimeoutMustGiveTheHeartbeatInterval) {
+  BenchOptions o = Valid();
+  o.heartbeat_timeout_ms = 3000;  // K = 1 s needs at least 4 s
+  ExpectRejected(o, "--heartbeat-timeout-ms");
+  o.heartbeat_ms = 250;
+  o.heartbeat_timeout_ms = 10000;  // K = 250 ms needs exactly 1 s
+  ExpectRejected(o, "--heartbeat-timeout-ms");
+  o.heartbeat_timeout_ms = 1000;
+  EXPECT_TRUE(ValidateOptions(o).ok());
+  o.heartbeat_ms = 1000;
+  o.heartbeat_timeout_ms = 4000;
+  EXPECT_TRUE(ValidateOptions(o).ok());
+}
+
 TEST(BenchOptionsTest, UnknownWordsNameTheirFlag) {
   BenchOptions o = Valid();
   o.activity = "spin";

@@ -30,6 +30,15 @@ TEST(LoadTest, HeartbeatActivityGetsFourTimesTheIntervalAsTimeout) {
   EXPECT_EQ(req.input().payloads(0).data(), "2000");
 }
 
+// At K = 1 s the default heartbeat timeout is 10 s (not 4 K), unless given.
+TEST(LoadTest, HeartbeatEverySecondGetsARealisticTimeoutUnlessGiven) {
+  BenchOptions o;
+  o.activity = "heartbeat";
+  EXPECT_EQ(ActivityRequest(o, "a1", "q").heartbeat_timeout().seconds(), 10);
+  o.heartbeat_timeout_ms = 4000;
+  EXPECT_EQ(ActivityRequest(o, "a1", "q").heartbeat_timeout().seconds(), 4);
+}
+
 TEST(LoadTest, OtherActivityTypeNoopHasNoInput) {
   BenchOptions o;
   o.activity_type = "peer.noop";
