@@ -153,8 +153,11 @@ class LateAnswerClient final : public client::TemporalClient {
       due_.erase(due_.begin());
       mu_.Unlock();
       answer();
-      answer = nullptr;  // the callback (and the guard it carries) is gone, as after gRPC's call
+      // Counted before the callback (and the guard it carries) goes, as after gRPC's call: the
+      // Worker's destructor may return as soon as the guard is released, and the count must
+      // already include this answer then.
       ++returned_;
+      answer = nullptr;
       mu_.Lock();
     }
   }
