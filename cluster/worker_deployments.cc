@@ -196,8 +196,16 @@ bool WorkerDeployments::Register(const std::string& name, const std::string& bui
   return changed;
 }
 
-absl::StatusOr<WorkerDeployments::State*> WorkerDeployments::ForChange(
-    const std::string& name, const std::string& conflict_token) {
+absl::StatusOr<WorkerDeployments::Change> WorkerDeployments::ForChange(
+    const std::string& name, const std::string& build_id, const std::string& conflict_token,
+    bool allow_no_pollers, absl::Time now) {
+  Change change;
+  if (Find(name) == nullptr && allow_no_pollers && !build_id.empty()) {
+    State& d = deployments_[name];  // as the server does: the version need not have polled yet
+    d.set_name(name);
+    Stamp(now, d.mutable_create_time());
+    change.created = true;
+  }
   State* d = Find(name);
   if (d == nullptr) {
     return absl::NotFoundError(absl::StrCat("no Worker Deployment found with name '", name,
@@ -206,7 +214,17 @@ absl::StatusOr<WorkerDeployments::State*> WorkerDeployments::ForChange(
   if (!conflict_token.empty() && conflict_token != Token(d->revision_number())) {
     return absl::FailedPreconditionError("conflict token mismatch");
   }
-  return d;
+  change.deployment = d;
+  change.version = build_id.empty() ? nullptr : FindVersion(*d, build_id);
+  if (!build_id.empty() && change.version == nullptr) {
+    if (!allow_no_pollers) {
+      return absl::NotFoundError(absl::StrCat("build ID '", build_id,
+                                              "' not found in Worker Deployment '", name, "'"));
+    }
+    change.version = &AddVersion(*d, build_id, now);
+    change.created = true;
+  }
+  return change;
 }
 
 absl::StatusOr<wsv1::DescribeWorkerDeploymentResponse> WorkerDeployments::Describe(
@@ -264,25 +282,12 @@ absl::StatusOr<bool> WorkerDeployments::SetCurrent(
   const std::string& name = request.deployment_name();
   if (auto s = CheckName(name); !s.ok()) return s;
   const std::string build_id = RequestedBuildId(name, request.build_id(), request.version());
-  bool created = false;
-  if (Find(name) == nullptr && request.allow_no_pollers() && !build_id.empty()) {
-    State& d = deployments_[name];  // as the server does: the version need not have polled yet
-    d.set_name(name);
-    Stamp(now, d.mutable_create_time());
-    created = true;
-  }
-  auto found = ForChange(name, request.conflict_token());
+  auto found =
+      ForChange(name, build_id, request.conflict_token(), request.allow_no_pollers(), now);
   if (!found.ok()) return found.status();
-  State& d = **found;
-  Version* v = build_id.empty() ? nullptr : FindVersion(d, build_id);
-  if (!build_id.empty() && v == nullptr) {
-    if (!request.allow_no_pollers()) {
-      return absl::NotFoundError(absl::StrCat("build ID '", build_id,
-                                              "' not found in Worker Deployment '", name, "'"));
-    }
-    v = &AddVersion(d, build_id, now);
-    created = true;
-  }
+  State& d = *found->deployment;
+  Version* v = found->version;
+  const bool created = found->created;
   const std::string previous = d.current_build_id();
   response->set_previous_version(VersionString(name, previous));
   if (!previous.empty()) {
@@ -327,25 +332,12 @@ absl::StatusOr<bool> WorkerDeployments::SetRamping(
   const std::string build_id = RequestedBuildId(name, request.build_id(), request.version());
   // No version and 0%: remove the ramp (what `--delete` sends); unversioned workers otherwise.
   const bool remove = build_id.empty() && request.version() != kUnversioned && percentage == 0;
-  bool created = false;
-  if (Find(name) == nullptr && request.allow_no_pollers() && !build_id.empty()) {
-    State& d = deployments_[name];
-    d.set_name(name);
-    Stamp(now, d.mutable_create_time());
-    created = true;
-  }
-  auto found = ForChange(name, request.conflict_token());
+  auto found =
+      ForChange(name, build_id, request.conflict_token(), request.allow_no_pollers(), now);
   if (!found.ok()) return found.status();
-  State& d = **found;
-  Version* v = build_id.empty() ? nullptr : FindVersion(d, build_id);
-  if (!build_id.empty() && v == nullptr) {
-    if (!request.allow_no_pollers()) {
-      return absl::NotFoundError(absl::StrCat("build ID '", build_id,
-                                              "' not found in Worker Deployment '", name, "'"));
-    }
-    v = &AddVersion(d, build_id, now);
-    created = true;
-  }
+  State& d = *found->deployment;
+  Version* v = found->version;
+  const bool created = found->created;
   if (!remove && d.current_build_id() == build_id) {
     return absl::FailedPreconditionError(absl::StrCat(
         "requested ramping version ", VersionString(name, build_id), " is already current"));

@@ -86,8 +86,19 @@ class WorkerDeployments {
  private:
   State* Find(const std::string& name);
   const State* Find(const std::string& name) const;
-  // NOT_FOUND (the server's words) unless `name` exists; checks the conflict token.
-  absl::StatusOr<State*> ForChange(const std::string& name, const std::string& conflict_token);
+  // What a Set* request changes: the deployment, the version it names (null for unversioned)
+  // and whether either was created for it (allow_no_pollers).
+  struct Change {
+    State* deployment = nullptr;
+    State::Version* version = nullptr;
+    bool created = false;
+  };
+  // NOT_FOUND (the server's words) unless `name` exists, and unless `build_id` (when not empty)
+  // is one of its versions; with `allow_no_pollers` both are created instead, as the server
+  // does. Checks the conflict token.
+  absl::StatusOr<Change> ForChange(const std::string& name, const std::string& build_id,
+                                   const std::string& conflict_token, bool allow_no_pollers,
+                                   absl::Time now);
 
   std::map<std::string, State> deployments_;
   // Task queue -> the deployment whose version registered it last.
