@@ -18,6 +18,7 @@
 #include "cluster/sqlite_task_store.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_processes.h"
+#include "tests/unit/cluster/pending_answer.h"
 #include "tests/unit/cluster/test_requests.h"
 
 namespace kiln::cluster {
@@ -25,25 +26,6 @@ namespace {
 
 namespace enums = ::temporal::api::enums::v1;
 
-template <typename T>
-class Pending {
- public:
-  Done<T> Callback() {
-    return [p = promise_](absl::StatusOr<T> r) { p->set_value(std::move(r)); };
-  }
-  bool Answered(std::chrono::milliseconds wait = std::chrono::milliseconds(200)) const {
-    return future_.wait_for(wait) == std::future_status::ready;
-  }
-  const absl::StatusOr<T>& Get() const {
-    EXPECT_TRUE(Answered(std::chrono::seconds(10))) << "no answer";
-    return future_.get();
-  }
-
- private:
-  std::shared_ptr<std::promise<absl::StatusOr<T>>> promise_ =
-      std::make_shared<std::promise<absl::StatusOr<T>>>();
-  std::shared_future<absl::StatusOr<T>> future_ = promise_->get_future().share();
-};
 using TaskPoll = Pending<wsv1::PollActivityTaskQueueResponse>;
 
 class EngineDeploymentsTest : public ::testing::Test {

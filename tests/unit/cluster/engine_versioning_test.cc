@@ -16,6 +16,7 @@
 #include "cluster/sqlite_task_store.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_processes.h"
+#include "tests/unit/cluster/pending_answer.h"
 #include "tests/unit/cluster/test_requests.h"
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // worker_version_capabilities
@@ -27,27 +28,6 @@ namespace enums = ::temporal::api::enums::v1;
 using Request = wsv1::UpdateWorkerBuildIdCompatibilityRequest;
 using Reach = std::vector<enums::TaskReachability>;
 
-// One answer of an engine call, from whichever thread gives it.
-template <typename T>
-class Pending {
- public:
-  Done<T> Callback() {
-    return [p = promise_](absl::StatusOr<T> r) { p->set_value(std::move(r)); };
-  }
-  // Whether the answer came within `wait`.
-  bool Answered(std::chrono::milliseconds wait = std::chrono::milliseconds(200)) const {
-    return future_.wait_for(wait) == std::future_status::ready;
-  }
-  const absl::StatusOr<T>& Get() const {
-    EXPECT_TRUE(Answered(std::chrono::seconds(10))) << "no answer";
-    return future_.get();
-  }
-
- private:
-  std::shared_ptr<std::promise<absl::StatusOr<T>>> promise_ =
-      std::make_shared<std::promise<absl::StatusOr<T>>>();
-  std::shared_future<absl::StatusOr<T>> future_ = promise_->get_future().share();
-};
 using TaskPoll = Pending<wsv1::PollActivityTaskQueueResponse>;
 
 Request NewDefault(const std::string& id) {
