@@ -20,26 +20,32 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
     const std::vector<std::string>& argv, const std::string& log_path) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  // The child gets everything made before fork(): between fork() and exec it may only make
+  // async-signal-safe calls, and an allocation there can block on a lock another thread held.
+  const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid < 0) {
+    if (log >= 0) close(log);
+    return absl::InternalError("fork failed");
+  }
   if (pid == 0) {
     // Dies with the bench process, even when that one is killed with SIGKILL.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
     dup2(out[1], STDOUT_FILENO);
-    const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (log >= 0) dup2(log, STDERR_FILENO);
     // Signals the bench blocks are not blocked in the child.
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }
+  if (log >= 0) close(log);
   close(out[1]);
   std::string name = argv.size() > 1 ? absl::StrCat("kiln ", argv[1]) : argv[0];
   return std::unique_ptr<ChildProcess>(new ChildProcess(pid, out[0], name, log_path));

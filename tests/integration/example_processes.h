@@ -61,32 +61,32 @@ class ChildProcess {
   // is empty).
   ChildProcess(const std::vector<std::string>& argv, const std::string& log_path,
                const std::string& stderr_path = "") {
+    // Everything the child needs is made here: between fork() and exec the child may only make
+    // async-signal-safe calls. A malloc there (fopen, a vector) can block for ever on a lock
+    // that another thread of the test (an HTTP server, gRPC) held at the fork.
     int out[2] = {-1, -1};
-    if (log_path.empty() && pipe(out) != 0) return;
+    if (log_path.empty() && pipe2(out, O_CLOEXEC) != 0) return;
+    const std::string& file = log_path.empty() ? stderr_path : log_path;
+    const int file_fd =
+        file.empty() ? -1 : open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
     const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
       DieWithParent(parent);  // never outlives the test binary, even when ctest kills it
       if (log_path.empty()) {
         dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        if (FILE* err = stderr_path.empty() ? nullptr : std::fopen(stderr_path.c_str(), "w")) {
-          dup2(fileno(err), STDERR_FILENO);
-        }
-      } else {
-        FILE* log = std::fopen(log_path.c_str(), "w");
-        if (log != nullptr) {
-          dup2(fileno(log), STDOUT_FILENO);
-          dup2(fileno(log), STDERR_FILENO);
-        }
+        if (file_fd >= 0) dup2(file_fd, STDERR_FILENO);
+      } else if (file_fd >= 0) {
+        dup2(file_fd, STDOUT_FILENO);
+        dup2(file_fd, STDERR_FILENO);
       }
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
       execv(args[0], args.data());
       _exit(127);
     }
+    if (file_fd >= 0) close(file_fd);
     if (log_path.empty()) {
       close(out[1]);
       stdout_ = out[0];
@@ -130,8 +130,11 @@ class ChildProcess {
     return status;
   }
 
-  // The next stdout line, with its '\n' ("" at the end of the output); blocks until it comes.
-  std::string ReadLine() { return NextLine(std::nullopt).value_or(""); }
+  // The next stdout line, with its '\n'; "" at the end of the output, or when none came within
+  // `timeout` (a child that hangs before its first line fails the test instead of stalling it).
+  std::string ReadLine(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    return NextLine(std::chrono::steady_clock::now() + timeout).value_or("");
+  }
 
   // The first stdout line (without its '\n') that matches `pattern` within `timeout`; the lines
   // before it are skipped. "" when the output ends or the time runs out first.
@@ -206,11 +209,20 @@ struct RunOptions {
 inline ProcessRun RunToEnd(const std::vector<std::string>& argv, const RunOptions& options = {}) {
   ProcessRun run;
   int out[2];
-  if (pipe(out) != 0) return run;
+  if (pipe2(out, O_CLOEXEC) != 0) return run;
+  // As in ChildProcess: all that the child uses is made before fork(), so that the child makes
+  // no allocation between fork() and exec.
   std::vector<std::string> env_text;
   if (options.env.has_value()) {
     for (const auto& [name, value] : *options.env) env_text.push_back(name + "=" + value);
   }
+  std::vector<char*> args, envp;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& e : env_text) envp.push_back(const_cast<char*>(e.c_str()));
+  args.push_back(nullptr);
+  envp.push_back(nullptr);
+  const int null = options.with_stderr ? -1 : open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const char* cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
@@ -218,17 +230,10 @@ inline ProcessRun RunToEnd(const std::vector<std::string>& argv, const RunOption
     dup2(out[1], STDOUT_FILENO);
     if (options.with_stderr) {
       dup2(out[1], STDERR_FILENO);
-    } else if (int null = open("/dev/null", O_WRONLY); null >= 0) {
+    } else if (null >= 0) {
       dup2(null, STDERR_FILENO);
     }
-    close(out[0]);
-    close(out[1]);
-    if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) _exit(126);
-    std::vector<char*> args, envp;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    for (const std::string& e : env_text) envp.push_back(const_cast<char*>(e.c_str()));
-    args.push_back(nullptr);
-    envp.push_back(nullptr);
+    if (cwd != nullptr && chdir(cwd) != 0) _exit(126);
     if (options.env.has_value()) {
       execve(args[0], args.data(), envp.data());
     } else {
@@ -236,6 +241,7 @@ inline ProcessRun RunToEnd(const std::vector<std::string>& argv, const RunOption
     }
     _exit(127);
   }
+  if (null >= 0) close(null);
   close(out[1]);
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   char chunk[4096];
