@@ -6,15 +6,11 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
-#include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/time/time.h"
-#include "client/service_client.h"
+#include "dev_with_workers.h"
 #include "example_processes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -23,47 +19,15 @@
 namespace kiln::testing {
 namespace {
 
-namespace wsv1 = ::temporal::api::workflowservice::v1;
 using ::testing::HasSubstr;
 
-constexpr char kQueue[] = "render";
 constexpr char kDeployment[] = "gpu-render";
 
-class DeploymentProcessTest : public ::testing::Test {
+class DeploymentProcessTest : public DevWithWorkersTest {
  protected:
-  void SetUp() override {
-    dir_ = TempDir("deployments");
-    StartDev(0);
-  }
-  void TearDown() override {
-    for (auto& w : workers_) w->Stop(SIGTERM);
-    workers_.clear();
-    if (dev_) dev_->Stop(SIGTERM);
-  }
-  void StartDev(int port) {
-    dev_ = std::make_unique<KilnDevProcess>(KILN_BINARY, dir_, port);
-    ASSERT_FALSE(dev_->address().empty()) << "kiln dev did not start: " << dev_->line();
-    auto client = ClientFor(dev_->address());
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-  }
-
-  ProcessRun Kiln(std::vector<std::string> args) {
-    std::vector<std::string> argv = {KILN_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"--address", dev_->address()});
-    RunOptions options;
-    options.timeout = std::chrono::seconds(30);
-    return RunToEnd(argv, options);
-  }
+  void SetUp() override { StartDevIn("deployments"); }
   void StartWorker(const std::string& build_id) {
-    const std::string log = dir_ + "/worker-" + build_id + ".log";
-    workers_.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{KILN_BINARY, "worker", "--address", dev_->address(),
-                                 "--task-queue", kQueue, "--identity", "w-" + build_id,
-                                 "--deployment-name", kDeployment, "--build-id", build_id,
-                                 "--use-versioning", "--log-level", "info"},
-        log));
+    StartVersionedWorker(build_id, kQueue, {"--deployment-name", kDeployment});
   }
   // `kiln worker-deployment describe --output json`, parsed (null when it failed).
   nlohmann::json Describe() {
@@ -90,28 +54,12 @@ class DeploymentProcessTest : public ::testing::Test {
     }
     return false;
   }
-  // Runs one kiln.echo and returns the identity of the worker that completed it.
-  std::string WhoRuns(const std::string& id) {
-    auto result = RunActivity(*client_, id, "kiln.echo", kQueue, nlohmann::json(id), 1,
-                              absl::Seconds(30));
-    if (!result.ok()) return "error: " + result.status().ToString();
-    wsv1::DescribeActivityExecutionRequest describe;
-    describe.set_activity_id(id);
-    auto d = client_->DescribeActivity(describe);
-    if (!d.ok()) return "error: " + d.status().ToString();
-    return d->info().last_worker_identity();
-  }
   void Deployment(std::vector<std::string> args) {
     args.insert(args.begin(), "worker-deployment");
     args.insert(args.end(), {"--deployment-name", kDeployment});
     ProcessRun r = Kiln(args);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
-
-  std::string dir_;
-  std::unique_ptr<KilnDevProcess> dev_;
-  std::unique_ptr<client::ServiceClient> client_;
-  std::vector<std::unique_ptr<ChildProcess>> workers_;
 };
 
 TEST_F(DeploymentProcessTest, SetCurrentThenRampAcrossARestartWithKilnWorkers) {

@@ -5,18 +5,12 @@
 // `get-build-id-reachability` and `describe` print, the warning of a worker whose build id is in
 // no set, the CLI's answers to bad flags, and the `kiln worker-deployment` commands' answers for a
 // deployment kiln dev does not know (deployment_process_test.cc runs a real rollout).
-#include <signal.h>
-
 #include <chrono>
-#include <fstream>
-#include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/time/time.h"
-#include "client/service_client.h"
+#include "dev_with_workers.h"
 #include "example_processes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -29,50 +23,14 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kQueue[] = "render";
-
-class VersioningProcessTest : public ::testing::Test {
+class VersioningProcessTest : public DevWithWorkersTest {
  protected:
-  void SetUp() override {
-    dir_ = TempDir("versioning");
-    dev_ = std::make_unique<KilnDevProcess>(KILN_BINARY, dir_);
-    ASSERT_FALSE(dev_->address().empty()) << "kiln dev did not start: " << dev_->line();
-    auto client = ClientFor(dev_->address());
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-  }
-  void TearDown() override {
-    for (auto& w : workers_) w->Stop(SIGTERM);
-    workers_.clear();
-    if (dev_) dev_->Stop(SIGTERM);
-  }
-
-  // `kiln ARGS --address A`, to its end.
-  ProcessRun Kiln(std::vector<std::string> args) {
-    std::vector<std::string> argv = {KILN_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"--address", dev_->address()});
-    RunOptions options;
-    options.timeout = std::chrono::seconds(30);
-    return RunToEnd(argv, options);
-  }
+  void SetUp() override { StartDevIn("versioning"); }
 
   // A versioned `kiln worker` with identity w-BUILD, its log in the test dir.
   void StartWorker(const std::string& build_id, const std::string& queue = kQueue) {
-    std::string log = LogOf(build_id);
-    workers_.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{KILN_BINARY, "worker", "--address", dev_->address(),
-                                 "--task-queue", queue, "--identity", "w-" + build_id,
-                                 "--build-id", build_id, "--use-versioning", "--log-level", "info"},
-        log));
-    ASSERT_TRUE(WaitForLog(build_id, "kiln worker polling")) << Read(log);
-  }
-  std::string LogOf(const std::string& build_id) { return dir_ + "/worker-" + build_id + ".log"; }
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    StartVersionedWorker(build_id, queue);
+    ASSERT_TRUE(WaitForLog(build_id, "kiln worker polling")) << Read(LogOf(build_id));
   }
   bool WaitForLog(const std::string& build_id, const std::string& text) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -83,18 +41,6 @@ class VersioningProcessTest : public ::testing::Test {
     return false;
   }
 
-  // Runs one kiln.echo on `queue` and returns the identity of the worker that completed it.
-  std::string WhoRuns(const std::string& id, const std::string& queue = kQueue) {
-    auto result = RunActivity(*client_, id, "kiln.echo", queue, nlohmann::json(id), 1,
-                              absl::Seconds(30));
-    if (!result.ok()) return "error: " + result.status().ToString();
-    wsv1::DescribeActivityExecutionRequest describe;
-    describe.set_activity_id(id);
-    auto d = client_->DescribeActivity(describe);
-    if (!d.ok()) return "error: " + d.status().ToString();
-    return d->info().last_worker_identity();
-  }
-
   void Update(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {"task-queue", "update-build-ids"};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -102,11 +48,6 @@ class VersioningProcessTest : public ::testing::Test {
     ProcessRun r = Kiln(argv);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
-
-  std::string dir_;
-  std::unique_ptr<KilnDevProcess> dev_;
-  std::unique_ptr<client::ServiceClient> client_;
-  std::vector<std::unique_ptr<ChildProcess>> workers_;
 };
 
 TEST_F(VersioningProcessTest, TheSeedWalkthroughWithKilnWorkersAndTheCli) {

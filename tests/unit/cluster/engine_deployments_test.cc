@@ -3,67 +3,26 @@
 // then to its pollers; a ramping version gets the activities whose id falls under its percentage;
 // routing and versions survive a restart; the real server's errors. And the backlog look-ahead: a
 // window full of tasks for a build id nobody polls does not hold back tasks others can take.
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
-#include <future>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "base/clock.h"
 #include "cluster/engine.h"
-#include "cluster/sqlite_task_store.h"
 #include "gtest/gtest.h"
-#include "tests/support/test_processes.h"
 #include "tests/unit/cluster/pending_answer.h"
-#include "tests/unit/cluster/test_requests.h"
+#include "tests/unit/cluster/sqlite_engine_test.h"
 
 namespace kiln::cluster {
 namespace {
 
 namespace enums = ::temporal::api::enums::v1;
 
-using TaskPoll = Pending<wsv1::PollActivityTaskQueueResponse>;
-
-class EngineDeploymentsTest : public ::testing::Test {
+class EngineDeploymentsTest : public SqliteEngineTest {
  protected:
-  void SetUp() override {
-    path_ = (std::filesystem::path(::testing::TempDir()) /
-             ("kiln_deployments_" + std::to_string(::getpid()) + ".db"))
-                .string();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(path_ + suffix);
-      kiln::testing::RemoveAtExit(path_ + suffix);
-    }
-    Open();
-  }
-  void TearDown() override {
-    if (engine_) engine_->Shutdown();
-  }
-  void Open() {
-    auto store = SqliteTaskStore::Open(path_);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    ActivityEngine::Options options;
-    options.backlog_window = window_;
-    engine_ = std::make_unique<ActivityEngine>(options, *store_, clock_);
-    ASSERT_TRUE(engine_->Recover().ok());
-  }
-  void Restart() {
-    engine_->Shutdown();
-    engine_.reset();
-    store_.reset();
-    Open();
-  }
+  EngineDeploymentsTest() : SqliteEngineTest("deployments") {}
 
-  void Start(const std::string& id) {
-    Pending<wsv1::StartActivityExecutionResponse> answer;
-    engine_->StartActivityExecution(testing::StartRequest(id), answer.Callback());
-    ASSERT_TRUE(answer.Get().ok()) << answer.Get().status();
-  }
   // A long poll of deployment "render" version `build_id` ("" = an unversioned worker).
   std::unique_ptr<TaskPoll> Poll(const std::string& build_id) {
     wsv1::PollActivityTaskQueueRequest request;
@@ -96,18 +55,6 @@ class EngineDeploymentsTest : public ::testing::Test {
     last_poll_ =
         engine_->PollActivityTaskQueue(request, clock_.Now() + absl::Seconds(600), poll->Callback());
     return poll;
-  }
-  static std::string Received(const TaskPoll& poll) {
-    if (!poll.Answered()) return "";
-    return poll.Get().ok() ? poll.Get()->activity_id() : poll.Get().status().ToString();
-  }
-  absl::Status Complete(const TaskPoll& poll) {
-    wsv1::RespondActivityTaskCompletedRequest request;
-    request.set_namespace_("default");
-    request.set_task_token(poll.Get()->task_token());
-    Pending<wsv1::RespondActivityTaskCompletedResponse> answer;
-    engine_->RespondActivityTaskCompleted(request, answer.Callback());
-    return answer.Get().status();
   }
   absl::StatusOr<wsv1::DescribeWorkerDeploymentResponse> Describe(
       const std::string& name = "render") {
@@ -154,12 +101,7 @@ class EngineDeploymentsTest : public ::testing::Test {
     }
   }
 
-  int window_ = 512;
   ActivityEngine::PollId last_poll_ = 0;
-  base::SimulatedClock clock_{absl::FromUnixSeconds(1'700'000'000)};
-  std::string path_;
-  std::unique_ptr<SqliteTaskStore> store_;
-  std::unique_ptr<ActivityEngine> engine_;
 };
 
 TEST_F(EngineDeploymentsTest, CurrentThenRampingVersionRouteActivitiesAcrossRestart) {
@@ -264,7 +206,7 @@ TEST_F(EngineDeploymentsTest, BadDeploymentOptionsAreInvalidArgument) {
 // The stall: a window full of tasks for build id 1.0, which nobody polls, used to hide the 2.0
 // tasks behind it in the store.
 TEST_F(EngineDeploymentsTest, BacklogForUnpolledBuildIdDoesNotBlockOthers) {
-  window_ = 8;
+  options_.backlog_window = 8;
   Restart();
   wsv1::UpdateWorkerBuildIdCompatibilityRequest update;
   update.set_namespace_("default");

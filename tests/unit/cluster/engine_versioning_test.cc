@@ -2,21 +2,15 @@
 // -> 2.1 compatible -> 3.0 -> promote 2.x back) with raw polls carrying worker_version_capabilities,
 // showing which poll receives which activity, with a restart in the middle; the unversioned
 // migration; reachability; DescribeTaskQueue's pollers.
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
-#include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "base/clock.h"
 #include "cluster/engine.h"
-#include "cluster/sqlite_task_store.h"
 #include "gtest/gtest.h"
-#include "tests/support/test_processes.h"
 #include "tests/unit/cluster/pending_answer.h"
+#include "tests/unit/cluster/sqlite_engine_test.h"
 #include "tests/unit/cluster/test_requests.h"
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // worker_version_capabilities
@@ -28,8 +22,6 @@ namespace enums = ::temporal::api::enums::v1;
 using Request = wsv1::UpdateWorkerBuildIdCompatibilityRequest;
 using Reach = std::vector<enums::TaskReachability>;
 
-using TaskPoll = Pending<wsv1::PollActivityTaskQueueResponse>;
-
 Request NewDefault(const std::string& id) {
   Request r;
   r.set_namespace_("default");
@@ -38,36 +30,9 @@ Request NewDefault(const std::string& id) {
   return r;
 }
 
-class EngineVersioningTest : public ::testing::Test {
+class EngineVersioningTest : public SqliteEngineTest {
  protected:
-  void SetUp() override {
-    path_ = (std::filesystem::path(::testing::TempDir()) /
-             ("kiln_versioning_" + std::to_string(::getpid()) + ".db"))
-                .string();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(path_ + suffix);
-      kiln::testing::RemoveAtExit(path_ + suffix);
-    }
-    Open();
-  }
-  void TearDown() override {
-    if (engine_) engine_->Shutdown();
-  }
-
-  void Open() {
-    auto store = SqliteTaskStore::Open(path_);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    engine_ = std::make_unique<ActivityEngine>(ActivityEngine::Options(), *store_, clock_);
-    ASSERT_TRUE(engine_->Recover().ok());
-  }
-  // Stops kiln dev (held polls answered empty) and starts it again on the same file.
-  void Restart() {
-    engine_->Shutdown();
-    engine_.reset();
-    store_.reset();
-    Open();
-  }
+  EngineVersioningTest() : SqliteEngineTest("versioning") {}
 
   absl::Status Update(const Request& request) {
     Pending<wsv1::UpdateWorkerBuildIdCompatibilityResponse> answer;
@@ -92,11 +57,6 @@ class EngineVersioningTest : public ::testing::Test {
     }
     return out;
   }
-  void Start(const std::string& id) {
-    Pending<wsv1::StartActivityExecutionResponse> answer;
-    engine_->StartActivityExecution(testing::StartRequest(id), answer.Callback());
-    ASSERT_TRUE(answer.Get().ok()) << answer.Get().status();
-  }
   // A long poll from a worker with this build id ("" = no build id), versioned or not.
   std::unique_ptr<TaskPoll> Poll(const std::string& build_id, bool use_versioning) {
     wsv1::PollActivityTaskQueueRequest request;
@@ -109,19 +69,6 @@ class EngineVersioningTest : public ::testing::Test {
     poll_ids_.push_back(engine_->PollActivityTaskQueue(request, clock_.Now() + absl::Seconds(600),
                                                        poll->Callback()));
     return poll;
-  }
-  // The activity a poll received ("" when it received nothing within the wait).
-  static std::string Received(const TaskPoll& poll) {
-    if (!poll.Answered()) return "";
-    return poll.Get().ok() ? poll.Get()->activity_id() : poll.Get().status().ToString();
-  }
-  absl::Status Complete(const TaskPoll& poll) {
-    wsv1::RespondActivityTaskCompletedRequest request;
-    request.set_namespace_("default");
-    request.set_task_token(poll.Get()->task_token());
-    Pending<wsv1::RespondActivityTaskCompletedResponse> answer;
-    engine_->RespondActivityTaskCompleted(request, answer.Callback());
-    return answer.Get().status();
   }
   absl::Status Fail(const TaskPoll& poll) {
     wsv1::RespondActivityTaskFailedRequest request;
@@ -150,10 +97,6 @@ class EngineVersioningTest : public ::testing::Test {
     return out;
   }
 
-  base::SimulatedClock clock_{absl::FromUnixSeconds(1'700'000'000)};
-  std::string path_;
-  std::unique_ptr<SqliteTaskStore> store_;
-  std::unique_ptr<ActivityEngine> engine_;
   std::vector<ActivityEngine::PollId> poll_ids_;
 };
 
