@@ -1,12 +1,16 @@
-// bench/load.h — the load loop of `kiln bench`: run N operations with C in flight on C threads
-// (optionally paced to a rate), count errors (keeping the first message) and print progress to
-// stderr on long runs; plus the
-// StartActivityExecution requests the scenarios send.
+// bench/load.h — the load loops of `kiln bench`: run N operations with C in flight (optionally
+// paced to a rate), count errors (keeping the first message) and print progress to stderr on
+// long runs; plus the StartActivityExecution requests the scenarios send. RunConcurrently runs
+// blocking operations on C threads; RunAsync keeps C asynchronous operations in flight from
+// the threads their completions run on, so C in flight costs no thread each.
 //
-// Thread safety: RunConcurrently calls `op` from C threads at once; `op` must be thread-safe
+// Thread safety: both call `op` from several threads at once; `op` must be thread-safe
 // (writing only its own index of a pre-sized vector is).
 //
 //   LoadOutcome out = RunConcurrently("e2e", 3000, 64, [&](int64_t i) { return Run(i); });
+//   LoadOutcome out = RunAsync("schedule", 30000, 256, [&](int64_t i, AsyncDone done) {
+//     client.StartActivityExecution(Request(i), [done](auto r) { done(r.status()); });
+//   });
 #pragma once
 
 #include <cstdint>
@@ -33,6 +37,18 @@ struct LoadOutcome {
 LoadOutcome RunConcurrently(const std::string& label, int64_t n, int concurrency,
                             const std::function<absl::Status(int64_t)>& op, bool progress = true,
                             double rate = 0);
+
+// Called exactly once per operation, from any thread (or inline in `op`), with its outcome.
+using AsyncDone = std::function<void(absl::Status)>;
+
+// As RunConcurrently, for operations that start asynchronously: op(i, done) starts operation i
+// and returns without waiting; `done` ends it. The first `concurrency` start from the calling
+// thread; each completion then starts the next one from its own thread (op must not block).
+// With `rate` above 0 a pacing thread starts each op(i) at i / rate seconds after the first,
+// with at most `concurrency` in flight. Returns once every operation's `done` has run.
+LoadOutcome RunAsync(const std::string& label, int64_t n, int concurrency,
+                     const std::function<void(int64_t, AsyncDone)>& op, bool progress = true,
+                     double rate = 0);
 
 // A prefix for activity ids unique to this process and moment ("bench-PID-MICROS").
 std::string UniqueIdPrefix();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/async_start.h"
 #include "bench/bench_env.h"
 #include "bench/load.h"
 #include "client/service_client.h"
@@ -53,22 +54,6 @@ nlohmann::json Config(const BenchOptions& o, const BenchEnv& env) {
   return c;
 }
 
-// Start, then wait for the outcome; an outcome other than a result is an error.
-absl::Status StartAndWait(client::ServiceClient& client, wsv1::StartActivityExecutionRequest req,
-                          std::string* run_id) {
-  const std::string id = req.activity_id();
-  absl::StatusOr<wsv1::StartActivityExecutionResponse> started = client.StartActivity(req);
-  if (!started.ok()) return started.status();
-  if (run_id != nullptr) *run_id = started->run_id();
-  absl::StatusOr<wsv1::PollActivityExecutionResponse> done =
-      client.WaitForOutcome(id, started->run_id(), absl::Minutes(5));
-  if (!done.ok()) return done.status();
-  if (!done->outcome().has_result()) {
-    return absl::AbortedError(absl::StrCat(id, " failed: ", done->outcome().failure().message()));
-  }
-  return absl::OkStatus();
-}
-
 // Schedule-to-start of a sample of the activities, from the cluster's own timestamps
 // (DescribeActivityExecution after the window, so it costs the measured load nothing).
 LatencySummary ScheduleToStart(client::ServiceClient& client, const BenchOptions& o,
@@ -107,12 +92,15 @@ absl::StatusOr<ScenarioResult> RunE2e(const BenchOptions& o) {
   }
   auto client = Client(o, (*env)->address());
   if (!client.ok()) return client.status();
+  auto starter = AsyncClient(o, (*env)->address());
+  if (!starter.ok()) return starter.status();
   const std::string queue = (*env)->task_queue();
+  const wsv1::StartActivityExecutionRequest base = ActivityRequest(o, "", queue);
 
   const std::string warm = UniqueIdPrefix() + "-warm";
   const int64_t warmup = o.warmup >= 0 ? o.warmup : o.concurrency;
-  LoadOutcome w = RunConcurrently("e2e warm-up", warmup, o.concurrency, [&](int64_t i) {
-    return StartAndWait(**client, ActivityRequest(o, absl::StrCat(warm, "-", i), queue), nullptr);
+  LoadOutcome w = RunAsync("e2e warm-up", warmup, o.concurrency, [&](int64_t i, AsyncDone done) {
+    StartAndWaitAsync(**starter, base, absl::StrCat(warm, "-", i), nullptr, std::move(done));
   });
   if (warmup > 0 && w.errors == warmup) {
     return absl::UnavailableError(absl::StrCat("every warm-up activity failed: ", w.first_error));
@@ -123,12 +111,15 @@ absl::StatusOr<ScenarioResult> RunE2e(const BenchOptions& o) {
   std::vector<double> latency(static_cast<size_t>(o.activities), -1);
   const std::vector<ProcessSnapshot> before = (*env)->Sample();
   const double rpcs_before = (*env)->WorkerMetric(kRequestMetric).value_or(0);
-  LoadOutcome out = RunConcurrently("e2e", o.activities, o.concurrency, [&](int64_t i) {
+  LoadOutcome out = RunAsync("e2e", o.activities, o.concurrency, [&](int64_t i, AsyncDone done) {
     const absl::Time t0 = absl::Now();
-    absl::Status s = StartAndWait(
-        **client, ActivityRequest(o, absl::StrCat(prefix, "-", i), queue), &runs[size_t(i)]);
-    if (s.ok()) latency[size_t(i)] = absl::ToDoubleMilliseconds(absl::Now() - t0);
-    return s;
+    StartAndWaitAsync(**starter, base, absl::StrCat(prefix, "-", i), &runs[size_t(i)],
+                           [&latency, i, t0, done = std::move(done)](absl::Status s) {
+                             if (s.ok()) {
+                               latency[size_t(i)] = absl::ToDoubleMilliseconds(absl::Now() - t0);
+                             }
+                             done(s);
+                           });
   }, true, o.rate);
   const std::vector<ProcessSnapshot> after = (*env)->Sample();
   const double rpcs_after = (*env)->WorkerMetric(kRequestMetric).value_or(0);
@@ -154,19 +145,21 @@ absl::StatusOr<ScenarioResult> RunE2e(const BenchOptions& o) {
 absl::StatusOr<ScenarioResult> RunSchedule(const BenchOptions& o) {
   absl::StatusOr<std::unique_ptr<BenchEnv>> env = BenchEnv::Create(o);
   if (!env.ok()) return env.status();
-  auto client = Client(o, (*env)->address());
-  if (!client.ok()) return client.status();
+  auto starter = AsyncClient(o, (*env)->address());
+  if (!starter.ok()) return starter.status();
   // A queue no worker polls: every start stays in the backlog.
   const std::string queue = (*env)->task_queue() + "-backlog";
+  const wsv1::StartActivityExecutionRequest base = ActivityRequest(o, "", queue);
   const std::string prefix = UniqueIdPrefix();
   std::vector<double> latency(static_cast<size_t>(o.activities), -1);
   const std::vector<ProcessSnapshot> before = (*env)->Sample();
-  LoadOutcome out = RunConcurrently("schedule", o.activities, o.concurrency, [&](int64_t i) {
-    const absl::Time t0 = absl::Now();
-    absl::StatusOr<wsv1::StartActivityExecutionResponse> started =
-        (*client)->StartActivity(ActivityRequest(o, absl::StrCat(prefix, "-", i), queue));
-    if (started.ok()) latency[size_t(i)] = absl::ToDoubleMilliseconds(absl::Now() - t0);
-    return started.status();
+  LoadOutcome out = RunAsync("schedule", o.activities, o.concurrency,
+                             [&](int64_t i, AsyncDone done) {
+    StartAsync(**starter, base, absl::StrCat(prefix, "-", i),
+               [&latency, i, done = std::move(done)](auto started, double ms) {
+                 if (started.ok()) latency[size_t(i)] = ms;
+                 done(started.status());
+               });
   }, true, o.rate);
   const std::vector<ProcessSnapshot> after = (*env)->Sample();
   ScenarioResult r;
@@ -184,14 +177,15 @@ absl::StatusOr<ScenarioResult> RunSchedule(const BenchOptions& o) {
 absl::StatusOr<ScenarioResult> RunDrain(const BenchOptions& o) {
   absl::StatusOr<std::unique_ptr<BenchEnv>> env = BenchEnv::Create(o);
   if (!env.ok()) return env.status();
-  auto client = Client(o, (*env)->address());
-  if (!client.ok()) return client.status();
+  auto starter = AsyncClient(o, (*env)->address());
+  if (!starter.ok()) return starter.status();
   const std::string queue = (*env)->task_queue();
+  const wsv1::StartActivityExecutionRequest base = ActivityRequest(o, "", queue);
   const std::string prefix = UniqueIdPrefix();
-  LoadOutcome backlog = RunConcurrently("drain: backlog", o.activities, o.concurrency,
-                                        [&](int64_t i) {
-    return (*client)->StartActivity(ActivityRequest(o, absl::StrCat(prefix, "-", i), queue))
-        .status();
+  LoadOutcome backlog = RunAsync("drain: backlog", o.activities, o.concurrency,
+                                 [&](int64_t i, AsyncDone done) {
+    StartAsync(**starter, base, absl::StrCat(prefix, "-", i),
+               [done = std::move(done)](auto started, double) { done(started.status()); });
   });
   const int64_t backlogged = backlog.done - backlog.errors;
 

@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/internal/channel.h"
 #include "client/internal/dispatcher.h"
+#include "client/service_client.h"
 #include "spdlog/spdlog.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
@@ -286,6 +287,28 @@ void GrpcTemporalClient::ShutdownWorker(const wsv1::ShutdownWorkerRequest& reque
       state_.get(), {"ShutdownWorker", KILN_STARTER(ShutdownWorker), true, true,
                state_->options.rpc_timeout},
       request, std::move(done));
+}
+
+void GrpcTemporalClient::StartActivityExecution(
+    wsv1::StartActivityExecutionRequest request,
+    Callback<wsv1::StartActivityExecutionResponse> done) {
+  request.set_namespace_(state_->options.namespace_name);
+  if (request.identity().empty()) request.set_identity(state_->identity);
+  if (request.request_id().empty()) request.set_request_id(NewRequestId());
+  StartCall<wsv1::StartActivityExecutionRequest, wsv1::StartActivityExecutionResponse>(
+      state_.get(), {"StartActivityExecution", KILN_STARTER(StartActivityExecution), true, true,
+                     state_->options.rpc_timeout},
+      std::move(request), std::move(done));
+}
+
+void GrpcTemporalClient::PollActivityExecution(
+    wsv1::PollActivityExecutionRequest request, absl::Duration timeout,
+    Callback<wsv1::PollActivityExecutionResponse> done) {
+  request.set_namespace_(state_->options.namespace_name);
+  StartCall<wsv1::PollActivityExecutionRequest, wsv1::PollActivityExecutionResponse>(
+      state_.get(), {"PollActivityExecution", KILN_STARTER(PollActivityExecution), true,
+                     /*retry=*/false, timeout},
+      std::move(request), std::move(done));
 }
 
 }  // namespace kiln::client

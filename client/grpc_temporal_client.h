@@ -64,6 +64,17 @@ class GrpcTemporalClient : public TemporalClient {
       const wsv1::GetWorkerBuildIdCompatibilityRequest& request,
       Callback<wsv1::GetWorkerBuildIdCompatibilityResponse> done) override;
 
+  // Client-side calls (not the worker's TemporalClient seam), for load generators that keep
+  // many in flight from one thread (`kiln bench`). StartActivityExecution fills namespace,
+  // identity and a fresh request_id when empty, as ServiceClient::StartActivity does; a start
+  // retried after UNAVAILABLE keeps its request_id, so the server deduplicates it.
+  void StartActivityExecution(wsv1::StartActivityExecutionRequest request,
+                              Callback<wsv1::StartActivityExecutionResponse> done);
+  // One long poll for an activity's outcome, bounded by `timeout` (not retried; the response
+  // has no outcome when the server answered before the activity closed).
+  void PollActivityExecution(wsv1::PollActivityExecutionRequest request, absl::Duration timeout,
+                             Callback<wsv1::PollActivityExecutionResponse> done);
+
   struct State;  // shared with in-flight calls (grpc_temporal_client.cc)
 
  private:

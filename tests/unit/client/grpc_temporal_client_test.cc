@@ -134,6 +134,50 @@ TEST(GrpcTemporalClientTest, RetriesUnavailableThenSucceeds) {
   EXPECT_EQ(fake.calls().size(), 3u);
 }
 
+TEST(GrpcTemporalClientTest, StartFillsNamespaceIdentityAndARequestIdKeptAcrossRetries) {
+  FakeWorkflowService fake;
+  fake.FailNext({grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting")});
+  auto client = GrpcTemporalClient::Create(OptionsFor(fake));
+  wsv1::StartActivityExecutionRequest request;
+  request.set_activity_id("a1");
+  Result<wsv1::StartActivityExecutionResponse> started;
+  (*client)->StartActivityExecution(request, started.Done());
+  absl::StatusOr<wsv1::StartActivityExecutionResponse> response = started.Get();
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->run_id(), "run-1");
+  EXPECT_EQ(fake.last_start_.namespace_(), "ml-team");
+  EXPECT_EQ(fake.last_start_.identity(), (*client)->Identity());
+  const auto calls = fake.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_FALSE(calls[0].request_id.empty());
+  EXPECT_EQ(calls[0].request_id, calls[1].request_id);
+  EXPECT_EQ(calls[1].Header("temporal-namespace"), "ml-team");
+}
+
+TEST(GrpcTemporalClientTest, ActivityPollIsNotRetriedAndAsksAgainUntilAnOutcome) {
+  FakeWorkflowService fake;
+  auto client = GrpcTemporalClient::Create(OptionsFor(fake));
+  wsv1::PollActivityExecutionRequest request;
+  request.set_activity_id("a1");
+  request.set_run_id("run-1");
+  Result<wsv1::PollActivityExecutionResponse> first, second;
+  (*client)->PollActivityExecution(request, absl::Seconds(20), first.Done());
+  ASSERT_TRUE(first.Get().ok());
+  (*client)->PollActivityExecution(request, absl::Seconds(20), second.Done());
+  absl::StatusOr<wsv1::PollActivityExecutionResponse> answered = second.Get();
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_TRUE(answered->outcome().has_result());  // the fake answers empty once, then a result
+  EXPECT_EQ(fake.calls().at(0).namespace_name, "ml-team");
+  ASSERT_TRUE(fake.calls().at(0).timeout.has_value());
+  EXPECT_GT(*fake.calls().at(0).timeout, std::chrono::seconds(15));
+
+  fake.FailNext({grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting")});
+  Result<wsv1::PollActivityExecutionResponse> failed;
+  (*client)->PollActivityExecution(request, absl::Seconds(20), failed.Done());
+  EXPECT_EQ(failed.Get().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(fake.calls().size(), 3u);
+}
+
 TEST(GrpcTemporalClientTest, PollIsNotRetriedSoThePollerOwnsBackoff) {
   FakeWorkflowService fake;
   fake.FailNext({grpc::Status(grpc::StatusCode::UNAVAILABLE, "busy")});
