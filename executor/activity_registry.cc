@@ -11,16 +11,16 @@ absl::Status ActivityRegistry::RegisterRaw(std::string name, RawActivityFunction
       [fn = std::move(fn)](ActivityContext& ctx, const payload::Payloads& input) {
         return ActivityFuture<payload::Payloads>::FromValue(fn(ctx, input));
       },
-      options);
+      options, /*asynchronous=*/false);
 }
 
 absl::Status ActivityRegistry::RegisterRawAsync(std::string name, ActivityFunction fn,
                                                 ActivityOptions options) {
-  return Add(std::move(name), std::move(fn), options);
+  return Add(std::move(name), std::move(fn), options, /*asynchronous=*/true);
 }
 
 absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
-                                   ActivityOptions options) {
+                                   ActivityOptions options, bool asynchronous) {
   if (name.empty()) return absl::InvalidArgumentError("an activity type name must not be empty");
   if (!fn) return absl::InvalidArgumentError("activity '" + name + "' has no function");
   absl::MutexLock lock(&mu_);
@@ -29,7 +29,7 @@ absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
                                     "' is already registered; each name maps to one function");
   }
   auto def = std::make_shared<ActivityDefinition>(
-      ActivityDefinition{name, std::move(fn), options.needs, options.non_blocking});
+      ActivityDefinition{name, std::move(fn), options.needs, options.non_blocking, asynchronous});
   definitions_.emplace(std::move(name), std::move(def));
   return absl::OkStatus();
 }

@@ -7,6 +7,10 @@
 //   raw     Payloads(ActivityContext&, const Payloads&): input and result as sent on the wire.
 //   async raw  ActivityFuture<Payloads>(ActivityContext&, const Payloads&).
 //
+// An asynchronous function (one returning ActivityFuture) should not block between its waits:
+// the worker runs each of its steps on a pool thread that other activities' steps share
+// (executor/arena_executor.h); one that blocks delays them until the pool adds a thread.
+//
 // An argument that does not decode fails the attempt with a non-retryable ApplicationError of
 // type "PayloadConversionError" (retrying the same input cannot help).
 //
@@ -63,6 +67,10 @@ struct ActivityDefinition {
   ActivityFunction function{};
   routing::ResourceNeeds needs{};
   bool non_blocking = false;  // ActivityOptions::non_blocking
+  // The function returns an ActivityFuture of its own (a coroutine, RegisterRawAsync): it runs
+  // up to its first wait and returns, so the runner posts it as a step that needs no thread of
+  // its own (Executor::PostStep), as it does each resumption after ctx.SleepFor.
+  bool asynchronous = false;
 };
 
 namespace internal {
@@ -158,7 +166,7 @@ class ActivityRegistry {
     return Add(std::move(name),
                internal::MakeTypedFromParams<F, typename Traits::Result>(
                    std::move(fn), static_cast<Params*>(nullptr)),
-               options);
+               options, internal::IsActivityFuture<typename Traits::Result>::value);
   }
   absl::Status RegisterRaw(std::string name, RawActivityFunction fn, ActivityOptions options = {});
   absl::Status RegisterRawAsync(std::string name, ActivityFunction fn,
@@ -178,7 +186,8 @@ class ActivityRegistry {
   std::vector<std::string> GpuActivityNames() const;
 
  private:
-  absl::Status Add(std::string name, ActivityFunction fn, ActivityOptions options);
+  absl::Status Add(std::string name, ActivityFunction fn, ActivityOptions options,
+                   bool asynchronous);
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const ActivityDefinition>> definitions_

@@ -133,12 +133,13 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     activity->local_deadline = deadline + options_.local_timeout_buffer;
     ArmLocalTimeout(activity->local_deadline, token);
   }
-  // ctx.SleepFor's waits: a timer, then the executor (an awaiting coroutine resumes there).
+  // ctx.SleepFor's waits: a timer, then the executor (an awaiting coroutine resumes there, as
+  // a step that does not block: it needs no thread of its own, executor/arena_executor.h).
   activity->attempt->context().SetRunLater(
       [this, guard = scope_.Uncounted()](absl::Duration delay, std::function<void()> fn) {
         guard.Run([&] {
           deps_.timers->RunAfter(delay, [this, guard, fn = std::move(fn)]() mutable {
-            guard.Run([&] { deps_.executor->Post(std::move(fn)); });
+            guard.Run([&] { deps_.executor->PostStep(std::move(fn)); });
           });
         });
       });
@@ -156,6 +157,9 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   // sent from here too: no hand-off to a pool thread, which costs more than a short body (two
   // futex calls and a context switch per activity, docs/BENCHMARKS.md).
   if (activity->definition->non_blocking) return start();
+  // An asynchronous body runs up to its first wait: a step, like its resumptions. A synchronous
+  // one may block, so it gets a thread of its own.
+  if (activity->definition->asynchronous) return deps_.executor->PostStep(std::move(start));
   deps_.executor->Post(std::move(start));
 }
 

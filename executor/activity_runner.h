@@ -1,6 +1,7 @@
 // executor/activity_runner.h — `ActivityRunner`: runs one polled activity task to its outcome.
 // It looks up the activity type, builds the ActivityContext, runs the body on the Executor (a
-// non_blocking one on the calling thread, ActivityOptions::non_blocking),
+// non_blocking one on the calling thread, ActivityOptions::non_blocking; an asynchronous one,
+// and each resumption after ctx.SleepFor, as a step, Executor::PostStep),
 // wires heartbeats and their signals (cancel / not found / paused / reset) to the context's
 // cancellation, arms the local safety timeout (server deadline + buffer), and reports:
 //

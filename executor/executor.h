@@ -1,6 +1,6 @@
 // executor/executor.h — `Executor`: the seam that runs activity bodies, and `ManualExecutor`, a
 // fake that runs posted work only when a test says so. The real one is `ArenaExecutor`
-// (arena_executor.h, a oneTBB task_arena).
+// (arena_executor.h, a pool of threads of its own).
 //
 // Thread safety: Post() may be called from any thread. ManualExecutor's Run* methods run work on
 // the calling thread.
@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -25,6 +26,10 @@ class Executor {
   // Runs `work` soon, on an executor thread. Work may block (synchronous activity bodies do);
   // the executor bounds how many run at once.
   virtual void Post(std::function<void()> work) = 0;
+  // Runs `work`, which does not block and ends soon (the next step of a coroutine activity after
+  // ctx.SleepFor), on an executor thread. The executor may queue it behind other work for a
+  // thread that is busy now instead of starting one for it. By default, as Post.
+  virtual void PostStep(std::function<void()> work) { Post(std::move(work)); }
 };
 
 class ManualExecutor final : public Executor {

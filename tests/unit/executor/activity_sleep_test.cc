@@ -1,8 +1,12 @@
 // tests/unit/executor/activity_sleep_test.cc — ctx.SleepFor and coroutine activities through the
 // runner: a sleeping activity holds no executor thread between its steps, heartbeats after each,
-// completes with its result, and a cancellation ends the wait at once.
+// completes with its result, and a cancellation ends the wait at once. Its start and each
+// resumption reach the pool as steps (Executor::PostStep), a synchronous body as Post.
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "executor/diagnostic_activities.h"
 #include "routing/fixed_slot_supplier.h"
@@ -91,6 +95,57 @@ TEST_F(ActivitySleepTest, AnExceptionInACoroutineFailsTheActivity) {
   Advance(absl::Seconds(1));
   ASSERT_EQ(recorder_.failed.size(), 1u);
   EXPECT_EQ(recorder_.failed[0]->request.failure().application_failure_info().type(), "GaveUp");
+}
+
+// Counts how work reaches the pool, and queues it on a ManualExecutor.
+class CountingExecutor final : public Executor {
+ public:
+  // Executor
+  void Post(std::function<void()> work) override {
+    ++posts;
+    queue.Post(std::move(work));
+  }
+  void PostStep(std::function<void()> work) override {
+    ++steps;
+    queue.Post(std::move(work));
+  }
+
+  ManualExecutor queue;
+  int posts = 0;
+  int steps = 0;
+};
+
+// 10,000 sleeping activities must not each ask the pool for a thread when they start or wake:
+// those are steps, which the pool runs on the threads it has (executor/arena_executor.h).
+TEST_F(ActivitySleepTest, ACoroutineActivityRunsAsStepsAndASynchronousBodyGetsAThread) {
+  CountingExecutor counting;
+  ActivityRunner runner(RunnerDeps{&registry_, &counting, &timers_, heartbeats_.get(),
+                                   reporter_.get(), converter_});
+  ASSERT_TRUE(RegisterDiagnosticActivities(registry_).ok());
+  ASSERT_TRUE(registry_.Register("blocking", [](ActivityContext&) { return 1; }).ok());
+  auto deliver = [&](const std::string& type, payload::Payloads input) {
+    std::optional<routing::SlotPermit> permit;
+    slots_.Reserve({.task_queue = "q"}, [&](absl::StatusOr<routing::SlotPermit> p) {
+      permit = *std::move(p);
+    });
+    runner.Run(Task(type, "act-" + type, type, absl::Hours(2), absl::Seconds(4), std::move(input)),
+               "q", std::move(*permit));
+  };
+  deliver(kSleepActivity, *converter_->ToPayloads(std::string("3s")));
+  counting.queue.RunAll();
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    timers_.RunDue();
+    counting.queue.RunAll();
+  }
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+  EXPECT_EQ(counting.steps, 4);  // the start, then one resumption per second slept
+  EXPECT_EQ(counting.posts, 0);
+  deliver("blocking", {});
+  counting.queue.RunAll();
+  ASSERT_EQ(recorder_.completed.size(), 2u);
+  EXPECT_EQ(counting.posts, 1);
+  EXPECT_EQ(counting.steps, 4);
 }
 
 }  // namespace
