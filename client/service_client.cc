@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "base/uuid.h"
 #include "client/internal/channel.h"
 #include "spdlog/spdlog.h"
 
@@ -11,11 +12,8 @@ namespace kiln::client {
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  uint64_t hi = rng(), lo = rng();
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
-                         lo >> 48, lo & 0xffffffffffffULL);
+  const uint64_t hi = rng(), lo = rng();
+  return base::FormatUuidV4(hi, lo);
 }
 
 absl::StatusOr<std::unique_ptr<ServiceClient>> ServiceClient::Create(ConnectionOptions options,

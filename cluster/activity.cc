@@ -55,30 +55,32 @@ const char* TimeoutName(enums::TimeoutType type) {
 }  // namespace
 
 Activity Activity::Schedule(const std::string& namespace_name,
-                            const temporal::api::workflowservice::v1::StartActivityExecutionRequest& req,
+                            temporal::api::workflowservice::v1::StartActivityExecutionRequest req,
                             const std::string& run_id, int64_t seq, absl::Time now) {
   ActivityState state;
   state.set_namespace_(namespace_name);
-  state.set_request_id(req.request_id());
+  state.set_request_id(std::move(*req.mutable_request_id()));
   state.set_seq(seq);
-  *state.mutable_input() = req.input();
+  *state.mutable_input() = std::move(*req.mutable_input());
   auto& info = *state.mutable_info();
-  info.set_activity_id(req.activity_id());
+  info.set_activity_id(std::move(*req.mutable_activity_id()));
   info.set_run_id(run_id);
-  *info.mutable_activity_type() = req.activity_type();
+  *info.mutable_activity_type() = std::move(*req.mutable_activity_type());
   info.set_status(enums::ACTIVITY_EXECUTION_STATUS_RUNNING);
   info.set_run_state(enums::PENDING_ACTIVITY_STATE_SCHEDULED);
-  info.set_task_queue(req.task_queue().name());
+  info.set_task_queue(std::move(*req.mutable_task_queue()->mutable_name()));
   *info.mutable_schedule_to_close_timeout() = req.schedule_to_close_timeout();
   *info.mutable_schedule_to_start_timeout() = req.schedule_to_start_timeout();
   *info.mutable_start_to_close_timeout() = req.start_to_close_timeout();
   *info.mutable_heartbeat_timeout() = req.heartbeat_timeout();
-  *info.mutable_retry_policy() = req.retry_policy();
+  *info.mutable_retry_policy() = std::move(*req.mutable_retry_policy());
   info.set_attempt(1);
   ToProto(now, info.mutable_schedule_time());
-  if (req.has_priority()) *info.mutable_priority() = req.priority();
-  if (req.has_header()) *info.mutable_header() = req.header();
-  if (req.has_user_metadata()) *info.mutable_user_metadata() = req.user_metadata();
+  if (req.has_priority()) *info.mutable_priority() = std::move(*req.mutable_priority());
+  if (req.has_header()) *info.mutable_header() = std::move(*req.mutable_header());
+  if (req.has_user_metadata()) {
+    *info.mutable_user_metadata() = std::move(*req.mutable_user_metadata());
+  }
   if (req.has_start_delay()) *info.mutable_start_delay() = req.start_delay();
   const absl::Time first_dispatch = now + FromProto(req.start_delay());
   ToProto(first_dispatch, state.mutable_dispatch_time());

@@ -30,8 +30,10 @@ class Activity {
   using Failure = temporal::api::failure::v1::Failure;
 
   // A new run (attempt 1, SCHEDULED) from a request already passed through NormalizeStartRequest.
+  // The request's input and other fields are moved into the run (pass std::move(req) when it is
+  // not needed after).
   static Activity Schedule(const std::string& namespace_name,
-                           const temporal::api::workflowservice::v1::StartActivityExecutionRequest& req,
+                           temporal::api::workflowservice::v1::StartActivityExecutionRequest req,
                            const std::string& run_id, int64_t seq, absl::Time now);
   explicit Activity(ActivityState state) : state_(std::move(state)) {}
 

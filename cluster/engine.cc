@@ -8,7 +8,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "base/uuid.h"
 #include "cluster/task_token.h"
 #include "spdlog/spdlog.h"
 
@@ -357,11 +357,8 @@ void ActivityEngine::Shutdown() {
 }
 
 std::string ActivityEngine::NewRunId() {
-  uint64_t hi = SplitMix64(rng_state_), lo = SplitMix64(rng_state_);
-  hi = (hi & ~0xf000ULL) | 0x4000ULL;                              // version 4
-  lo = (lo & ~(0xc000000000000000ULL)) | 0x8000000000000000ULL;    // RFC 4122 variant
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
-                         lo >> 48, lo & 0xffffffffffffULL);
+  const uint64_t hi = SplitMix64(rng_state_), lo = SplitMix64(rng_state_);
+  return base::FormatUuidV4(hi, lo);
 }
 
 }  // namespace kiln::cluster

@@ -78,8 +78,8 @@ void ActivityEngine::StartActivityExecution(wsv1::StartActivityExecutionRequest 
     }
     if (shutting_down_) return absl::UnavailableError("kiln dev is shutting down");
     const std::string run_id = NewRunId();
-    Activity& created =
-        runs_.Add(Activity::Schedule(options_.namespace_name, request, run_id, NextSeq(), Now()));
+    Activity& created = runs_.Add(
+        Activity::Schedule(options_.namespace_name, std::move(request), run_id, NextSeq(), Now()));
     AssignVersionSet(created);
     Save(created, effects);
     response.set_run_id(run_id);
