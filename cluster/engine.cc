@@ -305,8 +305,18 @@ void ActivityEngine::StartOnPoll(Activity& a, PollId poll_id, absl::Time now,
   wsv1::PollActivityTaskQueueResponse task;
   a.FillTask(EncodeTaskToken({options_.namespace_name, a.activity_id(), a.run_id(), a.attempt()}),
              task);
+  task.mutable_poller_scaling_decision()->set_poll_request_delta_suggestion(
+      PollerDelta(a.task_queue(), now - a.AttemptScheduledTime()));
   effects.push_back(ReplyWhenDurable(std::move(poll->done), std::move(task)));
   polls_.EraseTask(poll_id);
+}
+
+int ActivityEngine::PollerDelta(const std::string& queue_name, absl::Duration waited) {
+  if (waited < kPollerScaleUpWait) return 0;
+  auto q = queues_.find(queue_name);
+  // A task held back by the queue's rate limit did not wait for want of a poll.
+  if (q != queues_.end() && q->second.RateLimit()) return 0;
+  return 1;
 }
 
 bool ActivityEngine::FinishPoll(PollId id, const absl::Status& status, Effects& effects) {

@@ -20,6 +20,16 @@
 // terminated, deleted or times out. Started runs, runs waiting for a retry time and runs with
 // writes in flight stay in memory. Resident() reports what is held, for tests and benchmarks.
 //
+// Poller scaling: every task answer carries a poller_scaling_decision, as Temporal's matching
+// sends to autoscaling workers. +1 when the task waited at least kPollerScaleUpWait in the queue
+// (no poll was waiting when it became dispatchable; not counted when the queue's rate limit held
+// it); otherwise 0, which also overrides a worker's own "my poll waited a second: one fewer".
+// Temporal scales up only past 200 ms of backlog age and down after a second's wait; kiln dev
+// aims at a schedule-to-start of about a millisecond: polls are served newest first, so the
+// polls kept beyond what the steady rate needs wait long at the back and catch the next burst
+// (a stalled commit, a descheduled worker), and scaling them down for that wait would make every
+// burst miss again. Surplus polls still go: an empty answer (a hold that ran out) is one fewer.
+//
 // Time comes from the injected Clock. Timers (activity timeouts, retry dispatch, poll expiry,
 // rate-limit waits) fire when someone calls FireDueTimers(); DevServer runs a thread for that,
 // tests call it after SimulatedClock::Advance.
@@ -67,6 +77,8 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 
 class ActivityEngine {
  public:
+  // A task that waited this long for a poll asks its worker for one poll more (see above).
+  static constexpr absl::Duration kPollerScaleUpWait = absl::Milliseconds(1);
   struct Options {
     std::string namespace_name = "default";
     Limits limits;
@@ -259,8 +271,13 @@ class ActivityEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What a queue's matcher holds for a dispatchable run.
   static TaskQueueMatcher::Task QueueTask(const Activity& a);
-  // Hands run `a` to held poll `poll_id`: starts its attempt and answers the poll once durable.
+  // Hands run `a` to held poll `poll_id`: starts its attempt and answers the poll once durable,
+  // with a poller scaling decision (PollerDelta).
   void StartOnPoll(Activity& a, PollId poll_id, absl::Time now, Effects& effects)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The poller scaling decision a task answer carries (see the class comment): +1 when the task
+  // waited `waited` >= kPollerScaleUpWait for a poll (and not for the queue's rate limit), else 0.
+  int PollerDelta(const std::string& queue_name, absl::Duration waited)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The look-ahead (matcher.h): hands tasks beyond the window to waiting pollers that no
   // windowed task suits, a few pages at a time.

@@ -137,6 +137,8 @@ TEST_F(EngineLifecycleTest, PollerRateLimitSpacesTaskDispatch) {
   Advance(absl::Seconds(1));  // one token every 2 s
   ASSERT_TRUE(second.answered());
   EXPECT_FALSE(second.get()->task_token().empty());
+  // a-2 waited 2 s for the rate limit, not for a poll: no poll more is asked for.
+  EXPECT_EQ(second.get()->poller_scaling_decision().poll_request_delta_suggestion(), 0);
 }
 
 TEST_F(EngineLifecycleTest, DescribeTaskQueueReportsPollersAndBacklog) {

@@ -44,6 +44,22 @@ TEST_F(EngineBasicsTest, HeldPollReceivesATaskStartedLater) {
   EXPECT_EQ(poll.get()->activity_id(), "a-1");
 }
 
+// The poller scaling decision (engine.h) that autoscaling workers follow.
+TEST_F(EngineBasicsTest, TaskThatWaitedForAPollAsksItsWorkerForOnePollMore) {
+  auto waiting = Poll();
+  Advance(absl::Seconds(5));  // a poll that waited long for its task is not one too many
+  ASSERT_TRUE(Start(testing::StartRequest("a-1")).ok());
+  ASSERT_TRUE(waiting.answered());
+  ASSERT_TRUE(waiting.get()->has_poller_scaling_decision());
+  EXPECT_EQ(waiting.get()->poller_scaling_decision().poll_request_delta_suggestion(), 0);
+
+  ASSERT_TRUE(Start(testing::StartRequest("a-2")).ok());
+  Advance(ActivityEngine::kPollerScaleUpWait);  // no poll was waiting for a-2
+  auto late = Task();
+  EXPECT_EQ(late.activity_id(), "a-2");
+  EXPECT_EQ(late.poller_scaling_decision().poll_request_delta_suggestion(), 1);
+}
+
 TEST_F(EngineBasicsTest, PollWithoutTaskIsAnsweredEmptyWhenItsHoldEnds) {
   auto poll = Poll("q", "w", absl::Seconds(10));
   Advance(absl::Seconds(9));
