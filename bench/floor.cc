@@ -1,14 +1,13 @@
 // bench/floor.cc — the floor scenario of `kiln bench`: per activity, the four unary RPCs of an
 // end-to-end run (StartActivityExecution and PollActivityExecution from the client,
 // PollActivityTaskQueue and RespondActivityTaskCompleted from the worker side, through the
-// project's ServiceClient and GrpcTemporalClient) against an in-process WorkflowService that
-// answers each at once and stores nothing. C activities in flight, as in e2e. Its rate is what
+// project's GrpcTemporalClient, asynchronously) against an in-process WorkflowService that
+// answers each at once and stores nothing. C activities in flight, as in e2e (RunAsync). Its rate is what
 // gRPC alone allows on this machine; the other scenarios report theirs as a share of it.
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "bench/load.h"
@@ -16,7 +15,6 @@
 #include "bench/report.h"
 #include "bench/scenarios.h"
 #include "client/grpc_temporal_client.h"
-#include "client/service_client.h"
 #include "grpcpp/grpcpp.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
@@ -63,14 +61,6 @@ class FloorService final : public wsv1::WorkflowService::Service {
   }
 };
 
-// A blocking call on the callback-based worker client.
-template <typename Resp, typename Call>
-absl::Status Await(Call call) {
-  std::promise<absl::Status> done;
-  call([&done](absl::StatusOr<Resp> r) { done.set_value(r.status()); });
-  return done.get_future().get();
-}
-
 }  // namespace
 
 absl::StatusOr<ScenarioResult> RunFloor(const BenchOptions& o) {
@@ -86,42 +76,44 @@ absl::StatusOr<ScenarioResult> RunFloor(const BenchOptions& o) {
   client::ConnectionOptions connection;
   connection.address = address;
   connection.namespace_name = o.namespace_name;
-  auto starter = client::ServiceClient::Create(connection);
-  if (!starter.ok()) return starter.status();
-  auto worker = client::GrpcTemporalClient::Create(connection);
-  if (!worker.ok()) return worker.status();
+  // Asynchronous calls, as `e2e` and `schedule` make them (RunAsync: no thread per activity).
+  auto client = client::GrpcTemporalClient::Create(connection);
+  if (!client.ok()) return client.status();
+  client::GrpcTemporalClient& c = **client;
 
-  auto one = [&](int64_t i) -> absl::Status {
+  // Start, task poll, completion, result poll: each started by the previous one's callback.
+  auto one = [&](int64_t i, AsyncDone done) {
     const std::string id = absl::StrCat("floor-", i);
-    auto started = (*starter)->StartActivity(ActivityRequest(o, id, "floor"));
-    if (!started.ok()) return started.status();
-    wsv1::PollActivityTaskQueueRequest poll;
-    poll.set_namespace_(o.namespace_name);
-    poll.mutable_task_queue()->set_name("floor");
-    poll.set_identity(id);
-    absl::Status s = Await<wsv1::PollActivityTaskQueueResponse>([&](auto cb) {
-      (*worker)->PollActivityTaskQueue(poll, absl::Seconds(70), std::move(cb));
+    c.StartActivityExecution(ActivityRequest(o, id, "floor"), [&c, &o, id, done](auto started) {
+      if (!started.ok()) return done(started.status());
+      wsv1::PollActivityTaskQueueRequest poll;
+      poll.set_namespace_(o.namespace_name);
+      poll.mutable_task_queue()->set_name("floor");
+      poll.set_identity(id);
+      const std::string run_id = started->run_id();
+      c.PollActivityTaskQueue(poll, absl::Seconds(70), [&c, &o, id, run_id, done](auto task) {
+        if (!task.ok()) return done(task.status());
+        wsv1::RespondActivityTaskCompletedRequest complete;
+        complete.set_namespace_(o.namespace_name);
+        complete.set_task_token("floor");
+        c.RespondActivityTaskCompleted(complete, [&c, id, run_id, done](auto completed) {
+          if (!completed.ok()) return done(completed.status());
+          wsv1::PollActivityExecutionRequest outcome;
+          outcome.set_activity_id(id);
+          outcome.set_run_id(run_id);
+          c.PollActivityExecution(outcome, absl::Seconds(70),
+                                  [done](auto answered) { done(answered.status()); });
+        });
+      });
     });
-    if (!s.ok()) return s;
-    wsv1::RespondActivityTaskCompletedRequest complete;
-    complete.set_namespace_(o.namespace_name);
-    complete.set_task_token("floor");
-    s = Await<wsv1::RespondActivityTaskCompletedResponse>([&](auto cb) {
-      (*worker)->RespondActivityTaskCompleted(complete, std::move(cb));
-    });
-    if (!s.ok()) return s;
-    wsv1::PollActivityExecutionRequest outcome;
-    outcome.set_activity_id(id);
-    outcome.set_run_id(started->run_id());
-    return (*starter)->PollActivity(outcome).status();
   };
 
   const int64_t warmup = o.warmup >= 0 ? o.warmup : o.concurrency;
-  RunConcurrently("floor warm-up", warmup, o.concurrency, one, false);
+  RunAsync("floor warm-up", warmup, o.concurrency, one, false);
   ProcessSnapshot before{"kiln bench (load + floor service)", getpid(), {}, false};
   if (auto s = ReadProcess(getpid()); s.ok()) before.sample = *s, before.ok = true;
   const int64_t calls_before = service.calls.load();
-  LoadOutcome out = RunConcurrently("floor", o.activities, o.concurrency, one);
+  LoadOutcome out = RunAsync("floor", o.activities, o.concurrency, one);
   ProcessSnapshot after = before;
   if (auto s = ReadProcess(getpid()); s.ok()) after.sample = *s, after.ok = true;
   const int64_t calls = service.calls.load() - calls_before;
