@@ -209,13 +209,14 @@ Activity* ActivityEngine::FindOpen(const TaskToken& run, Effects& effects) {
   return Thaw(std::move(**stored), effects);
 }
 
-Activity* ActivityEngine::Thaw(ActivityState state, Effects& effects, bool was_spilled) {
+Activity* ActivityEngine::Thaw(ActivityState state, Effects& effects, bool was_spilled,
+                               bool chill) {
   TaskQueueMatcher& queue = queues_[state.info().task_queue()];
   if (was_spilled && !queue.HasTask(state.info().run_id())) queue.Unspill();  // only in the store
   Activity& a = runs_.Add(Activity(std::move(state)));  // an open run is its activity's latest
   if (auto at = a.NextDeadline(Now())) timers_.EraseCold(*at, a.state().seq());
   ArmRunTimer(a);
-  ChillWhenDurable(a, effects);
+  if (chill) ChillWhenDurable(a, effects);
   return &a;
 }
 
@@ -264,7 +265,8 @@ Activity* ActivityEngine::MatchedRun(const TaskQueueMatcher::Match& match, absl:
   if (!stored->has_value() || !InBacklog(**stored) || (*stored)->info().run_id() != match.run_id) {
     return nullptr;
   }
-  Activity* a = Thaw(std::move(**stored), effects, /*was_spilled=*/false);
+  // Started on the poll at once, or closed below: either way it leaves the backlog.
+  Activity* a = Thaw(std::move(**stored), effects, /*was_spilled=*/false, /*chill=*/false);
   if (a->ApplyTimeouts(now)) {  // its timeout is due: it closes instead
     Save(*a, effects);
     return nullptr;

@@ -246,8 +246,9 @@ class ActivityEngine {
   Activity* FindOpen(const TaskToken& run, Effects& effects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Brings a cold run (open, only in the store) into memory; it is chilled again once durable
   // unless it changes.
-  // `was_spilled` false: the caller knows it was not counted as left in the store.
-  Activity* Thaw(ActivityState state, Effects& effects, bool was_spilled = true)
+  // `was_spilled` false: the caller knows it was not counted as left in the store. `chill` false:
+  // the caller changes it at once (a poll takes it), so it is not chilled again.
+  Activity* Thaw(ActivityState state, Effects& effects, bool was_spilled = true, bool chill = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Loads the next page of `queue`'s backlog from the store. False when nothing could be done.
   bool PageBacklog(const std::string& queue_name, TaskQueueMatcher& queue)

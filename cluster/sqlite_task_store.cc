@@ -117,6 +117,7 @@ SqliteTaskStore::SqliteTaskStore(std::string path, sqlite3* writer, sqlite3* rea
     spdlog::warn("dev cluster store {}: every start reads the store for its activity id: {}",
                  path_, scanned.ToString());
   }
+  if (auto max_seq = MaxSeq(); max_seq.ok()) stored_max_seq_ = *max_seq;
   writer_thread_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -152,6 +153,8 @@ void SqliteTaskStore::Put(const ActivityState& state) {
   {
     absl::MutexLock lock(&mu_);
     ids_.Add(w.namespace_name, w.activity_id);
+    page_cache_.Forget(w.seq);
+    if (paging_) written_while_paging_.insert(w.seq);
     pending_.writes.push_back(std::move(w));
   }
   cv_.Signal();
@@ -163,6 +166,8 @@ void SqliteTaskStore::Delete(const std::string& namespace_name, const std::strin
   w.run_id = run_id;
   {
     absl::MutexLock lock(&mu_);
+    page_cache_.ForgetRun(run_id);
+    if (paging_) deleted_while_paging_ = true;
     pending_.writes.push_back(std::move(w));
   }
   cv_.Signal();
@@ -250,8 +255,19 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
       "status, state, priority, backlog) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(seq) DO UPDATE "
       "SET status=excluded.status, state=excluded.state, priority=excluded.priority, "
       "backlog=excluded.backlog");
+  // A run that stays RUNNING keeps its status column (and its index entry) as it is; the WHERE
+  // makes sure it was RUNNING, else WriteRun falls back to the upsert, which writes every column.
+  CachedStatement update_open = writes_->Use(
+      "UPDATE activity_runs SET state = ?1, priority = ?2, backlog = ?3 "
+      "WHERE seq = ?4 AND status = ?5");
+  CachedStatement update = writes_->Use(
+      "UPDATE activity_runs SET state = ?1, priority = ?2, backlog = ?3, status = ?5 "
+      "WHERE seq = ?4");
   CachedStatement remove = writes_->Use("DELETE FROM activity_runs WHERE run_id = ?");
-  if (!upsert.ok() || !remove.ok()) return fail(SqliteError(writer_, "prepare write"));
+  if (!upsert.ok() || !update_open.ok() || !update.ok() || !remove.ok()) {
+    return fail(SqliteError(writer_, "prepare write"));
+  }
+  const RunStatements run_statements{upsert.get(), update_open.get(), update.get()};
   // The quarantine's two statements, taken from the cache once per batch and only when the
   // batch quarantines a run.
   std::optional<CachedStatement> quarantine, unlist;
@@ -302,34 +318,54 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
       }
       continue;
     }
-    sqlite3_stmt* stmt = w.is_delete ? remove.get() : upsert.get();
-    sqlite3_reset(stmt);
+    bool written;
     if (w.is_delete) {
-      sqlite3_bind_text(stmt, 1, w.run_id.data(), w.run_id.size(), SQLITE_STATIC);
+      sqlite3_reset(remove.get());
+      sqlite3_bind_text(remove.get(), 1, w.run_id.data(), w.run_id.size(), SQLITE_STATIC);
+      written = sqlite3_step(remove.get()) == SQLITE_DONE;
     } else {
-      const auto text = [stmt](int column, const std::string& value) {
-        sqlite3_bind_text(stmt, column, value.data(), value.size(), SQLITE_STATIC);
-      };
-      sqlite3_bind_int64(stmt, 1, w.seq);
-      text(2, w.run_id);
-      text(3, w.namespace_name);
-      text(4, w.activity_id);
-      text(5, w.activity_type);
-      text(6, w.task_queue);
-      sqlite3_bind_int64(stmt, 7, w.status);
-      sqlite3_bind_blob(stmt, 8, w.blob.data(), w.blob.size(), SQLITE_STATIC);
-      sqlite3_bind_int64(stmt, 9, w.priority);
-      sqlite3_bind_int64(stmt, 10, w.backlog ? 1 : 0);
+      written = WriteRun(w, run_statements);
     }
-    if (sqlite3_step(stmt) != SQLITE_DONE) {
-      return fail(SqliteError(writer_, absl::StrCat("write run ", w.run_id)));
-    }
+    if (!written) return fail(SqliteError(writer_, absl::StrCat("write run ", w.run_id)));
   }
   CachedStatement commit = writes_->Use("COMMIT");
   if (!commit.ok() || sqlite3_step(commit.get()) != SQLITE_DONE) {
     return fail(commit.Error("commit"));
   }
   return absl::OkStatus();
+}
+
+bool SqliteTaskStore::WriteRun(const Write& w, const RunStatements& statements) {
+  const int64_t running = enums::ACTIVITY_EXECUTION_STATUS_RUNNING;
+  const bool new_row = stored_max_seq_ && w.seq > *stored_max_seq_;
+  if (new_row) stored_max_seq_ = w.seq;
+  if (stored_max_seq_ && !new_row) {
+    sqlite3_stmt* update = w.status == running ? statements.update_open : statements.update;
+    sqlite3_reset(update);
+    sqlite3_bind_blob(update, 1, w.blob.data(), w.blob.size(), SQLITE_STATIC);
+    sqlite3_bind_int64(update, 2, w.priority);
+    sqlite3_bind_int64(update, 3, w.backlog ? 1 : 0);
+    sqlite3_bind_int64(update, 4, w.seq);
+    sqlite3_bind_int64(update, 5, w.status);
+    if (sqlite3_step(update) != SQLITE_DONE) return false;
+    if (sqlite3_changes(writer_) > 0) return true;
+  }
+  sqlite3_stmt* upsert = statements.upsert;
+  sqlite3_reset(upsert);
+  const auto text = [upsert](int column, const std::string& value) {
+    sqlite3_bind_text(upsert, column, value.data(), value.size(), SQLITE_STATIC);
+  };
+  sqlite3_bind_int64(upsert, 1, w.seq);
+  text(2, w.run_id);
+  text(3, w.namespace_name);
+  text(4, w.activity_id);
+  text(5, w.activity_type);
+  text(6, w.task_queue);
+  sqlite3_bind_int64(upsert, 7, w.status);
+  sqlite3_bind_blob(upsert, 8, w.blob.data(), w.blob.size(), SQLITE_STATIC);
+  sqlite3_bind_int64(upsert, 9, w.priority);
+  sqlite3_bind_int64(upsert, 10, w.backlog ? 1 : 0);
+  return sqlite3_step(upsert) == SQLITE_DONE;
 }
 
 void SqliteTaskStore::Quarantine(int64_t seq, const std::string& run_id,

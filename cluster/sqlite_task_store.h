@@ -7,6 +7,11 @@
 // connection and reused. The WAL is checkpointed by a third connection on a thread of its own
 // (internal/wal_checkpointer.h), not inside the commits. Schema: cluster/README.md.
 //
+// A write to a run already stored is a plain UPDATE by seq, without the status column (and its
+// index) while the run stays RUNNING; a new run, or one the UPDATE did not find, is an upsert.
+// The runs a backlog page read are kept (internal/page_cache.h) for the GetBySeq that follows
+// when a poll takes one, until the run is written or deleted.
+//
 // A commit that fails (disk full, I/O error, read-only file) fails its Sync callbacks with
 // RESOURCE_EXHAUSTED or UNAVAILABLE; its writes are kept and committed again, first, with the
 // next batch or after a second, so the store serves again once the disk takes writes.
@@ -29,6 +34,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "cluster/internal/id_filter.h"
+#include "cluster/internal/page_cache.h"
 #include "cluster/task_store.h"
 
 struct sqlite3;
@@ -101,6 +107,15 @@ class SqliteTaskStore final : public TaskStore {
   absl::Status ScanIds();
   void WriterLoop();
   absl::Status Commit(const std::vector<Write>& writes);
+  // The writer's statements for a run's row, taken from the cache once per batch.
+  struct RunStatements {
+    sqlite3_stmt* upsert;       // every column, inserted or replaced
+    sqlite3_stmt* update_open;  // state, priority, backlog of a run stored as RUNNING
+    sqlite3_stmt* update;       // state, priority, backlog and status
+  };
+  // Writes one run (Put): an UPDATE when it may be stored already, else (or when the UPDATE found
+  // no row) the upsert. False on an SQLite error.
+  bool WriteRun(const Write& w, const RunStatements& statements);
   // Reads the runs a statement selects (columns kRunColumns); unreadable ones are quarantined and
   // left out.
   absl::StatusOr<std::vector<ActivityState>> ReadStates(sqlite3_stmt* stmt);
@@ -114,6 +129,9 @@ class SqliteTaskStore final : public TaskStore {
   sqlite3* const writer_;  // used only by the writer thread
   // The writer's statements, prepared once (used only by the writer thread).
   std::unique_ptr<internal::StatementCache> writes_;
+  // The largest seq stored (writer thread only): a write of a larger one is a new row, inserted
+  // without trying an UPDATE first. nullopt when unknown: every write is an upsert.
+  std::optional<int64_t> stored_max_seq_;
   // Checkpoints the WAL beside the writer (null: SQLite checkpoints inside the commits).
   std::unique_ptr<internal::WalCheckpointer> checkpointer_;
   absl::Mutex read_mu_;
@@ -131,6 +149,13 @@ class SqliteTaskStore final : public TaskStore {
   // it proves new (ids_complete_: the scan at Open succeeded; otherwise Get always reads).
   internal::IdFilter ids_ ABSL_GUARDED_BY(mu_);
   bool ids_complete_ ABSL_GUARDED_BY(mu_) = false;
+  // Decoded runs of the last backlog pages, for GetBySeq (forgotten when written or deleted).
+  internal::PageCache page_cache_ ABSL_GUARDED_BY(mu_);
+  // While a backlog page is read: the seqs written meanwhile (not cached: the page may hold their
+  // older state), and whether a run was deleted (then nothing of that page is cached).
+  bool paging_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<int64_t> written_while_paging_ ABSL_GUARDED_BY(mu_);
+  bool deleted_while_paging_ ABSL_GUARDED_BY(mu_) = false;
   std::thread writer_thread_;
 };
 

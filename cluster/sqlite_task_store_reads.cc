@@ -213,6 +213,10 @@ absl::StatusOr<int64_t> SqliteTaskStore::Count(const std::string& namespace_name
 }
 
 absl::StatusOr<std::optional<ActivityState>> SqliteTaskStore::GetBySeq(int64_t seq) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::optional<ActivityState> paged = page_cache_.Take(seq)) return paged;
+  }
   absl::MutexLock lock(&read_mu_);
   CachedStatement stmt =
       reads_->Use(absl::StrCat("SELECT ", kRunColumns, " FROM activity_runs WHERE seq = ?"));
@@ -238,7 +242,32 @@ absl::StatusOr<std::vector<ActivityState>> SqliteTaskStore::ListBacklog(
   sqlite3_bind_int64(stmt.get(), 3, priority);
   sqlite3_bind_int64(stmt.get(), 4, seq);
   sqlite3_bind_int64(stmt.get(), 5, limit);
-  return ReadStates(stmt.get());
+  {
+    absl::MutexLock cache_lock(&mu_);
+    paging_ = true;
+  }
+  // Each run read is also kept for the GetBySeq that follows when a poll takes it, unless it was
+  // written (or a run deleted) while the page was read: the page may hold an older state.
+  std::vector<ActivityState> out;
+  std::vector<std::pair<ActivityState, size_t>> kept;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    ActivityState state;
+    if (!ReadRow(stmt.get(), state)) continue;
+    kept.emplace_back(state, static_cast<size_t>(sqlite3_column_bytes(stmt.get(), 0)));
+    out.push_back(std::move(state));
+  }
+  absl::MutexLock cache_lock(&mu_);
+  if (rc == SQLITE_DONE && !deleted_while_paging_) {
+    for (auto& [state, bytes] : kept) {
+      if (!written_while_paging_.contains(state.seq())) page_cache_.Add(std::move(state), bytes);
+    }
+  }
+  paging_ = false;
+  deleted_while_paging_ = false;
+  written_while_paging_.clear();
+  if (rc != SQLITE_DONE) return stmt.Error("read backlog page");
+  return out;
 }
 
 absl::Status SqliteTaskStore::ScanOpen(const std::function<void(ActivityState&&)>& visit) {

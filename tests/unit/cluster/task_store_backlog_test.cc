@@ -1,5 +1,5 @@
-// The stores' backlog paging (ListBacklog, GetBySeq, ScanOpen) and the SQLite migration from
-// schema version 1, which adds the backlog columns to an existing database.
+// The stores' backlog paging (ListBacklog, GetBySeq, ScanOpen), SQLite's rewrites of stored runs
+// and its migration from schema version 1, which adds the backlog columns to an existing database.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cluster/activity.h"
+#include "cluster/internal/page_cache.h"
 #include "cluster/memory_task_store.h"
 #include "cluster/sqlite_task_store.h"
 #include "cluster/validation.h"
@@ -86,8 +87,85 @@ TEST_P(BacklogStoreTest, ListBacklogPagesOpenScheduledRunsByPriorityThenSeq) {
   EXPECT_EQ(scanned, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
+TEST_P(BacklogStoreTest, GetBySeqAfterAPageShowsTheRunsLatestDurableWrite) {
+  for (int64_t seq : {1, 2, 3}) store_->Put(MakeBacklogRun(seq, 3));
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  ASSERT_EQ(Seqs(store_->ListBacklog("default", "q", 1, 0, 10)), (std::vector<int64_t>{1, 2, 3}));
+  // Run 2 is taken by a worker after the page was read: its seq now reads the started run.
+  Activity started(MakeBacklogRun(2, 3));
+  started.Start("worker", absl::FromUnixSeconds(1001));
+  store_->Put(started.state());
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  auto two = store_->GetBySeq(2);
+  ASSERT_TRUE(two.ok() && two->has_value());
+  EXPECT_EQ((*two)->info().run_state(), started.state().info().run_state());
+  EXPECT_FALSE(InBacklog(**two));
+  // Run 3 is deleted: gone by seq too. Run 1 unchanged reads the same every time.
+  store_->Delete("default", MakeBacklogRun(3, 3).info().run_id());
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  EXPECT_FALSE(store_->GetBySeq(3)->has_value());
+  for (int i = 0; i < 2; ++i) {
+    auto one = store_->GetBySeq(1);
+    ASSERT_TRUE(one.ok() && one->has_value());
+    EXPECT_EQ((*one)->info().activity_id(), "act-1");
+    EXPECT_TRUE(InBacklog(**one));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, BacklogStoreTest, ::testing::Bool(),
                          [](const auto& param_info) { return param_info.param ? "Sqlite" : "Memory"; });
+
+TEST(SqliteStoreRewriteTest, ARunWrittenAgainIsStoredInEveryColumnAfterReopening) {
+  // Each later write of a stored run is an UPDATE; what a restart reads must be the last one:
+  // run 1 started (still RUNNING, out of the backlog), run 2 completed, run 3 untouched.
+  const std::string path = BacklogDbPath("rewrite");
+  const absl::Time now = absl::FromUnixSeconds(1001);
+  {
+    auto store = SqliteTaskStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int64_t seq : {1, 2, 3}) (*store)->Put(MakeBacklogRun(seq, 3));
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+    Activity one(MakeBacklogRun(1, 3)), two(MakeBacklogRun(2, 3));
+    one.Start("worker", now);
+    two.Start("worker", now);
+    (*store)->Put(one.state());
+    (*store)->Put(two.state());
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+    two.Complete(temporal::api::common::v1::Payloads(), "worker", now);
+    (*store)->Put(two.state());
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+  }
+  auto store = SqliteTaskStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Seqs((*store)->ListBacklog("default", "q", 1, 0, 10)), (std::vector<int64_t>{3}));
+  EXPECT_EQ(Seqs((*store)->LoadOpen()), (std::vector<int64_t>{1, 3}));
+  ListFilter completed;
+  completed.status = temporal::api::enums::v1::ACTIVITY_EXECUTION_STATUS_COMPLETED;
+  EXPECT_EQ(*(*store)->Count("default", completed), 1);
+  auto two = (*store)->GetBySeq(2);
+  ASSERT_TRUE(two.ok() && two->has_value());
+  EXPECT_EQ((*two)->info().status(), temporal::api::enums::v1::ACTIVITY_EXECUTION_STATUS_COMPLETED);
+  // A new run after the restart is inserted after the largest seq stored.
+  (*store)->Put(MakeBacklogRun(4, 3));
+  ASSERT_TRUE(SyncAndWait(**store).ok());
+  EXPECT_EQ(Seqs((*store)->ListBacklog("default", "q", 1, 0, 10)), (std::vector<int64_t>{3, 4}));
+}
+
+TEST(PageCacheTest, KeepsEachRunForOneTakeWithinItsBounds) {
+  internal::PageCache cache(/*max_runs=*/2, /*max_bytes=*/1000);
+  for (int64_t seq : {1, 2, 3}) cache.Add(MakeBacklogRun(seq, 3), 100);
+  EXPECT_FALSE(cache.Take(1).has_value());  // the oldest went when the third came
+  auto two = cache.Take(2);
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(two->info().activity_id(), "act-2");
+  EXPECT_FALSE(cache.Take(2).has_value());  // once
+  cache.Add(MakeBacklogRun(4, 3), 300);     // more than a quarter of the bytes: not kept
+  EXPECT_FALSE(cache.Take(4).has_value());
+  cache.ForgetRun(MakeBacklogRun(3, 3).info().run_id());
+  EXPECT_FALSE(cache.Take(3).has_value());
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
+}
 
 TEST(SqliteMigrationTest, Version1DatabaseGainsBacklogColumnsOnOpen) {
   const std::string path = BacklogDbPath("v1");
