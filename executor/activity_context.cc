@@ -77,13 +77,15 @@ ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {
   auto wait = std::make_shared<Wait>();
   ActivityFuture<void> future = wait->promise.GetFuture();
   std::weak_ptr<Wait> weak = wait;
-  wait->on_cancel = token_.OnCancel([weak, run_later = run_later_](const std::string& reason) {
+  // The callback runs only while this context (and its cancellation source) exists, so it
+  // reaches run_later_ through `this` rather than holding a copy of it for every wait.
+  wait->on_cancel = token_.OnCancel([weak, this](const std::string& reason) {
     std::shared_ptr<Wait> cancelled = weak.lock();
     if (!cancelled) return;
     // Completed through the executor too: the code after the wait never runs on the thread
     // that cancelled (a gRPC callback).
     std::string why = "activity cancelled: " + reason;
-    run_later(absl::ZeroDuration(), [cancelled, why] {
+    run_later_(absl::ZeroDuration(), [cancelled, why] {
       cancelled->promise.SetException(CancelledError(why));
     });
   });
@@ -96,10 +98,20 @@ void ActivityContext::ThrowIfCancelled() const {
   throw CancelledError(std::string("activity cancelled: ") + CancelReasonName(reason_.load()));
 }
 
-GpuContext::GpuContext()
-    : status_(absl::FailedPreconditionError(
-          "this activity was not placed on a GPU, so it has no CUDA stream or device memory: "
-          "start it on a device queue (Q@HOST/gpuN) or a tag queue (Q:TAG)")) {}
+namespace {
+
+// One for the process: a copy of an absl::Status shares its message, so a context not placed on
+// a GPU (most of them) costs no allocation for it.
+const absl::Status& NotPlacedOnAGpu() {
+  static const absl::Status* const status = new absl::Status(absl::FailedPreconditionError(
+      "this activity was not placed on a GPU, so it has no CUDA stream or device memory: "
+      "start it on a device queue (Q@HOST/gpuN) or a tag queue (Q:TAG)"));
+  return *status;
+}
+
+}  // namespace
+
+GpuContext::GpuContext() : status_(NotPlacedOnAGpu()) {}
 
 absl::StatusOr<gpu::DeviceMemory> GpuContext::TryAllocate(uint64_t bytes) {
   if (!resources_) return status_;

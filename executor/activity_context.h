@@ -256,6 +256,8 @@ class ActivityContext {
     void Info(std::string_view message) const { Log(spdlog::level::info, message); }
     void Warn(std::string_view message) const { Log(spdlog::level::warn, message); }
     void Error(std::string_view message) const { Log(spdlog::level::err, message); }
+    // "[type id attempt N]", what each line starts with.
+    const std::string& label() const { return label_; }
 
    private:
     std::string label_;

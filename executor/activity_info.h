@@ -56,5 +56,11 @@ struct ActivityInfo {
 ActivityInfo ActivityInfoFromTask(
     const ::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse& task,
     const std::string& task_queue, absl::Time now);
+// The same, moving the task's ids, names, token and heartbeat details into the info instead of
+// copying them: `task` keeps the rest (its input among them). The runner's path, so that a
+// running activity holds one copy of each (docs/BENCHMARKS.md, heartbeats).
+ActivityInfo ActivityInfoFromTask(
+    ::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse&& task,
+    const std::string& task_queue, absl::Time now);
 
 }  // namespace kiln::executor

@@ -19,8 +19,11 @@ namespace wsv1 = ::temporal::api::workflowservice::v1;
 // What a running activity's body and context refer to lives here (or is shared from here), not
 // in the runner, so an abandoned body may outlive the runner.
 struct ActivityRunner::Activity {
-  std::string label;  // "[type id attempt N]" for log lines
-  wsv1::PollActivityTaskQueueResponse task;
+  // "[type id attempt N]" for log lines (the context's logger has it).
+  const std::string& label() const { return attempt->context().logger().label(); }
+  // The task's input: the rest of the polled task is in the context's ActivityInfo (moved
+  // there, not copied) or dropped once the activity starts.
+  payload::Payloads input;
   std::shared_ptr<const payload::DataConverter> converter;  // the context's
   std::shared_ptr<gpu::GpuExecution> gpu_execution;         // leases the context's stream
   std::shared_ptr<const ActivityDefinition> definition;
@@ -74,7 +77,12 @@ ActivityRunner::~ActivityRunner() { scope_.Close(); }
 
 void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::string& task_queue,
                          routing::SlotPermit permit) {
-  ActivityInfo info = ActivityInfoFromTask(task, task_queue, deps_.timers->clock().Now());
+  // One copy of the task: its input is taken, its strings move into the info, and the rest
+  // (header, retry policy, timestamps) goes when this returns.
+  payload::Payloads input;
+  input.Swap(task.mutable_input());
+  ActivityInfo info =
+      ActivityInfoFromTask(std::move(task), task_queue, deps_.timers->clock().Now());
   std::shared_ptr<const ActivityDefinition> definition = deps_.registry->Find(info.activity_type);
   absl::Status usable = permit.TryMarkUsed(
       {info.activity_type, info.activity_id,
@@ -99,24 +107,27 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   activity->started = deps_.timers->clock().Now();
   if (deps_.metrics) deps_.metrics->activities_running().Add(1);
   if (handles.running != nullptr) handles.running->fetch_add(1);
-  activity->label = Label(info);
-  activity->task = std::move(task);
+  activity->input = std::move(input);
   activity->definition = std::move(definition);
   activity->permit = std::move(permit);
   activity->converter = deps_.converter;
   activity->gpu_execution = options_.gpu_execution ? options_.gpu_execution
                             : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process()
                                                    : nullptr;
-  const std::string token = info.task_token;
   const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
   const absl::Time deadline = info.deadline;
+  ActivityContext::HeartbeatSink sink = deps_.heartbeats->SinkFor(info.task_token);
   activity->attempt = std::make_unique<ActivityAttempt>(
-      std::move(info), *activity->converter, deps_.heartbeats->SinkFor(token),
-      activity->permit.device(), activity->definition->needs);
+      std::move(info), *activity->converter, std::move(sink), activity->permit.device(),
+      activity->definition->needs);
+  // The context's token: running_ and deadlines_ point into it (it lives as long as the entry).
+  const std::string& token = activity->attempt->context().info().task_token;
   std::optional<std::string> device_fault;
   {
     absl::MutexLock lock(&mu_);
-    running_[token] = activity;
+    // The key must view this activity's token: an entry left by a duplicate goes first.
+    running_.erase(token);
+    running_.emplace(token, activity);
     // Its device failed after the slot was taken but before CancelOnDevice could see it.
     if (const auto& device = activity->attempt->context().device()) {
       for (const auto& [index, why] : faulted_devices_) {
@@ -125,10 +136,14 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     }
   }
   if (device_fault) activity->attempt->Cancel(CancelReason::kDeviceFault, *device_fault);
-  deps_.heartbeats->Track(token, heartbeat_timeout,
-                          [this, guard = scope_.Uncounted(), token](HeartbeatSignal signal) {
-                            guard.Run([&] { OnSignal(token, signal); });
-                          });
+  deps_.heartbeats->Track(
+      token, heartbeat_timeout,
+      [this, guard = scope_.Uncounted(),
+       weak = std::weak_ptr<Activity>(activity)](HeartbeatSignal signal) {
+        guard.Run([&] {
+          if (std::shared_ptr<Activity> running = weak.lock()) OnSignal(*running, signal);
+        });
+      });
   if (deadline != absl::InfiniteFuture()) {
     activity->local_deadline = deadline + options_.local_timeout_buffer;
     ArmLocalTimeout(activity->local_deadline, token);
@@ -143,7 +158,7 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
           });
         });
       });
-  spdlog::debug("{} started on task queue '{}'", activity->label, task_queue);
+  spdlog::debug("{} started on task queue '{}'", activity->label(), task_queue);
   auto start = [this, guard = scope_.Uncounted(), activity] {
     // The body runs outside the guard (see the header): only `activity` is touched until the
     // outcome re-enters the runner through the guard.
@@ -198,7 +213,7 @@ ActivityFuture<payload::Payloads> ActivityRunner::RunBody(Activity& activity) {
     // A real device: pooled stream + capped allocator, device current while the body runs here.
     std::unique_ptr<gpu::DeviceScope> current_device =
         activity.attempt->PrepareGpu(activity.gpu_execution.get());
-    return activity.definition->function(activity.attempt->context(), activity.task.input());
+    return activity.definition->function(activity.attempt->context(), activity.input);
   } catch (...) {
     return ActivityFuture<payload::Payloads>::FromError(std::current_exception());
   }
@@ -213,7 +228,7 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
   std::optional<std::string> device_broken;
   if (std::optional<absl::Status> sticky = ctx.gpu().sticky_error(); sticky && ctx.device()) {
     device_broken =
-        OnStickyCudaError(*activity->attempt, activity->label, options_.device_health, *sticky);
+        OnStickyCudaError(*activity->attempt, activity->label(), options_.device_health, *sticky);
   }
   CancelReason reason = ctx.cancel_reason();
 
@@ -229,23 +244,23 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
 
   if (reason == CancelReason::kNotFound) {
     spdlog::info("{} ended after the server reported the task gone; nothing to report",
-                 activity->label);
+                 activity->label());
   } else if (!result.error && !device_broken) {  // a corrupt context taints any result
     wsv1::RespondActivityTaskCompletedRequest request;
     request.set_task_token(token);
     if (result.value) *request.mutable_result() = std::move(*result.value);
     auto usage = MeasureGpuUsage(ctx, activity->started, deps_.timers->clock().Now());
     if (usage) AnnotateGpuUsage(*usage, *request.mutable_result());
-    spdlog::debug("{} completed", activity->label);
+    spdlog::debug("{} completed", activity->label());
     RecordOutcome(*activity, false, false);
-    deps_.reporter->Completed(std::move(request), activity->label, ctx.info().task_queue);
+    deps_.reporter->Completed(std::move(request), activity->label(), ctx.info().task_queue);
   } else if (honoured_cancel &&
              (reason == CancelReason::kRequested || reason == CancelReason::kReset)) {
     wsv1::RespondActivityTaskCanceledRequest request;
     request.set_task_token(token);
-    spdlog::info("{} cancelled ({})", activity->label, CancelReasonName(reason));
+    spdlog::info("{} cancelled ({})", activity->label(), CancelReasonName(reason));
     RecordOutcome(*activity, false, true);
-    deps_.reporter->Canceled(std::move(request), activity->label, ctx.info().task_queue);
+    deps_.reporter->Canceled(std::move(request), activity->label(), ctx.info().task_queue);
   } else {
     wsv1::RespondActivityTaskFailedRequest request;
     request.set_task_token(token);
@@ -273,9 +288,9 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
       *request.mutable_failure() = payload::ExceptionToFailure(result.error, *deps_.converter);
     }
     if (last_details) *request.mutable_last_heartbeat_details() = std::move(*last_details);
-    spdlog::info("{} failed: {}", activity->label, request.failure().message());
+    spdlog::info("{} failed: {}", activity->label(), request.failure().message());
     RecordOutcome(*activity, true, false);
-    deps_.reporter->Failed(std::move(request), activity->label, ctx.info().task_queue);
+    deps_.reporter->Failed(std::move(request), activity->label(), ctx.info().task_queue);
   }
 
   EndMetrics(*activity);
@@ -314,16 +329,8 @@ void ActivityRunner::EndMetrics(const Activity& activity) {
   }
 }
 
-std::shared_ptr<ActivityRunner::Activity> ActivityRunner::Lookup(
-    const std::string& task_token) const {
-  absl::MutexLock lock(&mu_);
-  auto it = running_.find(task_token);
-  return it == running_.end() ? nullptr : it->second;
-}
-
-void ActivityRunner::OnSignal(const std::string& task_token, HeartbeatSignal signal) {
-  std::shared_ptr<Activity> activity = Lookup(task_token);
-  if (!activity) return;
+void ActivityRunner::OnSignal(Activity& activity, HeartbeatSignal signal) {
+  if (activity.finished) return;  // reported already
   CancelReason reason = CancelReason::kRequested;
   switch (signal) {
     case HeartbeatSignal::kCancelRequested:
@@ -339,12 +346,12 @@ void ActivityRunner::OnSignal(const std::string& task_token, HeartbeatSignal sig
       reason = CancelReason::kReset;
       break;
   }
-  if (activity->attempt->Cancel(reason, CancelReasonName(reason))) {
-    spdlog::info("{} cancellation: {}", activity->label, CancelReasonName(reason));
+  if (activity.attempt->Cancel(reason, CancelReasonName(reason))) {
+    spdlog::info("{} cancellation: {}", activity.label(), CancelReasonName(reason));
   }
 }
 
-void ActivityRunner::ArmLocalTimeout(absl::Time when, const std::string& task_token) {
+void ActivityRunner::ArmLocalTimeout(absl::Time when, std::string_view task_token) {
   bool arm;
   {
     absl::MutexLock lock(&mu_);
@@ -360,13 +367,15 @@ void ActivityRunner::ArmLocalTimeout(absl::Time when, const std::string& task_to
 }
 
 void ActivityRunner::OnLocalTimeouts() {
-  std::vector<std::string> due;
+  std::vector<std::shared_ptr<Activity>> due;
   absl::Time next = absl::InfiniteFuture();
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = deps_.timers->clock().Now();
     while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-      due.push_back(deadlines_.begin()->second);
+      if (auto it = running_.find(deadlines_.begin()->second); it != running_.end()) {
+        due.push_back(it->second);
+      }
       deadlines_.erase(deadlines_.begin());
     }
     // The earliest deadline left gets a timer unless one at or before it is armed already.
@@ -381,16 +390,12 @@ void ActivityRunner::OnLocalTimeouts() {
       guard.Run([&] { OnLocalTimeouts(); });
     });
   }
-  for (const std::string& token : due) OnLocalTimeout(token);
-}
-
-void ActivityRunner::OnLocalTimeout(const std::string& task_token) {
-  std::shared_ptr<Activity> activity = Lookup(task_token);
-  if (!activity) return;
-  if (activity->attempt->Cancel(CancelReason::kTimedOut,
-                                CancelReasonName(CancelReason::kTimedOut))) {
-    spdlog::warn("{} passed its deadline plus {}; cancelling it", activity->label,
-                 absl::FormatDuration(options_.local_timeout_buffer));
+  for (const std::shared_ptr<Activity>& activity : due) {
+    if (activity->attempt->Cancel(CancelReason::kTimedOut,
+                                  CancelReasonName(CancelReason::kTimedOut))) {
+      spdlog::warn("{} passed its deadline plus {}; cancelling it", activity->label(),
+                   absl::FormatDuration(options_.local_timeout_buffer));
+    }
   }
 }
 
@@ -446,7 +451,7 @@ int ActivityRunner::CancelOnDevice(int index, const std::string& uuid, const std
   const std::string why = "gpu" + std::to_string(index) + " (" + uuid + ") failed: " + reason;
   for (auto& activity : on_device) {
     if (activity->attempt->Cancel(CancelReason::kDeviceFault, why)) {
-      spdlog::warn("{} cancelled: {}", activity->label, why);
+      spdlog::warn("{} cancelled: {}", activity->label(), why);
       ++cancelled;
     }
   }
@@ -474,10 +479,10 @@ void ActivityRunner::AbandonAll() {
       *request.mutable_last_heartbeat_details() = std::move(*last);
     }
     spdlog::warn("{} did not finish after cancellation; reported as failed (WorkerShutdown)",
-                 activity->label);
+                 activity->label());
     RecordOutcome(*activity, true, false);
     EndMetrics(*activity);
-    deps_.reporter->Failed(std::move(request), activity->label,
+    deps_.reporter->Failed(std::move(request), activity->label(),
                            activity->attempt->context().info().task_queue);
     activity->permit.Release();
     absl::MutexLock lock(&mu_);
@@ -488,7 +493,7 @@ void ActivityRunner::AbandonAll() {
 
 bool ActivityRunner::WaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  using Running = std::map<std::string, std::shared_ptr<Activity>>;
+  using Running = std::map<std::string_view, std::shared_ptr<Activity>>;
   return mu_.AwaitWithTimeout(
       absl::Condition(+[](Running* running) { return running->empty(); }, &running_), timeout);
 }

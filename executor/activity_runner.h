@@ -47,6 +47,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -150,21 +151,22 @@ class ActivityRunner {
   // When the activity ends, whatever the outcome: running gauges, and the device time and peak
   // device memory of a GPU activity (executor/gpu_usage.h).
   void EndMetrics(const Activity& activity);
-  void OnSignal(const std::string& task_token, HeartbeatSignal signal);
+  void OnSignal(Activity& activity, HeartbeatSignal signal);
   // Local timeouts: one ordered index and one armed timer for all running activities, instead
   // of a timer per activity that stayed queued (token and all) until its deadline long after
   // the activity had finished.
-  void ArmLocalTimeout(absl::Time when, const std::string& task_token);
+  void ArmLocalTimeout(absl::Time when, std::string_view task_token);
   void OnLocalTimeouts();  // the armed timer: cancels the activities whose deadline passed
-  void OnLocalTimeout(const std::string& task_token);
-  std::shared_ptr<Activity> Lookup(const std::string& task_token) const;
 
   const RunnerDeps deps_;
   const RunnerOptions options_;
   mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
-  // (local deadline, task token) of the running activities that have one.
-  std::set<std::pair<absl::Time, std::string>> deadlines_ ABSL_GUARDED_BY(mu_);
+  // By task token: the key is a view of the activity's own (ActivityInfo::task_token), which
+  // lives as long as the entry, so 10,000 running activities hold no second copy of each.
+  std::map<std::string_view, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
+  // (local deadline, task token) of the running activities that have one; a view, as above:
+  // an entry leaves with its activity's entry in running_.
+  std::set<std::pair<absl::Time, std::string_view>> deadlines_ ABSL_GUARDED_BY(mu_);
   absl::Time armed_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // earliest timer armed
   std::map<int, std::string> faulted_devices_ ABSL_GUARDED_BY(mu_);  // index -> why
   base::CallbackScope scope_;  // every callback into the runner; closed first

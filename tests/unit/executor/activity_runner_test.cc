@@ -1,5 +1,6 @@
 #include "executor/activity_runner.h"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -42,6 +43,55 @@ class ActivityRunnerTest : public RunnerTestBase {
   routing::FixedSlotSupplier slots_{4};
   std::unique_ptr<ActivityRunner> runner_ = MakeRunner();
 };
+
+// The runner moves the task's strings into the context's info rather than copying them
+// (one copy per running activity): the body still sees every one, its input and the previous
+// attempt's heartbeat details, and the outcome carries the token.
+TEST_F(ActivityRunnerTest, TheBodySeesTheWholeTask) {
+  ActivityInfo seen;
+  std::string seen_input;
+  std::string seen_previous;
+  ASSERT_TRUE(registry_.Register("look", [&](ActivityContext& ctx, std::string input) {
+    seen = ctx.info();
+    seen_input = input;
+    seen_previous = ctx.PreviousHeartbeatDetail<std::string>().value_or("");
+    return 1;
+  }).ok());
+  wsv1::PollActivityTaskQueueResponse task =
+      Task("look", "act-look", "look", absl::Minutes(1), absl::Seconds(10),
+           *converter_->ToPayloads(std::string("in")));
+  task.set_workflow_namespace("ns");
+  task.mutable_workflow_execution()->set_workflow_id("wf-1");
+  task.mutable_workflow_execution()->set_run_id("run-1");
+  task.mutable_workflow_type()->set_name("Flow");
+  task.set_attempt(3);
+  *task.mutable_heartbeat_details() = *converter_->ToPayloads(std::string("half way"));
+  const ActivityInfo copied = ActivityInfoFromTask(task, "q", clock_.Now());
+  std::optional<routing::SlotPermit> permit;
+  slots_.Reserve({.task_queue = "q"}, [&](absl::StatusOr<routing::SlotPermit> p) {
+    permit = *std::move(p);
+  });
+  runner_->Run(std::move(task), "q", std::move(*permit));
+  executor_.RunAll();
+  ASSERT_EQ(recorder_.completed.size(), 1u);
+  EXPECT_EQ(recorder_.completed[0]->request.task_token(), "token-look");
+  EXPECT_EQ(seen_input, "in");
+  EXPECT_EQ(seen_previous, "half way");
+  EXPECT_EQ(seen.activity_type, "look");
+  EXPECT_EQ(seen.activity_id, "act-look");
+  EXPECT_EQ(seen.task_token, "token-look");
+  EXPECT_EQ(seen.namespace_name, "ns");
+  EXPECT_EQ(seen.attempt, 3);
+  ASSERT_TRUE(seen.workflow.has_value());
+  EXPECT_EQ(seen.workflow->namespace_name, "ns");
+  EXPECT_EQ(seen.workflow->workflow_id, "wf-1");
+  EXPECT_EQ(seen.workflow->run_id, "run-1");
+  EXPECT_EQ(seen.workflow->workflow_type, "Flow");
+  EXPECT_EQ(seen.heartbeat_timeout, absl::Seconds(10));
+  EXPECT_EQ(seen.deadline, copied.deadline);
+  EXPECT_EQ(seen.heartbeat_details.SerializeAsString(),
+            copied.heartbeat_details.SerializeAsString());
+}
 
 TEST_F(ActivityRunnerTest, ReturnedValueIsReportedAsCompleted) {
   ASSERT_TRUE(registry_.Register("greet", [](ActivityContext&, std::string name) {
