@@ -70,15 +70,6 @@ class EngineVersioningTest : public SqliteEngineTest {
                                                        poll->Callback()));
     return poll;
   }
-  absl::Status Fail(const TaskPoll& poll) {
-    wsv1::RespondActivityTaskFailedRequest request;
-    request.set_namespace_("default");
-    request.set_task_token(poll.Get()->task_token());
-    *request.mutable_failure() = testing::AppFailure("Retryable");
-    Pending<wsv1::RespondActivityTaskFailedResponse> answer;
-    engine_->RespondActivityTaskFailed(request, answer.Callback());
-    return answer.Get().status();
-  }
   // Reachability of `build_id` on queue q.
   Reach Reachability(const std::string& build_id,
                      enums::TaskReachability wanted = enums::TASK_REACHABILITY_UNSPECIFIED) {

@@ -1,7 +1,7 @@
 // tests/unit/cluster/sqlite_engine_test.h — `SqliteEngineTest`: a test fixture with kiln dev's
 // ActivityEngine on a SqliteTaskStore in a fresh file (removed when the test binary exits), a
 // simulated clock, Restart on the same file, and the calls the versioning and deployment engine
-// tests share (start an activity, see what a poll received, complete its task).
+// tests share (start an activity, see what a poll received, complete or fail its task).
 //
 //   class EngineVersioningTest : public SqliteEngineTest {
 //    protected:
@@ -73,13 +73,18 @@ class SqliteEngineTest : public ::testing::Test {
     if (!poll.Answered()) return "";
     return poll.Get().ok() ? poll.Get()->activity_id() : poll.Get().status().ToString();
   }
+  // Completes the task `poll` received; the engine's answer.
   absl::Status Complete(const TaskPoll& poll) {
     wsv1::RespondActivityTaskCompletedRequest request;
-    request.set_namespace_("default");
-    request.set_task_token(poll.Get()->task_token());
-    Pending<wsv1::RespondActivityTaskCompletedResponse> answer;
-    engine_->RespondActivityTaskCompleted(request, answer.Callback());
-    return answer.Get().status();
+    return Respond<wsv1::RespondActivityTaskCompletedResponse>(
+        &ActivityEngine::RespondActivityTaskCompleted, poll, request);
+  }
+  // Fails the task `poll` received with a retryable application failure; the engine's answer.
+  absl::Status Fail(const TaskPoll& poll) {
+    wsv1::RespondActivityTaskFailedRequest request;
+    *request.mutable_failure() = testing::AppFailure("Retryable");
+    return Respond<wsv1::RespondActivityTaskFailedResponse>(
+        &ActivityEngine::RespondActivityTaskFailed, poll, request);
   }
 
   ActivityEngine::Options options_;  // what Open gives the engine
@@ -89,6 +94,16 @@ class SqliteEngineTest : public ::testing::Test {
   std::unique_ptr<ActivityEngine> engine_;
 
  private:
+  // Sends `request` for the task `poll` received through `method` and waits for the answer.
+  template <typename Response, typename Request, typename Method>
+  absl::Status Respond(Method method, const TaskPoll& poll, Request& request) {
+    request.set_namespace_("default");
+    request.set_task_token(poll.Get()->task_token());
+    Pending<Response> answer;
+    ((*engine_).*method)(request, answer.Callback());
+    return answer.Get().status();
+  }
+
   std::string name_;
 };
 
