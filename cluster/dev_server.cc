@@ -218,7 +218,9 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
       absl::StrContains(options.ip, ":") ? absl::StrCat("[", options.ip, "]") : options.ip;
   builder.AddListeningPort(absl::StrCat(host, ":", options.port), *credentials,
                            &server->port_);
-  // Every method arrives at DevService, which parses requests itself (dev_service.h).
+  // Every method arrives at DevService, which parses requests itself (dev_service.h): the served
+  // ones as raw unary methods, the rest through the generic service.
+  builder.RegisterService(&server->service_->methods());
   builder.RegisterCallbackGenericService(server->service_.get());
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(4 * options.limits.max_payload_bytes + (1 << 20), INT32_MAX)));

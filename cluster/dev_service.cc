@@ -14,6 +14,7 @@
 #include "cluster/internal/error_details.h"
 #include "cluster/internal/proto_codec.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/impl/codegen/server_callback_handlers.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "spdlog/spdlog.h"
 
@@ -48,33 +49,40 @@ grpc::Status Unserved(const std::string& path) {
 
 }  // namespace
 
-// One RPC: reads the request, runs the method's handler, answers once (a reply or an error).
-class DevService::Call final : public grpc::ServerGenericBidiReactor {
+// One RPC of a served method: gRPC hands over its request with the call; runs the method's
+// handler and answers once (a reply or an error).
+class DevService::Call final : public grpc::ServerUnaryReactor {
  public:
-  Call(DevService& service, grpc::GenericCallbackServerContext* ctx)
-      : service_(service), ctx_(ctx) {
-    StartRead(&request_);
-  }
+  Call(grpc::CallbackServerContext* ctx, const std::string& method, const grpc::ByteBuffer* request,
+       grpc::ByteBuffer* response)
+      : ctx_(ctx), method_(method), request_(request), response_(response) {}
 
-  grpc::GenericCallbackServerContext* ctx() const { return ctx_; }
+  grpc::CallbackServerContext* ctx() const { return ctx_; }
 
   // Parses the request into `out`; when it does not parse, answers INVALID_ARGUMENT saying why
   // and returns false.
   bool Parse(Message& out) {
+    if (!request_->Valid()) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the call carried no request message"));
+      return false;
+    }
     {
-      grpc::ProtoBufferReader reader(&request_);
+      // The reader only reads the buffer (its API takes it non-const).
+      grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request_));
       if (internal::ParseWithLimit(reader, kRequestRecursionLimit, out)) return true;
     }
     std::vector<grpc::Slice> slices;
     std::string bytes;
-    if (request_.Dump(&slices).ok()) {
+    if (request_->Dump(&slices).ok()) {
       for (const auto& slice : slices) {
         bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
       }
     }
     const std::string why =
         internal::DiagnoseParseFailure(*out.GetDescriptor(), bytes, kRequestRecursionLimit);
-    spdlog::debug("dev cluster: {}: request does not parse: {}", ctx_->method(), why);
+    spdlog::debug("dev cluster: {}{}: request does not parse: {}", kWorkflowServicePath, method_,
+                  why);
     Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("cannot parse the ", out.GetDescriptor()->name(), ": ", why)));
     return false;
@@ -92,10 +100,11 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
 
   void Reply(const Message& response) {
     bool own = false;
-    grpc::Status s =
-        grpc::SerializationTraits<Message>::Serialize(response, &response_, &own);
+    grpc::ByteBuffer bytes;
+    grpc::Status s = grpc::SerializationTraits<Message>::Serialize(response, &bytes, &own);
     if (!s.ok()) return Finish(s);
-    StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+    response_->Swap(&bytes);
+    Finish(grpc::Status::OK);
   }
 
   // The caller's grant, when kiln dev checks credentials (auth.h).
@@ -122,14 +131,7 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
     if (cancelled && id != 0) engine.CancelPoll(id);
   }
 
-  // grpc::ServerGenericBidiReactor
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "the call carried no request message"));
-    }
-    service_.Dispatch(*this);
-  }
+  // grpc::ServerUnaryReactor
   void OnCancel() override {
     ActivityEngine::PollId id;
     ActivityEngine* engine;
@@ -144,16 +146,75 @@ class DevService::Call final : public grpc::ServerGenericBidiReactor {
   void OnDone() override { delete this; }
 
  private:
-  DevService& service_;
-  grpc::GenericCallbackServerContext* const ctx_;
-  grpc::ByteBuffer request_;
-  grpc::ByteBuffer response_;
+  grpc::CallbackServerContext* const ctx_;
+  const std::string& method_;  // the handler's name, which outlives the call
+  const grpc::ByteBuffer* const request_;  // gRPC's, until OnDone
+  grpc::ByteBuffer* const response_;       // gRPC's: sent by Finish(OK)
   absl::Mutex mu_;
   ActivityEngine* engine_ ABSL_GUARDED_BY(mu_) = nullptr;
   ActivityEngine::PollId id_ ABSL_GUARDED_BY(mu_) = 0;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   const Grant* grant_ = nullptr;
   PollLimiter::Lease lease_;
+};
+
+// One RPC of a method kiln dev does not serve: reads the request, checks the credentials and
+// answers UNIMPLEMENTED.
+class DevService::UnservedCall final : public grpc::ServerGenericBidiReactor {
+ public:
+  UnservedCall(const DevService& service, grpc::GenericCallbackServerContext* ctx)
+      : service_(service), ctx_(ctx) {
+    StartRead(&request_);
+  }
+
+  // grpc::ServerGenericBidiReactor
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "the call carried no request message"));
+    }
+    if (service_.guards_.access != nullptr) {
+      absl::StatusOr<const Grant*> grant = service_.guards_.access->Authenticate(*ctx_);
+      if (!grant.ok()) return Finish(internal::ToGrpcStatus(grant.status()));
+    }
+    Finish(Unserved(ctx_->method()));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  const DevService& service_;
+  grpc::GenericCallbackServerContext* const ctx_;
+  grpc::ByteBuffer request_;
+};
+
+// The served methods, each registered under its WorkflowService path as a raw callback unary
+// method: the request arrives with the call, as bytes that the method's handler parses.
+class DevService::Methods final : public grpc::Service {
+ public:
+  explicit Methods(DevService& service) {
+    paths_.reserve(service.handlers_.size());  // RpcServiceMethod keeps a pointer to each
+    int index = 0;
+    for (const auto& entry : service.handlers_) {
+      const std::string* name = &entry.first;
+      const Handler* handler = &entry.second;
+      paths_.push_back(absl::StrCat(kWorkflowServicePath, *name));
+      AddMethod(new grpc::internal::RpcServiceMethod(
+          paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+      MarkMethodRawCallback(
+          index++,
+          new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+              [&service, name, handler](grpc::CallbackServerContext* ctx,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) {
+                auto* call = new Call(ctx, *name, request, response);
+                service.Dispatch(*handler, *call);
+                return call;
+              }));
+    }
+  }
+
+ private:
+  std::vector<std::string> paths_;
 };
 
 namespace {
@@ -276,7 +337,12 @@ DevService::DevService(std::vector<ActivityEngine*> engines, base::Clock& clock,
                        DevServiceGuards guards)
     : engines_(std::move(engines)), clock_(clock), guards_(guards) {
   AddHandlers();
+  methods_ = std::make_unique<Methods>(*this);
 }
+
+DevService::~DevService() = default;
+
+grpc::Service& DevService::methods() { return *methods_; }
 
 ActivityEngine& DevService::EngineFor(const std::string& namespace_name) const {
   for (ActivityEngine* engine : engines_) {
@@ -286,21 +352,16 @@ ActivityEngine& DevService::EngineFor(const std::string& namespace_name) const {
 }
 
 grpc::ServerGenericBidiReactor* DevService::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
-  return new Call(*this, ctx);
+  return new UnservedCall(*this, ctx);
 }
 
-void DevService::Dispatch(Call& call) {
+void DevService::Dispatch(const Handler& handler, Call& call) {
   if (guards_.access != nullptr) {
     absl::StatusOr<const Grant*> grant = guards_.access->Authenticate(*call.ctx());
     if (!grant.ok()) return call.Finish(internal::ToGrpcStatus(grant.status()));
     call.SetGrant(*grant);
   }
-  const std::string& path = call.ctx()->method();
-  if (absl::StartsWith(path, kWorkflowServicePath)) {
-    auto it = handlers_.find(path.substr(std::strlen(kWorkflowServicePath)));
-    if (it != handlers_.end()) return it->second(call);
-  }
-  call.Finish(Unserved(path));
+  handler(call);
 }
 
 void DevService::AddHandlers() {

@@ -1,8 +1,10 @@
 // cluster/dev_service.h — `DevService`: Temporal's WorkflowService over gRPC's callback API,
 // forwarding every method to an ActivityEngine.
 //
-// It is a generic (raw bytes) service: every call on the server arrives here, whatever its method,
-// and DevService parses the request itself, with a nesting limit of kRequestRecursionLimit. So:
+// Every served method is registered as a raw (bytes) callback unary method (methods()), so that
+// gRPC hands over the request with the call, without a separate read; every other method arrives
+// at the generic service. DevService parses each request itself, with a nesting limit of
+// kRequestRecursionLimit. So:
 // - a request that does not parse (malformed bytes, a string field that is not UTF-8, nesting too
 //   deep) is answered INVALID_ARGUMENT saying what could not be parsed and where, instead of the
 //   empty UNIMPLEMENTED a generated stub gives;
@@ -18,10 +20,12 @@
 //   ActivityEngine engine(options, store, clock);
 //   DevService service({&engine}, clock);
 //   grpc::ServerBuilder builder;
+//   builder.RegisterService(&service.methods());
 //   builder.RegisterCallbackGenericService(&service);
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +36,7 @@
 #include "cluster/engine.h"
 #include "cluster/task_token.h"
 #include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/impl/service_type.h"
 
 namespace kiln::cluster {
 
@@ -65,6 +70,7 @@ class DevService final : public grpc::CallbackGenericService {
   // NOT_FOUND). Each must outlive the service.
   DevService(std::vector<ActivityEngine*> engines, base::Clock& clock,
              DevServiceGuards guards = {});
+  ~DevService() override;
 
   // The engine serving `namespace_name`, else the first.
   ActivityEngine& EngineFor(const std::string& namespace_name) const;
@@ -76,13 +82,19 @@ class DevService final : public grpc::CallbackGenericService {
   // A stable namespace id derived from its name.
   static std::string NamespaceId(const std::string& name);
 
-  // grpc::CallbackGenericService
+  // The served methods, each a raw callback unary method: register it with the server beside this
+  // generic service (which then answers only methods kiln dev does not serve).
+  grpc::Service& methods();
+
+  // grpc::CallbackGenericService: methods not in methods() (UNIMPLEMENTED, after the credentials).
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
-  class Call;  // one RPC (dev_service.cc)
+  class Call;  // one RPC of a served method (dev_service.cc)
   using Handler = std::function<void(Call&)>;
 
  private:
+  class Methods;        // the served methods as a grpc::Service (dev_service.cc)
+  class UnservedCall;   // one RPC of a method not served (dev_service.cc)
   // Fills handlers_ with the served WorkflowService methods.
   void AddHandlers();
   // Serves `method` under its WorkflowService name (its request type's, less "Request"): parses
@@ -93,8 +105,8 @@ class DevService final : public grpc::CallbackGenericService {
   // hold_until, done) returning its poll id.
   template <typename Method>
   void Serve(Method method, absl::Duration ActivityEngine::Options::*max_hold = nullptr);
-  // Runs the handler of the call's method, or answers UNIMPLEMENTED.
-  void Dispatch(Call& call);
+  // Checks the call's credentials, then runs `handler`.
+  void Dispatch(const Handler& handler, Call& call);
   // When a poll held under `ctx` must be answered: the earlier of now + max_hold and the
   // caller's deadline minus a margin.
   absl::Time HoldUntil(grpc::CallbackServerContext* ctx, absl::Duration max_hold) const;
@@ -104,6 +116,7 @@ class DevService final : public grpc::CallbackGenericService {
   const DevServiceGuards guards_;
   // Method name (after kWorkflowServicePath) -> handler.
   absl::flat_hash_map<std::string, Handler> handlers_;
+  std::unique_ptr<Methods> methods_;  // after handlers_: built from it
 };
 
 }  // namespace kiln::cluster
