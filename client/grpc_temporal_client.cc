@@ -1,7 +1,6 @@
 #include "client/grpc_temporal_client.h"
 
 #include <random>
-#include <set>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -28,14 +27,17 @@ class CallBase;
 
 struct GrpcTemporalClient::State {
   ConnectionOptions options;
+  internal::CallMetadata metadata;  // what every call carries, worked out once
   std::string identity;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<Stub> stub;
   internal::Dispatcher dispatcher;
 
   absl::Mutex mu;
-  std::set<CallBase*> in_flight ABSL_GUARDED_BY(mu);  // calls whose callback has not run
-  int live_calls ABSL_GUARDED_BY(mu) = 0;             // Call objects not yet destroyed
+  // Calls whose callback has not run: a list threaded through the calls themselves (no
+  // allocation per call); the head's prev is null.
+  CallBase* in_flight ABSL_GUARDED_BY(mu) = nullptr;
+  int live_calls ABSL_GUARDED_BY(mu) = 0;  // Call objects not yet destroyed
   bool closing ABSL_GUARDED_BY(mu) = false;
 };
 
@@ -51,6 +53,10 @@ class CallBase : public PendingCall {
     cancelled_ = true;
     if (context_) context_->TryCancel();
   }
+
+  // State::in_flight's links; read and written only under State::mu.
+  CallBase* prev_in_flight = nullptr;
+  CallBase* next_in_flight = nullptr;
 
  protected:
   absl::Mutex mu_;
@@ -86,7 +92,9 @@ class Call : public CallBase, public std::enable_shared_from_this<Call<Req, Resp
       absl::MutexLock lock(&state_->mu);
       ++state_->live_calls;
       if (!state_->closing) {
-        state_->in_flight.insert(this);
+        next_in_flight = state_->in_flight;
+        if (next_in_flight != nullptr) next_in_flight->prev_in_flight = this;
+        state_->in_flight = this;
       } else {
         Cancel();
       }
@@ -109,7 +117,7 @@ class Call : public CallBase, public std::enable_shared_from_this<Call<Req, Resp
       ++attempt_;
       response_.Clear();
       context_ = std::make_unique<grpc::ClientContext>();
-      internal::PrepareContext(*context_, state_->options, spec_.with_namespace, spec_.timeout);
+      internal::PrepareContext(*context_, state_->metadata, spec_.with_namespace, spec_.timeout);
       context = context_.get();  // replaced only by the next attempt, which starts after this one
     }
     t_starting_call = true;
@@ -150,7 +158,14 @@ class Call : public CallBase, public std::enable_shared_from_this<Call<Req, Resp
     Callback<Resp> done = std::move(done_);
     {
       absl::MutexLock lock(&state_->mu);
-      state_->in_flight.erase(this);
+      // Begin left a call that started while closing out of the list: its links are null.
+      if (prev_in_flight != nullptr) {
+        prev_in_flight->next_in_flight = next_in_flight;
+      } else if (state_->in_flight == this) {
+        state_->in_flight = next_in_flight;
+      }
+      if (next_in_flight != nullptr) next_in_flight->prev_in_flight = prev_in_flight;
+      prev_in_flight = next_in_flight = nullptr;
     }
     if (done) done(std::move(result));
   }
@@ -187,6 +202,7 @@ absl::StatusOr<std::unique_ptr<GrpcTemporalClient>> GrpcTemporalClient::Create(
   if (!channel.ok()) return channel.status();
   auto state = std::make_unique<State>();
   state->identity = EffectiveIdentity(options);
+  state->metadata = internal::MakeCallMetadata(options);
   state->options = std::move(options);
   state->channel = *std::move(channel);
   state->stub = wsv1::WorkflowService::NewStub(state->channel);
@@ -198,7 +214,9 @@ GrpcTemporalClient::GrpcTemporalClient(std::unique_ptr<State> state) : state_(st
 GrpcTemporalClient::~GrpcTemporalClient() {
   absl::MutexLock lock(&state_->mu);
   state_->closing = true;
-  for (CallBase* call : state_->in_flight) call->Cancel();
+  for (CallBase* call = state_->in_flight; call != nullptr; call = call->next_in_flight) {
+    call->Cancel();
+  }
   state_->dispatcher.Drain();  // pending retries run now and finish as CANCELLED
   auto idle = [this] {
     state_->mu.AssertReaderHeld();  // for the thread-safety analysis

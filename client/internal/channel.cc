@@ -103,18 +103,38 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOpt
   return grpc::CreateCustomChannel(options.address, credentials, args);
 }
 
-void PrepareContext(grpc::ClientContext& context, const ConnectionOptions& options,
+CallMetadata MakeCallMetadata(const ConnectionOptions& options) {
+  CallMetadata metadata;
+  metadata.before_namespace = {
+      {"client-name", kClientName},
+      {"client-version",
+       options.client_version.empty() ? KilnVersion() : options.client_version}};
+  metadata.namespace_entry = {"temporal-namespace", options.namespace_name};
+  if (!options.api_key.empty()) {
+    metadata.after_namespace.emplace_back("authorization", "Bearer " + options.api_key);
+  }
+  for (const auto& [key, value] : options.grpc_metadata) {
+    metadata.after_namespace.emplace_back(key, value);
+  }
+  return metadata;
+}
+
+void PrepareContext(grpc::ClientContext& context, const CallMetadata& metadata,
                     bool with_namespace, absl::Duration timeout) {
-  context.AddMetadata("client-name", kClientName);
-  context.AddMetadata("client-version",
-                      options.client_version.empty() ? KilnVersion() : options.client_version);
-  if (with_namespace) context.AddMetadata("temporal-namespace", options.namespace_name);
-  if (!options.api_key.empty()) context.AddMetadata("authorization", "Bearer " + options.api_key);
-  for (const auto& [key, value] : options.grpc_metadata) context.AddMetadata(key, value);
+  for (const auto& [key, value] : metadata.before_namespace) context.AddMetadata(key, value);
+  if (with_namespace) {
+    context.AddMetadata(metadata.namespace_entry.first, metadata.namespace_entry.second);
+  }
+  for (const auto& [key, value] : metadata.after_namespace) context.AddMetadata(key, value);
   if (timeout != absl::InfiniteDuration()) {
     // gRPC deadlines are wall-clock time points; this is transport plumbing, not scheduling.
     context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
   }
+}
+
+void PrepareContext(grpc::ClientContext& context, const ConnectionOptions& options,
+                    bool with_namespace, absl::Duration timeout) {
+  PrepareContext(context, MakeCallMetadata(options), with_namespace, timeout);
 }
 
 bool IsRetryable(grpc::StatusCode code) {

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,8 +22,21 @@ inline constexpr int kMaxReceiveMessageBytes = 128 * 1024 * 1024;
 // which), or a client key that does not match its certificate.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOptions& options);
 
-// Adds client-name, client-version, authorization (with an API key), grpc_metadata and, when
-// `with_namespace`, temporal-namespace; sets the deadline unless `timeout` is infinite.
+// The metadata every call of one client carries, worked out once (not per call): client-name,
+// client-version, then temporal-namespace (for calls that name one), then authorization (with
+// an API key) and grpc_metadata.
+struct CallMetadata {
+  std::vector<std::pair<std::string, std::string>> before_namespace;
+  std::pair<std::string, std::string> namespace_entry;  // {"temporal-namespace", namespace}
+  std::vector<std::pair<std::string, std::string>> after_namespace;
+};
+CallMetadata MakeCallMetadata(const ConnectionOptions& options);
+
+// Adds `metadata` (temporal-namespace only when `with_namespace`); sets the deadline unless
+// `timeout` is infinite.
+void PrepareContext(grpc::ClientContext& context, const CallMetadata& metadata,
+                    bool with_namespace, absl::Duration timeout);
+// The same, working the metadata out from `options` for this one call.
 void PrepareContext(grpc::ClientContext& context, const ConnectionOptions& options,
                     bool with_namespace, absl::Duration timeout);
 
