@@ -25,15 +25,17 @@ namespace kiln::cluster {
 template <typename T>
 using Done = std::function<void(absl::StatusOr<T>)>;
 
-// Work to do once the writes made under the engine's lock are durable (or failed).
+// Work to do once the writes made under the engine's lock are durable (or failed); each effect is
+// run once.
 using Effect = std::function<void(absl::Status)>;
 using Effects = std::vector<Effect>;
 
-// Answers `done` with `response` once durable, or with the store's error.
+// Answers `done` with `response` once durable, or with the store's error. Like every effect it
+// runs once, so the response is moved into the answer, not copied.
 template <typename T>
 Effect ReplyWhenDurable(Done<T> done, T response) {
-  return [done = std::move(done), response = std::move(response)](absl::Status s) {
-    s.ok() ? done(response) : done(s);
+  return [done = std::move(done), response = std::move(response)](absl::Status s) mutable {
+    s.ok() ? done(std::move(response)) : done(s);
   };
 }
 
