@@ -13,6 +13,7 @@ ActivityPoller::ActivityPoller(PollerDeps deps, PollerOptions options, TaskHandl
     : deps_(deps),
       options_(std::move(options)),
       handler_(std::move(handler)),
+      request_(MakeRequest(deps_, options_)),
       scaler_(options_.autoscaling ? PollScaler(*options_.autoscaling)
                                    : PollScaler(options_.pollers)) {
   if (deps_.metrics) queue_metrics_ = deps_.metrics->ForQueue(options_.slot_request.task_queue);
@@ -42,32 +43,33 @@ void ActivityPoller::Start() {
   for (int i : start) Reserve(i);
 }
 
-wsv1::PollActivityTaskQueueRequest ActivityPoller::BuildRequest() const {
+wsv1::PollActivityTaskQueueRequest ActivityPoller::MakeRequest(const PollerDeps& deps,
+                                                              const PollerOptions& options) {
   wsv1::PollActivityTaskQueueRequest request;
-  request.set_namespace_(deps_.client->Namespace());
-  request.mutable_task_queue()->set_name(options_.slot_request.task_queue);
+  request.set_namespace_(deps.client->Namespace());
+  request.mutable_task_queue()->set_name(options.slot_request.task_queue);
   request.mutable_task_queue()->set_kind(::temporal::api::enums::v1::TASK_QUEUE_KIND_NORMAL);
-  request.set_identity(deps_.client->Identity());
-  request.set_worker_instance_key(options_.worker_instance_key);
-  if (options_.max_task_queue_activities_per_second > 0) {
+  request.set_identity(deps.client->Identity());
+  request.set_worker_instance_key(options.worker_instance_key);
+  if (options.max_task_queue_activities_per_second > 0) {
     request.mutable_task_queue_metadata()->mutable_max_tasks_per_second()->set_value(
-        options_.max_task_queue_activities_per_second);
+        options.max_task_queue_activities_per_second);
   }
-  if (!options_.build_id.empty()) {
+  if (!options.build_id.empty()) {
     // Deprecated in the API, yet what the TS SDK still sends (TEMPORAL-SDK-BEHAVIOUR.md §3.2).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    request.mutable_worker_version_capabilities()->set_build_id(options_.build_id);
+    request.mutable_worker_version_capabilities()->set_build_id(options.build_id);
     request.mutable_worker_version_capabilities()->set_use_versioning(
-        options_.use_versioning && options_.deployment_name.empty());
+        options.use_versioning && options.deployment_name.empty());
 #pragma GCC diagnostic pop
   }
-  if (!options_.deployment_name.empty()) {
+  if (!options.deployment_name.empty()) {
     auto* deployment = request.mutable_deployment_options();
-    deployment->set_deployment_name(options_.deployment_name);
-    deployment->set_build_id(options_.deployment_build_id);
+    deployment->set_deployment_name(options.deployment_name);
+    deployment->set_build_id(options.deployment_build_id);
     deployment->set_worker_versioning_mode(
-        options_.use_versioning ? ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_VERSIONED
+        options.use_versioning ? ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_VERSIONED
                                 : ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_UNVERSIONED);
   }
   return request;
@@ -122,7 +124,6 @@ void ActivityPoller::OnSlot(int i, uint64_t seq, absl::StatusOr<SlotPermit> perm
 }
 
 void ActivityPoller::Poll(int i, uint64_t seq) {
-  wsv1::PollActivityTaskQueueRequest request = BuildRequest();
   SlotPermit unused;  // released after the lock, when stopping or withdrawn
   uint64_t next;
   bool withdrawn = false;
@@ -154,7 +155,7 @@ void ActivityPoller::Poll(int i, uint64_t seq) {
     queue_metrics_.num_pollers->Add(1);
   }
   std::shared_ptr<client::PendingCall> call = deps_.client->PollActivityTaskQueue(
-      request, options_.poll_timeout,
+      request_, options_.poll_timeout,
       [this, guard = scope_.Counted(), i,
        next](absl::StatusOr<wsv1::PollActivityTaskQueueResponse> response) {
         guard.Run([&] { OnPoll(i, next, std::move(response)); });

@@ -100,9 +100,11 @@ class ActivityPoller {
   // Loops the scaler wants running now (fixed: `pollers`); each polls while it holds a slot.
   int TargetPollers() const;
   const std::string& task_queue() const { return options_.slot_request.task_queue; }
-  // The request each of its polls sends (what a task's outcome declares of the worker's version
-  // follows it: executor/completion_reporter.h).
-  ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest BuildRequest() const;
+  // The request each of its polls sends, built once at construction (what a task's outcome
+  // declares of the worker's version follows it: executor/completion_reporter.h).
+  const ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest& BuildRequest() const {
+    return request_;
+  }
 
  private:
   enum class Phase { kIdle, kReserving, kRateWait, kPolling, kBackoff, kParked, kDone };
@@ -117,6 +119,8 @@ class ActivityPoller {
     bool withdrawn = false;  // its permit was withdrawn: the poll was cancelled for a drain
   };
 
+  static ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest MakeRequest(
+      const PollerDeps& deps, const PollerOptions& options);
   void Reserve(int i);
   void OnSlot(int i, uint64_t seq, absl::StatusOr<SlotPermit> permit);
   void Poll(int i, uint64_t seq);
@@ -135,6 +139,7 @@ class ActivityPoller {
   const PollerDeps deps_;
   const PollerOptions options_;
   const TaskHandler handler_;
+  const ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest request_;
   metrics::WorkerMetrics::QueueHandles queue_metrics_{};  // all null without metrics
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
