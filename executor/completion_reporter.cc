@@ -49,28 +49,35 @@ CompletionReporter::CompletionReporter(client::TemporalClient& client, base::Tim
 
 CompletionReporter::~CompletionReporter() { scope_.Close(); }
 
-void CompletionReporter::DeclareVersionAsPolled(const wsv1::PollActivityTaskQueueRequest& poll) {
-  DeclaredVersion declared;
-  // Deprecated in the API, yet what the SDKs still send with build-id versioning.
+void CompletionReporter::DeclareVersionsAsPolled(
+    const std::vector<wsv1::PollActivityTaskQueueRequest>& polls) {
+  auto table = std::make_unique<VersionTable>();
+  for (const wsv1::PollActivityTaskQueueRequest& poll : polls) {
+    DeclaredVersion declared;
+    // Deprecated in the API, yet what the SDKs still send with build-id versioning.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  if (poll.has_worker_version_capabilities()) {
-    declared.worker_version.emplace();
-    declared.worker_version->set_build_id(poll.worker_version_capabilities().build_id());
-    declared.worker_version->set_use_versioning(
-        poll.worker_version_capabilities().use_versioning());
-  }
+    if (poll.has_worker_version_capabilities()) {
+      declared.worker_version.emplace();
+      declared.worker_version->set_build_id(poll.worker_version_capabilities().build_id());
+      declared.worker_version->set_use_versioning(
+          poll.worker_version_capabilities().use_versioning());
+    }
 #pragma GCC diagnostic pop
-  if (poll.has_deployment_options()) declared.deployment_options = poll.deployment_options();
-  absl::MutexLock lock(&mu_);
-  versions_[poll.task_queue().name()] = std::move(declared);
+    if (poll.has_deployment_options()) declared.deployment_options = poll.deployment_options();
+    // A queue with no version to declare needs no entry: a miss stamps nothing either.
+    if (declared.worker_version || declared.deployment_options) {
+      (*table)[poll.task_queue().name()] = std::move(declared);
+    }
+  }
+  versions_ = std::move(table);
 }
 
 template <typename Request>
 void CompletionReporter::StampVersion(const std::string& task_queue, Request& request) const {
-  absl::MutexLock lock(&mu_);
-  auto it = versions_.find(task_queue);
-  if (it == versions_.end()) return;
+  if (versions_ == nullptr || versions_->empty()) return;  // an unversioned worker: no look-up
+  auto it = versions_->find(task_queue);
+  if (it == versions_->end()) return;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   if (it->second.worker_version) *request.mutable_worker_version() = *it->second.worker_version;

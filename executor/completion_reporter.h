@@ -1,6 +1,6 @@
 // executor/completion_reporter.h — `CompletionReporter`: sends an activity's outcome
 // (RespondActivityTaskCompleted / Failed / Canceled), filling namespace, identity and the worker's
-// version as the task's poll declared it (DeclareVersionAsPolled), and retries while the cluster
+// version as the task's poll declared it (DeclareVersionsAsPolled), and retries while the cluster
 // is unreachable (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) with
 // backoff, so a result is not lost to a short outage or a clean shutdown. NOT_FOUND (the server
 // no longer has the task: timed out, cancelled, completed) is logged and dropped.
@@ -11,18 +11,19 @@
 // Thread safety: all methods may be called from any thread.
 //
 //   CompletionReporter reporter(client, timers);
-//   reporter.DeclareVersionAsPolled(poll_request);   // once per polled task queue, before polling
+//   reporter.DeclareVersionsAsPolled({poll_request});  // once, before polling: every queue's poll
 //   reporter.Completed(std::move(request), "[echo a-1]", "gpu-jobs");
 //   reporter.WaitIdle(absl::Seconds(10));   // at shutdown: every outcome answered
 #pragma once
 
 #include <condition_variable>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -55,11 +56,14 @@ class CompletionReporter {
   CompletionReporter(const CompletionReporter&) = delete;
   CompletionReporter& operator=(const CompletionReporter&) = delete;
 
-  // Outcomes of tasks polled from `poll.task_queue()` declare the worker's version as that poll
-  // does, as the Temporal SDKs do: worker_version {build_id, use_versioning} from its
-  // worker_version_capabilities, and its deployment_options; neither when the poll has none.
-  void DeclareVersionAsPolled(
-      const ::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest& poll);
+  // Outcomes of tasks polled from each `poll.task_queue()` declare the worker's version as that
+  // poll does, as the Temporal SDKs do: worker_version {build_id, use_versioning} from its
+  // worker_version_capabilities, and its deployment_options; neither when the poll has none, or
+  // for a queue not in `polls`. Call it once, before the first report (Worker::Start does, before
+  // its pollers start): the table is fixed then and read without a lock by every report.
+  void DeclareVersionsAsPolled(
+      const std::vector<::temporal::api::workflowservice::v1::PollActivityTaskQueueRequest>&
+          polls);
 
   // `label` prefixes log lines (the activity's type and id); `task_queue` is the queue the task
   // was polled from.
@@ -83,6 +87,7 @@ class CompletionReporter {
     std::optional<::temporal::api::common::v1::WorkerVersionStamp> worker_version;
     std::optional<::temporal::api::deployment::v1::WorkerDeploymentOptions> deployment_options;
   };
+  using VersionTable = std::unordered_map<std::string, DeclaredVersion>;  // by task queue
   template <typename Request>
   void StampVersion(const std::string& task_queue, Request& request) const;
   void Attempt(std::shared_ptr<Report> report);
@@ -95,7 +100,8 @@ class CompletionReporter {
   const std::shared_ptr<metrics::WorkerMetrics> metrics_;
   mutable absl::Mutex mu_;
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, DeclaredVersion> versions_ ABSL_GUARDED_BY(mu_);  // by task queue
+  // Set once by DeclareVersionsAsPolled before the first report, then only read.
+  std::unique_ptr<const VersionTable> versions_;
   base::CallbackScope scope_;  // answers (counted) and retry timers; closed first
 };
 

@@ -313,7 +313,9 @@ absl::Status Worker::Start() {
     }
   }
   // Each task's outcome declares the worker's version as the poll that brought it did.
-  for (auto& poller : pollers_) reporter_->DeclareVersionAsPolled(poller->BuildRequest());
+  std::vector<wsv1::PollActivityTaskQueueRequest> polls;
+  for (auto& poller : pollers_) polls.push_back(poller->BuildRequest());
+  reporter_->DeclareVersionsAsPolled(polls);
   for (auto& poller : pollers_) poller->Start();
   if (metrics_) {
     for (const std::string& logical : options_.task_queues) metrics_->CountWorkerStart(logical);

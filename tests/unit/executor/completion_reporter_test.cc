@@ -88,10 +88,9 @@ TEST_F(CompletionReporterTest, OutcomesDeclareTheVersionTheirQueueWasPolledWith)
   poll.mutable_deployment_options()->set_build_id("7");
   poll.mutable_deployment_options()->set_worker_versioning_mode(
       ::temporal::api::enums::v1::WORKER_VERSIONING_MODE_VERSIONED);
-  reporter_->DeclareVersionAsPolled(poll);
   wsv1::PollActivityTaskQueueRequest unversioned;
   unversioned.mutable_task_queue()->set_name("gpu@h1");
-  reporter_->DeclareVersionAsPolled(unversioned);
+  reporter_->DeclareVersionsAsPolled({poll, unversioned});
 
   reporter_->Completed(Request(), "[t]", "gpu");
   wsv1::RespondActivityTaskFailedRequest failed;
