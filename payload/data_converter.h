@@ -34,13 +34,20 @@
 //   absl::StatusOr<int> second = converter.FromPayloads<int>(*args, 1);
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <limits>
+#include <list>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <typeinfo>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -90,6 +97,83 @@ inline constexpr bool kIsNullType =
 template <typename T>
 inline constexpr bool kIsProto = std::is_base_of_v<google::protobuf::Message, T>;
 
+// Sequence and string-keyed map types whose elements NumberMisfit looks into.
+template <typename T>
+struct IsSequence : std::false_type {};
+template <typename U, typename A>
+struct IsSequence<std::vector<U, A>> : std::true_type {};
+template <typename U, typename A>
+struct IsSequence<std::deque<U, A>> : std::true_type {};
+template <typename U, typename A>
+struct IsSequence<std::list<U, A>> : std::true_type {};
+template <typename U, typename C, typename A>
+struct IsSequence<std::set<U, C, A>> : std::true_type {};
+template <typename T>
+struct IsStringMap : std::false_type {};
+template <typename U, typename C, typename A>
+struct IsStringMap<std::map<std::string, U, C, A>> : std::true_type {};
+template <typename U, typename H, typename E, typename A>
+struct IsStringMap<std::unordered_map<std::string, U, H, E, A>> : std::true_type {};
+
+std::string TypeName(const std::type_info& type);
+
+// What is wrong with a JSON number bound for the integral type T: nlohmann converts a number that
+// is not a whole number within T's range by a plain cast (undefined behaviour for a double out of
+// range, a wrong value otherwise), so such a number is refused instead. "" when it fits, or when
+// `json` is not a number (nlohmann reports that itself).
+template <typename T>
+std::string IntegralMisfit(const nlohmann::json& json) {
+  if (!json.is_number()) return "";
+  using Limits = std::numeric_limits<T>;
+  bool fits = false;
+  if (json.is_number_float()) {
+    const double d = json.get<double>();
+    const long double low = static_cast<long double>(Limits::min());
+    const long double high = static_cast<long double>(Limits::max()) + 1;  // exclusive
+    fits = std::isfinite(d) && d == std::trunc(d) && d >= low && d < high;
+  } else if (json.is_number_unsigned()) {
+    fits = json.get<uint64_t>() <= static_cast<uint64_t>(Limits::max());
+  } else {
+    const int64_t v = json.get<int64_t>();
+    if constexpr (std::is_unsigned_v<T>) {
+      fits = v >= 0 && static_cast<uint64_t>(v) <= static_cast<uint64_t>(Limits::max());
+    } else {
+      fits = v >= static_cast<int64_t>(Limits::min()) && v <= static_cast<int64_t>(Limits::max());
+    }
+  }
+  if (fits) return "";
+  return "the number " + json.dump() + " is not a whole number that fits " + TypeName(typeid(T));
+}
+
+// IntegralMisfit for T itself, or for the elements of a sequence, the values of a string-keyed
+// map, or the value of an optional T holds (recursively); "" when every number fits.
+template <typename T>
+std::string NumberMisfit(const nlohmann::json& json) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return IntegralMisfit<T>(json);
+  } else if constexpr (IsOptional<T>::value) {
+    return json.is_null() ? "" : NumberMisfit<typename T::value_type>(json);
+  } else if constexpr (IsSequence<T>::value) {
+    if (!json.is_array()) return "";
+    for (const nlohmann::json& element : json) {
+      if (std::string misfit = NumberMisfit<typename T::value_type>(element); !misfit.empty()) {
+        return misfit;
+      }
+    }
+    return "";
+  } else if constexpr (IsStringMap<T>::value) {
+    if (!json.is_object()) return "";
+    for (auto it = json.begin(); it != json.end(); ++it) {
+      if (std::string misfit = NumberMisfit<typename T::mapped_type>(it.value()); !misfit.empty()) {
+        return "\"" + it.key() + "\": " + misfit;
+      }
+    }
+    return "";
+  } else {
+    return "";
+  }
+}
+
 // Non-template parts, in data_converter.cc.
 Payload NullPayload();
 Payload BytesPayload(const Bytes& bytes);
@@ -102,7 +186,6 @@ absl::StatusOr<nlohmann::json> ParseJson(const Payload& payload, const std::type
 absl::Status ParseProto(const Payload& payload, google::protobuf::Message& out);
 absl::Status DecodeError(const Payload& payload, const std::type_info& target,
                          const std::string& detail);
-std::string TypeName(const std::type_info& type);
 
 }  // namespace internal
 
@@ -226,6 +309,9 @@ class DataConverter {
     } else {
       absl::StatusOr<nlohmann::json> json = internal::ParseJson(payload, typeid(T));
       if (!json.ok()) return json.status();
+      if (std::string misfit = internal::NumberMisfit<T>(*json); !misfit.empty()) {
+        return internal::DecodeError(payload, typeid(T), misfit);
+      }
       try {
         return json->template get<T>();
       } catch (const nlohmann::json::exception& e) {

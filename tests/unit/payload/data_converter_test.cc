@@ -1,5 +1,6 @@
 #include "payload/data_converter.h"
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -169,6 +170,36 @@ TEST(DataConverterTest, RawPayloadPassesThroughUnchanged) {
   p.set_data("abc");
   EXPECT_EQ(converter.ToPayload(p)->SerializeAsString(), p.SerializeAsString());
   EXPECT_EQ(converter.FromPayload<Payload>(p)->data(), "abc");
+}
+
+// JSON numbers that do not fit an integral target are refused with a reason instead of being cast
+// (a double out of range was undefined behaviour; the fuzzer found 1e100 for an int64_t).
+TEST(DataConverterTest, NumbersThatDoNotFitAnIntegerTargetAreInvalidArgument) {
+  const DataConverter converter;
+  auto json = [](const std::string& text) {
+    Payload p;
+    (*p.mutable_metadata())["encoding"] = "json/plain";
+    p.set_data(text);
+    return p;
+  };
+  for (const char* text : {"1e100", "-1e100", "3.5", "9223372036854775808", "1e19"}) {
+    auto out = converter.FromPayload<int64_t>(json(text));
+    ASSERT_FALSE(out.ok()) << text << " gave " << *out;
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(out.status().message(), HasSubstr("not a whole number that fits")) << text;
+  }
+  auto big_int = converter.FromPayload<std::map<std::string, int>>(json(R"({"a": 1, "b": 3000000000})"));
+  ASSERT_FALSE(big_int.ok());
+  EXPECT_THAT(big_int.status().message(), HasSubstr("\"b\""));
+  EXPECT_FALSE(converter.FromPayload<std::vector<uint32_t>>(json("[1, -1]")).ok());
+  EXPECT_FALSE(converter.FromPayload<std::optional<uint8_t>>(json("256")).ok());
+  // What fits still decodes, a whole double included.
+  EXPECT_EQ(*converter.FromPayload<int64_t>(json("9223372036854775807")), INT64_MAX);
+  EXPECT_EQ(*converter.FromPayload<int64_t>(json("-9223372036854775808")), INT64_MIN);
+  EXPECT_EQ(*converter.FromPayload<uint64_t>(json("18446744073709551615")), UINT64_MAX);
+  EXPECT_EQ(*converter.FromPayload<int>(json("3.0")), 3);
+  EXPECT_EQ(*converter.FromPayload<std::optional<int>>(json("null")), std::nullopt);
+  EXPECT_EQ(*converter.FromPayload<double>(json("1e100")), 1e100);
 }
 
 }  // namespace
