@@ -47,6 +47,11 @@ grpc::Status Unserved(const std::string& path) {
                       absl::StrCat(method, " is not served by kiln dev: ", kUnservedHint));
 }
 
+// A call whose request message never arrived (served or not).
+grpc::Status NoRequestMessage() {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message");
+}
+
 }  // namespace
 
 // One RPC of a served method: gRPC hands over its request with the call; runs the method's
@@ -63,8 +68,7 @@ class DevService::Call final : public grpc::ServerUnaryReactor {
   // and returns false.
   bool Parse(Message& out) {
     if (!request_->Valid()) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "the call carried no request message"));
+      Finish(NoRequestMessage());
       return false;
     }
     {
@@ -170,8 +174,7 @@ class DevService::UnservedCall final : public grpc::ServerGenericBidiReactor {
   // grpc::ServerGenericBidiReactor
   void OnReadDone(bool ok) override {
     if (!ok) {
-      return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "the call carried no request message"));
+      return Finish(NoRequestMessage());
     }
     if (service_.guards_.access != nullptr) {
       absl::StatusOr<const Grant*> grant = service_.guards_.access->Authenticate(*ctx_);
