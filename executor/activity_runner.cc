@@ -55,7 +55,21 @@ ActivityRunner::ActivityRunner(RunnerDeps deps, RunnerOptions options)
       options_(options),
       handle_(std::make_shared<Handle>(this, scope_.Uncounted())) {}
 
-ActivityRunner::~ActivityRunner() { scope_.Close(); }
+ActivityRunner::~ActivityRunner() {
+  scope_.Close();
+  // The throttler's entries keep their activities alive (their keys view the activities'
+  // tokens). One still running when the runner goes (Shutdown finishes them all first) is let go
+  // here, with running_, as before the entries kept it: not when the throttler goes, which may be
+  // after what its slot permit points to. Its heartbeats stop; nothing could report it now.
+  std::vector<std::shared_ptr<Activity>> left;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [token, activity] : running_) left.push_back(activity);
+  }
+  for (const std::shared_ptr<Activity>& activity : left) {
+    deps_.heartbeats->Finish(activity->attempt->context().info().task_token);
+  }
+}
 
 void ActivityRunner::Handle::WakeAfter(absl::Duration delay,
                                        std::shared_ptr<internal::SleepWait> wait) {
