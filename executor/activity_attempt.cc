@@ -12,19 +12,24 @@ ActivityAttempt::ActivityAttempt(ActivityInfo info, const payload::DataConverter
                                  std::optional<routing::AssignedDevice> device,
                                  routing::ResourceNeeds needs)
     : context_(std::move(info), converter, std::move(sink)) {
-  context_.device_ = std::move(device);
+  if (device) {
+    context_.device_ =
+        std::make_unique<const std::optional<routing::AssignedDevice>>(std::move(device));
+  }
   context_.needs_ = needs;
 }
 
 bool ActivityAttempt::Cancel(CancelReason reason, const std::string& message) {
   CancelReason expected = CancelReason::kNone;
   if (!context_.reason_.compare_exchange_strong(expected, reason)) return false;
-  return context_.source_.Cancel(message);
+  if (!context_.source_.Cancel(message)) return false;
+  context_.WakeSleepers(message);  // its pending ctx.SleepFor waits fail with CancelledError
+  return true;
 }
 
 std::unique_ptr<gpu::DeviceScope> ActivityAttempt::PrepareGpu(gpu::GpuExecution* execution) {
-  if (!context_.device_) return nullptr;  // CPU queue: the default "not placed on a GPU" status
-  const routing::AssignedDevice& d = *context_.device_;
+  if (!context_.device()) return nullptr;  // CPU queue: the default "not placed on a GPU" status
+  const routing::AssignedDevice& d = *context_.device();
   GpuContext& resources = context_.gpu_;
   const routing::ResourceNeeds& needs = context_.needs_;
   const std::string label = absl::StrCat("gpu", d.index, " (", d.name, ", ", d.uuid, ")");

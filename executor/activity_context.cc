@@ -1,6 +1,8 @@
 #include "executor/activity_context.h"
 
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gpu/device_info.h"
@@ -57,40 +59,54 @@ void ActivityContext::HeartbeatPayloads(payload::Payloads details) {
 }
 
 ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {
-  if (IsCancelled()) {
+  auto cancelled = [this] {
     return ActivityFuture<void>::FromError(std::make_exception_ptr(CancelledError(
         std::string("activity cancelled: ") + CancelReasonName(reason_.load()))));
-  }
-  if (!run_later_) {
+  };
+  if (IsCancelled()) return cancelled();
+  if (!waker_) {
     return ActivityFuture<void>::FromError(std::make_exception_ptr(
         ApplicationError("ActivityContext::SleepFor needs the worker's timer; this context was "
                          "made outside a worker",
                          "NoWorkerTimer")
             .NonRetryable()));
   }
-  // Owned by the pending timer (and, briefly, by a cancellation on its way); the cancellation
-  // callback holds it weakly, so a step that ended unregisters its callback as it goes.
-  struct Wait {
-    ActivityPromise<void> promise;
-    base::CancellationRegistration on_cancel;
-  };
-  auto wait = std::make_shared<Wait>();
+  // Owned by the pending timer (and, briefly, by a cancellation on its way); sleeping_ holds it
+  // weakly. Filed with the cancellation checked under the same lock: WakeSleepers runs after
+  // the token is cancelled, so a wait either sees the cancellation here or is found there.
+  auto wait = std::make_shared<internal::SleepWait>();
   ActivityFuture<void> future = wait->promise.GetFuture();
-  std::weak_ptr<Wait> weak = wait;
-  // The callback runs only while this context (and its cancellation source) exists, so it
-  // reaches run_later_ through `this` rather than holding a copy of it for every wait.
-  wait->on_cancel = token_.OnCancel([weak, this](const std::string& reason) {
-    std::shared_ptr<Wait> cancelled = weak.lock();
-    if (!cancelled) return;
+  {
+    absl::MutexLock lock(&sleep_mu_);
+    if (IsCancelled()) return cancelled();
+    std::erase_if(sleeping_,
+                  [](const std::weak_ptr<internal::SleepWait>& w) { return w.expired(); });
+    sleeping_.push_back(wait);
+  }
+  waker_->WakeAfter(delay, std::move(wait));
+  return future;
+}
+
+void ActivityContext::WakeSleepers(const std::string& reason) {
+  std::vector<std::weak_ptr<internal::SleepWait>> sleeping;
+  {
+    absl::MutexLock lock(&sleep_mu_);
+    sleeping.swap(sleeping_);
+  }
+  if (!waker_) return;
+  const std::string why = "activity cancelled: " + reason;
+  for (const std::weak_ptr<internal::SleepWait>& weak : sleeping) {
+    std::shared_ptr<internal::SleepWait> cancelled = weak.lock();
+    if (!cancelled) continue;
     // Completed through the executor too: the code after the wait never runs on the thread
     // that cancelled (a gRPC callback).
-    std::string why = "activity cancelled: " + reason;
-    run_later_(absl::ZeroDuration(), [cancelled, why] {
-      cancelled->promise.SetException(CancelledError(why));
-    });
-  });
-  run_later_(delay, [wait] { wait->promise.SetValue(); });
-  return future;
+    waker_->Post([cancelled, why] { cancelled->promise.SetException(CancelledError(why)); });
+  }
+}
+
+const std::optional<routing::AssignedDevice>& ActivityContext::NoDevice() {
+  static const std::optional<routing::AssignedDevice> none;
+  return none;
 }
 
 void ActivityContext::ThrowIfCancelled() const {
@@ -122,13 +138,26 @@ absl::StatusOr<gpu::DeviceMemory> GpuContext::TryAllocate(uint64_t bytes) {
 
 void GpuContext::NoteError(const absl::Status& status) {
   if (!gpu::StickyCudaErrorCode(status).has_value()) return;
-  std::lock_guard<std::mutex> lock(sticky_->mu);
-  if (!sticky_->status.has_value()) sticky_->status = status;  // the first one says what broke
+  std::shared_ptr<Sticky> sticky = StickyBlock();
+  absl::MutexLock lock(&sticky->mu);
+  if (!sticky->status.has_value()) sticky->status = status;  // the first one says what broke
 }
 
 std::optional<absl::Status> GpuContext::sticky_error() const {
-  std::lock_guard<std::mutex> lock(sticky_->mu);
-  return sticky_->status;
+  std::shared_ptr<Sticky> sticky;
+  {
+    absl::MutexLock lock(&mu_);
+    sticky = sticky_;
+  }
+  if (sticky == nullptr) return std::nullopt;
+  absl::MutexLock lock(&sticky->mu);
+  return sticky->status;
+}
+
+std::shared_ptr<GpuContext::Sticky> GpuContext::StickyBlock() {
+  absl::MutexLock lock(&mu_);
+  if (sticky_ == nullptr) sticky_ = std::make_shared<Sticky>();
+  return sticky_;
 }
 
 gpu::DeviceMemory GpuContext::Allocate(uint64_t bytes) {
@@ -144,14 +173,14 @@ ActivityFuture<void> GpuContext::WhenDone() {
   ActivityPromise<void> promise;
   ActivityFuture<void> future = promise.GetFuture();
   absl::Status recorded = resources_->NotifyWhenDone(
-      [promise, label = device_label_, sticky = sticky_](absl::Status s) mutable {
+      [promise, label = device_label_, sticky = StickyBlock()](absl::Status s) mutable {
         if (s.ok()) {
           promise.SetValue();
           return;
         }
         if (gpu::StickyCudaErrorCode(s).has_value()) {
           // Kept before the promise completes, so the runner sees it when the body finishes.
-          std::lock_guard<std::mutex> lock(sticky->mu);
+          absl::MutexLock lock(&sticky->mu);
           if (!sticky->status.has_value()) sticky->status = s;
         }
         promise.SetException(ApplicationError(

@@ -46,14 +46,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/cancellation.h"
 #include "executor/activity_coroutine.h"
@@ -151,16 +152,45 @@ class GpuContext {
   // Returns the stream to its pool (outstanding DeviceMemory stays valid until freed).
   void Release();
 
+  struct Sticky {
+    absl::Mutex mu;
+    std::optional<absl::Status> status ABSL_GUARDED_BY(mu);
+  };
+  // The sticky-error block, made at the first need (WhenDone, or an error to keep): most
+  // activities never touch their GPU context, and 10,000 running ones would otherwise hold one
+  // each (docs/BENCHMARKS.md, heartbeat memory).
+  std::shared_ptr<Sticky> StickyBlock();
+
   std::unique_ptr<gpu::ActivityGpu> resources_;
   absl::Status status_;
   std::string device_label_;  // "gpu0 (NVIDIA H100 ...)" for failure messages
-  struct Sticky {
-    mutable std::mutex mu;
-    std::optional<absl::Status> status;
-  };
-  // Shared with WhenDone's callback, which runs on the event watcher thread.
-  std::shared_ptr<Sticky> sticky_ = std::make_shared<Sticky>();
+  mutable absl::Mutex mu_;
+  // Shared with WhenDone's callback, which runs on the event watcher thread; null until needed.
+  std::shared_ptr<Sticky> sticky_ ABSL_GUARDED_BY(mu_);
 };
+
+namespace internal {
+
+// One pending ctx.SleepFor: completed by its timer or failed by a cancellation, whichever comes
+// first (the promise takes the first).
+struct SleepWait {
+  ActivityPromise<void> promise;
+};
+
+// The worker's side of ctx.SleepFor: one for the worker, shared by its contexts, rather than a
+// function (and its closure) held by each context.
+class SleepWaker {
+ public:
+  virtual ~SleepWaker() = default;
+  // Completes `wait` with a value after `delay`, on the worker's timer and then as a step on its
+  // executor (so what follows a `co_await` runs where the body did).
+  virtual void WakeAfter(absl::Duration delay, std::shared_ptr<SleepWait> wait) = 0;
+  // Runs `fn` as a step on the worker's executor, soon (a cancelled wait's completion: never on
+  // the thread that cancelled, which may be a gRPC callback's).
+  virtual void Post(std::function<void()> fn) = 0;
+};
+
+}  // namespace internal
 
 class ActivityContext {
  public:
@@ -209,12 +239,14 @@ class ActivityContext {
 
   // The GPU this activity was placed on (index, uuid, name, simulated), or nullopt when it was
   // polled from a CPU queue (Q, Q@H). On a simulated device run the CPU path.
-  const std::optional<routing::AssignedDevice>& device() const { return device_; }
+  const std::optional<routing::AssignedDevice>& device() const {
+    return device_ ? *device_ : NoDevice();
+  }
   // Every device the activity holds, in placement order: all N of a multi-GPU activity
   // (ResourceNeeds::Gpus, Q:gpusN), else its one device, else none. A stream on each:
   // gpu::AcquireEach; a child process's CUDA_VISIBLE_DEVICES: routing::CudaVisibleDevices.
   std::vector<routing::AssignedDevice> devices() const {
-    return device_ ? device_->All() : std::vector<routing::AssignedDevice>{};
+    return device() ? device()->All() : std::vector<routing::AssignedDevice>{};
   }
   // What to add to a child process's environment (NAME, value): CUDA_VISIBLE_DEVICES naming
   // devices() by UUID (a MIG instance included), and CUDA_MPS_ACTIVE_THREAD_PERCENTAGE when
@@ -267,24 +299,34 @@ class ActivityContext {
  private:
   friend class ActivityAttempt;  // the worker's side: placement, GPU resources, cancellation
 
-  friend class ActivityRunner;  // installs run_later_
-  // Runs `fn` after `delay`, off the calling thread (the worker: its timer, then its executor).
-  using RunLater = std::function<void(absl::Duration delay, std::function<void()> fn)>;
-  void SetRunLater(RunLater run_later) { run_later_ = std::move(run_later); }
+  friend class ActivityRunner;  // installs the sink and the waker
+  // The runner's sink views the token in info_, so it is set once the context exists.
+  void SetHeartbeatSink(HeartbeatSink sink) { sink_ = std::move(sink); }
+  void SetSleepWaker(std::shared_ptr<internal::SleepWaker> waker) { waker_ = std::move(waker); }
+  // After the token was cancelled (ActivityAttempt::Cancel): fails the pending SleepFor waits.
+  void WakeSleepers(const std::string& reason);
 
   void LogDroppedHeartbeat(const absl::Status& status) const;
+  // What device() returns for an activity not placed on a GPU.
+  static const std::optional<routing::AssignedDevice>& NoDevice();
 
   const ActivityInfo info_;
   const payload::DataConverter& converter_;
-  const HeartbeatSink sink_;
+  HeartbeatSink sink_;  // set before the body runs
   base::CancellationSource source_;
   const base::CancellationToken token_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
-  std::optional<routing::AssignedDevice> device_{};
+  // Only a device-placed activity has one (an AssignedDevice is 144 bytes, most have none).
+  std::unique_ptr<const std::optional<routing::AssignedDevice>> device_{};
   routing::ResourceNeeds needs_{};
   GpuContext gpu_{};
   const Logger logger_;
-  RunLater run_later_;  // set before the body runs; empty outside a worker
+  std::shared_ptr<internal::SleepWaker> waker_;  // set before the body runs; null outside a worker
+  // The SleepFor waits not known to be over, for WakeSleepers: a view each, so a wait that ended
+  // costs nothing more than its entry until the next SleepFor drops it. Not a cancellation
+  // callback per wait (a node and a closure each).
+  absl::Mutex sleep_mu_;
+  std::vector<std::weak_ptr<internal::SleepWait>> sleeping_ ABSL_GUARDED_BY(sleep_mu_);
 };
 
 }  // namespace kiln::executor

@@ -14,15 +14,18 @@
 //   }
 #pragma once
 
+#include <atomic>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kiln::executor {
 
@@ -31,28 +34,46 @@ namespace internal {
 template <typename T>
 using StoredValue = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
+// What a continuation receives: exactly one of `value` and `error` is set.
 template <typename T>
-struct FutureState {
-  std::mutex mu;
-  bool ready = false;
+struct FutureResult {
   std::optional<StoredValue<T>> value;
   std::exception_ptr error;
-  std::function<void()> continuation;
+};
+
+// Shared by a future and the copies of its promise. One allocation per future: the promises'
+// count lives here too (a promise whose last copy goes without a result fails the future), and
+// the continuation is the caller's function itself, not wrapped in another (docs/BENCHMARKS.md,
+// heartbeat memory: thousands of waiting activities each hold a few of these).
+template <typename T>
+struct FutureState {
+  absl::Mutex mu;
+  bool ready ABSL_GUARDED_BY(mu) = false;
+  std::optional<StoredValue<T>> value ABSL_GUARDED_BY(mu);
+  std::exception_ptr error ABSL_GUARDED_BY(mu);
+  std::function<void(FutureResult<T>)> continuation ABSL_GUARDED_BY(mu);
+  std::atomic<int> promises{0};  // ActivityPromise copies alive
 };
 
 // Completes `state` (first call wins) and runs its continuation outside the lock.
 template <typename T>
 bool Complete(FutureState<T>& state, std::optional<StoredValue<T>> value, std::exception_ptr e) {
-  std::function<void()> run;
+  std::function<void(FutureResult<T>)> run;
+  FutureResult<T> result;
   {
-    std::lock_guard<std::mutex> lock(state.mu);
+    absl::MutexLock lock(&state.mu);
     if (state.ready) return false;
     state.ready = true;
-    state.value = std::move(value);
-    state.error = e;
+    if (!state.continuation) {  // kept for a Then() to come
+      state.value = std::move(value);
+      state.error = e;
+      return true;
+    }
     run = std::move(state.continuation);
   }
-  if (run) run();
+  result.value = std::move(value);
+  result.error = e;
+  run(std::move(result));
   return true;
 }
 
@@ -63,10 +84,7 @@ class ActivityFuture {
  public:
   using Value = internal::StoredValue<T>;
   // Exactly one of `value` and `error` is set.
-  struct Result {
-    std::optional<Value> value;
-    std::exception_ptr error;
-  };
+  using Result = internal::FutureResult<T>;
 
   ActivityFuture() = default;
   explicit ActivityFuture(std::shared_ptr<internal::FutureState<T>> state)
@@ -85,26 +103,24 @@ class ActivityFuture {
 
   bool valid() const { return state_ != nullptr; }
   bool IsReady() const {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    absl::MutexLock lock(&state_->mu);
     return state_->ready;
   }
 
   // Runs `fn(result)` once the future is ready. At most one continuation per future.
   void Then(std::function<void(Result)> fn) {
-    std::shared_ptr<internal::FutureState<T>> state = state_;
-    auto deliver = [state, fn = std::move(fn)] {
-      Result result;
-      result.value = std::move(state->value);
-      result.error = state->error;
-      fn(std::move(result));
-    };
-    std::unique_lock<std::mutex> lock(state->mu);
-    if (state->ready) {
-      lock.unlock();
-      deliver();
-      return;
+    internal::FutureState<T>& state = *state_;
+    Result result;
+    {
+      absl::MutexLock lock(&state.mu);
+      if (!state.ready) {
+        state.continuation = std::move(fn);
+        return;
+      }
+      result.value = std::move(state.value);
+      result.error = state.error;
     }
-    state->continuation = std::move(deliver);
+    fn(std::move(result));
   }
 
  private:
@@ -116,9 +132,25 @@ class ActivityPromise {
  public:
   using Value = internal::StoredValue<T>;
 
-  ActivityPromise()
-      : state_(std::make_shared<internal::FutureState<T>>()),
-        guard_(std::make_shared<Guard>(state_)) {}
+  ActivityPromise() : state_(std::make_shared<internal::FutureState<T>>()) {
+    state_->promises.fetch_add(1, std::memory_order_relaxed);
+  }
+  ActivityPromise(const ActivityPromise& other) : state_(other.state_) {
+    if (state_) state_->promises.fetch_add(1, std::memory_order_relaxed);
+  }
+  ActivityPromise(ActivityPromise&& other) noexcept : state_(std::move(other.state_)) {}
+  ActivityPromise& operator=(const ActivityPromise& other) {
+    if (this != &other) *this = ActivityPromise(other);
+    return *this;
+  }
+  ActivityPromise& operator=(ActivityPromise&& other) noexcept {
+    if (this != &other) {
+      Drop();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  ~ActivityPromise() { Drop(); }
 
   ActivityFuture<T> GetFuture() const { return ActivityFuture<T>(state_); }
 
@@ -143,19 +175,18 @@ class ActivityPromise {
   }
 
  private:
-  struct Guard {
-    explicit Guard(std::shared_ptr<internal::FutureState<T>> s) : state(std::move(s)) {}
-    ~Guard() {
+  // The last copy of a promise that goes without a result fails its future.
+  void Drop() {
+    if (state_ && state_->promises.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       internal::Complete<T>(
-          *state, std::nullopt,
+          *state_, std::nullopt,
           std::make_exception_ptr(std::logic_error(
               "the activity's ActivityPromise was destroyed without a result")));
     }
-    std::shared_ptr<internal::FutureState<T>> state;
-  };
+    state_.reset();
+  }
 
   std::shared_ptr<internal::FutureState<T>> state_;
-  std::shared_ptr<Guard> guard_;
 };
 
 }  // namespace kiln::executor

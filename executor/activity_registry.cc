@@ -16,11 +16,13 @@ absl::Status ActivityRegistry::RegisterRaw(std::string name, RawActivityFunction
 
 absl::Status ActivityRegistry::RegisterRawAsync(std::string name, ActivityFunction fn,
                                                 ActivityOptions options) {
-  return Add(std::move(name), std::move(fn), options, /*asynchronous=*/true);
+  return Add(std::move(name), std::move(fn), options, /*asynchronous=*/true,
+             /*reads_input_later=*/true);
 }
 
 absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
-                                   ActivityOptions options, bool asynchronous) {
+                                   ActivityOptions options, bool asynchronous,
+                                   bool reads_input_later) {
   if (name.empty()) return absl::InvalidArgumentError("an activity type name must not be empty");
   if (!fn) return absl::InvalidArgumentError("activity '" + name + "' has no function");
   absl::MutexLock lock(&mu_);
@@ -29,7 +31,8 @@ absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
                                     "' is already registered; each name maps to one function");
   }
   auto def = std::make_shared<ActivityDefinition>(
-      ActivityDefinition{name, std::move(fn), options.needs, options.non_blocking, asynchronous});
+      ActivityDefinition{name, std::move(fn), options.needs, options.non_blocking, asynchronous,
+                         reads_input_later});
   definitions_.emplace(std::move(name), std::move(def));
   return absl::OkStatus();
 }

@@ -71,6 +71,11 @@ struct ActivityDefinition {
   // up to its first wait and returns, so the runner posts it as a step that needs no thread of
   // its own (Executor::PostStep), as it does each resumption after ctx.SleepFor.
   bool asynchronous = false;
+  // The function may read its input after it has returned (an asynchronous raw function: the
+  // Payloads it was given by reference). Otherwise the runner drops the input as soon as the
+  // function returns (a typed function has decoded its arguments by then), so a long-running
+  // activity does not hold it (docs/BENCHMARKS.md, heartbeat memory).
+  bool reads_input_later = false;
 };
 
 namespace internal {
@@ -187,7 +192,7 @@ class ActivityRegistry {
 
  private:
   absl::Status Add(std::string name, ActivityFunction fn, ActivityOptions options,
-                   bool asynchronous);
+                   bool asynchronous, bool reads_input_later = false);
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const ActivityDefinition>> definitions_

@@ -1,3 +1,6 @@
+// executor/activity_runner.cc — ActivityRunner (executor/activity_runner.h): running an activity
+// whose attempt activity_runner_start.cc built, and the bookkeeping of its outcome (the report,
+// metrics, the slot, the indexes), cancellation and local timeouts.
 #include "executor/activity_runner.h"
 
 #include <algorithm>
@@ -9,6 +12,7 @@
 #include "executor/activity_attempt.h"
 #include "executor/device_failures.h"
 #include "executor/gpu_usage.h"
+#include "executor/internal/running_activity.h"
 #include "payload/failure_converter.h"
 #include "spdlog/spdlog.h"
 
@@ -16,31 +20,7 @@ namespace kiln::executor {
 
 namespace wsv1 = ::temporal::api::workflowservice::v1;
 
-// What a running activity's body and context refer to lives here (or is shared from here), not
-// in the runner, so an abandoned body may outlive the runner.
-struct ActivityRunner::Activity {
-  // "[type id attempt N]" for log lines (the context's logger has it).
-  const std::string& label() const { return attempt->context().logger().label(); }
-  // The task's input: the rest of the polled task is in the context's ActivityInfo (moved
-  // there, not copied) or dropped once the activity starts.
-  payload::Payloads input;
-  std::shared_ptr<const payload::DataConverter> converter;  // the context's
-  std::shared_ptr<gpu::GpuExecution> gpu_execution;         // leases the context's stream
-  std::shared_ptr<const ActivityDefinition> definition;
-  std::unique_ptr<ActivityAttempt> attempt;  // owns the context the body sees
-  routing::SlotPermit permit;
-  std::atomic<bool> finished{false};
-  metrics::WorkerMetrics::ActivityHandles metrics{};  // all null without metrics
-  absl::Time started;                                 // on the runner's clock
-  absl::Time local_deadline = absl::InfiniteFuture();  // its entry in deadlines_
-};
-
 namespace {
-
-std::string Label(const ActivityInfo& info) {
-  return absl::StrCat("[", info.activity_type, " ", info.activity_id, " attempt ", info.attempt,
-                      "]");
-}
 
 // The body's CUDA work left the device's context corrupt (a sticky error). Reports it to the
 // health sink, the entry point the NVML monitor reports Xids to, so the device is drained the
@@ -71,101 +51,56 @@ payload::Failure ShutdownFailure() {
 }  // namespace
 
 ActivityRunner::ActivityRunner(RunnerDeps deps, RunnerOptions options)
-    : deps_(std::move(deps)), options_(options) {}
+    : deps_(std::move(deps)),
+      options_(options),
+      handle_(std::make_shared<Handle>(this, scope_.Uncounted())) {}
 
-ActivityRunner::~ActivityRunner() { scope_.Close(); }
-
-void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::string& task_queue,
-                         routing::SlotPermit permit) {
-  // One copy of the task: its input is taken, its strings move into the info, and the rest
-  // (header, retry policy, timestamps) goes when this returns.
-  payload::Payloads input;
-  input.Swap(task.mutable_input());
-  ActivityInfo info =
-      ActivityInfoFromTask(std::move(task), task_queue, deps_.timers->clock().Now());
-  std::shared_ptr<const ActivityDefinition> definition = deps_.registry->Find(info.activity_type);
-  absl::Status usable = permit.TryMarkUsed(
-      {info.activity_type, info.activity_id,
-       definition ? definition->needs : routing::ResourceNeeds::None()});
-  if (!usable.ok()) return ReportDeviceUnavailable(info, std::move(permit), usable);
-  metrics::WorkerMetrics::ActivityHandles handles;
-  if (deps_.metrics) {
-    handles = deps_.metrics->ForActivity(task_queue, info.activity_type);
-    if (info.current_attempt_scheduled_time != absl::InfinitePast() &&
-        info.started_time != absl::InfinitePast()) {
-      handles.schedule_to_start_latency->Observe(absl::ToDoubleSeconds(
-          std::max(absl::ZeroDuration(), info.started_time - info.current_attempt_scheduled_time)));
-    }
-  }
-  if (!definition) {
-    if (handles.execution_failed != nullptr) handles.execution_failed->Inc();
-    return ReportUnknownType(info, std::move(permit));
-  }
-
-  auto activity = std::make_shared<Activity>();
-  activity->metrics = handles;
-  activity->started = deps_.timers->clock().Now();
-  if (deps_.metrics) deps_.metrics->activities_running().Add(1);
-  if (handles.running != nullptr) handles.running->fetch_add(1);
-  activity->input = std::move(input);
-  activity->definition = std::move(definition);
-  activity->permit = std::move(permit);
-  activity->converter = deps_.converter;
-  activity->gpu_execution = options_.gpu_execution ? options_.gpu_execution
-                            : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process()
-                                                   : nullptr;
-  const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
-  const absl::Time deadline = info.deadline;
-  ActivityContext::HeartbeatSink sink = deps_.heartbeats->SinkFor(info.task_token);
-  activity->attempt = std::make_unique<ActivityAttempt>(
-      std::move(info), *activity->converter, std::move(sink), activity->permit.device(),
-      activity->definition->needs);
-  // The context's token: running_ and deadlines_ point into it (it lives as long as the entry).
-  const std::string& token = activity->attempt->context().info().task_token;
-  std::optional<std::string> device_fault;
+ActivityRunner::~ActivityRunner() {
+  scope_.Close();
+  // The throttler's entries keep their activities alive (their keys view the activities'
+  // tokens). One still running when the runner goes (Shutdown finishes them all first) is let go
+  // here, with running_, as before the entries kept it: not when the throttler goes, which may be
+  // after what its slot permit points to. Its heartbeats stop; nothing could report it now.
+  std::vector<std::shared_ptr<Activity>> left;
   {
     absl::MutexLock lock(&mu_);
-    // The key must view this activity's token: an entry left by a duplicate goes first.
-    running_.erase(token);
-    running_.emplace(token, activity);
-    // Its device failed after the slot was taken but before CancelOnDevice could see it.
-    if (const auto& device = activity->attempt->context().device()) {
-      for (const auto& [index, why] : faulted_devices_) {
-        if (device->Holds(index)) device_fault = why;
-      }
-    }
+    for (const auto& [token, activity] : running_) left.push_back(activity);
   }
-  if (device_fault) activity->attempt->Cancel(CancelReason::kDeviceFault, *device_fault);
-  deps_.heartbeats->Track(
-      token, heartbeat_timeout,
-      [this, guard = scope_.Uncounted(),
-       weak = std::weak_ptr<Activity>(activity)](HeartbeatSignal signal) {
-        guard.Run([&] {
-          if (std::shared_ptr<Activity> running = weak.lock()) OnSignal(*running, signal);
-        });
-      });
-  if (deadline != absl::InfiniteFuture()) {
-    activity->local_deadline = deadline + options_.local_timeout_buffer;
-    ArmLocalTimeout(activity->local_deadline, token);
+  for (const std::shared_ptr<Activity>& activity : left) {
+    deps_.heartbeats->Finish(activity->attempt->context().info().task_token);
   }
-  // ctx.SleepFor's waits: a timer, then the executor (an awaiting coroutine resumes there, as
-  // a step that does not block: it needs no thread of its own, executor/arena_executor.h).
-  activity->attempt->context().SetRunLater(
-      [this, guard = scope_.Uncounted()](absl::Duration delay, std::function<void()> fn) {
-        guard.Run([&] {
-          deps_.timers->RunAfter(delay, [this, guard, fn = std::move(fn)]() mutable {
-            guard.Run([&] { deps_.executor->PostStep(std::move(fn)); });
-          });
-        });
+}
+
+void ActivityRunner::Handle::WakeAfter(absl::Duration delay,
+                                       std::shared_ptr<internal::SleepWait> wait) {
+  Run([&](ActivityRunner& runner) {
+    // A timer, then the executor: an awaiting coroutine resumes there, as a step that does not
+    // block (it needs no thread of its own, executor/arena_executor.h). The timer holds the
+    // wait and this handle only.
+    runner.deps_.timers->RunAfter(delay, [self = shared_from_this(), wait = std::move(wait)] {
+      self->Run([&](ActivityRunner& later) {
+        later.deps_.executor->PostStep([wait] { wait->promise.SetValue(); });
       });
-  spdlog::debug("{} started on task queue '{}'", activity->label(), task_queue);
-  auto start = [this, guard = scope_.Uncounted(), activity] {
+    });
+  });
+}
+
+void ActivityRunner::Handle::Post(std::function<void()> fn) {
+  Run([&](ActivityRunner& runner) { runner.deps_.executor->PostStep(std::move(fn)); });
+}
+
+void ActivityRunner::Start(std::shared_ptr<Activity> activity) {
+  auto start = [handle = handle_, activity] {
     // The body runs outside the guard (see the header): only `activity` is touched until the
     // outcome re-enters the runner through the guard.
     // Abandoned at shutdown, or the runner is gone: the body never starts.
-    if (activity->finished || !guard.open()) return;
-    RunBody(*activity).Then([this, guard, activity](ActivityFuture<payload::Payloads>::Result r) {
-      guard.Run([&] { Finish(activity, std::move(r)); });
+    if (activity->finished || !handle->open()) return;
+    ActivityFuture<payload::Payloads> outcome = RunBody(*activity);
+    // A typed body decoded its arguments before it first returned: a long-running one need
+    // not keep its input.
+    if (!activity->definition->reads_input_later) payload::Payloads().Swap(&activity->input);
+    outcome.Then([handle, activity](ActivityFuture<payload::Payloads>::Result r) {
+      handle->Run([&](ActivityRunner& runner) { runner.Finish(activity, std::move(r)); });
     });
   };
   // A non-blocking body runs here, on the thread that received the task, and its outcome is
@@ -176,36 +111,6 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   // one may block, so it gets a thread of its own.
   if (activity->definition->asynchronous) return deps_.executor->PostStep(std::move(start));
   deps_.executor->Post(std::move(start));
-}
-
-void ActivityRunner::ReportUnknownType(const ActivityInfo& info, routing::SlotPermit permit) {
-  std::vector<std::string> names = deps_.registry->Names();
-  for (std::string& name : names) name = absl::StrCat("\"", name, "\"");
-  std::string message =
-      absl::StrCat("Activity function ", info.activity_type,
-                   " is not registered on this Worker, available activities: [",
-                   absl::StrJoin(names, ", "), "]");
-  spdlog::warn("{} {}", Label(info), message);
-  wsv1::RespondActivityTaskFailedRequest request;
-  request.set_task_token(info.task_token);
-  *request.mutable_failure() = payload::ApplicationErrorToFailure(
-      ApplicationError(message, "NotFoundError"), *deps_.converter);
-  deps_.reporter->Failed(std::move(request), Label(info), info.task_queue);
-  permit.Release();
-}
-
-void ActivityRunner::ReportDeviceUnavailable(const ActivityInfo& info, routing::SlotPermit permit,
-                                             const absl::Status& why) {
-  std::optional<routing::AssignedDevice> device = permit.device();
-  wsv1::RespondActivityTaskFailedRequest request;
-  request.set_task_token(info.task_token);
-  *request.mutable_failure() = payload::ApplicationErrorToFailure(
-      DeviceUnavailableError(info.task_queue, device.value_or(routing::AssignedDevice{}),
-                             std::string(why.message())),
-      *deps_.converter);
-  spdlog::warn("{} not run: {}", Label(info), request.failure().message());
-  deps_.reporter->Failed(std::move(request), Label(info), info.task_queue);
-  permit.Release();
 }
 
 ActivityFuture<payload::Payloads> ActivityRunner::RunBody(Activity& activity) {

@@ -34,6 +34,9 @@
 // code that ignores cancellation can be abandoned at shutdown (AbandonAll) and finish on its own
 // after the runner is gone; its result is then dropped.
 //
+// Building the attempt from the polled task is in activity_runner_start.cc; running it and the
+// bookkeeping of its outcome in activity_runner.cc (the shared parts: internal/running_activity.h).
+//
 // Thread safety: all methods may be called from any thread.
 //
 //   ActivityRunner runner(deps, options);
@@ -135,13 +138,16 @@ class ActivityRunner {
   bool WaitIdle(absl::Duration timeout);
 
  private:
-  struct Activity;
+  struct Activity;  // executor/internal/running_activity.h
+  class Handle;
 
   void ReportUnknownType(const ActivityInfo& info, routing::SlotPermit permit);
   // The permit's device was drained before the task could take it: fail the task back
   // (retryable "DeviceUnavailable") without running it.
   void ReportDeviceUnavailable(const ActivityInfo& info, routing::SlotPermit permit,
                                const absl::Status& why);
+  // Posts the body (or runs a non-blocking one here) and, once it is done, Finish.
+  void Start(std::shared_ptr<Activity> activity);
   // Runs the body; touches only `activity` (see the file comment).
   static ActivityFuture<payload::Payloads> RunBody(Activity& activity);
   void Finish(const std::shared_ptr<Activity>& activity,
@@ -170,6 +176,8 @@ class ActivityRunner {
   absl::Time armed_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // earliest timer armed
   std::map<int, std::string> faulted_devices_ ABSL_GUARDED_BY(mu_);  // index -> why
   base::CallbackScope scope_;  // every callback into the runner; closed first
+  // The runner and an uncounted guard of scope_, shared by the activities' callbacks.
+  std::shared_ptr<Handle> handle_;
 };
 
 }  // namespace kiln::executor

@@ -20,13 +20,14 @@ HeartbeatThrottler::HeartbeatThrottler(client::TemporalClient& client, base::Tim
       options_(options),
       metrics_(std::move(metrics)),
       random_(static_cast<uint64_t>(absl::ToUnixNanos(timers.clock().Now())) ^
-              reinterpret_cast<uintptr_t>(this)) {}
+              reinterpret_cast<uintptr_t>(this)),
+      sink_target_(std::make_shared<const SinkTarget>(SinkTarget{this, scope_.Uncounted()})) {}
 
 HeartbeatThrottler::~HeartbeatThrottler() { scope_.Close(); }
 
-std::function<void(payload::Payloads)> HeartbeatThrottler::SinkFor(const std::string& task_token) {
-  return [this, guard = scope_.Uncounted(), task_token](payload::Payloads details) {
-    guard.Run([&] { Record(task_token, std::move(details)); });
+std::function<void(payload::Payloads)> HeartbeatThrottler::SinkFor(std::string_view task_token) {
+  return [target = sink_target_, task_token](payload::Payloads details) {
+    target->guard.Run([&] { target->throttler->Record(task_token, std::move(details)); });
   };
 }
 
@@ -37,14 +38,24 @@ absl::Duration HeartbeatThrottler::IntervalFor(absl::Duration heartbeat_timeout,
   return std::min(interval, options.max_interval);
 }
 
-void HeartbeatThrottler::Track(const std::string& task_token, absl::Duration heartbeat_timeout,
-                               SignalCallback on_signal) {
+void HeartbeatThrottler::Track(std::string_view task_token, absl::Duration heartbeat_timeout,
+                               SignalCallback on_signal, std::shared_ptr<const void> keeps_token) {
+  if (keeps_token == nullptr) {
+    auto copy = std::make_shared<const std::string>(task_token);
+    task_token = *copy;
+    keeps_token = std::move(copy);
+  }
   absl::MutexLock lock(&mu_);
+  if (auto it = entries_.find(task_token); it != entries_.end()) {
+    // Tracked again: what the earlier entry had filed goes, and so does its key, which views
+    // the earlier owner's bytes.
+    Unqueue(*it);
+    SetDue(*it, absl::InfiniteFuture());
+    entries_.erase(it);
+  }
   Node& node = *entries_.try_emplace(task_token).first;
-  Unqueue(node);  // tracked again: what the earlier entry had filed goes
-  SetDue(node, absl::InfiniteFuture());
   Entry& entry = node.second;
-  entry = Entry{};
+  entry.owner = std::move(keeps_token);
   entry.id = next_id_++;
   entry.timeout = std::max(heartbeat_timeout, absl::ZeroDuration());
   entry.interval = IntervalFor(heartbeat_timeout, options_);
@@ -52,7 +63,7 @@ void HeartbeatThrottler::Track(const std::string& task_token, absl::Duration hea
   entry.on_signal = std::move(on_signal);
 }
 
-void HeartbeatThrottler::Record(const std::string& task_token, payload::Payloads details) {
+void HeartbeatThrottler::Record(std::string_view task_token, payload::Payloads details) {
   Batch out;
   {
     absl::MutexLock lock(&mu_);
@@ -72,7 +83,10 @@ void HeartbeatThrottler::Record(const std::string& task_token, payload::Payloads
   Send(std::move(out));
 }
 
-std::optional<payload::Payloads> HeartbeatThrottler::Finish(const std::string& task_token) {
+std::optional<payload::Payloads> HeartbeatThrottler::Finish(std::string_view task_token) {
+  // The entry's owner goes after the lock is released (declared first, destroyed last): the
+  // last reference to an activity may be here.
+  std::shared_ptr<const void> owner;
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(task_token);
   if (it == entries_.end()) return std::nullopt;
@@ -83,11 +97,12 @@ std::optional<payload::Payloads> HeartbeatThrottler::Finish(const std::string& t
     latest.emplace();
     latest->ParseFromString(it->second.latest);
   }
+  owner = std::move(it->second.owner);
   entries_.erase(it);  // its call in flight, if any, is still counted until it is answered
   return latest;
 }
 
-std::optional<payload::Payloads> HeartbeatThrottler::Latest(const std::string& task_token) const {
+std::optional<payload::Payloads> HeartbeatThrottler::Latest(std::string_view task_token) const {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(task_token);
   if (it == entries_.end() || !it->second.has_latest) return std::nullopt;
@@ -148,7 +163,7 @@ void HeartbeatThrottler::StartSend(Node& node, absl::Time now, Batch& out) {
   entry.window_end = now + entry.interval * (1.0 - shorten);
   Outgoing& o = out.emplace_back();
   o.id = entry.id;
-  o.request.set_task_token(node.first);
+  o.request.set_task_token(std::string(node.first));
   o.request.set_namespace_(client_.Namespace());
   o.request.set_identity(client_.Identity());
   if (entry.has_latest) o.request.mutable_details()->ParseFromString(entry.latest);
@@ -221,7 +236,7 @@ void HeartbeatThrottler::Send(Batch batch) {
 }
 
 void HeartbeatThrottler::OnResponse(
-    const std::string& task_token, uint64_t id,
+    std::string_view task_token, uint64_t id,
     const absl::StatusOr<wsv1::RecordActivityTaskHeartbeatResponse>& response,
     absl::Duration latency) {
   if (metrics_) {
@@ -232,6 +247,7 @@ void HeartbeatThrottler::OnResponse(
   }
   std::vector<HeartbeatSignal> signals;
   SignalCallback on_signal;
+  std::shared_ptr<const void> owner;  // alive while the callback runs, even if Finish came
   Batch out;
   {
     absl::MutexLock lock(&mu_);
@@ -257,7 +273,10 @@ void HeartbeatThrottler::OnResponse(
                      response.status().ToString());
       }
       MaybeSend(*it, now, out);
-      if (!signals.empty()) on_signal = entry.on_signal;
+      if (!signals.empty()) {
+        on_signal = entry.on_signal;
+        owner = entry.owner;
+      }
     }
     Drain(now, out);
   }

@@ -45,6 +45,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -97,18 +98,22 @@ class HeartbeatThrottler {
                                     const HeartbeatOptions& options);
 
   // Starts tracking the activity holding `task_token`. Records for untracked tokens are ignored.
-  void Track(const std::string& task_token, absl::Duration heartbeat_timeout,
-             SignalCallback on_signal);
+  // `keeps_token`, when given, keeps the bytes `task_token` views alive until Finish (the
+  // runner passes the running activity, whose context holds the token, so 10,000 tracked
+  // activities hold no second copy of theirs); without it the throttler keeps a copy.
+  void Track(std::string_view task_token, absl::Duration heartbeat_timeout,
+             SignalCallback on_signal, std::shared_ptr<const void> keeps_token = nullptr);
   // Records a heartbeat (sent now or when the throttle and the cap allow).
-  void Record(const std::string& task_token, payload::Payloads details);
+  void Record(std::string_view task_token, payload::Payloads details);
   // Record() for `task_token`, as a function that activity code may call even after this
-  // throttler is gone (an activity abandoned at shutdown): it then does nothing.
-  std::function<void(payload::Payloads)> SinkFor(const std::string& task_token);
+  // throttler is gone (an activity abandoned at shutdown): it then does nothing. It views the
+  // token: the token's bytes must outlive the function (the activity's context holds both).
+  std::function<void(payload::Payloads)> SinkFor(std::string_view task_token);
   // Stops tracking; drops a heartbeat still waiting. Returns the latest details recorded (sent
   // or not), or nullopt when the activity never heartbeated.
-  std::optional<payload::Payloads> Finish(const std::string& task_token);
+  std::optional<payload::Payloads> Finish(std::string_view task_token);
   // The latest details recorded for `task_token` (sent or not), or nullopt.
-  std::optional<payload::Payloads> Latest(const std::string& task_token) const;
+  std::optional<payload::Payloads> Latest(std::string_view task_token) const;
   int Tracked() const;
   // Heartbeat calls outstanding, and heartbeats waiting for the cap.
   int InFlight() const;
@@ -127,13 +132,15 @@ class HeartbeatThrottler {
     absl::Time queued_key = absl::InfiniteFuture();  // its key in queue_ while queued
     absl::Time due = absl::InfiniteFuture();         // its key in due_ (window end or urgent)
     SignalCallback on_signal;
+    std::shared_ptr<const void> owner;  // keeps the key's bytes alive
     std::string latest;  // the latest details, serialized (has_latest)
     bool has_latest = false;
     bool pending = false;    // latest not sent yet
     bool in_flight = false;  // its own call is outstanding
     uint8_t signalled = 0;   // bit per HeartbeatSignal already raised
   };
-  using Entries = std::map<std::string, Entry>;
+  // By task token: a view of bytes the entry's owner keeps alive.
+  using Entries = std::map<std::string_view, Entry, std::less<>>;
   using Node = Entries::value_type;
   // The request to send, taken under the lock and sent outside it.
   struct Outgoing {
@@ -157,7 +164,7 @@ class HeartbeatThrottler {
   void OnTimer();
   void Send(Batch batch);
   void OnResponse(
-      const std::string& task_token, uint64_t id,
+      std::string_view task_token, uint64_t id,
       const absl::StatusOr<::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatResponse>&
           response,
       absl::Duration latency);
@@ -178,6 +185,13 @@ class HeartbeatThrottler {
   absl::Time armed_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // earliest timer armed
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   base::CallbackScope scope_;  // answers (counted), timers and sinks; closed first
+  // What the sinks carry: this throttler and a guard closed with it, one shared object rather
+  // than a guard in each sink's closure (after scope_: made from it).
+  struct SinkTarget {
+    HeartbeatThrottler* throttler;
+    base::CallbackScope::Guard guard;
+  };
+  std::shared_ptr<const SinkTarget> sink_target_;
 };
 
 }  // namespace kiln::executor

@@ -1,0 +1,143 @@
+// executor/activity_runner_start.cc — ActivityRunner (executor/activity_runner.h): building an
+// attempt from a polled task (ActivityInfoFromTask, the task's parts moved into the context),
+// placing it, wiring its heartbeats, sleeps and local timeout, and failing back a task that
+// cannot run (unknown type, drained device). Running it and its outcome: activity_runner.cc.
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "executor/activity_runner.h"
+#include "executor/device_failures.h"
+#include "executor/internal/running_activity.h"
+#include "payload/failure_converter.h"
+#include "spdlog/spdlog.h"
+
+namespace kiln::executor {
+
+namespace wsv1 = ::temporal::api::workflowservice::v1;
+
+namespace {
+
+// "[type id attempt N]", as the context's logger says it, for a task that never got a context.
+std::string LabelOfTask(const ActivityInfo& info) {
+  return absl::StrCat("[", info.activity_type, " ", info.activity_id, " attempt ", info.attempt,
+                      "]");
+}
+
+}  // namespace
+
+void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::string& task_queue,
+                         routing::SlotPermit permit) {
+  // One copy of the task: its input is taken, its strings move into the info, and the rest
+  // (header, retry policy, timestamps) goes when this returns.
+  payload::Payloads input;
+  input.Swap(task.mutable_input());
+  ActivityInfo info =
+      ActivityInfoFromTask(std::move(task), task_queue, deps_.timers->clock().Now());
+  std::shared_ptr<const ActivityDefinition> definition = deps_.registry->Find(info.activity_type);
+  absl::Status usable = permit.TryMarkUsed(
+      {info.activity_type, info.activity_id,
+       definition ? definition->needs : routing::ResourceNeeds::None()});
+  if (!usable.ok()) return ReportDeviceUnavailable(info, std::move(permit), usable);
+  metrics::WorkerMetrics::ActivityHandles handles;
+  if (deps_.metrics) {
+    handles = deps_.metrics->ForActivity(task_queue, info.activity_type);
+    if (info.current_attempt_scheduled_time != absl::InfinitePast() &&
+        info.started_time != absl::InfinitePast()) {
+      handles.schedule_to_start_latency->Observe(absl::ToDoubleSeconds(
+          std::max(absl::ZeroDuration(), info.started_time - info.current_attempt_scheduled_time)));
+    }
+  }
+  if (!definition) {
+    if (handles.execution_failed != nullptr) handles.execution_failed->Inc();
+    return ReportUnknownType(info, std::move(permit));
+  }
+
+  auto activity = std::make_shared<Activity>();
+  activity->metrics = handles;
+  activity->started = deps_.timers->clock().Now();
+  if (deps_.metrics) deps_.metrics->activities_running().Add(1);
+  if (handles.running != nullptr) handles.running->fetch_add(1);
+  activity->input = std::move(input);
+  activity->definition = std::move(definition);
+  activity->permit = std::move(permit);
+  activity->converter = deps_.converter;
+  activity->gpu_execution = options_.gpu_execution ? options_.gpu_execution
+                            : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process()
+                                                   : nullptr;
+  const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
+  const absl::Time deadline = info.deadline;
+  // The sink views the token the context holds next to it (no copy of it per activity).
+  activity->attempt.emplace(std::move(info), *activity->converter, nullptr,
+                            activity->permit.device(), activity->definition->needs);
+  // The context's token: running_, deadlines_ and the throttler's entry view it (it lives as
+  // long as the activity, which the throttler's entry and running_ keep).
+  const std::string& token = activity->attempt->context().info().task_token;
+  activity->attempt->context().SetHeartbeatSink(deps_.heartbeats->SinkFor(token));
+  std::optional<std::string> device_fault;
+  {
+    absl::MutexLock lock(&mu_);
+    // The key must view this activity's token: an entry left by a duplicate goes first.
+    running_.erase(token);
+    running_.emplace(token, activity);
+    // Its device failed after the slot was taken but before CancelOnDevice could see it.
+    if (const auto& device = activity->attempt->context().device()) {
+      for (const auto& [index, why] : faulted_devices_) {
+        if (device->Holds(index)) device_fault = why;
+      }
+    }
+  }
+  if (device_fault) activity->attempt->Cancel(CancelReason::kDeviceFault, *device_fault);
+  // The throttler's entry keeps the activity (and so the token its key views) until Finish,
+  // and through any signal callback it runs.
+  deps_.heartbeats->Track(
+      token, heartbeat_timeout,
+      [handle = handle_, running = activity.get()](HeartbeatSignal signal) {
+        handle->Run([&](ActivityRunner& runner) { runner.OnSignal(*running, signal); });
+      },
+      activity);
+  if (deadline != absl::InfiniteFuture()) {
+    activity->local_deadline = deadline + options_.local_timeout_buffer;
+    ArmLocalTimeout(activity->local_deadline, token);
+  }
+  activity->attempt->context().SetSleepWaker(handle_);  // ctx.SleepFor's timers
+  spdlog::debug("{} started on task queue '{}'", activity->label(), task_queue);
+  Start(std::move(activity));
+}
+
+void ActivityRunner::ReportUnknownType(const ActivityInfo& info, routing::SlotPermit permit) {
+  std::vector<std::string> names = deps_.registry->Names();
+  for (std::string& name : names) name = absl::StrCat("\"", name, "\"");
+  std::string message =
+      absl::StrCat("Activity function ", info.activity_type,
+                   " is not registered on this Worker, available activities: [",
+                   absl::StrJoin(names, ", "), "]");
+  spdlog::warn("{} {}", LabelOfTask(info), message);
+  wsv1::RespondActivityTaskFailedRequest request;
+  request.set_task_token(info.task_token);
+  *request.mutable_failure() = payload::ApplicationErrorToFailure(
+      ApplicationError(message, "NotFoundError"), *deps_.converter);
+  deps_.reporter->Failed(std::move(request), LabelOfTask(info), info.task_queue);
+  permit.Release();
+}
+
+void ActivityRunner::ReportDeviceUnavailable(const ActivityInfo& info, routing::SlotPermit permit,
+                                             const absl::Status& why) {
+  std::optional<routing::AssignedDevice> device = permit.device();
+  wsv1::RespondActivityTaskFailedRequest request;
+  request.set_task_token(info.task_token);
+  *request.mutable_failure() = payload::ApplicationErrorToFailure(
+      DeviceUnavailableError(info.task_queue, device.value_or(routing::AssignedDevice{}),
+                             std::string(why.message())),
+      *deps_.converter);
+  spdlog::warn("{} not run: {}", LabelOfTask(info), request.failure().message());
+  deps_.reporter->Failed(std::move(request), LabelOfTask(info), info.task_queue);
+  permit.Release();
+}
+
+}  // namespace kiln::executor
