@@ -168,7 +168,10 @@ TEST(ArenaExecutorTest, AStepThatBlocksDoesNotStarveTheOthers) {
   absl::Notification next;
   executor.PostStep([&] { next.Notify(); });
   EXPECT_TRUE(next.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  EXPECT_EQ(executor.Threads(), 2);
+  // At least the one more; on a loaded machine the new thread may itself wait for a core longer
+  // than step_wait before it takes the step, and the watcher then starts another (one per
+  // step_wait at most), so the exact count is the machine's, not the executor's.
+  EXPECT_GE(executor.Threads(), 2);
   release.Notify();
   EXPECT_TRUE(executor.WaitIdle(absl::Seconds(30)));
 }
