@@ -1,10 +1,12 @@
 // kiln dev's access control (cluster/auth.h), poll limits (cluster/call_limits.h), task-token
 // seal (cluster/task_token.h) and its key kept in the SQLite file (cluster/auth_secret.h).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,8 +27,12 @@ constexpr char kKeyA[] = "0123456789abcdef-key-a";
 constexpr char kKeyB[] = "fedcba9876543210-key-b";
 constexpr char kKeyAll[] = "ffffffffffffffff-admin";
 
+// In a file of this process's own: CTest runs the tests of this file as parallel processes,
+// and a shared /tmp/keys.txt let one test read another's keys half written.
 std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::path(::testing::TempDir()) / name).string();
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / (std::to_string(getpid()) + "-" + name))
+          .string();
   std::ofstream(path) << text;
   chmod(path.c_str(), 0600);
   return path;
