@@ -40,8 +40,12 @@ ActivityContext::ActivityContext(ActivityInfo info, const payload::DataConverter
       converter_(converter),
       sink_(std::move(sink)),
       token_(source_.Token()),
-      logger_(absl::StrCat("[", info_.activity_type, " ", info_.activity_id, " attempt ",
-                           info_.attempt, "]")) {}
+      logger_(info_) {}
+
+std::string ActivityContext::Logger::label() const {
+  return absl::StrCat("[", info_->activity_type, " ", info_->activity_id, " attempt ",
+                      info_->attempt, "]");
+}
 
 void ActivityContext::ReportProgress(double fraction, const std::string& message) {
   nlohmann::json progress = {{"fraction", fraction}};
@@ -51,7 +55,8 @@ void ActivityContext::ReportProgress(double fraction, const std::string& message
 
 void ActivityContext::Logger::Log(spdlog::level::level_enum level,
                                   std::string_view message) const {
-  spdlog::log(level, "{} {}", label_, message);
+  if (!spdlog::should_log(level)) return;
+  spdlog::log(level, "{} {}", label(), message);
 }
 
 void ActivityContext::HeartbeatPayloads(payload::Payloads details) {

@@ -282,17 +282,18 @@ class ActivityContext {
   // Log lines about this activity, prefixed "[type id attempt N]", through the process logger.
   class Logger {
    public:
-    explicit Logger(std::string label) : label_(std::move(label)) {}
+    explicit Logger(const ActivityInfo& info) : info_(&info) {}
     void Log(spdlog::level::level_enum level, std::string_view message) const;
     void Debug(std::string_view message) const { Log(spdlog::level::debug, message); }
     void Info(std::string_view message) const { Log(spdlog::level::info, message); }
     void Warn(std::string_view message) const { Log(spdlog::level::warn, message); }
     void Error(std::string_view message) const { Log(spdlog::level::err, message); }
-    // "[type id attempt N]", what each line starts with.
-    const std::string& label() const { return label_; }
+    // "[type id attempt N]", what each line starts with. Made when asked for, not kept: a
+    // running activity that logs nothing holds no copy (docs/BENCHMARKS.md, heartbeat memory).
+    std::string label() const;
 
    private:
-    std::string label_;
+    const ActivityInfo* info_;  // the context's
   };
   const Logger& logger() const { return logger_; }
 

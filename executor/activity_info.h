@@ -7,8 +7,10 @@
 //   if (info.workflow) spdlog::info("scheduled by workflow {}", info.workflow->workflow_id);
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "temporal/api/common/v1/message.pb.h"
@@ -24,13 +26,50 @@ struct WorkflowInfo {
   std::string workflow_type{};
 };
 
+// An optional WorkflowInfo held on the heap: reads like std::optional (`if (info.workflow)`,
+// `info.workflow->workflow_id`, `*info.workflow`, `has_value()`), but a Standalone Activity,
+// which has none, pays one pointer instead of an inline std::optional's 136 bytes (a worker
+// holds one ActivityInfo per running activity: docs/BENCHMARKS.md, heartbeat memory).
+class OptionalWorkflowInfo {
+ public:
+  OptionalWorkflowInfo() = default;
+  OptionalWorkflowInfo(std::nullopt_t) {}  // NOLINT(google-explicit-constructor): as optional
+  OptionalWorkflowInfo(WorkflowInfo info)  // NOLINT(google-explicit-constructor): as optional
+      : info_(std::make_unique<WorkflowInfo>(std::move(info))) {}
+  OptionalWorkflowInfo(const OptionalWorkflowInfo& other)
+      : info_(other.info_ ? std::make_unique<WorkflowInfo>(*other.info_) : nullptr) {}
+  OptionalWorkflowInfo& operator=(const OptionalWorkflowInfo& other) {
+    if (this != &other) *this = OptionalWorkflowInfo(other);
+    return *this;
+  }
+  OptionalWorkflowInfo(OptionalWorkflowInfo&&) noexcept = default;
+  OptionalWorkflowInfo& operator=(OptionalWorkflowInfo&&) noexcept = default;
+
+  bool has_value() const { return info_ != nullptr; }
+  explicit operator bool() const { return has_value(); }
+  const WorkflowInfo& operator*() const { return *info_; }
+  WorkflowInfo& operator*() { return *info_; }
+  const WorkflowInfo* operator->() const { return info_.get(); }
+  WorkflowInfo* operator->() { return info_.get(); }
+  // Throws std::bad_optional_access when there is none, as std::optional::value does.
+  const WorkflowInfo& value() const {
+    if (!info_) throw std::bad_optional_access();
+    return *info_;
+  }
+  void reset() { info_.reset(); }
+  friend bool operator==(const OptionalWorkflowInfo& o, std::nullopt_t) { return !o.info_; }
+
+ private:
+  std::unique_ptr<WorkflowInfo> info_;
+};
+
 struct ActivityInfo {
   std::string activity_type{};
   std::string activity_id{};
   std::string activity_run_id{};  // Standalone Activities only
   std::string task_queue{};       // the queue the task was polled from
   std::string namespace_name{};
-  std::optional<WorkflowInfo> workflow{};
+  OptionalWorkflowInfo workflow{};
   int attempt = 1;
 
   absl::Time scheduled_time = absl::InfinitePast();  // first attempt scheduled

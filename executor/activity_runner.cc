@@ -156,7 +156,9 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
     if (result.value) *request.mutable_result() = std::move(*result.value);
     auto usage = MeasureGpuUsage(ctx, activity->started, deps_.timers->clock().Now());
     if (usage) AnnotateGpuUsage(*usage, *request.mutable_result());
-    spdlog::debug("{} completed", activity->label());
+    if (spdlog::should_log(spdlog::level::debug)) {  // the label is made, not kept
+      spdlog::debug("{} completed", activity->label());
+    }
     RecordOutcome(*activity, false, false);
     deps_.reporter->Completed(std::move(request), activity->label(), ctx.info().task_queue);
   } else if (honoured_cancel &&

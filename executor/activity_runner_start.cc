@@ -106,7 +106,9 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     ArmLocalTimeout(activity->local_deadline, token);
   }
   activity->attempt->context().SetSleepWaker(handle_);  // ctx.SleepFor's timers
-  spdlog::debug("{} started on task queue '{}'", activity->label(), task_queue);
+  if (spdlog::should_log(spdlog::level::debug)) {  // the label is made, not kept
+    spdlog::debug("{} started on task queue '{}'", activity->label(), task_queue);
+  }
   Start(std::move(activity));
 }
 

@@ -26,7 +26,7 @@ namespace kiln::executor {
 // in the runner, so an abandoned body may outlive the runner.
 struct ActivityRunner::Activity {
   // "[type id attempt N]" for log lines (the context's logger has it).
-  const std::string& label() const { return attempt->context().logger().label(); }
+  std::string label() const { return attempt->context().logger().label(); }
   // The task's input, until the body has started (unless the definition reads_input_later):
   // the rest of the polled task is in the context's ActivityInfo (moved there, not copied) or
   // was dropped when the activity started.
