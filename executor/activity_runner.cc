@@ -209,17 +209,17 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
 }
 
 void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool cancelled) {
-  if (activity.metrics.execution_latency == nullptr) return;
-  activity.metrics.execution_latency->Observe(
+  if (activity.metrics->execution_latency == nullptr) return;
+  activity.metrics->execution_latency->Observe(
       absl::ToDoubleSeconds(deps_.timers->clock().Now() - activity.started));
-  if (failed) activity.metrics.execution_failed->Inc();
-  if (cancelled) activity.metrics.execution_cancelled->Inc();
+  if (failed) activity.metrics->execution_failed->Inc();
+  if (cancelled) activity.metrics->execution_cancelled->Inc();
   const ActivityInfo& info = activity.attempt->context().info();
   const absl::Time scheduled = info.scheduled_time != absl::InfinitePast()
                                    ? info.scheduled_time
                                    : info.current_attempt_scheduled_time;
   if (!failed && !cancelled && scheduled != absl::InfinitePast()) {
-    activity.metrics.succeed_endtoend_latency->Observe(absl::ToDoubleSeconds(
+    activity.metrics->succeed_endtoend_latency->Observe(absl::ToDoubleSeconds(
         std::max(absl::ZeroDuration(), deps_.timers->clock().Now() - scheduled)));
   }
 }
@@ -227,11 +227,11 @@ void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool c
 void ActivityRunner::EndMetrics(const Activity& activity) {
   if (!deps_.metrics) return;
   deps_.metrics->activities_running().Add(-1);
-  if (activity.metrics.running != nullptr) activity.metrics.running->fetch_sub(1);
+  if (activity.metrics->running != nullptr) activity.metrics->running->fetch_sub(1);
   auto usage = MeasureGpuUsage(activity.attempt->context(), activity.started,
                                deps_.timers->clock().Now());
   if (usage) {
-    metrics::WorkerMetrics::RecordGpuUsage(activity.metrics, usage->device_seconds,
+    metrics::WorkerMetrics::RecordGpuUsage(*activity.metrics, usage->device_seconds,
                                            usage->peak_memory_bytes);
   }
 }

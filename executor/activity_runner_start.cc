@@ -44,9 +44,10 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
       {info.activity_type, info.activity_id,
        definition ? definition->needs : routing::ResourceNeeds::None()});
   if (!usable.ok()) return ReportDeviceUnavailable(info, std::move(permit), usable);
-  metrics::WorkerMetrics::ActivityHandles handles;
+  const metrics::WorkerMetrics::ActivityHandles* metrics = &Activity::kNoMetrics;
   if (deps_.metrics) {
-    handles = deps_.metrics->ForActivity(task_queue, info.activity_type);
+    metrics = &deps_.metrics->ForActivity(task_queue, info.activity_type);
+    const metrics::WorkerMetrics::ActivityHandles& handles = *metrics;
     if (info.current_attempt_scheduled_time != absl::InfinitePast() &&
         info.started_time != absl::InfinitePast()) {
       handles.schedule_to_start_latency->Observe(absl::ToDoubleSeconds(
@@ -54,15 +55,15 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     }
   }
   if (!definition) {
-    if (handles.execution_failed != nullptr) handles.execution_failed->Inc();
+    if (metrics->execution_failed != nullptr) metrics->execution_failed->Inc();
     return ReportUnknownType(info, std::move(permit));
   }
 
   auto activity = std::make_shared<Activity>();
-  activity->metrics = handles;
+  activity->metrics = metrics;
   activity->started = deps_.timers->clock().Now();
   if (deps_.metrics) deps_.metrics->activities_running().Add(1);
-  if (handles.running != nullptr) handles.running->fetch_add(1);
+  if (metrics->running != nullptr) metrics->running->fetch_add(1);
   activity->input = std::move(input);
   activity->definition = std::move(definition);
   activity->permit = std::move(permit);

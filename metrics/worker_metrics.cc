@@ -99,8 +99,8 @@ WorkerMetrics::QueueHandles WorkerMetrics::ForQueue(const std::string& task_queu
           &long_request_latency_.WithLabels({namespace_, kPollOperation, task_queue})};
 }
 
-WorkerMetrics::ActivityHandles WorkerMetrics::ForActivity(const std::string& task_queue,
-                                                          const std::string& activity_type) {
+const WorkerMetrics::ActivityHandles& WorkerMetrics::ForActivity(
+    const std::string& task_queue, const std::string& activity_type) {
   absl::MutexLock lock(&mu_);
   auto key = std::make_pair(task_queue, activity_type);
   auto it = activities_.find(key);
@@ -117,8 +117,7 @@ WorkerMetrics::ActivityHandles WorkerMetrics::ForActivity(const std::string& tas
   std::unique_ptr<std::atomic<int>>& running = running_[task_queue];
   if (!running) running = std::make_unique<std::atomic<int>>(0);
   handles.running = running.get();
-  activities_.emplace(std::move(key), handles);
-  return handles;
+  return activities_.emplace(std::move(key), handles).first->second;
 }
 
 void WorkerMetrics::RecordGpuUsage(const ActivityHandles& handles, double device_seconds,

@@ -92,7 +92,10 @@ class WorkerMetrics {
     Gauge* gpu_peak_memory_max = nullptr;           // bytes, the largest peak seen
     std::atomic<int>* running = nullptr;            // activities of this queue running now
   };
-  ActivityHandles ForActivity(const std::string& task_queue, const std::string& activity_type);
+  // The handles stay where they are for the WorkerMetrics' life: a running activity keeps a
+  // pointer, not a copy of the nine (docs/BENCHMARKS.md, heartbeat memory).
+  const ActivityHandles& ForActivity(const std::string& task_queue,
+                                     const std::string& activity_type);
 
   // What one GPU activity used, recorded when it ends (`peak_memory_bytes` 0: not known).
   static void RecordGpuUsage(const ActivityHandles& handles, double device_seconds,

@@ -25,6 +25,8 @@ namespace kiln::executor {
 // What a running activity's body and context refer to lives here (or is shared from here), not
 // in the runner, so an abandoned body may outlive the runner.
 struct ActivityRunner::Activity {
+  static constexpr metrics::WorkerMetrics::ActivityHandles kNoMetrics{};
+
   // "[type id attempt N]" for log lines (the context's logger has it).
   std::string label() const { return attempt->context().logger().label(); }
   // The task's input, until the body has started (unless the definition reads_input_later):
@@ -39,7 +41,8 @@ struct ActivityRunner::Activity {
   std::optional<ActivityAttempt> attempt;
   routing::SlotPermit permit;
   std::atomic<bool> finished{false};
-  metrics::WorkerMetrics::ActivityHandles metrics{};  // all null without metrics
+  // The type's and queue's handles (WorkerMetrics keeps them); all null without metrics.
+  const metrics::WorkerMetrics::ActivityHandles* metrics = &kNoMetrics;
   absl::Time started;                                 // on the runner's clock
   absl::Time local_deadline = absl::InfiniteFuture();  // its entry in deadlines_
 };
