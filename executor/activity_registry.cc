@@ -22,7 +22,7 @@ absl::Status ActivityRegistry::RegisterRawAsync(std::string name, ActivityFuncti
 
 absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
                                    ActivityOptions options, bool asynchronous,
-                                   bool reads_input_later) {
+                                   bool reads_input_later, ContinuedActivityFunction continued) {
   if (name.empty()) return absl::InvalidArgumentError("an activity type name must not be empty");
   if (!fn) return absl::InvalidArgumentError("activity '" + name + "' has no function");
   absl::MutexLock lock(&mu_);
@@ -32,7 +32,7 @@ absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
   }
   auto def = std::make_shared<ActivityDefinition>(
       ActivityDefinition{name, std::move(fn), options.needs, options.non_blocking, asynchronous,
-                         reads_input_later});
+                         reads_input_later, std::move(continued)});
   definitions_.emplace(std::move(name), std::move(def));
   return absl::OkStatus();
 }

@@ -52,6 +52,15 @@ using ActivityFunction =
     std::function<ActivityFuture<payload::Payloads>(ActivityContext&, const payload::Payloads&)>;
 using RawActivityFunction =
     std::function<payload::Payloads(ActivityContext&, const payload::Payloads&)>;
+// An activity's outcome as the runner receives it: the encoded result, or the error.
+using ActivityOutcome = ActivityFuture<payload::Payloads>::Result;
+using OutcomeCallback = std::function<void(ActivityOutcome)>;
+// A typed asynchronous function in the form the runner starts it: it hands its encoded outcome
+// to the callback itself, instead of returning a second future that the encoding completes (one
+// future state and closure fewer per running activity: docs/BENCHMARKS.md, heartbeat memory).
+// Never throws: a decoding error or an exception from the function goes to the callback.
+using ContinuedActivityFunction =
+    std::function<void(ActivityContext&, const payload::Payloads&, OutcomeCallback)>;
 
 struct ActivityOptions {
   routing::ResourceNeeds needs = routing::ResourceNeeds::Cpu();
@@ -76,6 +85,9 @@ struct ActivityDefinition {
   // function returns (a typed function has decoded its arguments by then), so a long-running
   // activity does not hold it (docs/BENCHMARKS.md, heartbeat memory).
   bool reads_input_later = false;
+  // Set for a typed asynchronous function: the same body as `function`, in the form the runner
+  // uses (ContinuedActivityFunction).
+  ContinuedActivityFunction continued{};
 };
 
 namespace internal {
@@ -130,6 +142,50 @@ ActivityFuture<payload::Payloads> EncodeLater(ActivityFuture<T> future,
   return promise.GetFuture();
 }
 
+template <typename T>
+ActivityOutcome EncodeOutcome(const payload::DataConverter& converter,
+                              typename ActivityFuture<T>::Result r) {
+  ActivityOutcome out;
+  if (r.error) {
+    out.error = r.error;
+    return out;
+  }
+  try {
+    out.value = EncodeResult(converter, *r.value);
+  } catch (...) {
+    out.error = std::current_exception();
+  }
+  return out;
+}
+
+// The ContinuedActivityFunction of a typed function returning ActivityFuture<T> (R).
+template <typename F, typename R, typename... Args, size_t... I>
+ContinuedActivityFunction MakeContinued(F fn, std::index_sequence<I...>) {
+  return [fn = std::move(fn)](ActivityContext& ctx, const payload::Payloads& input,
+                              OutcomeCallback done) {
+    const payload::DataConverter& converter = ctx.converter();
+    R future;
+    try {
+      std::tuple<std::decay_t<Args>...> args{
+          DecodeArgument<std::decay_t<Args>>(converter, input, static_cast<int>(I))...};
+      future = fn(ctx, std::get<I>(args)...);
+    } catch (...) {
+      ActivityOutcome failed;
+      failed.error = std::current_exception();
+      done(std::move(failed));
+      return;
+    }
+    future.Then([done = std::move(done), &converter](typename R::Result r) {
+      done(EncodeOutcome<typename IsActivityFuture<R>::Value>(converter, std::move(r)));
+    });
+  };
+}
+
+template <typename F, typename R, typename Ctx, typename... Args>
+ContinuedActivityFunction MakeContinuedFromParams(F fn, std::tuple<Ctx, Args...>*) {
+  return MakeContinued<F, R, Args...>(std::move(fn), std::index_sequence_for<Args...>{});
+}
+
 template <typename F, typename R, typename... Args, size_t... I>
 ActivityFunction MakeTyped(F fn, std::index_sequence<I...>) {
   return [fn = std::move(fn)](ActivityContext& ctx,
@@ -168,10 +224,16 @@ class ActivityRegistry {
   absl::Status Register(std::string name, F fn, ActivityOptions options = {}) {
     using Traits = internal::FunctionTraits<F>;
     using Params = typename Traits::Params;
+    using R = typename Traits::Result;
+    ContinuedActivityFunction continued;
+    if constexpr (internal::IsActivityFuture<R>::value) {
+      continued =
+          internal::MakeContinuedFromParams<F, R>(fn, static_cast<Params*>(nullptr));
+    }
     return Add(std::move(name),
-               internal::MakeTypedFromParams<F, typename Traits::Result>(
-                   std::move(fn), static_cast<Params*>(nullptr)),
-               options, internal::IsActivityFuture<typename Traits::Result>::value);
+               internal::MakeTypedFromParams<F, R>(std::move(fn), static_cast<Params*>(nullptr)),
+               options, internal::IsActivityFuture<R>::value, /*reads_input_later=*/false,
+               std::move(continued));
   }
   absl::Status RegisterRaw(std::string name, RawActivityFunction fn, ActivityOptions options = {});
   absl::Status RegisterRawAsync(std::string name, ActivityFunction fn,
@@ -192,7 +254,8 @@ class ActivityRegistry {
 
  private:
   absl::Status Add(std::string name, ActivityFunction fn, ActivityOptions options,
-                   bool asynchronous, bool reads_input_later = false);
+                   bool asynchronous, bool reads_input_later = false,
+                   ContinuedActivityFunction continued = {});
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const ActivityDefinition>> definitions_

@@ -95,13 +95,17 @@ void ActivityRunner::Start(std::shared_ptr<Activity> activity) {
     // outcome re-enters the runner through the guard.
     // Abandoned at shutdown, or the runner is gone: the body never starts.
     if (activity->finished || !handle->open()) return;
-    ActivityFuture<payload::Payloads> outcome = RunBody(*activity);
+    OutcomeCallback finish = [handle, activity](ActivityOutcome r) {
+      handle->Run([&](ActivityRunner& runner) { runner.Finish(activity, std::move(r)); });
+    };
+    if (activity->definition->continued) {
+      RunBody(*activity, std::move(finish));
+    } else {
+      RunBody(*activity).Then(std::move(finish));
+    }
     // A typed body decoded its arguments before it first returned: a long-running one need
     // not keep its input.
     if (!activity->definition->reads_input_later) payload::Payloads().Swap(&activity->input);
-    outcome.Then([handle, activity](ActivityFuture<payload::Payloads>::Result r) {
-      handle->Run([&](ActivityRunner& runner) { runner.Finish(activity, std::move(r)); });
-    });
   };
   // A non-blocking body runs here, on the thread that received the task, and its outcome is
   // sent from here too: no hand-off to a pool thread, which costs more than a short body (two
@@ -111,6 +115,19 @@ void ActivityRunner::Start(std::shared_ptr<Activity> activity) {
   // one may block, so it gets a thread of its own.
   if (activity->definition->asynchronous) return deps_.executor->PostStep(std::move(start));
   deps_.executor->Post(std::move(start));
+}
+
+void ActivityRunner::RunBody(Activity& activity, OutcomeCallback done) {
+  std::unique_ptr<gpu::DeviceScope> current_device;
+  try {
+    current_device = activity.attempt->PrepareGpu(activity.gpu_execution.get());
+  } catch (...) {
+    ActivityOutcome failed;
+    failed.error = std::current_exception();
+    return done(std::move(failed));
+  }
+  // Does not throw: its errors go to `done`. The device stays current while it runs here.
+  activity.definition->continued(activity.attempt->context(), activity.input, std::move(done));
 }
 
 ActivityFuture<payload::Payloads> ActivityRunner::RunBody(Activity& activity) {

@@ -150,6 +150,8 @@ class ActivityRunner {
   void Start(std::shared_ptr<Activity> activity);
   // Runs the body; touches only `activity` (see the file comment).
   static ActivityFuture<payload::Payloads> RunBody(Activity& activity);
+  // The same for a definition with a `continued` form: the outcome goes to `done`.
+  static void RunBody(Activity& activity, OutcomeCallback done);
   void Finish(const std::shared_ptr<Activity>& activity,
               ActivityFuture<payload::Payloads>::Result result);
   // Records the activity's outcome (no-op without metrics); `failed` or `cancelled`.

@@ -97,6 +97,24 @@ TEST_F(ActivitySleepTest, AnExceptionInACoroutineFailsTheActivity) {
   EXPECT_EQ(recorder_.failed[0]->request.failure().application_failure_info().type(), "GaveUp");
 }
 
+// A coroutine activity's arguments are decoded before its body runs: one that does not decode
+// fails the attempt as non-retryable PayloadConversionError and the body never starts.
+TEST_F(ActivitySleepTest, ACoroutineWhoseArgumentDoesNotDecodeFailsWithoutRunning) {
+  bool ran = false;
+  ASSERT_TRUE(registry_.Register("count", [&ran](ActivityContext&, int n) -> ActivityFuture<int> {
+    ran = true;
+    co_return n;
+  }).ok());
+  Deliver("count", *converter_->ToPayloads(std::string("not a number")), absl::ZeroDuration());
+  executor_.RunAll();
+  ASSERT_EQ(recorder_.failed.size(), 1u);
+  const auto& failure = recorder_.failed[0]->request.failure();
+  EXPECT_EQ(failure.application_failure_info().type(), "PayloadConversionError");
+  EXPECT_TRUE(failure.application_failure_info().non_retryable());
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(runner_->Running(), 0);
+}
+
 // Counts how work reaches the pool, and queues it on a ManualExecutor.
 class CountingExecutor final : public Executor {
  public:
