@@ -266,6 +266,10 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
   auto client = Client(o, (*env)->address());
   if (!client.ok()) return client.status();
   const std::vector<ProcessSnapshot> baseline = (*env)->Sample();
+  // What the worker's allocator says it holds (metrics/allocator_metrics.h; a kiln with jemalloc
+  // only): unlike RSS, it leaves out the pages the allocator keeps for later.
+  constexpr char kAllocated[] = "kiln_allocator_allocated_bytes";
+  const absl::StatusOr<double> heap_baseline = (*env)->WorkerMetric(kAllocated);
   const std::string queue = (*env)->task_queue();
   const std::string prefix = UniqueIdPrefix();
   // Long enough to outlast ramp-up and window; terminated after it.
@@ -305,6 +309,7 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
   const double hb_after = (*env)->WorkerMetric(kRequestMetric, heartbeats).value_or(0);
   const double running_after = (*env)->WorkerMetric("kiln_activities_running").value_or(0);
   const std::vector<ProcessSnapshot> after = (*env)->Sample();
+  const absl::StatusOr<double> heap_after = (*env)->WorkerMetric(kAllocated);
   absl::StatusOr<double> hb_failures = (*env)->WorkerMetric("kiln_heartbeat_failures_total");
   // A heartbeat answered NOT_FOUND: the cluster had ended that attempt, in this scenario by its
   // heartbeat timeout, when heartbeats reached it later than the throttle's slack allows.
@@ -347,6 +352,10 @@ absl::StatusOr<ScenarioResult> RunHeartbeat(const BenchOptions& o) {
     r.figures.emplace_back(
         "worker RSS KiB per running activity",
         static_cast<double>(after[i].sample.rss_kib - baseline[i].sample.rss_kib) / running_after);
+  }
+  if (heap_baseline.ok() && *heap_baseline > 0 && heap_after.ok() && running_after > 0) {
+    r.figures.emplace_back("worker heap KiB per running activity (allocator's count)",
+                           (*heap_after - *heap_baseline) / 1024 / running_after);
   }
   r.figures.emplace_back("activities running", running_after);
   r.figures.emplace_back("heartbeats answered NOT_FOUND (attempt timed out)", timed_out);

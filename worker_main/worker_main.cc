@@ -17,6 +17,7 @@
 #include "executor/gpu_admin.h"
 #include "executor/gpu_worker_runtime.h"
 #include "executor/termination_signals.h"
+#include "metrics/allocator_metrics.h"
 #include "metrics/health.h"
 #include "metrics/http_server.h"
 #include "metrics/registry.h"
@@ -86,6 +87,7 @@ int RunWorker(CLI::App& app, WorkerFlags& flags, const std::string& program,
   std::shared_ptr<metrics::Registry> registry;
   if (flags.metrics_port >= 0) {
     registry = std::make_shared<metrics::Registry>();
+    metrics::AddAllocatorCollector(*registry);  // with jemalloc only
     options->metrics = registry;
   }
 

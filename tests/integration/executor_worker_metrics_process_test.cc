@@ -1,6 +1,7 @@
 // `kiln dev` and `kiln worker --metrics-port 0 --simulate-gpus 2xH100:80:sm90` as real
 // processes: after a kiln.echo runs, GET /metrics on the printed URL shows the activity's
 // latency histogram, the worker's slot gauges and one GPU gauge series per simulated device.
+#include <optional>
 #include <regex>
 #include <string>
 
@@ -74,6 +75,19 @@ TEST(WorkerMetricsProcessTest, MetricsEndpointShowsActivityLatencySlotsAndGpus) 
   EXPECT_THAT(text->Value("kiln_gpu_state", {{"device", "0"}, {"state", "healthy"}}),
               Optional(1.0));
   EXPECT_EQ(text->Find("kiln_gpu_memory_budget_bytes").size(), 2u);
+
+  // What the allocator says the worker holds: only a kiln linked with jemalloc has it.
+  std::optional<double> allocated = text->Value("kiln_allocator_allocated_bytes", {});
+  std::optional<double> resident = text->Value("kiln_allocator_resident_bytes", {});
+#if defined(KILN_LINKS_JEMALLOC)
+  ASSERT_TRUE(allocated.has_value()) << response->body;
+  ASSERT_TRUE(resident.has_value()) << response->body;
+  EXPECT_GT(*allocated, 1 << 20);  // a worker with a gRPC client holds megabytes
+  EXPECT_GE(*resident, *allocated);
+#else
+  EXPECT_FALSE(allocated.has_value()) << "no jemalloc, yet kiln_allocator_allocated_bytes";
+  EXPECT_FALSE(resident.has_value());
+#endif
 }
 
 }  // namespace
