@@ -105,7 +105,7 @@ void ActivityRunner::Start(std::shared_ptr<Activity> activity) {
     }
     // A typed body decoded its arguments before it first returned: a long-running one need
     // not keep its input.
-    if (!activity->definition->reads_input_later) payload::Payloads().Swap(&activity->input);
+    if (!activity->definition->reads_input_later) activity->input.reset();
   };
   // A non-blocking body runs here, on the thread that received the task, and its outcome is
   // sent from here too: no hand-off to a pool thread, which costs more than a short body (two
@@ -127,7 +127,7 @@ void ActivityRunner::RunBody(Activity& activity, OutcomeCallback done) {
     return done(std::move(failed));
   }
   // Does not throw: its errors go to `done`. The device stays current while it runs here.
-  activity.definition->continued(activity.attempt->context(), activity.input, std::move(done));
+  activity.definition->continued(activity.attempt->context(), *activity.input, std::move(done));
 }
 
 ActivityFuture<payload::Payloads> ActivityRunner::RunBody(Activity& activity) {
@@ -135,7 +135,7 @@ ActivityFuture<payload::Payloads> ActivityRunner::RunBody(Activity& activity) {
     // A real device: pooled stream + capped allocator, device current while the body runs here.
     std::unique_ptr<gpu::DeviceScope> current_device =
         activity.attempt->PrepareGpu(activity.gpu_execution.get());
-    return activity.definition->function(activity.attempt->context(), activity.input);
+    return activity.definition->function(activity.attempt->context(), *activity.input);
   } catch (...) {
     return ActivityFuture<payload::Payloads>::FromError(std::current_exception());
   }
@@ -417,7 +417,7 @@ void ActivityRunner::AbandonAll() {
 
 bool ActivityRunner::WaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  using Running = std::map<std::string_view, std::shared_ptr<Activity>>;
+  using Running = absl::btree_map<std::string_view, std::shared_ptr<Activity>>;
   return mu_.AwaitWithTimeout(
       absl::Condition(+[](Running* running) { return running->empty(); }, &running_), timeout);
 }

@@ -55,6 +55,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "executor/activity_context.h"
@@ -171,10 +173,11 @@ class ActivityRunner {
   mutable absl::Mutex mu_;
   // By task token: the key is a view of the activity's own (ActivityInfo::task_token), which
   // lives as long as the entry, so 10,000 running activities hold no second copy of each.
-  std::map<std::string_view, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
+  // B-trees, not node-based: no 64-byte node per running activity in either index.
+  absl::btree_map<std::string_view, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
   // (local deadline, task token) of the running activities that have one; a view, as above:
   // an entry leaves with its activity's entry in running_.
-  std::set<std::pair<absl::Time, std::string_view>> deadlines_ ABSL_GUARDED_BY(mu_);
+  absl::btree_set<std::pair<absl::Time, std::string_view>> deadlines_ ABSL_GUARDED_BY(mu_);
   absl::Time armed_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // earliest timer armed
   std::map<int, std::string> faulted_devices_ ABSL_GUARDED_BY(mu_);  // index -> why
   base::CallbackScope scope_;  // every callback into the runner; closed first

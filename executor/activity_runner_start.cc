@@ -35,8 +35,8 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
                          routing::SlotPermit permit) {
   // One copy of the task: its input is taken, its strings move into the info, and the rest
   // (header, retry policy, timestamps) goes when this returns.
-  payload::Payloads input;
-  input.Swap(task.mutable_input());
+  auto input = std::make_unique<payload::Payloads>();
+  input->Swap(task.mutable_input());
   ActivityInfo info =
       ActivityInfoFromTask(std::move(task), task_queue, deps_.timers->clock().Now());
   std::shared_ptr<const ActivityDefinition> definition = deps_.registry->Find(info.activity_type);

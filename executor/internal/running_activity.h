@@ -32,7 +32,9 @@ struct ActivityRunner::Activity {
   // The task's input, until the body has started (unless the definition reads_input_later):
   // the rest of the polled task is in the context's ActivityInfo (moved there, not copied) or
   // was dropped when the activity started.
-  payload::Payloads input;
+  // On the heap, so that a running activity that dropped it keeps a pointer, not an empty
+  // 48-byte Payloads (this block then fits jemalloc's 768-byte class: docs/BENCHMARKS.md).
+  std::unique_ptr<payload::Payloads> input;
   std::shared_ptr<const payload::DataConverter> converter;  // the context's
   std::shared_ptr<gpu::GpuExecution> gpu_execution;         // leases the context's stream
   std::shared_ptr<const ActivityDefinition> definition;
