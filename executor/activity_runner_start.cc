@@ -95,12 +95,8 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   if (device_fault) activity->attempt->Cancel(CancelReason::kDeviceFault, *device_fault);
   // The throttler's entry keeps the activity (and so the token its key views) until Finish,
   // and through any signal callback it runs.
-  deps_.heartbeats->Track(
-      token, heartbeat_timeout,
-      [handle = handle_, running = activity.get()](HeartbeatSignal signal) {
-        handle->Run([&](ActivityRunner& runner) { runner.OnSignal(*running, signal); });
-      },
-      activity);
+  // The signals go to the runner's handle, told the activity: no closure per activity.
+  deps_.heartbeats->Track(token, heartbeat_timeout, handle_, activity);
   if (deadline != absl::InfiniteFuture()) {
     activity->local_deadline = deadline + options_.local_timeout_buffer;
     ArmLocalTimeout(activity->local_deadline, token);

@@ -19,6 +19,7 @@
 #include "base/callback_scope.h"
 #include "executor/activity_attempt.h"
 #include "executor/activity_runner.h"
+#include "executor/heartbeat_throttler.h"
 
 namespace kiln::executor {
 
@@ -44,11 +45,13 @@ struct ActivityRunner::Activity {
   absl::Time local_deadline = absl::InfiniteFuture();  // its entry in deadlines_
 };
 
-// What the runner's callbacks for a running activity carry (heartbeat signals, the body's
-// outcome, ctx.SleepFor's timers): the runner and a guard closed with it, in one object for the
-// runner, so that each callback holds a pointer to it (16 bytes) instead of a guard (32) and the
-// runner's address. It is also every context's SleepWaker.
+// What the runner's callbacks for a running activity carry (the body's outcome, ctx.SleepFor's
+// timers): the runner and a guard closed with it, in one object for the runner, so that each
+// callback holds a pointer to it (16 bytes) instead of a guard (32) and the runner's address.
+// It is also every context's SleepWaker, and the target of every activity's heartbeat signals
+// (the throttler's entry holds it and the Activity, no closure).
 class ActivityRunner::Handle final : public internal::SleepWaker,
+                                     public HeartbeatThrottler::SignalTarget,
                                      public std::enable_shared_from_this<Handle> {
  public:
   Handle(ActivityRunner* runner, base::CallbackScope::Guard guard)
@@ -65,6 +68,10 @@ class ActivityRunner::Handle final : public internal::SleepWaker,
   // internal::SleepWaker
   void WakeAfter(absl::Duration delay, std::shared_ptr<internal::SleepWait> wait) override;
   void Post(std::function<void()> fn) override;
+  // HeartbeatThrottler::SignalTarget: `owner` is the Activity given to Track.
+  void OnHeartbeatSignal(void* owner, HeartbeatSignal signal) override {
+    Run([&](ActivityRunner& runner) { runner.OnSignal(*static_cast<Activity*>(owner), signal); });
+  }
 
  private:
   ActivityRunner* const runner_;
