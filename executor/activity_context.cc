@@ -56,7 +56,12 @@ void ActivityContext::Logger::Log(spdlog::level::level_enum level,
 }
 
 void ActivityContext::HeartbeatPayloads(payload::Payloads details) {
-  if (sink_) sink_(std::move(details));
+  if (sink_) {
+    sink_(std::move(details));
+  } else if (waker_) {
+    // The worker's link, told this context's token: no sink closure per activity.
+    waker_->Heartbeat(info_.task_token, std::move(details));
+  }
 }
 
 ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {

@@ -172,7 +172,7 @@ class GpuContext {
 
 namespace internal {
 
-class SleepWaker;
+class WorkerLink;
 
 // One pending ctx.SleepFor, in one allocation: the state of the future SleepFor returns (the
 // future points into this object), its entry in the worker's timer queue, and the waker that
@@ -181,7 +181,7 @@ class SleepWaker;
 // wait, its promise's state, a timer node and the timer's closure; docs/BENCHMARKS.md).
 class SleepWait final : public base::TimerQueue::Timer {
  public:
-  explicit SleepWait(std::shared_ptr<SleepWaker> waker) : waker_(std::move(waker)) {}
+  explicit SleepWait(std::shared_ptr<WorkerLink> waker) : waker_(std::move(waker)) {}
 
   // The future of `wait`: shares its allocation (and keeps it alive).
   static ActivityFuture<void> FutureOf(const std::shared_ptr<SleepWait>& wait) {
@@ -220,17 +220,19 @@ class SleepWait final : public base::TimerQueue::Timer {
 
  private:
   mutable FutureState<void> state_;  // its `promises` counts the Completers
-  const std::shared_ptr<SleepWaker> waker_;
+  const std::shared_ptr<WorkerLink> waker_;
 };
 
-// The worker's side of ctx.SleepFor: one for the worker, shared by its contexts, rather than a
-// function (and its closure) held by each context.
-class SleepWaker {
+// The worker's side of a running context (ctx.SleepFor's timers and executor, where heartbeats
+// go): one for the worker, shared by its contexts, rather than functions (and their closures)
+// held by each context.
+class WorkerLink {
  public:
-  virtual ~SleepWaker() = default;
+  virtual ~WorkerLink() = default;
+  // Records a heartbeat of the activity holding `task_token` (throttled, never blocks); does
+  // nothing once the worker is gone.
+  virtual void Heartbeat(std::string_view task_token, payload::Payloads details) = 0;
   // Files `wait` in the worker's timer queue to fire after `delay`; SleepWait::Fire then
-  // completes it with a value as a step on the worker's executor (Post), so what follows a
-  // `co_await` runs where the body did. Fails it when the worker is gone.
   virtual void WakeAfter(absl::Duration delay, std::shared_ptr<SleepWait> wait) = 0;
   // Runs `fn` as a step on the worker's executor, soon (a wait's completion: never on the timer
   // thread, nor on the thread that cancelled, which may be a gRPC callback's). Dropped (and so
@@ -347,10 +349,9 @@ class ActivityContext {
  private:
   friend class ActivityAttempt;  // the worker's side: placement, GPU resources, cancellation
 
-  friend class ActivityRunner;  // installs the sink and the waker
-  // The runner's sink views the token in info_, so it is set once the context exists.
-  void SetHeartbeatSink(HeartbeatSink sink) { sink_ = std::move(sink); }
-  void SetSleepWaker(std::shared_ptr<internal::SleepWaker> waker) { waker_ = std::move(waker); }
+  friend class ActivityRunner;  // installs the worker link
+  // Where heartbeats (when the context has no sink of its own) and ctx.SleepFor's waits go.
+  void SetWorkerLink(std::shared_ptr<internal::WorkerLink> link) { waker_ = std::move(link); }
   // After the token was cancelled (ActivityAttempt::Cancel): fails the pending SleepFor waits.
   void WakeSleepers(const std::string& reason);
 
@@ -360,7 +361,7 @@ class ActivityContext {
 
   const ActivityInfo info_;
   const payload::DataConverter& converter_;
-  HeartbeatSink sink_;  // set before the body runs
+  HeartbeatSink sink_;  // a test's or tool's; a worker's context heartbeats through waker_
   base::CancellationSource source_;
   const base::CancellationToken token_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
@@ -369,7 +370,8 @@ class ActivityContext {
   routing::ResourceNeeds needs_{};
   GpuContext gpu_{};
   const Logger logger_;
-  std::shared_ptr<internal::SleepWaker> waker_;  // set before the body runs; null outside a worker
+  // Set before the body runs; null outside a worker.
+  std::shared_ptr<internal::WorkerLink> waker_;
   // The SleepFor waits not known to be over, for WakeSleepers: a view each, dropped by the next
   // SleepFor once over (a weak view keeps the wait's memory, not the wait). Not a cancellation
   // callback per wait (a node and a closure each).

@@ -73,6 +73,14 @@ ActivityRunner::~ActivityRunner() {
   }
 }
 
+void ActivityRunner::Handle::Heartbeat(std::string_view task_token, payload::Payloads details) {
+  // Once the runner is gone its activities' entries have gone too (its destructor finishes
+  // them), so a heartbeat then has nowhere to go.
+  Run([&](ActivityRunner& runner) {
+    runner.deps_.heartbeats->Record(task_token, std::move(details));
+  });
+}
+
 void ActivityRunner::Handle::WakeAfter(absl::Duration delay,
                                        std::shared_ptr<internal::SleepWait> wait) {
   // The wait is its own timer (one allocation for the pending sleep); when it fires it posts

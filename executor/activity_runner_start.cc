@@ -72,13 +72,14 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
                                                    : nullptr;
   const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
   const absl::Time deadline = info.deadline;
-  // The sink views the token the context holds next to it (no copy of it per activity).
   activity->attempt.emplace(std::move(info), *activity->converter, nullptr,
                             activity->permit.device(), activity->definition->needs);
   // The context's token: running_, deadlines_ and the throttler's entry view it (it lives as
   // long as the activity, which the throttler's entry and running_ keep).
   const std::string& token = activity->attempt->context().info().task_token;
-  activity->attempt->context().SetHeartbeatSink(deps_.heartbeats->SinkFor(token));
+  // Heartbeats and ctx.SleepFor's timers go through the runner's handle, which tells the
+  // throttler this token.
+  activity->attempt->context().SetWorkerLink(handle_);
   std::optional<std::string> device_fault;
   {
     absl::MutexLock lock(&mu_);
@@ -101,7 +102,6 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     activity->local_deadline = deadline + options_.local_timeout_buffer;
     ArmLocalTimeout(activity->local_deadline, token);
   }
-  activity->attempt->context().SetSleepWaker(handle_);  // ctx.SleepFor's timers
   spdlog::debug("{} started on task queue '{}'", activity->label(), task_queue);
   Start(std::move(activity));
 }

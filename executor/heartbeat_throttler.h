@@ -39,7 +39,7 @@
 //
 //   HeartbeatThrottler throttler(client, timers);
 //   throttler.Track(token, absl::Seconds(10), [&](HeartbeatSignal s) { ctx.Cancel(...); });
-//   auto sink = throttler.SinkFor(token);      // ActivityContext::Heartbeat calls it
+//   throttler.Record(token, details);          // the runner's link, from ctx.Heartbeat
 //   std::optional<Payloads> last = throttler.Finish(token);
 #pragma once
 
@@ -120,9 +120,10 @@ class HeartbeatThrottler {
              std::shared_ptr<SignalTarget> target, std::shared_ptr<void> owner);
   // Records a heartbeat (sent now or when the throttle and the cap allow).
   void Record(std::string_view task_token, payload::Payloads details);
-  // Record() for `task_token`, as a function that activity code may call even after this
-  // throttler is gone (an activity abandoned at shutdown): it then does nothing. It views the
-  // token: the token's bytes must outlive the function (the activity's context holds both).
+  // Record() for `task_token`, as a function (a context's own sink) that activity code may call
+  // even after this throttler is gone (an activity abandoned at shutdown): it then does nothing.
+  // It views the token: the token's bytes must outlive the function. (The runner's contexts do
+  // without: they heartbeat through its shared link, no closure each.)
   std::function<void(payload::Payloads)> SinkFor(std::string_view task_token);
   // Stops tracking; drops a heartbeat still waiting. Returns the latest details recorded (sent
   // or not), or nullopt when the activity never heartbeated.
