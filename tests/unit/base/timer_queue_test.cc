@@ -16,7 +16,8 @@ namespace {
 // Notes what happened to it in `log`.
 class NotingTimer final : public TimerQueue::Timer {
  public:
-  NotingTimer(std::string name, std::vector<std::string>& log) : name_(std::move(name)), log_(log) {}
+  NotingTimer(std::string name, std::vector<std::string>& log)
+      : name_(std::move(name)), log_(log) {}
   void Fire(std::shared_ptr<Timer> self) override {
     EXPECT_EQ(self.get(), this);
     log_.push_back(name_ + " fired");
