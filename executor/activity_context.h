@@ -233,6 +233,8 @@ class WorkerLink {
   // nothing once the worker is gone.
   virtual void Heartbeat(std::string_view task_token, payload::Payloads details) = 0;
   // Files `wait` in the worker's timer queue to fire after `delay`; SleepWait::Fire then
+  // completes it with a value as a step on the worker's executor (Post), so what follows a
+  // `co_await` runs where the body did. Fails it when the worker is gone.
   virtual void WakeAfter(absl::Duration delay, std::shared_ptr<SleepWait> wait) = 0;
   // Runs `fn` as a step on the worker's executor, soon (a wait's completion: never on the timer
   // thread, nor on the thread that cancelled, which may be a gRPC callback's). Dropped (and so

@@ -53,8 +53,7 @@ struct ActivityRunner::Activity {
 // activity's heartbeat signals (the throttler's entry holds it and the Activity): no closure per
 // activity for either.
 class ActivityRunner::Handle final : public internal::WorkerLink,
-                                     public HeartbeatThrottler::SignalTarget,
-                                     public std::enable_shared_from_this<Handle> {
+                                     public HeartbeatThrottler::SignalTarget {
  public:
   Handle(ActivityRunner* runner, base::CallbackScope::Guard guard)
       : runner_(runner), guard_(std::move(guard)) {}
