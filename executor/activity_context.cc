@@ -1,6 +1,7 @@
 #include "executor/activity_context.h"
 
 #include <memory>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -60,7 +61,12 @@ void ActivityContext::Logger::Log(spdlog::level::level_enum level,
 }
 
 void ActivityContext::HeartbeatPayloads(payload::Payloads details) {
-  if (sink_) sink_(std::move(details));
+  if (sink_) {
+    sink_(std::move(details));
+  } else if (waker_) {
+    // The worker's link, told this context's token: no sink closure per activity.
+    waker_->Heartbeat(info_.task_token, std::move(details));
+  }
 }
 
 ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {
@@ -76,16 +82,21 @@ ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {
                          "NoWorkerTimer")
             .NonRetryable()));
   }
-  // Owned by the pending timer (and, briefly, by a cancellation on its way); sleeping_ holds it
-  // weakly. Filed with the cancellation checked under the same lock: WakeSleepers runs after
-  // the token is cancelled, so a wait either sees the cancellation here or is found there.
-  auto wait = std::make_shared<internal::SleepWait>();
-  ActivityFuture<void> future = wait->promise.GetFuture();
+  // Owned by the pending timer and the future (and, briefly, by a completion on its way);
+  // sleeping_ holds it weakly. Filed with the cancellation checked under the same lock:
+  // WakeSleepers runs after the token is cancelled, so a wait either sees the cancellation here
+  // or is found there.
+  auto wait = std::make_shared<internal::SleepWait>(waker_);
+  ActivityFuture<void> future = internal::SleepWait::FutureOf(wait);
   {
     absl::MutexLock lock(&sleep_mu_);
     if (IsCancelled()) return cancelled();
-    std::erase_if(sleeping_,
-                  [](const std::weak_ptr<internal::SleepWait>& w) { return w.expired(); });
+    // The waits that are over go (the one whose completion resumed this body included), so a
+    // weak view does not keep their memory until the next SleepFor.
+    std::erase_if(sleeping_, [](const std::weak_ptr<internal::SleepWait>& w) {
+      std::shared_ptr<internal::SleepWait> held = w.lock();
+      return held == nullptr || held->done();
+    });
     sleeping_.push_back(wait);
   }
   waker_->WakeAfter(delay, std::move(wait));
@@ -105,9 +116,42 @@ void ActivityContext::WakeSleepers(const std::string& reason) {
     if (!cancelled) continue;
     // Completed through the executor too: the code after the wait never runs on the thread
     // that cancelled (a gRPC callback).
-    waker_->Post([cancelled, why] { cancelled->promise.SetException(CancelledError(why)); });
+    waker_->Post([completer = internal::SleepWait::Completer(std::move(cancelled)), why] {
+      (*completer).SetError(std::make_exception_ptr(CancelledError(why)));
+    });
   }
 }
+
+namespace internal {
+
+SleepWait::Completer::Completer(std::shared_ptr<SleepWait> wait) : wait_(std::move(wait)) {
+  wait_->state_.promises.fetch_add(1, std::memory_order_relaxed);
+}
+
+SleepWait::Completer::Completer(const Completer& other) : wait_(other.wait_) {
+  if (wait_) wait_->state_.promises.fetch_add(1, std::memory_order_relaxed);
+}
+
+SleepWait::Completer::~Completer() {
+  if (wait_ && wait_->state_.promises.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    wait_->SetError(std::make_exception_ptr(std::logic_error(
+        "ctx.SleepFor's wait was dropped unfinished: the worker's executor is gone")));
+  }
+}
+
+void SleepWait::Fire(std::shared_ptr<Timer> self) {
+  // `self` is this wait (the queue's reference): the step keeps it until it has run.
+  waker_->Post([completer = Completer(std::static_pointer_cast<SleepWait>(std::move(self)))] {
+    (*completer).SetValue();
+  });
+}
+
+void SleepWait::Drop() {
+  SetError(std::make_exception_ptr(std::logic_error(
+      "ctx.SleepFor's wait was dropped unfinished: the worker's timer queue shut down")));
+}
+
+}  // namespace internal
 
 const std::optional<routing::AssignedDevice>& ActivityContext::NoDevice() {
   static const std::optional<routing::AssignedDevice> none;

@@ -57,6 +57,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/cancellation.h"
+#include "base/timer_queue.h"
 #include "executor/activity_coroutine.h"
 #include "executor/activity_future.h"
 #include "executor/activity_info.h"
@@ -171,22 +172,73 @@ class GpuContext {
 
 namespace internal {
 
-// One pending ctx.SleepFor: completed by its timer or failed by a cancellation, whichever comes
-// first (the promise takes the first).
-struct SleepWait {
-  ActivityPromise<void> promise;
+class WorkerLink;
+
+// One pending ctx.SleepFor, in one allocation: the state of the future SleepFor returns (the
+// future points into this object), its entry in the worker's timer queue, and the waker that
+// completes it on the worker's executor. Completed by its timer or failed by a cancellation,
+// whichever comes first (the first completion wins). Where there were four allocations (the
+// wait, its promise's state, a timer node and the timer's closure; docs/BENCHMARKS.md).
+class SleepWait final : public base::TimerQueue::Timer {
+ public:
+  explicit SleepWait(std::shared_ptr<WorkerLink> waker) : waker_(std::move(waker)) {}
+
+  // The future of `wait`: shares its allocation (and keeps it alive).
+  static ActivityFuture<void> FutureOf(const std::shared_ptr<SleepWait>& wait) {
+    return ActivityFuture<void>(std::shared_ptr<FutureState<void>>(wait, &wait->state_));
+  }
+  // Completes the future, running its continuation here; false when it had completed already.
+  bool SetValue() { return Complete<void>(state_, std::monostate{}, nullptr); }
+  bool SetError(std::exception_ptr error) { return Complete<void>(state_, std::nullopt, error); }
+  // True once completed (the wait is over, whatever runs its continuation now).
+  bool done() const {
+    absl::MutexLock lock(&state_.mu);
+    return state_.ready;
+  }
+
+  // What a step posted to the executor holds to complete `wait`: like an ActivityPromise, the
+  // last copy to go without a result (a step dropped unrun at shutdown) fails the future, so an
+  // awaiting coroutine is never left suspended for good.
+  class Completer {
+   public:
+    explicit Completer(std::shared_ptr<SleepWait> wait);
+    Completer(const Completer& other);
+    Completer(Completer&& other) noexcept = default;
+    Completer& operator=(const Completer&) = delete;
+    Completer& operator=(Completer&&) = delete;
+    ~Completer();
+    SleepWait& operator*() const { return *wait_; }
+
+   private:
+    std::shared_ptr<SleepWait> wait_;
+  };
+
+  // base::TimerQueue::Timer: the delay has passed; completed as a step on the executor.
+  void Fire(std::shared_ptr<Timer> self) override;
+  // The timer queue shut down with this wait pending: fails it.
+  void Drop() override;
+
+ private:
+  mutable FutureState<void> state_;  // its `promises` counts the Completers
+  const std::shared_ptr<WorkerLink> waker_;
 };
 
-// The worker's side of ctx.SleepFor: one for the worker, shared by its contexts, rather than a
-// function (and its closure) held by each context.
-class SleepWaker {
+// The worker's side of a running context (ctx.SleepFor's timers and executor, where heartbeats
+// go): one for the worker, shared by its contexts, rather than functions (and their closures)
+// held by each context.
+class WorkerLink {
  public:
-  virtual ~SleepWaker() = default;
-  // Completes `wait` with a value after `delay`, on the worker's timer and then as a step on its
-  // executor (so what follows a `co_await` runs where the body did).
+  virtual ~WorkerLink() = default;
+  // Records a heartbeat of the activity holding `task_token` (throttled, never blocks); does
+  // nothing once the worker is gone.
+  virtual void Heartbeat(std::string_view task_token, payload::Payloads details) = 0;
+  // Files `wait` in the worker's timer queue to fire after `delay`; SleepWait::Fire then
+  // completes it with a value as a step on the worker's executor (Post), so what follows a
+  // `co_await` runs where the body did. Fails it when the worker is gone.
   virtual void WakeAfter(absl::Duration delay, std::shared_ptr<SleepWait> wait) = 0;
-  // Runs `fn` as a step on the worker's executor, soon (a cancelled wait's completion: never on
-  // the thread that cancelled, which may be a gRPC callback's).
+  // Runs `fn` as a step on the worker's executor, soon (a wait's completion: never on the timer
+  // thread, nor on the thread that cancelled, which may be a gRPC callback's). Dropped (and so
+  // destroyed unrun) when the worker is gone.
   virtual void Post(std::function<void()> fn) = 0;
 };
 
@@ -300,10 +352,9 @@ class ActivityContext {
  private:
   friend class ActivityAttempt;  // the worker's side: placement, GPU resources, cancellation
 
-  friend class ActivityRunner;  // installs the sink and the waker
-  // The runner's sink views the token in info_, so it is set once the context exists.
-  void SetHeartbeatSink(HeartbeatSink sink) { sink_ = std::move(sink); }
-  void SetSleepWaker(std::shared_ptr<internal::SleepWaker> waker) { waker_ = std::move(waker); }
+  friend class ActivityRunner;  // installs the worker link
+  // Where heartbeats (when the context has no sink of its own) and ctx.SleepFor's waits go.
+  void SetWorkerLink(std::shared_ptr<internal::WorkerLink> link) { waker_ = std::move(link); }
   // After the token was cancelled (ActivityAttempt::Cancel): fails the pending SleepFor waits.
   void WakeSleepers(const std::string& reason);
 
@@ -313,7 +364,7 @@ class ActivityContext {
 
   const ActivityInfo info_;
   const payload::DataConverter& converter_;
-  HeartbeatSink sink_;  // set before the body runs
+  HeartbeatSink sink_;  // a test's or tool's; a worker's context heartbeats through waker_
   base::CancellationSource source_;
   const base::CancellationToken token_;
   std::atomic<CancelReason> reason_{CancelReason::kNone};
@@ -322,9 +373,10 @@ class ActivityContext {
   routing::ResourceNeeds needs_{};
   GpuContext gpu_{};
   const Logger logger_;
-  std::shared_ptr<internal::SleepWaker> waker_;  // set before the body runs; null outside a worker
-  // The SleepFor waits not known to be over, for WakeSleepers: a view each, so a wait that ended
-  // costs nothing more than its entry until the next SleepFor drops it. Not a cancellation
+  // Set before the body runs; null outside a worker.
+  std::shared_ptr<internal::WorkerLink> waker_;
+  // The SleepFor waits not known to be over, for WakeSleepers: a view each, dropped by the next
+  // SleepFor once over (a weak view keeps the wait's memory, not the wait). Not a cancellation
   // callback per wait (a node and a closure each).
   absl::Mutex sleep_mu_;
   std::vector<std::weak_ptr<internal::SleepWait>> sleeping_ ABSL_GUARDED_BY(sleep_mu_);

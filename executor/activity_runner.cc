@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <stdexcept>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -71,18 +73,27 @@ ActivityRunner::~ActivityRunner() {
   }
 }
 
+void ActivityRunner::Handle::Heartbeat(std::string_view task_token, payload::Payloads details) {
+  // Once the runner is gone its activities' entries have gone too (its destructor finishes
+  // them), so a heartbeat then has nowhere to go.
+  Run([&](ActivityRunner& runner) {
+    runner.deps_.heartbeats->Record(task_token, std::move(details));
+  });
+}
+
 void ActivityRunner::Handle::WakeAfter(absl::Duration delay,
                                        std::shared_ptr<internal::SleepWait> wait) {
-  Run([&](ActivityRunner& runner) {
-    // A timer, then the executor: an awaiting coroutine resumes there, as a step that does not
-    // block (it needs no thread of its own, executor/arena_executor.h). The timer holds the
-    // wait and this handle only.
-    runner.deps_.timers->RunAfter(delay, [self = shared_from_this(), wait = std::move(wait)] {
-      self->Run([&](ActivityRunner& later) {
-        later.deps_.executor->PostStep([wait] { wait->promise.SetValue(); });
-      });
-    });
+  // The wait is its own timer (one allocation for the pending sleep); when it fires it posts
+  // its completion as a step (Post): an awaiting coroutine resumes there, as a step that does not
+  // block (it needs no thread of its own, executor/arena_executor.h).
+  const bool filed = Run([&](ActivityRunner& runner) {
+    base::TimerQueue& timers = *runner.deps_.timers;
+    timers.Schedule(timers.clock().Now() + delay, wait);
   });
+  if (!filed) {
+    wait->SetError(std::make_exception_ptr(
+        std::logic_error("ctx.SleepFor's wait was dropped unfinished: the worker is gone")));
+  }
 }
 
 void ActivityRunner::Handle::Post(std::function<void()> fn) {

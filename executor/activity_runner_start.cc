@@ -73,13 +73,14 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
                                                    : nullptr;
   const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
   const absl::Time deadline = info.deadline;
-  // The sink views the token the context holds next to it (no copy of it per activity).
   activity->attempt.emplace(std::move(info), *activity->converter, nullptr,
                             activity->permit.device(), activity->definition->needs);
   // The context's token: running_, deadlines_ and the throttler's entry view it (it lives as
   // long as the activity, which the throttler's entry and running_ keep).
   const std::string& token = activity->attempt->context().info().task_token;
-  activity->attempt->context().SetHeartbeatSink(deps_.heartbeats->SinkFor(token));
+  // Heartbeats and ctx.SleepFor's timers go through the runner's handle, which tells the
+  // throttler this token.
+  activity->attempt->context().SetWorkerLink(handle_);
   std::optional<std::string> device_fault;
   {
     absl::MutexLock lock(&mu_);
@@ -96,17 +97,12 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   if (device_fault) activity->attempt->Cancel(CancelReason::kDeviceFault, *device_fault);
   // The throttler's entry keeps the activity (and so the token its key views) until Finish,
   // and through any signal callback it runs.
-  deps_.heartbeats->Track(
-      token, heartbeat_timeout,
-      [handle = handle_, running = activity.get()](HeartbeatSignal signal) {
-        handle->Run([&](ActivityRunner& runner) { runner.OnSignal(*running, signal); });
-      },
-      activity);
+  // The signals go to the runner's handle, told the activity: no closure per activity.
+  deps_.heartbeats->Track(token, heartbeat_timeout, handle_, activity);
   if (deadline != absl::InfiniteFuture()) {
     activity->local_deadline = deadline + options_.local_timeout_buffer;
     ArmLocalTimeout(activity->local_deadline, token);
   }
-  activity->attempt->context().SetSleepWaker(handle_);  // ctx.SleepFor's timers
   if (spdlog::should_log(spdlog::level::debug)) {  // the label is made, not kept
     spdlog::debug("{} started on task queue '{}'", activity->label(), task_queue);
   }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,35 @@ HeartbeatThrottler::HeartbeatThrottler(client::TemporalClient& client, base::Tim
 
 HeartbeatThrottler::~HeartbeatThrottler() { scope_.Close(); }
 
+namespace {
+
+// int64 nanoseconds that saturate instead of overflowing (an infinite timeout, kNever).
+int64_t SaturatedAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return sum;
+}
+
+int64_t NanosOf(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }  // saturates
+
+// A SignalCallback as a target, for a caller that tracks activities one by one (tests, tools);
+// it keeps the token's bytes too.
+class HeartbeatCallbackTarget final : public HeartbeatThrottler::SignalTarget {
+ public:
+  HeartbeatCallbackTarget(HeartbeatThrottler::SignalCallback callback,
+                          std::shared_ptr<const void> keeps_token)
+      : callback_(std::move(callback)), keeps_token_(std::move(keeps_token)) {}
+  void OnHeartbeatSignal(void* /*owner*/, HeartbeatSignal signal) override {
+    if (callback_) callback_(signal);
+  }
+
+ private:
+  const HeartbeatThrottler::SignalCallback callback_;
+  const std::shared_ptr<const void> keeps_token_;
+};
+
+}  // namespace
+
 std::function<void(payload::Payloads)> HeartbeatThrottler::SinkFor(std::string_view task_token) {
   return [target = sink_target_, task_token](payload::Payloads details) {
     target->guard.Run([&] { target->throttler->Record(task_token, std::move(details)); });
@@ -45,22 +75,36 @@ void HeartbeatThrottler::Track(std::string_view task_token, absl::Duration heart
     task_token = *copy;
     keeps_token = std::move(copy);
   }
+  Insert(task_token, heartbeat_timeout,
+         std::make_shared<HeartbeatCallbackTarget>(std::move(on_signal), std::move(keeps_token)),
+         nullptr);
+}
+
+void HeartbeatThrottler::Track(std::string_view task_token, absl::Duration heartbeat_timeout,
+                               std::shared_ptr<SignalTarget> target, std::shared_ptr<void> owner) {
+  Insert(task_token, heartbeat_timeout, std::move(target), std::move(owner));
+}
+
+void HeartbeatThrottler::Insert(std::string_view task_token, absl::Duration heartbeat_timeout,
+                                std::shared_ptr<SignalTarget> target,
+                                std::shared_ptr<void> owner) {
+  // An earlier entry's target and owner go after the lock is released (declared first).
+  std::shared_ptr<SignalTarget> old_target;
+  std::shared_ptr<void> old_owner;
   absl::MutexLock lock(&mu_);
   if (auto it = entries_.find(task_token); it != entries_.end()) {
     // Tracked again: what the earlier entry had filed goes, and so does its key, which views
     // the earlier owner's bytes.
-    Unqueue(*it);
-    SetDue(*it, absl::InfiniteFuture());
-    entries_.erase(it);
+    old_target = std::move(it->second.target);
+    old_owner = std::move(it->second.owner);
+    Erase(it);
   }
-  Node& node = *entries_.try_emplace(task_token).first;
-  Entry& entry = node.second;
-  entry.owner = std::move(keeps_token);
+  Entry& entry = entries_.try_emplace(task_token).first->second;
+  entry.target = std::move(target);
+  entry.owner = std::move(owner);
   entry.id = next_id_++;
-  entry.timeout = std::max(heartbeat_timeout, absl::ZeroDuration());
-  entry.interval = IntervalFor(heartbeat_timeout, options_);
-  entry.last_sent = timers_.clock().Now();
-  entry.on_signal = std::move(on_signal);
+  entry.timeout = NanosOf(std::max(heartbeat_timeout, absl::ZeroDuration()));
+  entry.last_sent = Nanos(timers_.clock().Now());
 }
 
 void HeartbeatThrottler::Record(std::string_view task_token, payload::Payloads details) {
@@ -70,13 +114,18 @@ void HeartbeatThrottler::Record(std::string_view task_token, payload::Payloads d
     auto it = entries_.find(task_token);
     if (it == entries_.end()) return;
     Entry& entry = it->second;
-    // Kept once, as bytes: a queued or throttled heartbeat holds no proto, and the request is
-    // built from these when it goes out.
-    entry.latest.clear();
-    details.SerializeToString(&entry.latest);
+    // Kept once, as bytes in a buffer of their size: a queued or throttled heartbeat holds no
+    // proto, and the request is built from these when it goes out. Details of the same size as
+    // the last (the common case) reuse its buffer.
+    const size_t size = details.ByteSizeLong();
+    if (!entry.has_latest || entry.latest_size != size) {
+      entry.latest.reset(new char[size]);
+      entry.latest_size = static_cast<uint32_t>(size);
+    }
+    details.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(entry.latest.get()));
     entry.has_latest = true;
     entry.pending = true;
-    const absl::Time now = timers_.clock().Now();
+    const int64_t now = Nanos(timers_.clock().Now());
     MaybeSend(*it, now, out);
     Drain(now, out);
   }
@@ -84,30 +133,31 @@ void HeartbeatThrottler::Record(std::string_view task_token, payload::Payloads d
 }
 
 std::optional<payload::Payloads> HeartbeatThrottler::Finish(std::string_view task_token) {
-  // The entry's owner goes after the lock is released (declared first, destroyed last): the
-  // last reference to an activity may be here.
-  std::shared_ptr<const void> owner;
+  // The entry's owner and target go after the lock is released (declared first, destroyed
+  // last): the last reference to an activity may be here.
+  std::shared_ptr<SignalTarget> target;
+  std::shared_ptr<void> owner;
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(task_token);
   if (it == entries_.end()) return std::nullopt;
-  Unqueue(*it);
-  SetDue(*it, absl::InfiniteFuture());
-  std::optional<payload::Payloads> latest;
-  if (it->second.has_latest) {
-    latest.emplace();
-    latest->ParseFromString(it->second.latest);
-  }
+  std::optional<payload::Payloads> latest = LatestOf(it->second);
+  target = std::move(it->second.target);
   owner = std::move(it->second.owner);
-  entries_.erase(it);  // its call in flight, if any, is still counted until it is answered
+  Erase(it);  // its call in flight, if any, is still counted until it is answered
   return latest;
 }
 
 std::optional<payload::Payloads> HeartbeatThrottler::Latest(std::string_view task_token) const {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(task_token);
-  if (it == entries_.end() || !it->second.has_latest) return std::nullopt;
-  payload::Payloads latest;
-  latest.ParseFromString(it->second.latest);
+  if (it == entries_.end()) return std::nullopt;
+  return LatestOf(it->second);
+}
+
+std::optional<payload::Payloads> HeartbeatThrottler::LatestOf(const Entry& entry) {
+  if (!entry.has_latest) return std::nullopt;
+  std::optional<payload::Payloads> latest(std::in_place);
+  latest->ParseFromArray(entry.latest.get(), static_cast<int>(entry.latest_size));
   return latest;
 }
 
@@ -123,93 +173,164 @@ int HeartbeatThrottler::InFlight() const {
 
 int HeartbeatThrottler::Queued() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(queue_.size());
+  return static_cast<int>(queue_.heap.size());
 }
 
-absl::Time HeartbeatThrottler::Urgency(const Entry& entry) const {
-  return entry.last_sent + (entry.timeout > absl::ZeroDuration() ? entry.timeout : entry.interval);
+int64_t HeartbeatThrottler::Urgency(const Entry& entry) const {
+  return SaturatedAdd(entry.last_sent,
+                      entry.timeout > 0
+                          ? entry.timeout
+                          : NanosOf(IntervalFor(absl::ZeroDuration(), options_)));
 }
 
-void HeartbeatThrottler::MaybeSend(Node& node, absl::Time now, Batch& out) {
+void HeartbeatThrottler::MaybeSend(Node& node, int64_t now, Batch& out) {
   Entry& entry = node.second;
-  if (!entry.pending || entry.in_flight || entry.queued_key != absl::InfiniteFuture()) return;
+  if (!entry.pending || entry.in_flight || entry.queue_pos != kNowhere) return;
   if (entry.window_end > now) {  // throttled: the timer sends it when the window ends
     if (entry.due != entry.window_end) SetDue(node, entry.window_end);
     return;
   }
   const bool capped = options_.max_in_flight > 0 &&
-                      (in_flight_ >= options_.max_in_flight || !queue_.empty());
-  const absl::Time urgent = entry.timeout > absl::ZeroDuration()
-                                ? entry.last_sent + entry.timeout * options_.urgent_fraction
-                                : absl::InfiniteFuture();
+                      (in_flight_ >= options_.max_in_flight || !queue_.heap.empty());
+  const int64_t urgent =
+      entry.timeout > 0
+          ? SaturatedAdd(entry.last_sent,
+                         NanosOf(absl::Nanoseconds(entry.timeout) * options_.urgent_fraction))
+          : kNever;
   if (!capped || urgent <= now) {
     StartSend(node, now, out);
     return;
   }
-  // Waits its turn, most urgent first (Drain); sent regardless of the cap at `urgent`.
-  entry.queued_key = Urgency(entry);
-  queue_.emplace(entry.queued_key, entry.id, &node);
+  // Waits its turn, most urgent first (Drain); sent regardless of the cap at `urgent`. Its key
+  // in queue_ (Urgency) holds still: last_sent changes only once it has left the queue.
+  Push(queue_, node);
   SetDue(node, urgent);
 }
 
-void HeartbeatThrottler::StartSend(Node& node, absl::Time now, Batch& out) {
+void HeartbeatThrottler::StartSend(Node& node, int64_t now, Batch& out) {
   Entry& entry = node.second;
-  SetDue(node, absl::InfiniteFuture());
+  SetDue(node, kNever);
   entry.pending = false;
   entry.in_flight = true;
   ++in_flight_;
   entry.last_sent = now;
   const double shorten = std::clamp(options_.jitter, 0.0, 1.0) * Jitter();
-  entry.window_end = now + entry.interval * (1.0 - shorten);
+  const absl::Duration interval = IntervalFor(absl::Nanoseconds(entry.timeout), options_);
+  entry.window_end = SaturatedAdd(now, NanosOf(interval * (1.0 - shorten)));
   Outgoing& o = out.emplace_back();
   o.id = entry.id;
   o.request.set_task_token(std::string(node.first));
   o.request.set_namespace_(client_.Namespace());
   o.request.set_identity(client_.Identity());
-  if (entry.has_latest) o.request.mutable_details()->ParseFromString(entry.latest);
+  if (entry.has_latest) {
+    o.request.mutable_details()->ParseFromArray(entry.latest.get(),
+                                                static_cast<int>(entry.latest_size));
+  }
 }
 
-void HeartbeatThrottler::Drain(absl::Time now, Batch& out) {
-  while (!queue_.empty() &&
+void HeartbeatThrottler::Drain(int64_t now, Batch& out) {
+  while (!queue_.heap.empty() &&
          (options_.max_in_flight <= 0 || in_flight_ < options_.max_in_flight)) {
-    Node& node = *std::get<2>(*queue_.begin());
+    Node& node = *queue_.heap.front();
     Unqueue(node);
     StartSend(node, now, out);
   }
 }
 
 void HeartbeatThrottler::Unqueue(Node& node) {
-  Entry& entry = node.second;
-  if (entry.queued_key == absl::InfiniteFuture()) return;
-  queue_.erase({entry.queued_key, entry.id, &node});
-  entry.queued_key = absl::InfiniteFuture();
+  if (node.second.queue_pos != kNowhere) Remove(queue_, node);
 }
 
-void HeartbeatThrottler::SetDue(Node& node, absl::Time when) {
+void HeartbeatThrottler::SetDue(Node& node, int64_t when) {
   Entry& entry = node.second;
-  if (entry.due != absl::InfiniteFuture()) due_.erase({entry.due, entry.id, &node});
   entry.due = when;
-  if (when == absl::InfiniteFuture()) return;
-  due_.emplace(when, entry.id, &node);
+  if (when == kNever) {
+    if (entry.due_pos != kNowhere) Remove(due_, node);
+    return;
+  }
+  if (entry.due_pos != kNowhere) {
+    Place(due_, entry.due_pos);  // its key moved
+  } else {
+    Push(due_, node);
+  }
   if (when < armed_) ArmTimer();
 }
 
+void HeartbeatThrottler::Erase(Entries::iterator it) {
+  Unqueue(*it);
+  SetDue(*it, kNever);
+  entries_.erase(it);
+}
+
+int64_t HeartbeatThrottler::KeyOf(const Index& index, const Node& node) const {
+  return &index == &due_ ? node.second.due : Urgency(node.second);
+}
+
+bool HeartbeatThrottler::Before(const Index& index, const Node* a, const Node* b) const {
+  const int64_t ka = KeyOf(index, *a);
+  const int64_t kb = KeyOf(index, *b);
+  return ka != kb ? ka < kb : a->second.id < b->second.id;
+}
+
+void HeartbeatThrottler::Put(Index& index, uint32_t pos, Node* node) {
+  index.heap[pos] = node;
+  node->second.*index.pos = pos;
+}
+
+void HeartbeatThrottler::Push(Index& index, Node& node) {
+  index.heap.push_back(&node);
+  const auto pos = static_cast<uint32_t>(index.heap.size() - 1);
+  node.second.*index.pos = pos;
+  Place(index, pos);
+}
+
+void HeartbeatThrottler::Remove(Index& index, Node& node) {
+  const uint32_t pos = node.second.*index.pos;
+  node.second.*index.pos = kNowhere;
+  Node* last = index.heap.back();
+  index.heap.pop_back();
+  if (last == &node) return;
+  Put(index, pos, last);
+  Place(index, pos);
+}
+
+void HeartbeatThrottler::Place(Index& index, uint32_t pos) {
+  std::vector<Node*>& heap = index.heap;
+  Node* node = heap[pos];
+  while (pos > 0) {  // up, past the parents it comes before
+    const uint32_t parent = (pos - 1) / 2;
+    if (!Before(index, node, heap[parent])) break;
+    Put(index, pos, heap[parent]);
+    pos = parent;
+  }
+  const auto size = static_cast<uint32_t>(heap.size());
+  for (;;) {  // down, below the children that come before it
+    uint32_t child = 2 * pos + 1;
+    if (child >= size) break;
+    if (child + 1 < size && Before(index, heap[child + 1], heap[child])) ++child;
+    if (!Before(index, heap[child], node)) break;
+    Put(index, pos, heap[child]);
+    pos = child;
+  }
+  Put(index, pos, node);
+}
+
 void HeartbeatThrottler::ArmTimer() {
-  armed_ = std::get<0>(*due_.begin());
-  timers_.RunAt(armed_, [this, guard = scope_.Uncounted()] { guard.Run([&] { OnTimer(); }); });
+  armed_ = due_.heap.front()->second.due;
+  timers_.RunAt(absl::FromUnixNanos(armed_),
+                [this, guard = scope_.Uncounted()] { guard.Run([&] { OnTimer(); }); });
 }
 
 void HeartbeatThrottler::OnTimer() {
   Batch out;
   {
     absl::MutexLock lock(&mu_);
-    const absl::Time now = timers_.clock().Now();
-    if (armed_ <= now) armed_ = absl::InfiniteFuture();  // this timer, or one before it, fired
-    while (!due_.empty() && std::get<0>(*due_.begin()) <= now) {
-      Node& node = *std::get<2>(*due_.begin());
-      due_.erase(due_.begin());
-      node.second.due = absl::InfiniteFuture();
-      if (node.second.queued_key != absl::InfiniteFuture()) {
+    const int64_t now = Nanos(timers_.clock().Now());
+    if (armed_ <= now) armed_ = kNever;  // this timer, or one before it, fired
+    while (!due_.heap.empty() && due_.heap.front()->second.due <= now) {
+      Node& node = *due_.heap.front();
+      SetDue(node, kNever);
+      if (node.second.queue_pos != kNowhere) {
         // Urgent: close to its heartbeat timeout, it goes now whatever the cap says.
         Unqueue(node);
         StartSend(node, now, out);
@@ -218,7 +339,7 @@ void HeartbeatThrottler::OnTimer() {
       }
     }
     Drain(now, out);
-    if (!due_.empty() && std::get<0>(*due_.begin()) < armed_) ArmTimer();
+    if (!due_.heap.empty() && due_.heap.front()->second.due < armed_) ArmTimer();
   }
   Send(std::move(out));
 }
@@ -246,13 +367,13 @@ void HeartbeatThrottler::OnResponse(
     }
   }
   std::vector<HeartbeatSignal> signals;
-  SignalCallback on_signal;
-  std::shared_ptr<const void> owner;  // alive while the callback runs, even if Finish came
+  std::shared_ptr<SignalTarget> target;  // both alive while the signals run, even if Finish came
+  std::shared_ptr<void> owner;
   Batch out;
   {
     absl::MutexLock lock(&mu_);
     --in_flight_;  // counted whether or not the activity is still tracked
-    const absl::Time now = timers_.clock().Now();
+    const int64_t now = Nanos(timers_.clock().Now());
     auto it = entries_.find(task_token);
     if (it != entries_.end() && it->second.id == id) {
       Entry& entry = it->second;
@@ -274,7 +395,7 @@ void HeartbeatThrottler::OnResponse(
       }
       MaybeSend(*it, now, out);
       if (!signals.empty()) {
-        on_signal = entry.on_signal;
+        target = entry.target;
         owner = entry.owner;
       }
     }
@@ -282,7 +403,7 @@ void HeartbeatThrottler::OnResponse(
   }
   Send(std::move(out));
   for (HeartbeatSignal s : signals) {
-    if (on_signal) on_signal(s);
+    if (target) target->OnHeartbeatSignal(owner.get(), s);
   }
 }
 

@@ -25,6 +25,11 @@
 //     heartbeat went out: the cap never holds a heartbeat past the SDKs' own send time;
 //   - one armed timer for all windows and urgent times (an ordered index), not one per activity.
 //
+// What it keeps per activity (10,000 running on one worker, docs/BENCHMARKS.md, heartbeat
+// memory): one hash-map node of 112 bytes (times as int64 nanoseconds, the latest details as
+// one exact-size buffer, no closure), and a pointer in each index it is filed in: the indexes are
+// binary heaps whose entries know their place, not a tree node each.
+//
 // Lifetime: the owner may destroy it at any time; a heartbeat answer, timer or sink call that
 // comes later does nothing (base::CallbackScope). WaitIdle() is how shutdown waits for the last
 // answer.
@@ -34,22 +39,20 @@
 //
 //   HeartbeatThrottler throttler(client, timers);
 //   throttler.Track(token, absl::Seconds(10), [&](HeartbeatSignal s) { ctx.Cancel(...); });
-//   auto sink = throttler.SinkFor(token);      // ActivityContext::Heartbeat calls it
+//   throttler.Record(token, details);          // the runner's link, from ctx.Heartbeat
 //   std::optional<Payloads> last = throttler.Finish(token);
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/callback_scope.h"
@@ -84,6 +87,14 @@ enum class HeartbeatSignal { kCancelRequested, kNotFound, kPaused, kReset };
 class HeartbeatThrottler {
  public:
   using SignalCallback = std::function<void(HeartbeatSignal)>;
+  // Where the signals of many tracked activities go (the runner): one shared object, told which
+  // activity by the owner given to Track, instead of a closure per activity.
+  class SignalTarget {
+   public:
+    virtual ~SignalTarget() = default;
+    // `owner` is what Track was given. Runs as a SignalCallback does (see Thread safety).
+    virtual void OnHeartbeatSignal(void* owner, HeartbeatSignal signal) = 0;
+  };
 
   // `metrics` (optional) counts the RecordActivityTaskHeartbeat calls and their failures.
   HeartbeatThrottler(client::TemporalClient& client, base::TimerQueue& timers,
@@ -103,11 +114,16 @@ class HeartbeatThrottler {
   // activities hold no second copy of theirs); without it the throttler keeps a copy.
   void Track(std::string_view task_token, absl::Duration heartbeat_timeout,
              SignalCallback on_signal, std::shared_ptr<const void> keeps_token = nullptr);
+  // As above, with the signals going to `target`, which is told `owner` with each. `owner`
+  // keeps the bytes `task_token` views alive until Finish, and is alive while a signal runs.
+  void Track(std::string_view task_token, absl::Duration heartbeat_timeout,
+             std::shared_ptr<SignalTarget> target, std::shared_ptr<void> owner);
   // Records a heartbeat (sent now or when the throttle and the cap allow).
   void Record(std::string_view task_token, payload::Payloads details);
-  // Record() for `task_token`, as a function that activity code may call even after this
-  // throttler is gone (an activity abandoned at shutdown): it then does nothing. It views the
-  // token: the token's bytes must outlive the function (the activity's context holds both).
+  // Record() for `task_token`, as a function (a context's own sink) that activity code may call
+  // even after this throttler is gone (an activity abandoned at shutdown): it then does nothing.
+  // It views the token: the token's bytes must outlive the function. (The runner's contexts do
+  // without: they heartbeat through its shared link, no closure each.)
   std::function<void(payload::Payloads)> SinkFor(std::string_view task_token);
   // Stops tracking; drops a heartbeat still waiting. Returns the latest details recorded (sent
   // or not), or nullopt when the activity never heartbeated.
@@ -123,25 +139,37 @@ class HeartbeatThrottler {
   bool WaitIdle(absl::Duration timeout) { return scope_.WaitIdle(timeout); }
 
  private:
+  // Times are int64 nanoseconds of Unix time (8 bytes, where an absl::Time takes 16); kNever is
+  // "not at all" (and the saturated far future).
+  static constexpr int64_t kNever = INT64_MAX;
+  static constexpr uint32_t kNowhere = UINT32_MAX;  // not filed in that index
   struct Entry {
     uint64_t id = 0;
-    absl::Duration timeout;       // the task's heartbeat timeout; zero: none
-    absl::Duration interval;      // the longest throttle window
-    absl::Time last_sent;         // the last heartbeat sent (Track: the attempt's start)
-    absl::Time window_end = absl::InfinitePast();  // the throttle window is open until then
-    absl::Time queued_key = absl::InfiniteFuture();  // its key in queue_ while queued
-    absl::Time due = absl::InfiniteFuture();         // its key in due_ (window end or urgent)
-    SignalCallback on_signal;
-    std::shared_ptr<const void> owner;  // keeps the key's bytes alive
-    std::string latest;  // the latest details, serialized (has_latest)
+    int64_t timeout = 0;       // the task's heartbeat timeout, ns; zero: none
+    int64_t last_sent = 0;     // the last heartbeat sent (Track: the attempt's start)
+    int64_t window_end = INT64_MIN;  // the throttle window is open until then
+    int64_t due = kNever;      // its key in due_ (window end or urgent)
+    uint32_t due_pos = kNowhere;    // its place in due_
+    uint32_t queue_pos = kNowhere;  // its place in queue_ (waiting for the cap)
+    uint32_t latest_size = 0;       // the latest details, serialized (has_latest)
     bool has_latest = false;
     bool pending = false;    // latest not sent yet
     bool in_flight = false;  // its own call is outstanding
     uint8_t signalled = 0;   // bit per HeartbeatSignal already raised
+    std::unique_ptr<char[]> latest;
+    std::shared_ptr<SignalTarget> target;
+    std::shared_ptr<void> owner;  // keeps the key's bytes alive; given to target
   };
-  // By task token: a view of bytes the entry's owner keeps alive.
-  using Entries = std::map<std::string_view, Entry, std::less<>>;
+  // By task token: a view of bytes the entry's owner (or target) keeps alive. Nodes stay put,
+  // so the indexes point at them.
+  using Entries = absl::node_hash_map<std::string_view, Entry>;
   using Node = Entries::value_type;
+  // A binary min-heap of nodes by (key, id), each node holding its place (`pos`), so a node is
+  // removed in O(log n) and costs a pointer of vector rather than a tree node.
+  struct Index {
+    uint32_t Entry::*pos;
+    std::vector<Node*> heap;
+  };
   // The request to send, taken under the lock and sent outside it.
   struct Outgoing {
     ::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatRequest request;
@@ -149,17 +177,33 @@ class HeartbeatThrottler {
   };
   using Batch = std::vector<Outgoing>;
 
-  // When `node`'s activity would time out without a heartbeat; the queue's order.
-  absl::Time Urgency(const Entry& entry) const;
+  static int64_t Nanos(absl::Time t) { return absl::ToUnixNanos(t); }  // saturates
+  // When `entry`'s activity would time out without a heartbeat; the queue's order.
+  int64_t Urgency(const Entry& entry) const;
+  // Each index's key for a node.
+  int64_t KeyOf(const Index& index, const Node& node) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Before(const Index& index, const Node* a, const Node* b) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Push(Index& index, Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Remove(Index& index, Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the node at `pos` up or down to its place.
+  void Place(Index& index, uint32_t pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Put(Index& index, uint32_t pos, Node* node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The entry's signals go to `target` with `owner`: filed under the lock.
+  void Insert(std::string_view task_token, absl::Duration heartbeat_timeout,
+              std::shared_ptr<SignalTarget> target, std::shared_ptr<void> owner);
   // Sends if the window and its own call allow: now under the cap, else queued.
-  void MaybeSend(Node& node, absl::Time now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeSend(Node& node, int64_t now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Builds the request, opens a (jittered) window, counts the call.
-  void StartSend(Node& node, absl::Time now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartSend(Node& node, int64_t now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends queued heartbeats while the cap allows, most urgent first.
-  void Drain(absl::Time now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Drain(int64_t now, Batch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unqueue(Node& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // (Re)files `node` in due_ at `when` (InfiniteFuture: not at all); arms the timer if earlier.
-  void SetDue(Node& node, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // (Re)files `node` in due_ at `when` (kNever: not at all); arms the timer if earlier.
+  void SetDue(Node& node, int64_t when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the node from both indexes and the map.
+  void Erase(Entries::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static std::optional<payload::Payloads> LatestOf(const Entry& entry);
   void ArmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnTimer();
   void Send(Batch batch);
@@ -178,11 +222,11 @@ class HeartbeatThrottler {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t random_ ABSL_GUARDED_BY(mu_);  // splitmix64 state
   Entries entries_ ABSL_GUARDED_BY(mu_);
-  // Heartbeats waiting for the cap: (urgency, id, node), most urgent first.
-  std::set<std::tuple<absl::Time, uint64_t, Node*>> queue_ ABSL_GUARDED_BY(mu_);
-  // Window ends and urgent times: (when, id, node).
-  std::set<std::tuple<absl::Time, uint64_t, Node*>> due_ ABSL_GUARDED_BY(mu_);
-  absl::Time armed_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // earliest timer armed
+  // Heartbeats waiting for the cap, most urgent first.
+  Index queue_ ABSL_GUARDED_BY(mu_) = {&Entry::queue_pos, {}};
+  // Window ends and urgent times, earliest first.
+  Index due_ ABSL_GUARDED_BY(mu_) = {&Entry::due_pos, {}};
+  int64_t armed_ ABSL_GUARDED_BY(mu_) = kNever;  // earliest timer armed
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   base::CallbackScope scope_;  // answers (counted), timers and sinks; closed first
   // What the sinks carry: this throttler and a guard closed with it, one shared object rather

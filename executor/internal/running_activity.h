@@ -13,12 +13,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/time/time.h"
 #include "base/callback_scope.h"
 #include "executor/activity_attempt.h"
 #include "executor/activity_runner.h"
+#include "executor/heartbeat_throttler.h"
 
 namespace kiln::executor {
 
@@ -49,12 +51,14 @@ struct ActivityRunner::Activity {
   absl::Time local_deadline = absl::InfiniteFuture();  // its entry in deadlines_
 };
 
-// What the runner's callbacks for a running activity carry (heartbeat signals, the body's
-// outcome, ctx.SleepFor's timers): the runner and a guard closed with it, in one object for the
-// runner, so that each callback holds a pointer to it (16 bytes) instead of a guard (32) and the
-// runner's address. It is also every context's SleepWaker.
-class ActivityRunner::Handle final : public internal::SleepWaker,
-                                     public std::enable_shared_from_this<Handle> {
+// What the runner's callbacks for a running activity carry (the body's outcome, ctx.SleepFor's
+// timers): the runner and a guard closed with it, in one object for the runner, so that each
+// callback holds a pointer to it (16 bytes) instead of a guard (32) and the runner's address.
+// It is also every context's WorkerLink (heartbeats, ctx.SleepFor) and the target of every
+// activity's heartbeat signals (the throttler's entry holds it and the Activity): no closure per
+// activity for either.
+class ActivityRunner::Handle final : public internal::WorkerLink,
+                                     public HeartbeatThrottler::SignalTarget {
  public:
   Handle(ActivityRunner* runner, base::CallbackScope::Guard guard)
       : runner_(runner), guard_(std::move(guard)) {}
@@ -67,9 +71,14 @@ class ActivityRunner::Handle final : public internal::SleepWaker,
   // True while the runner is there (a hint: it may go right after).
   bool open() const { return guard_.open(); }
 
-  // internal::SleepWaker
+  // internal::WorkerLink
+  void Heartbeat(std::string_view task_token, payload::Payloads details) override;
   void WakeAfter(absl::Duration delay, std::shared_ptr<internal::SleepWait> wait) override;
   void Post(std::function<void()> fn) override;
+  // HeartbeatThrottler::SignalTarget: `owner` is the Activity given to Track.
+  void OnHeartbeatSignal(void* owner, HeartbeatSignal signal) override {
+    Run([&](ActivityRunner& runner) { runner.OnSignal(*static_cast<Activity*>(owner), signal); });
+  }
 
  private:
   ActivityRunner* const runner_;
