@@ -4,6 +4,40 @@
 
 namespace kiln::executor {
 
+namespace internal {
+
+ActivityFunction FutureForm(ContinuedActivityFunction continued) {
+  return [continued = std::move(continued)](ActivityContext& ctx,
+                                            const payload::Payloads& input) {
+    ActivityPromise<payload::Payloads> promise;
+    continued(ctx, input, [promise](ActivityOutcome outcome) mutable {
+      if (outcome.error) {
+        promise.SetError(outcome.error);
+      } else {
+        promise.SetValue(std::move(*outcome.value));
+      }
+    });
+    return promise.GetFuture();
+  };
+}
+
+ContinuedActivityFunction ContinuedForm(ActivityFunction fn) {
+  return [fn = std::move(fn)](ActivityContext& ctx, const payload::Payloads& input,
+                              OutcomeCallback done) {
+    ActivityFuture<payload::Payloads> future;
+    try {
+      future = fn(ctx, input);
+    } catch (...) {
+      ActivityOutcome failed;
+      failed.error = std::current_exception();
+      return done(std::move(failed));
+    }
+    future.Then(std::move(done));
+  };
+}
+
+}  // namespace internal
+
 absl::Status ActivityRegistry::RegisterRaw(std::string name, RawActivityFunction fn,
                                            ActivityOptions options) {
   return Add(
@@ -25,6 +59,7 @@ absl::Status ActivityRegistry::Add(std::string name, ActivityFunction fn,
                                    bool reads_input_later, ContinuedActivityFunction continued) {
   if (name.empty()) return absl::InvalidArgumentError("an activity type name must not be empty");
   if (!fn) return absl::InvalidArgumentError("activity '" + name + "' has no function");
+  if (!continued) continued = internal::ContinuedForm(fn);
   absl::MutexLock lock(&mu_);
   if (definitions_.count(name) != 0) {
     return absl::AlreadyExistsError("activity type '" + name +

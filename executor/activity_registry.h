@@ -85,8 +85,9 @@ struct ActivityDefinition {
   // function returns (a typed function has decoded its arguments by then), so a long-running
   // activity does not hold it (docs/BENCHMARKS.md, heartbeat memory).
   bool reads_input_later = false;
-  // Set for a typed asynchronous function: the same body as `function`, in the form the runner
-  // uses (ContinuedActivityFunction).
+  // The same body as `function`, in the form the runner starts it (ContinuedActivityFunction);
+  // the registry sets both. A typed asynchronous function is made in this form, and `function`
+  // from it; the others the other way round.
   ContinuedActivityFunction continued{};
 };
 
@@ -122,24 +123,6 @@ payload::Payloads EncodeResult(const payload::DataConverter& converter, const T&
         .NonRetryable();
   }
   return *std::move(out);
-}
-
-template <typename T>
-ActivityFuture<payload::Payloads> EncodeLater(ActivityFuture<T> future,
-                                              const payload::DataConverter& converter) {
-  ActivityPromise<payload::Payloads> promise;
-  future.Then([promise, &converter](typename ActivityFuture<T>::Result r) mutable {
-    if (r.error) {
-      promise.SetError(r.error);
-      return;
-    }
-    try {
-      promise.SetValue(EncodeResult(converter, *r.value));
-    } catch (...) {
-      promise.SetError(std::current_exception());
-    }
-  });
-  return promise.GetFuture();
 }
 
 template <typename T>
@@ -183,9 +166,17 @@ ContinuedActivityFunction MakeContinued(F fn, std::index_sequence<I...>) {
 
 template <typename F, typename R, typename Ctx, typename... Args>
 ContinuedActivityFunction MakeContinuedFromParams(F fn, std::tuple<Ctx, Args...>*) {
+  static_assert(std::is_same_v<Ctx, ActivityContext&>,
+                "an activity function's first parameter must be kiln::ActivityContext&");
   return MakeContinued<F, R, Args...>(std::move(fn), std::index_sequence_for<Args...>{});
 }
 
+// The two forms of one body, each made from the other: a ContinuedActivityFunction as a function
+// returning a future, and a function returning a future as a ContinuedActivityFunction.
+ActivityFunction FutureForm(ContinuedActivityFunction continued);
+ContinuedActivityFunction ContinuedForm(ActivityFunction fn);
+
+// A synchronous typed function R(ActivityContext&, Args...) as an ActivityFunction.
 template <typename F, typename R, typename... Args, size_t... I>
 ActivityFunction MakeTyped(F fn, std::index_sequence<I...>) {
   return [fn = std::move(fn)](ActivityContext& ctx,
@@ -194,9 +185,7 @@ ActivityFunction MakeTyped(F fn, std::index_sequence<I...>) {
     // Braced initialisation decodes left to right.
     std::tuple<std::decay_t<Args>...> args{
         DecodeArgument<std::decay_t<Args>>(converter, input, static_cast<int>(I))...};
-    if constexpr (IsActivityFuture<R>::value) {
-      return EncodeLater(fn(ctx, std::get<I>(args)...), converter);
-    } else if constexpr (std::is_void_v<R>) {
+    if constexpr (std::is_void_v<R>) {
       fn(ctx, std::get<I>(args)...);
       return ActivityFuture<payload::Payloads>::FromValue(
           EncodeResult(converter, std::monostate{}));
@@ -225,15 +214,17 @@ class ActivityRegistry {
     using Traits = internal::FunctionTraits<F>;
     using Params = typename Traits::Params;
     using R = typename Traits::Result;
-    ContinuedActivityFunction continued;
     if constexpr (internal::IsActivityFuture<R>::value) {
-      continued =
-          internal::MakeContinuedFromParams<F, R>(fn, static_cast<Params*>(nullptr));
+      ContinuedActivityFunction continued =
+          internal::MakeContinuedFromParams<F, R>(std::move(fn), static_cast<Params*>(nullptr));
+      ActivityFunction function = internal::FutureForm(continued);
+      return Add(std::move(name), std::move(function), options, /*asynchronous=*/true,
+                 /*reads_input_later=*/false, std::move(continued));
+    } else {
+      return Add(std::move(name),
+                 internal::MakeTypedFromParams<F, R>(std::move(fn), static_cast<Params*>(nullptr)),
+                 options, /*asynchronous=*/false);
     }
-    return Add(std::move(name),
-               internal::MakeTypedFromParams<F, R>(std::move(fn), static_cast<Params*>(nullptr)),
-               options, internal::IsActivityFuture<R>::value, /*reads_input_later=*/false,
-               std::move(continued));
   }
   absl::Status RegisterRaw(std::string name, RawActivityFunction fn, ActivityOptions options = {});
   absl::Status RegisterRawAsync(std::string name, ActivityFunction fn,

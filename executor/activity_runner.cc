@@ -109,11 +109,7 @@ void ActivityRunner::Start(std::shared_ptr<Activity> activity) {
     OutcomeCallback finish = [handle, activity](ActivityOutcome r) {
       handle->Run([&](ActivityRunner& runner) { runner.Finish(activity, std::move(r)); });
     };
-    if (activity->definition->continued) {
-      RunBody(*activity, std::move(finish));
-    } else {
-      RunBody(*activity).Then(std::move(finish));
-    }
+    RunBody(*activity, std::move(finish));
     // A typed body decoded its arguments before it first returned: a long-running one need
     // not keep its input.
     if (!activity->definition->reads_input_later) activity->input.reset();
@@ -137,19 +133,9 @@ void ActivityRunner::RunBody(Activity& activity, OutcomeCallback done) {
     failed.error = std::current_exception();
     return done(std::move(failed));
   }
-  // Does not throw: its errors go to `done`. The device stays current while it runs here.
+  // A real device: pooled stream + capped allocator, device current while the body runs here.
+  // The body does not throw: its errors go to `done`.
   activity.definition->continued(activity.attempt->context(), *activity.input, std::move(done));
-}
-
-ActivityFuture<payload::Payloads> ActivityRunner::RunBody(Activity& activity) {
-  try {
-    // A real device: pooled stream + capped allocator, device current while the body runs here.
-    std::unique_ptr<gpu::DeviceScope> current_device =
-        activity.attempt->PrepareGpu(activity.gpu_execution.get());
-    return activity.definition->function(activity.attempt->context(), *activity.input);
-  } catch (...) {
-    return ActivityFuture<payload::Payloads>::FromError(std::current_exception());
-  }
 }
 
 void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
@@ -428,9 +414,9 @@ void ActivityRunner::AbandonAll() {
 
 bool ActivityRunner::WaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  using Running = absl::btree_map<std::string_view, std::shared_ptr<Activity>>;
   return mu_.AwaitWithTimeout(
-      absl::Condition(+[](Running* running) { return running->empty(); }, &running_), timeout);
+      absl::Condition(+[](RunningIndex* running) { return running->empty(); }, &running_),
+      timeout);
 }
 
 }  // namespace kiln::executor

@@ -151,8 +151,7 @@ class ActivityRunner {
   // Posts the body (or runs a non-blocking one here) and, once it is done, Finish.
   void Start(std::shared_ptr<Activity> activity);
   // Runs the body; touches only `activity` (see the file comment).
-  static ActivityFuture<payload::Payloads> RunBody(Activity& activity);
-  // The same for a definition with a `continued` form: the outcome goes to `done`.
+  // The outcome (or a failure to prepare its GPU) goes to `done`.
   static void RunBody(Activity& activity, OutcomeCallback done);
   void Finish(const std::shared_ptr<Activity>& activity,
               ActivityFuture<payload::Payloads>::Result result);
@@ -174,7 +173,8 @@ class ActivityRunner {
   // By task token: the key is a view of the activity's own (ActivityInfo::task_token), which
   // lives as long as the entry, so 10,000 running activities hold no second copy of each.
   // B-trees, not node-based: no 64-byte node per running activity in either index.
-  absl::btree_map<std::string_view, std::shared_ptr<Activity>> running_ ABSL_GUARDED_BY(mu_);
+  using RunningIndex = absl::btree_map<std::string_view, std::shared_ptr<Activity>>;
+  RunningIndex running_ ABSL_GUARDED_BY(mu_);
   // (local deadline, task token) of the running activities that have one; a view, as above:
   // an entry leaves with its activity's entry in running_.
   absl::btree_set<std::pair<absl::Time, std::string_view>> deadlines_ ABSL_GUARDED_BY(mu_);
