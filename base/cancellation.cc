@@ -73,17 +73,18 @@ CancellationRegistration CancellationToken::OnCancel(
 }
 
 CancellationSource::CancellationSource()
-    : state_(std::make_shared<internal::CancellationState>()) {}
+    : token_(std::make_shared<internal::CancellationState>()) {}
 
 bool CancellationSource::Cancel(const std::string& reason) {
   std::vector<std::function<void(const std::string&)>> to_run;
   {
-    absl::MutexLock lock(&state_->mu);
-    if (state_->cancelled) return false;
-    state_->cancelled = true;
-    state_->reason = reason;
-    for (auto& [id, cb] : state_->callbacks) to_run.push_back(std::move(cb));
-    state_->callbacks.clear();
+    internal::CancellationState& state = *token_.state_;
+    absl::MutexLock lock(&state.mu);
+    if (state.cancelled) return false;
+    state.cancelled = true;
+    state.reason = reason;
+    for (auto& [id, cb] : state.callbacks) to_run.push_back(std::move(cb));
+    state.callbacks.clear();
   }
   // Outside the lock, so a callback may query the token.
   for (auto& cb : to_run) cb(reason);

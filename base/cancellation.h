@@ -63,13 +63,17 @@ class CancellationToken {
 class CancellationSource {
  public:
   CancellationSource();
-  CancellationToken Token() const { return CancellationToken(state_); }
+  CancellationToken Token() const { return token_; }
+  // The source's own token, for a holder that hands out a reference rather than a copy.
+  const CancellationToken& token() const { return token_; }
   // Cancels with `reason`. Returns true for the call that cancelled, false if already cancelled.
   bool Cancel(const std::string& reason);
-  bool IsCancelled() const { return Token().IsCancelled(); }
+  bool IsCancelled() const { return token_.IsCancelled(); }
 
  private:
-  std::shared_ptr<internal::CancellationState> state_;
+  // The shared state, held as a token: a holder needing both a source and a token (an
+  // activity's context) keeps one pointer to it, not two.
+  CancellationToken token_;
 };
 
 }  // namespace kiln::base

@@ -27,10 +27,11 @@ bool ActivityAttempt::Cancel(CancelReason reason, const std::string& message) {
   return true;
 }
 
-std::unique_ptr<gpu::DeviceScope> ActivityAttempt::PrepareGpu(gpu::GpuExecution* execution) {
+std::unique_ptr<gpu::DeviceScope> ActivityAttempt::PrepareGpu(
+    const std::shared_ptr<gpu::GpuExecution>& execution) {
   if (!context_.device()) return nullptr;  // CPU queue: the default "not placed on a GPU" status
   const routing::AssignedDevice& d = *context_.device();
-  GpuContext& resources = context_.gpu_;
+  GpuContext& resources = context_.gpu_.Get();
   const routing::ResourceNeeds& needs = context_.needs_;
   const std::string label = absl::StrCat("gpu", d.index, " (", d.name, ", ", d.uuid, ")");
   if (d.simulated) {
@@ -73,7 +74,7 @@ std::unique_ptr<gpu::DeviceScope> ActivityAttempt::PrepareGpu(gpu::GpuExecution*
                                         current.status().ToString()),
                            "GpuUnavailable");
   }
-  resources.Attach(*std::move(lease), label);
+  resources.Attach(*std::move(lease), label, execution);
   return *std::move(current);
 }
 

@@ -37,12 +37,14 @@ class ActivityAttempt {
   // simulated device or none, records in gpu() why there are no GPU resources and returns null.
   // Throws a retryable ApplicationError "GpuUnavailable" when the lease or the device can't be
   // had.
-  std::unique_ptr<gpu::DeviceScope> PrepareGpu(gpu::GpuExecution* execution);
+  std::unique_ptr<gpu::DeviceScope> PrepareGpu(const std::shared_ptr<gpu::GpuExecution>& execution);
   // Cancels the context's token for `reason`; the first reason wins. True if this call
   // cancelled.
   bool Cancel(CancelReason reason, const std::string& message);
   // Returns the stream to its device's pool (outstanding DeviceMemory stays valid until freed).
-  void ReleaseGpu() { context_.gpu_.Release(); }
+  void ReleaseGpu() {
+    if (GpuContext* gpu = context_.gpu_.IfMade()) gpu->Release();
+  }
 
  private:
   ActivityContext context_;

@@ -39,8 +39,7 @@ ActivityContext::ActivityContext(ActivityInfo info, const payload::DataConverter
                                  HeartbeatSink sink)
     : info_(std::move(info)),
       converter_(converter),
-      sink_(std::move(sink)),
-      token_(source_.Token()),
+      sink_(sink ? std::make_unique<const HeartbeatSink>(std::move(sink)) : nullptr),
       logger_(info_) {}
 
 std::string ActivityContext::Logger::label() const {
@@ -62,7 +61,7 @@ void ActivityContext::Logger::Log(spdlog::level::level_enum level,
 
 void ActivityContext::HeartbeatPayloads(payload::Payloads details) {
   if (sink_) {
-    sink_(std::move(details));
+    (*sink_)(std::move(details));
   } else if (waker_) {
     // The worker's link, told this context's token: no sink closure per activity.
     waker_->Heartbeat(info_.task_token, std::move(details));
@@ -178,6 +177,22 @@ const absl::Status& NotPlacedOnAGpu() {
 
 GpuContext::GpuContext() : status_(NotPlacedOnAGpu()) {}
 
+namespace internal {
+
+GpuContext& LazyGpuContext::Get() const {
+  GpuContext* made = made_.load(std::memory_order_acquire);
+  if (made != nullptr) return *made;
+  auto fresh = std::make_unique<GpuContext>();
+  // Another thread may have made one meanwhile: theirs is kept and this one goes.
+  if (made_.compare_exchange_strong(made, fresh.get(), std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+    return *fresh.release();
+  }
+  return *made;
+}
+
+}  // namespace internal
+
 absl::StatusOr<gpu::DeviceMemory> GpuContext::TryAllocate(uint64_t bytes) {
   if (!resources_) return status_;
   absl::StatusOr<gpu::DeviceMemory> memory = resources_->Allocate(bytes);
@@ -270,7 +285,9 @@ ApplicationError GpuContext::ToApplicationError(const absl::Status& status) cons
                           "GpuError");
 }
 
-void GpuContext::Attach(std::unique_ptr<gpu::ActivityGpu> resources, std::string device_label) {
+void GpuContext::Attach(std::unique_ptr<gpu::ActivityGpu> resources, std::string device_label,
+                        std::shared_ptr<gpu::GpuExecution> execution) {
+  execution_ = std::move(execution);
   resources_ = std::move(resources);
   device_label_ = std::move(device_label);
   status_ = resources_ ? absl::OkStatus()

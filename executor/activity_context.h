@@ -147,8 +147,10 @@ class GpuContext {
  private:
   friend class ActivityAttempt;  // the worker's side: attaches and releases the resources
 
-  // Before the activity runs / after it ends.
-  void Attach(std::unique_ptr<gpu::ActivityGpu> resources, std::string device_label);
+  // Before the activity runs / after it ends. `execution` is what leased `resources` (kept
+  // while they are: a lease refers to its execution's stream pool and event watcher).
+  void Attach(std::unique_ptr<gpu::ActivityGpu> resources, std::string device_label,
+              std::shared_ptr<gpu::GpuExecution> execution);
   void SetUnavailable(absl::Status why);
   // Returns the stream to its pool (outstanding DeviceMemory stays valid until freed).
   void Release();
@@ -162,6 +164,7 @@ class GpuContext {
   // each (docs/BENCHMARKS.md, heartbeat memory).
   std::shared_ptr<Sticky> StickyBlock();
 
+  std::shared_ptr<gpu::GpuExecution> execution_;  // outlives resources_ (declared first)
   std::unique_ptr<gpu::ActivityGpu> resources_;
   absl::Status status_;
   std::string device_label_;  // "gpu0 (NVIDIA H100 ...)" for failure messages
@@ -171,6 +174,24 @@ class GpuContext {
 };
 
 namespace internal {
+
+// An activity's GpuContext, made at its first use (thread-safe): most activities never touch
+// theirs, and 10,000 running ones would otherwise hold one each (docs/BENCHMARKS.md, heartbeat
+// memory).
+class LazyGpuContext {
+ public:
+  LazyGpuContext() = default;
+  LazyGpuContext(const LazyGpuContext&) = delete;
+  LazyGpuContext& operator=(const LazyGpuContext&) = delete;
+  ~LazyGpuContext() { delete made_.load(std::memory_order_acquire); }
+
+  GpuContext& Get() const;
+  // Null until Get() made it.
+  GpuContext* IfMade() const { return made_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::atomic<GpuContext*> made_{nullptr};
+};
 
 class WorkerLink;
 
@@ -283,8 +304,8 @@ class ActivityContext {
 
   // Cancellation: the token fires on a server cancel request, when the task is gone (NOT_FOUND),
   // paused or reset, at the local safety timeout, or when the worker's shutdown grace ends.
-  const base::CancellationToken& cancellation() const { return token_; }
-  bool IsCancelled() const { return token_.IsCancelled(); }
+  const base::CancellationToken& cancellation() const { return source_.token(); }
+  bool IsCancelled() const { return source_.IsCancelled(); }
   CancelReason cancel_reason() const { return reason_.load(); }
   // Throws CancelledError when cancelled.
   void ThrowIfCancelled() const;
@@ -308,8 +329,8 @@ class ActivityContext {
   }
 
   // The activity's GPU resources (stream, capped allocator, WhenDone); see GpuContext.
-  GpuContext& gpu() { return gpu_; }
-  const GpuContext& gpu() const { return gpu_; }
+  GpuContext& gpu() { return gpu_.Get(); }
+  const GpuContext& gpu() const { return gpu_.Get(); }
   // What the activity declared at registration; the GPU memory cap comes from it.
   const routing::ResourceNeeds& needs() const { return needs_; }
 
@@ -364,14 +385,15 @@ class ActivityContext {
 
   const ActivityInfo info_;
   const payload::DataConverter& converter_;
-  HeartbeatSink sink_;  // a test's or tool's; a worker's context heartbeats through waker_
-  base::CancellationSource source_;
-  const base::CancellationToken token_;
+  // A test's or tool's; a worker's context has none and heartbeats through waker_ (a pointer,
+  // not an empty std::function in each of 10,000 running activities).
+  const std::unique_ptr<const HeartbeatSink> sink_;
+  base::CancellationSource source_;  // cancellation() is its token
   std::atomic<CancelReason> reason_{CancelReason::kNone};
   // Only a device-placed activity has one (an AssignedDevice is 144 bytes, most have none).
   std::unique_ptr<const std::optional<routing::AssignedDevice>> device_{};
   routing::ResourceNeeds needs_{};
-  GpuContext gpu_{};
+  internal::LazyGpuContext gpu_;
   const Logger logger_;
   // Set before the body runs; null outside a worker.
   std::shared_ptr<internal::WorkerLink> waker_;

@@ -101,7 +101,15 @@ void ActivityRunner::Handle::Post(std::function<void()> fn) {
 }
 
 void ActivityRunner::Start(std::shared_ptr<Activity> activity) {
-  auto start = [handle = handle_, activity] {
+  // Only a device-placed activity leases GPU resources; its GpuContext keeps the execution
+  // while it holds them, so the activity itself keeps no pointer to it.
+  std::shared_ptr<gpu::GpuExecution> execution;
+  if (activity->attempt->context().device()) {
+    execution = options_.gpu_execution ? options_.gpu_execution
+                : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process()
+                                       : nullptr;
+  }
+  auto start = [handle = handle_, activity, execution = std::move(execution)] {
     // The body runs outside the guard (see the header): only `activity` is touched until the
     // outcome re-enters the runner through the guard.
     // Abandoned at shutdown, or the runner is gone: the body never starts.
@@ -109,7 +117,7 @@ void ActivityRunner::Start(std::shared_ptr<Activity> activity) {
     OutcomeCallback finish = [handle, activity](ActivityOutcome r) {
       handle->Run([&](ActivityRunner& runner) { runner.Finish(activity, std::move(r)); });
     };
-    RunBody(*activity, std::move(finish));
+    RunBody(*activity, execution, std::move(finish));
     // A typed body decoded its arguments before it first returned: a long-running one need
     // not keep its input.
     if (!activity->definition->reads_input_later) activity->input.reset();
@@ -124,10 +132,12 @@ void ActivityRunner::Start(std::shared_ptr<Activity> activity) {
   deps_.executor->Post(std::move(start));
 }
 
-void ActivityRunner::RunBody(Activity& activity, OutcomeCallback done) {
+void ActivityRunner::RunBody(Activity& activity,
+                             const std::shared_ptr<gpu::GpuExecution>& execution,
+                             OutcomeCallback done) {
   std::unique_ptr<gpu::DeviceScope> current_device;
   try {
-    current_device = activity.attempt->PrepareGpu(activity.gpu_execution.get());
+    current_device = activity.attempt->PrepareGpu(execution);
   } catch (...) {
     ActivityOutcome failed;
     failed.error = std::current_exception();
@@ -145,7 +155,11 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
   const std::string& token = ctx.info().task_token;
   std::optional<payload::Payloads> last_details = deps_.heartbeats->Finish(token);
   std::optional<std::string> device_broken;
-  if (std::optional<absl::Status> sticky = ctx.gpu().sticky_error(); sticky && ctx.device()) {
+  // Only a context whose GpuContext was made (a device-placed activity's, or one the body
+  // touched) can hold a sticky error; the others are not made here just to ask.
+  const GpuContext* gpu = ctx.gpu_.IfMade();
+  if (std::optional<absl::Status> sticky = gpu ? gpu->sticky_error() : std::nullopt;
+      sticky && ctx.device()) {
     device_broken =
         OnStickyCudaError(*activity->attempt, activity->label(), options_.device_health, *sticky);
   }
@@ -219,7 +233,7 @@ void ActivityRunner::Finish(const std::shared_ptr<Activity>& activity,
   activity->permit.Release();
   absl::MutexLock lock(&mu_);
   running_.erase(token);
-  deadlines_.erase({activity->local_deadline, token});
+  deadlines_.erase({LocalDeadlineOf(*activity), token});
 }
 
 void ActivityRunner::RecordOutcome(const Activity& activity, bool failed, bool cancelled) {
@@ -270,6 +284,11 @@ void ActivityRunner::OnSignal(Activity& activity, HeartbeatSignal signal) {
   if (activity.attempt->Cancel(reason, CancelReasonName(reason))) {
     spdlog::info("{} cancellation: {}", activity.label(), CancelReasonName(reason));
   }
+}
+
+absl::Time ActivityRunner::LocalDeadlineOf(const Activity& activity) const {
+  const absl::Time deadline = activity.attempt->context().info().deadline;
+  return deadline == absl::InfiniteFuture() ? deadline : deadline + options_.local_timeout_buffer;
 }
 
 void ActivityRunner::ArmLocalTimeout(absl::Time when, std::string_view task_token) {
@@ -408,7 +427,7 @@ void ActivityRunner::AbandonAll() {
     activity->permit.Release();
     absl::MutexLock lock(&mu_);
     running_.erase(token);
-    deadlines_.erase({activity->local_deadline, token});
+    deadlines_.erase({LocalDeadlineOf(*activity), token});
   }
 }
 

@@ -152,7 +152,9 @@ class ActivityRunner {
   void Start(std::shared_ptr<Activity> activity);
   // Runs the body; touches only `activity` (see the file comment).
   // The outcome (or a failure to prepare its GPU) goes to `done`.
-  static void RunBody(Activity& activity, OutcomeCallback done);
+  // `execution` leases a device-placed activity's stream (null for the others).
+  static void RunBody(Activity& activity, const std::shared_ptr<gpu::GpuExecution>& execution,
+                      OutcomeCallback done);
   void Finish(const std::shared_ptr<Activity>& activity,
               ActivityFuture<payload::Payloads>::Result result);
   // Records the activity's outcome (no-op without metrics); `failed` or `cancelled`.
@@ -164,6 +166,9 @@ class ActivityRunner {
   // Local timeouts: one ordered index and one armed timer for all running activities, instead
   // of a timer per activity that stayed queued (token and all) until its deadline long after
   // the activity had finished.
+  // When the runner times `activity` out locally: its deadline plus the buffer (its key in
+  // deadlines_, worked out again rather than kept in each activity); InfiniteFuture() if none.
+  absl::Time LocalDeadlineOf(const Activity& activity) const;
   void ArmLocalTimeout(absl::Time when, std::string_view task_token);
   void OnLocalTimeouts();  // the armed timer: cancels the activities whose deadline passed
 

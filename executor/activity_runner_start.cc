@@ -59,6 +59,8 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
     return ReportUnknownType(info, std::move(permit));
   }
 
+  static_assert(sizeof(Activity) + 16 <= 640,
+                "ActivityRunner::Activity outgrew jemalloc's 640-byte class (running_activity.h)");
   auto activity = std::make_shared<Activity>();
   activity->metrics = metrics;
   activity->started = deps_.timers->clock().Now();
@@ -68,9 +70,6 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   activity->definition = std::move(definition);
   activity->permit = std::move(permit);
   activity->converter = deps_.converter;
-  activity->gpu_execution = options_.gpu_execution ? options_.gpu_execution
-                            : gpu::CudaBuiltIn()   ? gpu::GpuExecution::Process()
-                                                   : nullptr;
   const absl::Duration heartbeat_timeout = info.heartbeat_timeout;
   const absl::Time deadline = info.deadline;
   activity->attempt.emplace(std::move(info), *activity->converter, nullptr,
@@ -100,8 +99,7 @@ void ActivityRunner::Run(wsv1::PollActivityTaskQueueResponse task, const std::st
   // The signals go to the runner's handle, told the activity: no closure per activity.
   deps_.heartbeats->Track(token, heartbeat_timeout, handle_, activity);
   if (deadline != absl::InfiniteFuture()) {
-    activity->local_deadline = deadline + options_.local_timeout_buffer;
-    ArmLocalTimeout(activity->local_deadline, token);
+    ArmLocalTimeout(LocalDeadlineOf(*activity), token);
   }
   if (spdlog::should_log(spdlog::level::debug)) {  // the label is made, not kept
     spdlog::debug("{} started on task queue '{}'", activity->label(), task_queue);

@@ -10,9 +10,9 @@
 
 #include <deque>
 #include <memory>
-#include <unordered_set>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "routing/slot_supplier.h"
 
@@ -41,7 +41,8 @@ class FixedSlotSupplier final : public SlotSupplier {
   const int capacity_;
   mutable absl::Mutex mu_;
   int reserved_ ABSL_GUARDED_BY(mu_) = 0;
-  std::unordered_set<uint64_t> used_ids_ ABSL_GUARDED_BY(mu_);
+  // Flat: no node per running activity (10,000 of them on a heartbeat-heavy worker).
+  absl::flat_hash_set<uint64_t> used_ids_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::shared_ptr<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
 };

@@ -26,6 +26,10 @@ namespace kiln::executor {
 
 // What a running activity's body and context refer to lives here (or is shared from here), not
 // in the runner, so an abandoned body may outlive the runner.
+// The block make_shared<Activity> allocates (the object and its two counts) fits jemalloc's
+// 640-byte size class, not the 768 one: 10,000 running activities hold one each
+// (docs/BENCHMARKS.md, heartbeat memory). ActivityRunner::Run checks it; a member that grows it
+// past this belongs behind a pointer, or in the context's lazily made parts.
 struct ActivityRunner::Activity {
   static constexpr metrics::WorkerMetrics::ActivityHandles kNoMetrics{};
 
@@ -35,10 +39,9 @@ struct ActivityRunner::Activity {
   // the rest of the polled task is in the context's ActivityInfo (moved there, not copied) or
   // was dropped when the activity started.
   // On the heap, so that a running activity that dropped it keeps a pointer, not an empty
-  // 48-byte Payloads (this block then fits jemalloc's 768-byte class: docs/BENCHMARKS.md).
+  // 48-byte Payloads (see the size check below).
   std::unique_ptr<payload::Payloads> input;
   std::shared_ptr<const payload::DataConverter> converter;  // the context's
-  std::shared_ptr<gpu::GpuExecution> gpu_execution;         // leases the context's stream
   std::shared_ptr<const ActivityDefinition> definition;
   // Owns the context the body sees. In this allocation, not one of its own; made once the
   // fields above are set.
@@ -47,9 +50,9 @@ struct ActivityRunner::Activity {
   std::atomic<bool> finished{false};
   // The type's and queue's handles (WorkerMetrics keeps them); all null without metrics.
   const metrics::WorkerMetrics::ActivityHandles* metrics = &kNoMetrics;
-  absl::Time started;                                 // on the runner's clock
-  absl::Time local_deadline = absl::InfiniteFuture();  // its entry in deadlines_
+  absl::Time started;  // on the runner's clock
 };
+
 
 // What the runner's callbacks for a running activity carry (the body's outcome, ctx.SleepFor's
 // timers): the runner and a guard closed with it, in one object for the runner, so that each

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "base/clock.h"
 #include "executor/activity_attempt.h"
@@ -60,7 +61,7 @@ class GpuContextTest : public ::testing::Test {
 
 TEST_F(GpuContextTest, OnACpuQueueThereIsNoStreamAndAllocationSaysWhereToStartTheActivity) {
   auto ctx = MakeContext(std::nullopt, routing::ResourceNeeds::Cpu());
-  EXPECT_EQ(ctx->PrepareGpu(fake_.get()), nullptr);
+  EXPECT_EQ(ctx->PrepareGpu(fake_), nullptr);
   EXPECT_EQ(fake_->leased(), 0);
   EXPECT_FALSE(ctx->context().gpu().available());
   EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
@@ -78,7 +79,7 @@ TEST_F(GpuContextTest, ASimulatedDeviceGetsNoStreamAndIsToldToRunTheCpuPath) {
   routing::AssignedDevice simulated{
       .index = 0, .uuid = "GPU-sim-0", .name = "H100", .simulated = true};
   auto ctx = MakeContext(simulated, routing::ResourceNeeds::Gpu(1 << 20));
-  EXPECT_EQ(ctx->PrepareGpu(fake_.get()), nullptr);
+  EXPECT_EQ(ctx->PrepareGpu(fake_), nullptr);
   EXPECT_EQ(fake_->leased(), 0);
   EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
   EXPECT_THAT(ctx->context().gpu().status().message(), HasSubstr("gpu0"));
@@ -100,7 +101,7 @@ TEST_F(GpuContextTest, ARealDeviceInABuildWithoutCudaHasAClearRetryableError) {
 
 TEST_F(GpuContextTest, ARealDeviceGetsAStreamTheDeviceMadeCurrentAndTheDeclaredCap) {
   auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Gpu(4 << 20));
-  std::unique_ptr<gpu::DeviceScope> current = ctx->PrepareGpu(fake_.get());
+  std::unique_ptr<gpu::DeviceScope> current = ctx->PrepareGpu(fake_);
   ASSERT_NE(current, nullptr);
   EXPECT_EQ(fake_->current_scopes(), 1);
   EXPECT_EQ(fake_->last_ordinal(), 3);  // the CUDA ordinal, not the PCI index
@@ -121,9 +122,40 @@ TEST_F(GpuContextTest, ARealDeviceGetsAStreamTheDeviceMadeCurrentAndTheDeclaredC
   EXPECT_EQ(ctx->context().gpu().stream(), nullptr);
 }
 
+TEST_F(GpuContextTest, ALeaseKeepsItsExecutionWhileTheActivityHoldsIt) {
+  // The runner hands the execution to the attempt only for the start: the lease (a stream from
+  // the execution's pool) must keep it, or a worker shutting down its runner would free the
+  // pool under a running activity.
+  auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Gpu(1 << 20));
+  std::weak_ptr<FakeGpuExecution> execution = fake_;
+  auto current = ctx->PrepareGpu(fake_);
+  ASSERT_TRUE(ctx->context().gpu().available());
+  fake_.reset();
+  ASSERT_FALSE(execution.expired());
+  EXPECT_EQ(execution.lock()->leased(), 1);
+  current.reset();
+  ctx->ReleaseGpu();
+  EXPECT_EQ(execution.lock()->leased(), 0);
+  ctx.reset();
+  EXPECT_TRUE(execution.expired());  // and only as long as the activity is there
+}
+
+TEST_F(GpuContextTest, ThreadsFirstAskingForTheGpuContextAllGetTheSameOne) {
+  // A CPU activity's GpuContext is made at its first use; two threads racing to it share one.
+  for (int round = 0; round < 50; ++round) {
+    auto ctx = MakeContext(std::nullopt, routing::ResourceNeeds::Cpu());
+    const GpuContext* seen[2] = {nullptr, nullptr};
+    std::thread other([&] { seen[1] = &ctx->context().gpu(); });
+    seen[0] = &ctx->context().gpu();
+    other.join();
+    ASSERT_EQ(seen[0], seen[1]);
+    EXPECT_THAT(seen[0]->status().message(), HasSubstr("not placed on a GPU"));
+  }
+}
+
 TEST_F(GpuContextTest, AllocatingPastTheCapIsANonRetryableFailureNamingRequestCapAndDevice) {
   auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Gpu(1 << 20));
-  auto current = ctx->PrepareGpu(fake_.get());
+  auto current = ctx->PrepareGpu(fake_);
   gpu::DeviceMemory held = ctx->context().gpu().Allocate(512 << 10);
   ApplicationError e = CatchApplicationError([&] { ctx->context().gpu().Allocate(2 << 20); });
   EXPECT_EQ(e.type(), "GpuMemoryCapExceeded");
@@ -138,7 +170,7 @@ TEST_F(GpuContextTest, AllocatingPastTheCapIsANonRetryableFailureNamingRequestCa
 
 TEST_F(GpuContextTest, AnActivityThatDeclaredNoGpuMemoryCanAllocateNone) {
   auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Cpu());
-  auto current = ctx->PrepareGpu(fake_.get());
+  auto current = ctx->PrepareGpu(fake_);
   EXPECT_EQ(ctx->context().gpu().memory_cap_bytes(), 0u);
   EXPECT_EQ(CatchApplicationError([&] { ctx->context().gpu().Allocate(1); }).type(),
             "GpuMemoryCapExceeded");
@@ -146,7 +178,7 @@ TEST_F(GpuContextTest, AnActivityThatDeclaredNoGpuMemoryCanAllocateNone) {
 
 TEST_F(GpuContextTest, WhenDoneCompletesOnlyWhenTheEventFires) {
   auto ctx = MakeContext(RealDevice(), routing::ResourceNeeds::Gpu(1 << 20));
-  auto current = ctx->PrepareGpu(fake_.get());
+  auto current = ctx->PrepareGpu(fake_);
   ActivityFuture<void> ok = ctx->context().gpu().WhenDone();
   EXPECT_FALSE(ok.IsReady());
   fake_->FireAll(absl::OkStatus());
