@@ -228,7 +228,7 @@ void ActivityEngine::DeleteActivityExecution(const wsv1::DeleteActivityExecution
       runs_.Erase(run_id);
       timers_.DisarmRun(run_id);
     }
-    store_.Delete(options_.namespace_name, run_id);
+    store_.Delete(options_.namespace_name, state->info().activity_id(), run_id);
     return absl::OkStatus();
   }();
   if (!s.ok()) return done(s);

@@ -37,7 +37,8 @@ void MemoryTaskStore::Put(const ActivityState& state) {
   runs_[state.seq()] = state;
 }
 
-void MemoryTaskStore::Delete(const std::string& namespace_name, const std::string& run_id) {
+void MemoryTaskStore::Delete(const std::string& namespace_name, const std::string& activity_id,
+                             const std::string& run_id) {
   absl::MutexLock lock(&mu_);
   auto it = seq_by_run_.find(run_id);
   if (it == seq_by_run_.end()) return;

@@ -27,7 +27,8 @@ class MemoryTaskStore final : public TaskStore {
  public:
   // TaskStore
   void Put(const ActivityState& state) override;
-  void Delete(const std::string& namespace_name, const std::string& run_id) override;
+  void Delete(const std::string& namespace_name, const std::string& activity_id,
+              const std::string& run_id) override;
   void Sync(std::function<void(absl::Status)> done) override;
   absl::StatusOr<std::optional<ActivityState>> Get(const std::string& namespace_name,
                                                    const std::string& activity_id,

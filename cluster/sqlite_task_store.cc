@@ -160,9 +160,12 @@ void SqliteTaskStore::Put(const ActivityState& state) {
   cv_.Signal();
 }
 
-void SqliteTaskStore::Delete(const std::string& namespace_name, const std::string& run_id) {
+void SqliteTaskStore::Delete(const std::string& namespace_name, const std::string& activity_id,
+                             const std::string& run_id) {
   Write w;
   w.is_delete = true;
+  w.namespace_name = namespace_name;
+  w.activity_id = activity_id;
   w.run_id = run_id;
   {
     absl::MutexLock lock(&mu_);
@@ -263,7 +266,9 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
   CachedStatement update = writes_->Use(
       "UPDATE activity_runs SET state = ?1, priority = ?2, backlog = ?3, status = ?5 "
       "WHERE seq = ?4");
-  CachedStatement remove = writes_->Use("DELETE FROM activity_runs WHERE run_id = ?");
+  // Through activity_runs_by_id: since schema version 5 run_id has no index of its own.
+  CachedStatement remove = writes_->Use(
+      "DELETE FROM activity_runs WHERE namespace = ?1 AND activity_id = ?2 AND run_id = ?3");
   if (!upsert.ok() || !update_open.ok() || !update.ok() || !remove.ok()) {
     return fail(SqliteError(writer_, "prepare write"));
   }
@@ -321,7 +326,11 @@ absl::Status SqliteTaskStore::Commit(const std::vector<Write>& writes) {
     bool written;
     if (w.is_delete) {
       sqlite3_reset(remove.get());
-      sqlite3_bind_text(remove.get(), 1, w.run_id.data(), w.run_id.size(), SQLITE_STATIC);
+      sqlite3_bind_text(remove.get(), 1, w.namespace_name.data(), w.namespace_name.size(),
+                        SQLITE_STATIC);
+      sqlite3_bind_text(remove.get(), 2, w.activity_id.data(), w.activity_id.size(),
+                        SQLITE_STATIC);
+      sqlite3_bind_text(remove.get(), 3, w.run_id.data(), w.run_id.size(), SQLITE_STATIC);
       written = sqlite3_step(remove.get()) == SQLITE_DONE;
     } else {
       written = WriteRun(w, run_statements);

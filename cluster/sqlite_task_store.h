@@ -55,7 +55,8 @@ class SqliteTaskStore final : public TaskStore {
 
   // TaskStore
   void Put(const ActivityState& state) override;
-  void Delete(const std::string& namespace_name, const std::string& run_id) override;
+  void Delete(const std::string& namespace_name, const std::string& activity_id,
+              const std::string& run_id) override;
   void Sync(std::function<void(absl::Status)> done) override;
   absl::StatusOr<std::optional<ActivityState>> Get(const std::string& namespace_name,
                                                    const std::string& activity_id,

@@ -71,8 +71,10 @@ class TaskStore {
 
   // Inserts or replaces the run `state.info().run_id()`.
   virtual void Put(const ActivityState& state) = 0;
-  // Removes the run; no-op when absent.
-  virtual void Delete(const std::string& namespace_name, const std::string& run_id) = 0;
+  // Removes the run `run_id` of `activity_id`; no-op when absent. (The SQLite store finds it
+  // through its activity id: run ids have no index of their own.)
+  virtual void Delete(const std::string& namespace_name, const std::string& activity_id,
+                      const std::string& run_id) = 0;
   // Calls `done` once every Put/Delete issued before this call is durable, with the error of the
   // commit when it failed (the store is then broken: every later Sync reports the same error).
   virtual void Sync(std::function<void(absl::Status)> done) = 0;
@@ -130,8 +132,9 @@ class TaskStoreWrapper : public TaskStore {
 
   // TaskStore
   void Put(const ActivityState& state) override { target_.Put(state); }
-  void Delete(const std::string& ns, const std::string& run_id) override {
-    target_.Delete(ns, run_id);
+  void Delete(const std::string& ns, const std::string& activity_id,
+              const std::string& run_id) override {
+    target_.Delete(ns, activity_id, run_id);
   }
   void Sync(std::function<void(absl::Status)> done) override { target_.Sync(std::move(done)); }
   absl::StatusOr<std::optional<ActivityState>> Get(const std::string& ns, const std::string& id,

@@ -12,12 +12,17 @@ namespace {
 
 namespace enums = ::temporal::api::enums::v1;
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
+// Since version 5 run_id has no UNIQUE constraint: its index took a random-position insert (run
+// ids are random UUIDs) in every start's commit, and nothing looks a run up by run_id alone (a
+// run is read and deleted through activity_runs_by_id, its namespace and activity id). A file made
+// before version 5 keeps its constraint's index (SQLite drops it only by rebuilding the table); it
+// is used as before, only no longer needed.
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS activity_runs (
   seq           INTEGER PRIMARY KEY,
-  run_id        TEXT    NOT NULL UNIQUE,
+  run_id        TEXT    NOT NULL,
   namespace     TEXT    NOT NULL,
   activity_id   TEXT    NOT NULL,
   activity_type TEXT    NOT NULL,
@@ -169,6 +174,10 @@ absl::Status EnsureSchema(sqlite3* db, const std::string& path) {
   if (schema.ok()) schema = Exec(db, kDeploymentsTable);
   if (schema.ok() && version > 0 && version < 4) {
     spdlog::info("dev cluster store migrated to schema version 4 (worker deployments)");
+  }
+  if (schema.ok() && version > 0 && version < 5) {
+    spdlog::info("dev cluster store at schema version 5; this file keeps its run_id index "
+                 "(new files are made without it)");
   }
   if (schema.ok()) {
     schema = Exec(db, absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";").c_str());

@@ -31,9 +31,11 @@ class HeldCommitStore final : public TaskStoreWrapper {
     std::lock_guard<std::mutex> lock(mu_);
     queued_.push_back([this, state] { target_.Put(state); });
   }
-  void Delete(const std::string& ns, const std::string& run_id) override {
+  void Delete(const std::string& ns, const std::string& activity_id,
+              const std::string& run_id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    queued_.push_back([this, ns, run_id] { target_.Delete(ns, run_id); });
+    queued_.push_back(
+        [this, ns, activity_id, run_id] { target_.Delete(ns, activity_id, run_id); });
   }
   void Sync(std::function<void(absl::Status)> done) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -202,7 +204,7 @@ TEST(MemoryTaskStoreScaleTest, LookupsStayCorrectWithManyRunsAndReusedIds) {
   }
   EXPECT_FALSE(store.Get("default", "id-absent", "")->has_value());
   // Delete the latest run of id-0: its earlier run becomes the latest again.
-  store.Delete("default", latest[0]);
+  store.Delete("default", "id-0", latest[0]);
   auto earlier = store.Get("default", "id-0", "");
   ASSERT_TRUE(earlier.ok() && earlier->has_value());
   EXPECT_EQ((*earlier)->seq(), 1);

@@ -101,7 +101,8 @@ TEST_P(BacklogStoreTest, GetBySeqAfterAPageShowsTheRunsLatestDurableWrite) {
   EXPECT_EQ((*two)->info().run_state(), started.state().info().run_state());
   EXPECT_FALSE(InBacklog(**two));
   // Run 3 is deleted: gone by seq too. Run 1 unchanged reads the same every time.
-  store_->Delete("default", MakeBacklogRun(3, 3).info().run_id());
+  store_->Delete("default", MakeBacklogRun(3, 3).info().activity_id(),
+                 MakeBacklogRun(3, 3).info().run_id());
   ASSERT_TRUE(SyncAndWait(*store_).ok());
   EXPECT_FALSE(store_->GetBySeq(3)->has_value());
   for (int i = 0; i < 2; ++i) {

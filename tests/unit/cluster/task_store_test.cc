@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -74,9 +75,25 @@ TEST_P(TaskStoreTest, PutReplacesAndDeleteRemoves) {
   EXPECT_EQ((*store_->Get("default", "a", ""))->info().status(),
             enums::ACTIVITY_EXECUTION_STATUS_COMPLETED);
   EXPECT_TRUE(store_->LoadOpen()->empty());
-  store_->Delete("default", state.info().run_id());
+  store_->Delete("default", state.info().activity_id(), state.info().run_id());
   ASSERT_TRUE(SyncAndWait(*store_).ok());
   EXPECT_FALSE(store_->Get("default", "a", "")->has_value());
+}
+
+// DeleteActivityExecution of an activity's latest run: its earlier run is the latest again, and
+// the other activities' runs stay.
+TEST_P(TaskStoreTest, DeleteRemovesOnlyThatRunOfItsActivity) {
+  store_->Put(MakeRun("a", 1));
+  store_->Put(MakeRun("a", 2));
+  store_->Put(MakeRun("b", 3));
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  store_->Delete("default", "a", MakeRun("a", 2).info().run_id());
+  store_->Delete("default", "a", "00000000-0000-4000-8000-000000000099");  // absent: no-op
+  ASSERT_TRUE(SyncAndWait(*store_).ok());
+  EXPECT_EQ((*store_->Get("default", "a", ""))->seq(), 1);
+  EXPECT_FALSE(store_->Get("default", "a", MakeRun("a", 2).info().run_id())->has_value());
+  EXPECT_EQ((*store_->Get("default", "b", ""))->seq(), 3);
+  EXPECT_EQ(*store_->Count("default", {}), 2);
 }
 
 TEST_P(TaskStoreTest, ListIsNewestFirstAndPagesWithTokens) {
@@ -216,6 +233,107 @@ TEST(SqliteTaskStoreTest, SchemaThreeFileMigratesToWorkerDeployments) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_EQ(loaded->size(), 1u);
   EXPECT_EQ((*loaded)[0].data, "deployment");
+}
+
+// The names of the indexes on activity_runs in the file `path`.
+std::vector<std::string> RunIndexes(const std::string& path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::vector<std::string> names;
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                     "tbl_name = 'activity_runs' ORDER BY name", -1, &stmt, nullptr);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return names;
+}
+
+// A new file has no index on run_id (each start's insert would add a random-position entry);
+// a run is found and deleted through activity_runs_by_id.
+TEST(SqliteTaskStoreTest, NewFileHasNoRunIdIndex) {
+  const std::string path = TempDbPath();
+  ASSERT_TRUE(SqliteTaskStore::Open(path).ok());
+  EXPECT_EQ(RunIndexes(path),
+            (std::vector<std::string>{"activity_runs_backlog", "activity_runs_by_id",
+                                      "activity_runs_by_status"}));
+  // The store's delete of a run (SqliteTaskStore::Commit) searches that index, not the table.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* plan = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN DELETE FROM activity_runs WHERE "
+                               "namespace = ?1 AND activity_id = ?2 AND run_id = ?3",
+                               -1, &plan, nullptr),
+            SQLITE_OK);
+  std::string detail;
+  while (sqlite3_step(plan) == SQLITE_ROW) {
+    detail += reinterpret_cast<const char*>(sqlite3_column_text(plan, 3));
+  }
+  sqlite3_finalize(plan);
+  sqlite3_close(db);
+  EXPECT_NE(detail.find("USING INDEX activity_runs_by_id"), std::string::npos) << detail;
+}
+
+// A schema-4 file (run_id UNIQUE, with its index) opens, is served and written as before, keeps
+// its index and is marked version 5.
+TEST(SqliteTaskStoreTest, SchemaFourFileWithItsRunIdIndexIsServed) {
+  const std::string path = TempDbPath();
+  {
+    auto made = SqliteTaskStore::Open(path);  // makes the parent directories and the other tables
+    ASSERT_TRUE(made.ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, R"sql(
+    DROP TABLE activity_runs;
+    CREATE TABLE activity_runs (
+      seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, namespace TEXT NOT NULL,
+      activity_id TEXT NOT NULL, activity_type TEXT NOT NULL, task_queue TEXT NOT NULL,
+      status INTEGER NOT NULL, state BLOB NOT NULL, priority INTEGER NOT NULL DEFAULT 3,
+      backlog INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX activity_runs_by_id ON activity_runs(namespace, activity_id, seq);
+    CREATE INDEX activity_runs_by_status ON activity_runs(status, seq);
+    CREATE INDEX activity_runs_backlog
+      ON activity_runs(namespace, task_queue, priority, seq) WHERE backlog = 1;
+    PRAGMA user_version=4;)sql", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto store = SqliteTaskStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    (*store)->Put(MakeRun("a", 1));
+    (*store)->Put(MakeRun("a", 2));
+    (*store)->Put(MakeRun("b", 3));
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+    ActivityState done = MakeRun("b", 3);
+    done.mutable_info()->set_status(enums::ACTIVITY_EXECUTION_STATUS_COMPLETED);
+    (*store)->Put(done);
+    (*store)->Delete("default", "a", MakeRun("a", 2).info().run_id());
+    ASSERT_TRUE(SyncAndWait(**store).ok());
+  }
+  auto reopened = SqliteTaskStore::Open(path);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*(*reopened)->Get("default", "a", ""))->seq(), 1);
+  EXPECT_EQ((*(*reopened)->Get("default", "b", ""))->info().status(),
+            enums::ACTIVITY_EXECUTION_STATUS_COMPLETED);
+  ASSERT_EQ((*reopened)->LoadOpen()->size(), 1u);
+  EXPECT_EQ(*(*reopened)->MaxSeq(), 3);
+  (*reopened)->Put(MakeRun("c", 4));
+  ASSERT_TRUE(SyncAndWait(**reopened).ok());
+  EXPECT_EQ(*(*reopened)->Count("default", {}), 3);
+  const auto indexes = RunIndexes(path);
+  EXPECT_NE(std::find(indexes.begin(), indexes.end(), "sqlite_autoindex_activity_runs_1"),
+            indexes.end());
+  sqlite3* check = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &check), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(check, "PRAGMA user_version", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 5);
+  sqlite3_finalize(stmt);
+  sqlite3_close(check);
 }
 
 TEST(SqliteTaskStoreTest, ConcurrentWritesShareCommits) {
