@@ -16,10 +16,6 @@ absl::StatusOr<std::unique_ptr<client::GrpcTemporalClient>> AsyncClient(
   client::ConnectionOptions connection;
   connection.address = address;
   connection.namespace_name = options.namespace_name;
-  // The starts' cost on this side is the load generator's, not the cluster's, and both share
-  // the machine: one connection without gRPC's client-channel layer (docs/BENCHMARKS.md, "gRPC's
-  // per-call cost"). The cluster sees the same HTTP/2 requests on one connection as before.
-  connection.single_connection = true;
   return client::GrpcTemporalClient::Create(connection);
 }
 

@@ -23,8 +23,8 @@
 
 namespace kiln::bench {
 
-// A client of options.namespace_name at `address`, on one connection made now
-// (ConnectionOptions::single_connection). Errors: see client::GrpcTemporalClient::Create.
+// A client of options.namespace_name at `address` (does not connect). Errors: see
+// client::GrpcTemporalClient::Create.
 absl::StatusOr<std::unique_ptr<client::GrpcTemporalClient>> AsyncClient(
     const BenchOptions& options, const std::string& address);
 

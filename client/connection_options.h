@@ -59,13 +59,6 @@ struct ConnectionOptions {
   RetryOptions retry;
   // Sent as "client-version"; the Kiln version by default.
   std::string client_version;
-  // For load generators (`kiln bench`): one plaintext TCP connection, made when the client is
-  // created, under a gRPC channel without gRPC's client-channel layer (name resolution, load
-  // balancing, subchannels), which costs about 7,000 instructions a call (docs/BENCHMARKS.md).
-  // The price: no reconnection (once the connection breaks, every call fails UNAVAILABLE) and
-  // no DNS re-resolution. Deadlines, message limits, compression and keepalive stay. Used only
-  // for a plaintext HOST:PORT or [IPv6]:PORT address; otherwise ignored.
-  bool single_connection = false;
 };
 
 // "<pid>@<hostname>", as the Temporal SDKs default it.

@@ -30,9 +30,8 @@ namespace kiln::client {
 
 class GrpcTemporalClient : public TemporalClient {
  public:
-  // Creates the channel; does not connect (the first call does), except with
-  // options.single_connection. Errors: see internal::CreateChannel (empty address, unusable TLS
-  // material, no connection for single_connection).
+  // Creates the channel; does not connect (the first call does). Errors: see
+  // internal::CreateChannel (empty address, unusable TLS material).
   static absl::StatusOr<std::unique_ptr<GrpcTemporalClient>> Create(ConnectionOptions options);
   ~GrpcTemporalClient() override;
 

@@ -1,29 +1,18 @@
 #include "client/internal/channel.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/grpc_status.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/create_channel_posix.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 
@@ -76,59 +65,6 @@ absl::Status CheckTlsMaterial(const TlsOptions& tls) {
   return absl::OkStatus();
 }
 
-// HOST:PORT or [IPv6]:PORT split for getaddrinfo; false for anything else (schemes, unix:,
-// a bare host), which then gets the ordinary channel.
-bool SplitHostPort(const std::string& address, std::string& host, std::string& port) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  host = address.substr(0, colon);
-  port = address.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (absl::StrContains(host, ":")) {
-    return false;  // a scheme (dns:, ipv4:, unix:) or an unbracketed IPv6 address
-  }
-  int n = 0;
-  return absl::SimpleAtoi(port, &n) && n > 0;
-}
-
-// A connected, non-blocking TCP socket with TCP_NODELAY (as gRPC sets it on the sockets it
-// makes itself), or -1 with `error` set. `connect` waits at most 5 s.
-int ConnectTcp(const std::string& host, const std::string& port, std::string& error) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    error = gai_strerror(rc);
-    return -1;
-  }
-  int fd = -1;
-  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      int so_error = ETIMEDOUT;
-      socklen_t len = sizeof so_error;
-      if (poll(&p, 1, 5000) == 1) getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-      errno = so_error;
-      rc = so_error == 0 ? 0 : -1;
-    }
-    if (rc != 0) {
-      error = std::strerror(errno);
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (fd >= 0) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  return fd;
-}
-
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOptions& options) {
@@ -163,16 +99,6 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOpt
     }
   } else {
     credentials = grpc::InsecureChannelCredentials();
-    std::string host, port;
-    if (options.single_connection && SplitHostPort(options.address, host, port)) {
-      std::string error;
-      const int fd = ConnectTcp(host, port, error);
-      if (fd < 0) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot connect to ", options.address, ": ", error));
-      }
-      return grpc::CreateCustomInsecureChannelFromFd(options.address, fd, args);
-    }
   }
   return grpc::CreateCustomChannel(options.address, credentials, args);
 }

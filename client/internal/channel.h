@@ -19,9 +19,7 @@ namespace kiln::client::internal {
 inline constexpr int kMaxReceiveMessageBytes = 128 * 1024 * 1024;
 
 // Errors: INVALID_ARGUMENT for an empty address or TLS material that does not parse (naming
-// which), or a client key that does not match its certificate. With
-// `options.single_connection` (and a plaintext HOST:PORT address), connects here: UNAVAILABLE
-// naming the address when no connection is made within 5 s.
+// which), or a client key that does not match its certificate.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOptions& options);
 
 // The metadata every call of one client carries, worked out once (not per call): client-name,

@@ -244,37 +244,6 @@ TEST(GrpcTemporalClientTest, IdentityDefaultsToPidAtHost) {
   EXPECT_EQ((*GrpcTemporalClient::Create(options))->Identity(), "gpu-host-7");
 }
 
-// `kiln bench`'s clients: one connection without gRPC's client-channel layer. What the server
-// sees and what a caller gets must not change: headers, answers, and deadlines enforced by the
-// client even when the server never answers.
-TEST(GrpcTemporalClientTest, SingleConnectionKeepsHeadersAnswersAndDeadlines) {
-  FakeWorkflowService fake;
-  ConnectionOptions options = OptionsFor(fake);
-  options.single_connection = true;
-  auto client = GrpcTemporalClient::Create(options);
-  ASSERT_TRUE(client.ok()) << client.status();
-  Result<wsv1::DescribeNamespaceResponse> described;
-  (*client)->DescribeNamespace(described.Done());
-  ASSERT_TRUE(described.Get().ok());
-  EXPECT_EQ(fake.calls().at(0).Header("temporal-namespace"), "ml-team");
-  EXPECT_EQ(fake.calls().at(0).Header("client-name"), "kiln-cpp");
-
-  Result<wsv1::PollActivityTaskQueueResponse> task;  // held by the fake: never answered
-  const absl::Time start = absl::Now();
-  (*client)->PollActivityTaskQueue({}, absl::Milliseconds(300), task.Done());
-  EXPECT_EQ(task.Get().status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
-}
-
-TEST(GrpcTemporalClientTest, SingleConnectionToADeadAddressFailsAtCreateNamingIt) {
-  ConnectionOptions options;
-  options.address = testing::DeadAddress();
-  options.single_connection = true;
-  auto client = GrpcTemporalClient::Create(options);
-  EXPECT_EQ(client.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(client.status().message(), HasSubstr("cannot connect to " + options.address));
-}
-
 TEST(GrpcTemporalClientTest, UnusableTlsMaterialFailsAtCreateNamingIt) {
   ConnectionOptions options;
   options.tls.enabled = true;
