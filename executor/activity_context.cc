@@ -62,9 +62,9 @@ void ActivityContext::Logger::Log(spdlog::level::level_enum level,
 void ActivityContext::HeartbeatPayloads(payload::Payloads details) {
   if (sink_) {
     (*sink_)(std::move(details));
-  } else if (waker_) {
+  } else if (link_) {
     // The worker's link, told this context's token: no sink closure per activity.
-    waker_->Heartbeat(info_.task_token, std::move(details));
+    link_->Heartbeat(info_.task_token, std::move(details));
   }
 }
 
@@ -74,7 +74,7 @@ ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {
         std::string("activity cancelled: ") + CancelReasonName(reason_.load()))));
   };
   if (IsCancelled()) return cancelled();
-  if (!waker_) {
+  if (!link_) {
     return ActivityFuture<void>::FromError(std::make_exception_ptr(
         ApplicationError("ActivityContext::SleepFor needs the worker's timer; this context was "
                          "made outside a worker",
@@ -85,7 +85,7 @@ ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {
   // sleeping_ holds it weakly. Filed with the cancellation checked under the same lock:
   // WakeSleepers runs after the token is cancelled, so a wait either sees the cancellation here
   // or is found there.
-  auto wait = std::make_shared<internal::SleepWait>(waker_);
+  auto wait = std::make_shared<internal::SleepWait>(link_);
   ActivityFuture<void> future = internal::SleepWait::FutureOf(wait);
   {
     absl::MutexLock lock(&sleep_mu_);
@@ -98,7 +98,7 @@ ActivityFuture<void> ActivityContext::SleepFor(absl::Duration delay) {
     });
     sleeping_.push_back(wait);
   }
-  waker_->WakeAfter(delay, std::move(wait));
+  link_->WakeAfter(delay, std::move(wait));
   return future;
 }
 
@@ -108,14 +108,14 @@ void ActivityContext::WakeSleepers(const std::string& reason) {
     absl::MutexLock lock(&sleep_mu_);
     sleeping.swap(sleeping_);
   }
-  if (!waker_) return;
+  if (!link_) return;
   const std::string why = "activity cancelled: " + reason;
   for (const std::weak_ptr<internal::SleepWait>& weak : sleeping) {
     std::shared_ptr<internal::SleepWait> cancelled = weak.lock();
     if (!cancelled) continue;
     // Completed through the executor too: the code after the wait never runs on the thread
     // that cancelled (a gRPC callback).
-    waker_->Post([completer = internal::SleepWait::Completer(std::move(cancelled)), why] {
+    link_->Post([completer = internal::SleepWait::Completer(std::move(cancelled)), why] {
       (*completer).SetError(std::make_exception_ptr(CancelledError(why)));
     });
   }
@@ -140,7 +140,7 @@ SleepWait::Completer::~Completer() {
 
 void SleepWait::Fire(std::shared_ptr<Timer> self) {
   // `self` is this wait (the queue's reference): the step keeps it until it has run.
-  waker_->Post([completer = Completer(std::static_pointer_cast<SleepWait>(std::move(self)))] {
+  link_->Post([completer = Completer(std::static_pointer_cast<SleepWait>(std::move(self)))] {
     (*completer).SetValue();
   });
 }

@@ -202,7 +202,7 @@ class WorkerLink;
 // wait, its promise's state, a timer node and the timer's closure; docs/BENCHMARKS.md).
 class SleepWait final : public base::TimerQueue::Timer {
  public:
-  explicit SleepWait(std::shared_ptr<WorkerLink> waker) : waker_(std::move(waker)) {}
+  explicit SleepWait(std::shared_ptr<WorkerLink> link) : link_(std::move(link)) {}
 
   // The future of `wait`: shares its allocation (and keeps it alive).
   static ActivityFuture<void> FutureOf(const std::shared_ptr<SleepWait>& wait) {
@@ -241,7 +241,7 @@ class SleepWait final : public base::TimerQueue::Timer {
 
  private:
   mutable FutureState<void> state_;  // its `promises` counts the Completers
-  const std::shared_ptr<WorkerLink> waker_;
+  const std::shared_ptr<WorkerLink> link_;
 };
 
 // The worker's side of a running context (ctx.SleepFor's timers and executor, where heartbeats
@@ -375,7 +375,7 @@ class ActivityContext {
 
   friend class ActivityRunner;  // installs the worker link
   // Where heartbeats (when the context has no sink of its own) and ctx.SleepFor's waits go.
-  void SetWorkerLink(std::shared_ptr<internal::WorkerLink> link) { waker_ = std::move(link); }
+  void SetWorkerLink(std::shared_ptr<internal::WorkerLink> link) { link_ = std::move(link); }
   // After the token was cancelled (ActivityAttempt::Cancel): fails the pending SleepFor waits.
   void WakeSleepers(const std::string& reason);
 
@@ -385,7 +385,7 @@ class ActivityContext {
 
   const ActivityInfo info_;
   const payload::DataConverter& converter_;
-  // A test's or tool's; a worker's context has none and heartbeats through waker_ (a pointer,
+  // A test's or tool's; a worker's context has none and heartbeats through link_ (a pointer,
   // not an empty std::function in each of 10,000 running activities).
   const std::unique_ptr<const HeartbeatSink> sink_;
   base::CancellationSource source_;  // cancellation() is its token
@@ -396,7 +396,7 @@ class ActivityContext {
   internal::LazyGpuContext gpu_;
   const Logger logger_;
   // Set before the body runs; null outside a worker.
-  std::shared_ptr<internal::WorkerLink> waker_;
+  std::shared_ptr<internal::WorkerLink> link_;
   // The SleepFor waits not known to be over, for WakeSleepers: a view each, dropped by the next
   // SleepFor once over (a weak view keeps the wait's memory, not the wait). Not a cancellation
   // callback per wait (a node and a closure each).

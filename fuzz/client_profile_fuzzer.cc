@@ -24,8 +24,15 @@ namespace {
 const std::string& ProfilesFile() {
   static const std::string path = [] {
     const char* dir = std::getenv("TMPDIR");
-    return std::string(dir ? dir : "/tmp") + "/kiln-fuzz-profile-" + std::to_string(getpid()) + ".toml";
+    return std::string(dir ? dir : "/tmp") + "/kiln-fuzz-profile-" + std::to_string(getpid()) +
+           ".toml";
   }();
+  // The run's scratch file goes with the process; registered once `path` is made, so it runs
+  // before `path` is destroyed.
+  static const bool removed_at_exit = [] {
+    return std::atexit([] { std::remove(ProfilesFile().c_str()); }) == 0;
+  }();
+  (void)removed_at_exit;
   return path;
 }
 

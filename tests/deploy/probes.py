@@ -6,6 +6,7 @@ and that worker on port 0, waits for 200 on each path, and records each result t
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -75,3 +76,4 @@ def check_probes_served(kiln, settings_text, probe_paths, check):
         for p in procs:
             p.kill()
             p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -64,8 +64,11 @@ class DevMtlsAuthTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
+  // The server first (it read the files), then this test's certificates and keys.
   void TearDown() override {
     if (server_) server_->Shutdown();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
   }
   std::unique_ptr<WorkflowService::Stub> Client(const std::string& cn) {
     grpc::SslCredentialsOptions ssl;

@@ -29,12 +29,22 @@ constexpr char kKeyAll[] = "ffffffffffffffff-admin";
 
 // In a file of this process's own: CTest runs the tests of this file as parallel processes,
 // and a shared /tmp/keys.txt let one test read another's keys half written.
+// Each file goes when the test process ends.
 std::string WriteFile(const std::string& name, const std::string& text) {
+  struct Written {
+    ~Written() {
+      std::error_code ignored;
+      for (const std::string& path : paths) std::filesystem::remove(path, ignored);
+    }
+    std::vector<std::string> paths;
+  };
+  static Written written;
   const std::string path =
       (std::filesystem::path(::testing::TempDir()) / (std::to_string(getpid()) + "-" + name))
           .string();
   std::ofstream(path) << text;
   chmod(path.c_str(), 0600);
+  written.paths.push_back(path);
   return path;
 }
 
@@ -270,6 +280,7 @@ TEST(TokenKeyTest, KeptInTheDatabaseAcrossRestarts) {
   EXPECT_NE(*LoadOrCreateTokenKey(":memory:"), *first);
   EXPECT_EQ(LoadOrCreateTokenKey("/nonexistent/dir/x.db").status().code(),
             absl::StatusCode::kUnavailable);
+  std::filesystem::remove(db);
 }
 
 }  // namespace
