@@ -78,6 +78,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const ConnectionOpt
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 15'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Reconnecting after the connection is lost: gRPC's backoff starts at 1 s and grows to 120 s,
+  // so a worker cut off for a minute came back up to half a minute after the network did. The
+  // Go SDK's: from 200 ms, at most 10 s between attempts (tests/faults/network_faults_test.cc).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10'000);
   // Retries are Kiln's own (GrpcTemporalClient's on UNAVAILABLE; the poller's backoff for polls).
   // gRPC's retry layer would copy every call's metadata and messages for a retry that never
   // comes: a worker's per-activity RPCs cost measurably less without it (docs/BENCHMARKS.md).

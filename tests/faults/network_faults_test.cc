@@ -191,6 +191,36 @@ TEST_P(NetworkFaultsTest, AfterAnOutageTheWorkerReconnectsWithBackoffAndServesAg
   EXPECT_GE(slowest_s, 0);
 }
 
+TEST_P(NetworkFaultsTest, AfterALongOutageTheWorkerIsBackWithinItsReconnectCap) {
+  // gRPC's own reconnect backoff grows to 120 s; a worker caps it at 10 s (as the Go SDK does),
+  // so after a 45 s outage it is back within about 10 s of the network, not up to a minute or
+  // two later. The worker's side does not depend on the cluster: one cluster kind is enough.
+  if (GetParam() != ClusterKind::kKilnDev) GTEST_SKIP() << "the worker's side; run on kiln dev";
+  auto worker = Worker(proxy_->address(), "net-long", "worker");
+  auto t = SteadyClock::now();
+  ASSERT_TRUE(StartActivity(*stub_, Quick("before", "net-long")).ok());
+  ASSERT_GE(AwaitClosed("before", t, seconds(20)), 0) << worker->log();
+
+  proxy_->SetMode(Mode::kRefuse);
+  proxy_->ResetAll();
+  const size_t accepted_before = proxy_->Accepted().size();
+  std::this_thread::sleep_for(seconds(45));
+  const size_t tries = proxy_->Accepted().size() - accepted_before;
+  proxy_->SetMode(Mode::kPass);
+  const auto up_at = SteadyClock::now();
+  ASSERT_TRUE(StartActivity(*stub_, Quick("after", "net-long")).ok());
+  const double back_s = AwaitClosed("after", up_at, seconds(60));
+  std::printf("[%s] long outage: %zu connection attempts in 45 s; served again %.2f s after the "
+              "network came back\n",
+              name(), tries, back_s);
+  EXPECT_GE(back_s, 0) << worker->log();
+  // The cap with gRPC's 20% jitter is at most 12 s between attempts, and the pollers' own
+  // backoff (routing/backoff.h) is capped alike; then a poll and a run. Uncapped, the next
+  // attempt after 45 s of refusals came 30 s after the network did.
+  EXPECT_LE(back_s, 18) << "the worker's reconnect backoff is not capped";
+  EXPECT_LE(tries, 60u) << "reconnects without backoff";
+}
+
 TEST_P(NetworkFaultsTest, NoTaskIsLostToAHalfOpenOrBlackHoledPollBeyondItsTimeout) {
   const Timestamp cut_off_from = Now();
   auto cut_off = Worker(proxy_->address(), "net-dead", "cut-off");
