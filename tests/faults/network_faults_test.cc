@@ -76,6 +76,18 @@ class NetworkFaultsTest : public ::testing::TestWithParam<ClusterKind> {
                                      const std::string& name) {
     return std::make_unique<KilnWorker>(address, queue, absl::StrCat(dir_, "/", name, ".log"));
   }
+  // A worker behind the proxy on `queue`, known to serve: its first activity has completed.
+  void StartServingBehindProxy(const std::string& queue, std::unique_ptr<KilnWorker>* worker) {
+    *worker = Worker(proxy_->address(), queue, "worker");
+    const auto t = SteadyClock::now();
+    ASSERT_TRUE(StartActivity(*stub_, Quick("before", queue)).ok());
+    ASSERT_GE(AwaitClosed("before", t, seconds(20)), 0) << (*worker)->log();
+  }
+  // The outage: every connection reset, new ones refused until the mode changes.
+  void CutOffEveryConnection() {
+    proxy_->SetMode(Mode::kRefuse);
+    proxy_->ResetAll();
+  }
   // Seconds until `id` closes (completed), or -1 after `timeout`.
   double AwaitClosed(const std::string& id, SteadyClock::time_point since, seconds timeout) {
     wsv1::DescribeActivityExecutionResponse d;
@@ -122,14 +134,11 @@ class NetworkFaultsTest : public ::testing::TestWithParam<ClusterKind> {
 };
 
 TEST_P(NetworkFaultsTest, AfterAnOutageTheWorkerReconnectsWithBackoffAndServesAgain) {
-  auto worker = Worker(proxy_->address(), "net-reconnect", "worker");
-  auto t = SteadyClock::now();
-  ASSERT_TRUE(StartActivity(*stub_, Quick("before", "net-reconnect")).ok());
-  ASSERT_GE(AwaitClosed("before", t, seconds(20)), 0) << worker->log();
+  std::unique_ptr<KilnWorker> worker;
+  ASSERT_NO_FATAL_FAILURE(StartServingBehindProxy("net-reconnect", &worker));
 
-  // The outage: every connection reset, new ones refused, for 6 s.
-  proxy_->SetMode(Mode::kRefuse);
-  proxy_->ResetAll();
+  // The outage, for 6 s.
+  CutOffEveryConnection();
   const auto down_at = SteadyClock::now();
   const size_t accepted_before = proxy_->Accepted().size();
   // Start-to-close 5 s: should it be handed to a poll that died with the outage, it is retried.
@@ -155,7 +164,7 @@ TEST_P(NetworkFaultsTest, AfterAnOutageTheWorkerReconnectsWithBackoffAndServesAg
     proxy_->ResetAll();
     std::this_thread::sleep_for(milliseconds(300));
   }
-  t = SteadyClock::now();
+  auto t = SteadyClock::now();
   ASSERT_TRUE(StartActivity(*stub_, Quick("after-resets", "net-reconnect")).ok());
   const double after_resets_s = AwaitClosed("after-resets", t, seconds(30));
   const int open = proxy_->OpenUpstream();
@@ -196,13 +205,10 @@ TEST_P(NetworkFaultsTest, AfterALongOutageTheWorkerIsBackWithinItsReconnectCap) 
   // so after a 45 s outage it is back within about 10 s of the network, not up to a minute or
   // two later. The worker's side does not depend on the cluster: one cluster kind is enough.
   if (GetParam() != ClusterKind::kKilnDev) GTEST_SKIP() << "the worker's side; run on kiln dev";
-  auto worker = Worker(proxy_->address(), "net-long", "worker");
-  auto t = SteadyClock::now();
-  ASSERT_TRUE(StartActivity(*stub_, Quick("before", "net-long")).ok());
-  ASSERT_GE(AwaitClosed("before", t, seconds(20)), 0) << worker->log();
+  std::unique_ptr<KilnWorker> worker;
+  ASSERT_NO_FATAL_FAILURE(StartServingBehindProxy("net-long", &worker));
 
-  proxy_->SetMode(Mode::kRefuse);
-  proxy_->ResetAll();
+  CutOffEveryConnection();
   const size_t accepted_before = proxy_->Accepted().size();
   std::this_thread::sleep_for(seconds(45));
   const size_t tries = proxy_->Accepted().size() - accepted_before;
